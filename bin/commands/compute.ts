@@ -1,0 +1,104 @@
+import { readFileSync } from "node:fs";
+import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
+import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
+import { CSV_HEADER, toCsvRow, toJsonLine } from "../../shared/output/line-format";
+import { AtomicFileWriter } from "../io/atomic-file-writer";
+import { FileRecordSource } from "../io/file-record-source";
+import { StreamTextWriter } from "../io/stream-text-writer";
+import { EXIT, UsageError } from "../usage-error";
+
+export interface ComputeOptions {
+  incident: string;
+  subscriptions: string;
+  format: "jsonl" | "csv";
+  out?: string;
+  rejects?: string;
+  summary?: boolean;
+}
+
+/** Reads and validates the incident file; a UsageError names the file and every faulty field. */
+export function loadIncident(path: string): Incident {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(
+      `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  try {
+    return parseIncidentText(text.replace(/^\uFEFF/, ""));
+  } catch (e) {
+    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
+    throw e;
+  }
+}
+
+function checkReadable(path: string): void {
+  try {
+    readFileSync(path, { flag: "r" }).subarray(0, 0);
+  } catch (e) {
+    throw new UsageError(
+      `${path}: cannot read the subscriptions: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+/** `hiwari compute`: pure, no database, no network. Returns the exit status (0 all accepted, 3 rows rejected). */
+export async function compute(options: ComputeOptions): Promise<number> {
+  const incident = loadIncident(options.incident);
+  checkReadable(options.subscriptions);
+  const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
+  const rejects = options.rejects ? new AtomicFileWriter(options.rejects) : new StreamTextWriter(process.stderr);
+  const progress = process.stderr.isTTY
+    ? (rows: number) => process.stderr.write(`\rhiwari compute: ${rows.toLocaleString("en-US")} rows`)
+    : undefined;
+  const format = options.format === "csv" ? toCsvRow : toJsonLine;
+  if (options.format === "csv") out.write(CSV_HEADER);
+
+  let counts: RunCounts;
+  try {
+    counts = await computeRefunds(
+      incident,
+      new FileRecordSource(options.subscriptions),
+      {
+        line: (line) => out.write(format(line)),
+        reject: (r) => rejects.write(`${JSON.stringify(r)}\n`),
+        drain: async () => {
+          await out.drain();
+          await rejects.drain();
+        },
+      },
+      progress,
+    );
+    await out.commit();
+    await rejects.commit();
+  } catch (e) {
+    out.abort();
+    rejects.abort();
+    if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    if (progress) process.stderr.write("\n");
+  }
+  if (options.summary) process.stderr.write(summaryText(incident, counts, options));
+  return counts.rejected > 0 ? EXIT.rejected : EXIT.ok;
+}
+
+/** A short report for people: rows by outcome, lines and totals per service and currency. */
+export function summaryText(incident: Incident, c: RunCounts, options: ComputeOptions): string {
+  const n = (x: number | bigint) => x.toLocaleString("en-US");
+  const rows = [
+    `incident ${incident.incidentId}: ${incident.rule}, day basis ${incident.dayBasis}, rounding ${incident.rounding}`,
+    `rows ${n(c.rows)}: computed ${n(c.computed)}, skipped ${n(c.skipped)} (service not in the incident), rejected ${n(c.rejected)}`,
+    `lines ${n(c.lines)} (goodwill ${n(c.goodwillLines)})`,
+  ];
+  for (const t of c.totals) {
+    rows.push(
+      `  ${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency}  ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
+    );
+  }
+  if (options.out) rows.push(`lines written to ${options.out}`);
+  if (c.rejected > 0) rows.push(`rejected rows written to ${options.rejects ?? "stderr"}`);
+  return `${rows.join("\n")}\n`;
+}

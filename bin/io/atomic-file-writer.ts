@@ -1,0 +1,62 @@
+import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * Writes a file in large buffers to a temporary name beside it and moves it into place only on `commit`, so a
+ * run that fails leaves the target neither created nor changed.
+ */
+export class AtomicFileWriter {
+  private readonly temp: string;
+  private stream: WriteStream | undefined;
+  private pending: string[] = [];
+  private pendingLength = 0;
+
+  constructor(readonly path: string) {
+    this.temp = `${path}.tmp-${process.pid}`;
+  }
+
+  write(text: string): void {
+    this.pending.push(text);
+    this.pendingLength += text.length;
+    if (this.pendingLength >= 1 << 20) this.flush();
+  }
+
+  /** Resolves when the buffered text has gone to the operating system (backpressure for the producer). */
+  async drain(): Promise<void> {
+    this.flush();
+    const stream = this.stream;
+    if (stream?.writableNeedDrain) await new Promise<void>((resolve) => stream.once("drain", resolve));
+  }
+
+  async commit(): Promise<void> {
+    this.flush();
+    const stream = this.open();
+    await new Promise<void>((resolve, reject) => {
+      stream.once("error", reject);
+      stream.end(resolve);
+    });
+    mkdirSync(dirname(this.path), { recursive: true });
+    renameSync(this.temp, this.path);
+  }
+
+  /** Drops what was written: the target stays as it was. */
+  abort(): void {
+    this.stream?.destroy();
+    rmSync(this.temp, { force: true });
+  }
+
+  private open(): WriteStream {
+    if (!this.stream) {
+      mkdirSync(dirname(this.temp), { recursive: true });
+      this.stream = createWriteStream(this.temp);
+    }
+    return this.stream;
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.open().write(this.pending.join(""));
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+}

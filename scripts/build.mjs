@@ -1,0 +1,16 @@
+// Bundles the `hiwari` command line into dist/ with the local esbuild (run by `npm ci` through `prepare`).
+// Dependencies stay external: they are installed beside it, and bundling CommonJS ones into ESM breaks their require()s.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: { hiwari: "bin/hiwari.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  sourcemap: true,
+  logLevel: "warning",
+});

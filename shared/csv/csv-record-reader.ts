@@ -1,0 +1,191 @@
+/**
+ * An RFC 4180 record reader that knows on which physical line each record starts.
+ *
+ * Why not csv-parse here: the contract reports bad rows by the physical line where the record starts, and
+ * csv-parse 7 counts a CRLF inside a quoted field as two lines (every later line number drifts by one), and
+ * after a malformed quote it can lose the valid records that follow. This reader is small, streams in chunks,
+ * never stops at a bad record, and is checked against csv-parse on well-formed input (see its tests).
+ *
+ * Grammar: records end at LF or CRLF (a lone CR is an ordinary character); fields are separated by commas;
+ * a field that starts with `"` is quoted and may hold commas, line breaks and `""`; a UTF-8 byte-order mark at
+ * the start is dropped; empty lines are skipped (they still count). A quote inside an unquoted field, text after
+ * a closing quote, and a quote never closed make the record malformed: it is returned with `error` set.
+ */
+export interface CsvRecord {
+  /** 1-based physical line where the record starts. */
+  line: number;
+  fields: string[];
+  /** Set when the record breaks the quoting rules: which field (0-based) and why. */
+  error?: { fieldIndex: number; reason: string };
+}
+
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+
+enum State {
+  FieldStart = 0,
+  Unquoted = 1,
+  Quoted = 2,
+  /** A quote seen inside a quoted field: either the first of `""` or the closing quote. */
+  QuotedQuote = 3,
+  /** The rest of a field already found malformed: skipped up to the next comma or line end. */
+  Skipping = 4,
+}
+
+export class CsvRecordReader {
+  private line = 1;
+  private recordLine = 1;
+  private fields: string[] = [];
+  private field = "";
+  private state = State.FieldStart;
+  private content = false;
+  private error: CsvRecord["error"];
+  private carry = "";
+  private started = false;
+
+  /** Feeds the next piece of text; returns the records completed by it. */
+  push(chunk: string): CsvRecord[] {
+    let text = this.carry + chunk;
+    this.carry = "";
+    if (!this.started) {
+      if (text.length === 0) return [];
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      this.started = true;
+    }
+    // A CR at the end of a chunk may be the first half of a CRLF: decide when the next chunk comes.
+    if (this.state !== State.Quoted && text.charCodeAt(text.length - 1) === CR) {
+      this.carry = "\r";
+      text = text.slice(0, -1);
+    }
+    const out: CsvRecord[] = [];
+    this.scan(text, out);
+    return out;
+  }
+
+  /** Ends the input; returns the last record, if any. */
+  end(): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    if (this.carry) {
+      const rest = this.carry;
+      this.carry = "";
+      this.scan(rest, out, true);
+    }
+    if (this.state === State.Quoted) {
+      this.fail(`the quote that opens it is never closed: the file ends inside field ${this.fields.length + 1}`);
+    }
+    if (this.content) this.finishRecord(out);
+    return out;
+  }
+
+  private fail(reason: string): void {
+    if (!this.error) this.error = { fieldIndex: this.fields.length, reason };
+  }
+
+  private begin(): void {
+    if (!this.content) {
+      this.content = true;
+      this.recordLine = this.line;
+    }
+  }
+
+  private finishRecord(out: CsvRecord[]): void {
+    this.fields.push(this.field);
+    const record: CsvRecord = { line: this.recordLine, fields: this.fields };
+    if (this.error) record.error = this.error;
+    out.push(record);
+    this.fields = [];
+    this.field = "";
+    this.error = undefined;
+    this.content = false;
+    this.state = State.FieldStart;
+  }
+
+  private scan(text: string, out: CsvRecord[], atEnd = false): void {
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      switch (this.state) {
+        case State.Quoted: {
+          // Copy up to the next quote in one slice, counting the line breaks it holds.
+          let j = text.indexOf('"', i);
+          if (j === -1) j = n;
+          const piece = text.slice(i, j);
+          this.field += piece;
+          for (let k = piece.indexOf("\n"); k !== -1; k = piece.indexOf("\n", k + 1)) this.line++;
+          if (j < n) this.state = State.QuotedQuote;
+          i = j + 1;
+          continue;
+        }
+        case State.QuotedQuote:
+          if (c === QUOTE) {
+            this.field += '"';
+            this.state = State.Quoted;
+            i++;
+            continue;
+          }
+          break; // comma, line end or other: handled below as after a field
+        case State.Unquoted:
+        case State.FieldStart: {
+          if (c === QUOTE && this.state === State.FieldStart) {
+            this.begin();
+            this.state = State.Quoted;
+            i++;
+            continue;
+          }
+          // Copy the plain run up to the next special character in one slice.
+          let j = i;
+          while (j < n) {
+            const d = text.charCodeAt(j);
+            if (
+              d === COMMA ||
+              d === LF ||
+              d === QUOTE ||
+              (d === CR && (j + 1 < n ? text.charCodeAt(j + 1) === LF : !atEnd))
+            )
+              break;
+            j++;
+          }
+          if (j > i) {
+            this.begin();
+            this.field += text.slice(i, j);
+            this.state = State.Unquoted;
+            i = j;
+            continue;
+          }
+          if (c === QUOTE) {
+            this.begin();
+            this.fail(`field ${this.fields.length + 1} has a quote inside an unquoted value`);
+            this.field += '"';
+            i++;
+            continue;
+          }
+          break;
+        }
+        case State.Skipping:
+          break;
+      }
+      // Here c is a comma, a line end, or (after a closing quote or in a skipped field) any other character.
+      if (c === COMMA) {
+        this.begin();
+        this.fields.push(this.field);
+        this.field = "";
+        this.state = State.FieldStart;
+        i++;
+      } else if (c === LF || (c === CR && i + 1 < n && text.charCodeAt(i + 1) === LF)) {
+        if (this.content) this.finishRecord(out);
+        this.state = State.FieldStart;
+        this.line++;
+        i += c === CR ? 2 : 1;
+      } else {
+        if (this.state === State.QuotedQuote) {
+          this.fail(`field ${this.fields.length + 1} has text after its closing quote`);
+          this.state = State.Skipping;
+        }
+        i++;
+      }
+    }
+  }
+}

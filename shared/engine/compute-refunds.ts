@@ -1,0 +1,162 @@
+import { CompactStringSet } from "../collections/compact-string-set";
+import type { CsvRecord } from "../csv/csv-record-reader";
+import type { Incident } from "../input/incident";
+import {
+  checkShape,
+  type RejectedRow,
+  readHeader,
+  type SubscriptionHeader,
+  validateRow,
+} from "../input/subscription-row";
+import { goodwillLine, SubscriptionCalculator } from "./compute-subscription";
+import type { RefundLine } from "./refund-line";
+
+/** A subscriptions snapshot that can be read more than once, in batches of records (the header first). */
+export interface RecordSource {
+  /** Where the records come from, for messages (a file path). */
+  readonly name: string;
+  records(): AsyncIterable<CsvRecord[]>;
+}
+
+/** Where a run's results go. `drain` is awaited after each batch, so a slow writer holds the reader back. */
+export interface RefundSink {
+  line(line: RefundLine): void;
+  reject(reject: RejectedRow): void;
+  drain?(): Promise<void>;
+}
+
+/** Thrown when the snapshot as a whole cannot be used (no header, a header without the nine columns). */
+export class UnusableSnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnusableSnapshotError";
+  }
+}
+
+/** Totals of one (service, currency); goodwill lines are under service `null`. */
+export interface ServiceTotal {
+  serviceCode: string | null;
+  currency: string;
+  lines: number;
+  amount: bigint;
+}
+
+/** What a run did with every row: rows = computed + skipped + rejected. */
+export interface RunCounts {
+  rows: number;
+  /** Valid rows of a service the incident names (whether or not they were suspended). */
+  computed: number;
+  /** Valid rows of a service the incident does not name: no line, not an error. */
+  skipped: number;
+  rejected: number;
+  lines: number;
+  goodwillLines: number;
+  totals: ServiceTotal[];
+}
+
+async function withHeader(
+  source: RecordSource,
+  each: (record: CsvRecord, header: SubscriptionHeader) => void,
+  afterBatch?: () => Promise<void>,
+): Promise<void> {
+  let header: SubscriptionHeader | undefined;
+  for await (const batch of source.records()) {
+    for (const record of batch) {
+      if (header) {
+        each(record, header);
+        continue;
+      }
+      if (record.error)
+        throw new UnusableSnapshotError(`${source.name}: line ${record.line}: header: ${record.error.reason}`);
+      const read = readHeader(record.fields);
+      if (!read.ok) throw new UnusableSnapshotError(`${source.name}: line ${record.line}: ${read.reason}`);
+      header = read.header;
+    }
+    await afterBatch?.();
+  }
+  if (!header) throw new UnusableSnapshotError(`${source.name}: the file is empty: it needs a header row`);
+}
+
+/** First pass: the subscription ids that occur more than once among the records of the right width. */
+export async function findDuplicateIds(source: RecordSource): Promise<CompactStringSet> {
+  const seen = new CompactStringSet(1 << 16);
+  const duplicates = new CompactStringSet();
+  await withHeader(source, (record, header) => {
+    if (checkShape(record, header)) return;
+    const id = record.fields[header.index.subscription_id] as string;
+    if (!seen.add(id)) duplicates.add(id);
+  });
+  return duplicates;
+}
+
+/**
+ * Computes an incident's refund lines over a subscriptions snapshot, streaming: two passes over the source (the
+ * first finds duplicate ids), constant memory but for the compact sets of ids. Every bad row goes to
+ * `sink.reject` once and never stops the others; throws UnusableSnapshotError before writing anything when the
+ * header is unusable.
+ */
+export async function computeRefunds(
+  incident: Incident,
+  source: RecordSource,
+  sink: RefundSink,
+  onProgress?: (rows: number) => void,
+): Promise<RunCounts> {
+  const duplicates = await findDuplicateIds(source);
+  const calculator = new SubscriptionCalculator(incident);
+  const refunded = new CompactStringSet(1 << 16);
+  const totals = new Map<string, ServiceTotal>();
+  const counts: RunCounts = { rows: 0, computed: 0, skipped: 0, rejected: 0, lines: 0, goodwillLines: 0, totals: [] };
+
+  const emit = (line: RefundLine) => {
+    const key = `${line.serviceCode ?? ""}\u0000${line.currency}`;
+    let total = totals.get(key);
+    if (!total) {
+      total = { serviceCode: line.serviceCode, currency: line.currency, lines: 0, amount: 0n };
+      totals.set(key, total);
+    }
+    total.lines++;
+    total.amount += line.amount;
+    counts.lines++;
+    sink.line(line);
+  };
+  const reject = (r: RejectedRow) => {
+    counts.rejected++;
+    sink.reject(r);
+  };
+
+  await withHeader(
+    source,
+    (record, header) => {
+      counts.rows++;
+      const shapeFault = checkShape(record, header);
+      if (shapeFault) return reject(shapeFault);
+      const id = record.fields[header.index.subscription_id] as string;
+      const checked = validateRow(record, header, incident.timeZone, duplicates.size > 0 && duplicates.has(id));
+      if (!checked.ok) return reject(checked.reject);
+      const row = checked.row;
+      if (!incident.windows.has(row.serviceCode)) {
+        counts.skipped++;
+        return;
+      }
+      counts.computed++;
+      const result = calculator.compute(row);
+      for (const line of result.lines) emit(line);
+      if (result.suspended && incident.goodwill && refunded.add(row.subscriberId)) {
+        const goodwill = goodwillLine(incident, row.subscriberId);
+        if (goodwill) {
+          counts.goodwillLines++;
+          emit(goodwill);
+        }
+      }
+    },
+    async () => {
+      onProgress?.(counts.rows);
+      await sink.drain?.();
+    },
+  );
+  counts.totals = [...totals.values()].sort(
+    (a, b) =>
+      (a.serviceCode ?? "\uffff").localeCompare(b.serviceCode ?? "\uffff") || a.currency.localeCompare(b.currency),
+  );
+  return counts;
+}

@@ -1,0 +1,87 @@
+import type { Incident } from "../input/incident";
+import type { SubscriptionRow } from "../input/subscription-row";
+import { clipTo, type Interval } from "../interval/interval-set";
+import { prorate } from "../money/rounding";
+import { RULE_BY_NAME } from "../rules";
+import type { PeriodUnits } from "../rules/period-units";
+import { formatDay } from "../time/civil-date";
+import { zonedClock } from "../time/zoned-clock";
+import type { RefundLine } from "./refund-line";
+
+/** The result for one subscription: its lines, and whether it was suspended at all (for goodwill). */
+export interface SubscriptionResult {
+  lines: RefundLine[];
+  /** E = (union of the service's windows) ∩ [active_from, active_to) is non-empty. */
+  suspended: boolean;
+}
+
+const NONE: SubscriptionResult = { lines: [], suspended: false };
+const UNITS_MEMO_LIMIT = 100_000;
+
+/**
+ * Computes one subscription's refund lines for an incident.
+ * Rows that share a service, zone, billing day and suspended pieces share the rule's work: typically all but
+ * the few that start or end inside the window, so the rule runs a handful of times for a million rows.
+ */
+export class SubscriptionCalculator {
+  private readonly memo = new Map<string, PeriodUnits[]>();
+
+  constructor(private readonly incident: Incident) {}
+
+  compute(row: SubscriptionRow): SubscriptionResult {
+    const windows = this.incident.windows.get(row.serviceCode);
+    if (!windows) return NONE;
+    const pieces = clipTo(windows, row.activeFrom, row.activeTo);
+    if (pieces.length === 0) return NONE;
+    const perPeriod = this.unitsFor(row, pieces);
+    const lines: RefundLine[] = [];
+    for (const { period, unit, units, basis } of perPeriod) {
+      lines.push({
+        subscriptionId: row.subscriptionId,
+        subscriberId: row.subscriberId,
+        serviceCode: row.serviceCode,
+        periodStart: formatDay(period.start),
+        periodEnd: formatDay(period.end),
+        unit,
+        units,
+        basis,
+        amount: prorate(row.monthlyFee, units, basis, this.incident.rounding),
+        currency: row.currency,
+      });
+    }
+    return { lines, suspended: true };
+  }
+
+  private unitsFor(row: SubscriptionRow, pieces: Interval[]): PeriodUnits[] {
+    let key = `${row.zone}|${row.billingDay}`;
+    for (const p of pieces) key += `|${p.start},${p.end}`;
+    let units = this.memo.get(key);
+    if (!units) {
+      units = RULE_BY_NAME[this.incident.rule](pieces, {
+        clock: zonedClock(row.zone),
+        billingDay: row.billingDay,
+        dayBasis: this.incident.dayBasis,
+      });
+      if (this.memo.size >= UNITS_MEMO_LIMIT) this.memo.clear();
+      this.memo.set(key, units);
+    }
+    return units;
+  }
+}
+
+/** The goodwill line for a subscriber, or undefined when the incident grants none. */
+export function goodwillLine(incident: Incident, subscriberId: string): RefundLine | undefined {
+  if (!incident.goodwill) return undefined;
+  return {
+    subscriptionId: null,
+    subscriberId,
+    serviceCode: null,
+    periodStart: null,
+    periodEnd: null,
+    unit: "goodwill",
+    units: 1,
+    basis: 1,
+    amount: incident.goodwill.amount,
+    currency: incident.goodwill.currency,
+  };
+}

@@ -1,0 +1,156 @@
+import { z } from "zod";
+import { type Interval, unionOf } from "../interval/interval-set";
+import { isCurrencyCode } from "../money/currency";
+import { ROUNDING_MODES, type RoundingMode } from "../money/rounding";
+import { resolveTimeZone } from "../time/time-zone";
+import { INSTANT_FORM, parseInstant } from "../time/timestamp";
+
+export const RULES = ["calendar-day", "full-24h", "exact"] as const;
+export type RuleName = (typeof RULES)[number];
+export type DayBasis = "actual" | 30;
+
+/** An incident as it is used: validated, zone resolved, windows merged per service. */
+export interface Incident {
+  incidentId: string;
+  title?: string;
+  timeZone: string;
+  rule: RuleName;
+  dayBasis: DayBasis;
+  rounding: RoundingMode;
+  /** Per service code: the union of its windows, as sorted maximal pieces (epoch seconds). */
+  windows: Map<string, Interval[]>;
+  goodwill?: { amount: bigint; currency: string };
+}
+
+const instant = z.string({ error: `must be a string: an instant ${INSTANT_FORM}` }).superRefine((text, ctx) => {
+  const parsed = parseInstant(text);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: `${parsed.reason} (got ${JSON.stringify(text)})` });
+});
+
+const oneOf = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(", ");
+
+/** The incident file's schema (zod): the single source of its rules and messages. */
+export const IncidentSchema = z.object({
+  incidentId: z
+    .string({ error: "must be a string" })
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "must be 1–64 characters of A-Z a-z 0-9 . _ -" }),
+  title: z
+    .string({ error: "must be a string" })
+    .refine((t) => [...t].length <= 200, { error: "must be at most 200 characters" })
+    .optional(),
+  timeZone: z
+    .string({ error: "must be a string: a time zone name of the tz database" })
+    .refine((name) => resolveTimeZone(name) !== undefined, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a time zone of the tz database (IANA)`,
+    }),
+  policy: z.object(
+    {
+      rule: z.enum(RULES, { error: `must be one of ${oneOf(RULES)}` }),
+      dayBasis: z.union([z.literal("actual"), z.literal(30)], {
+        error: 'must be the string "actual" or the number 30',
+      }),
+      rounding: z.enum(ROUNDING_MODES, { error: `must be one of ${oneOf(ROUNDING_MODES)}` }),
+    },
+    { error: "must be an object with rule, dayBasis and rounding" },
+  ),
+  suspensions: z
+    .array(
+      z
+        .object(
+          {
+            serviceCode: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }),
+            start: instant,
+            end: instant,
+          },
+          { error: "must be an object with serviceCode, start and end" },
+        )
+        .superRefine((w, ctx) => {
+          const start = parseInstant(w.start);
+          const end = parseInstant(w.end);
+          if (start.ok && end.ok && end.value <= start.value) {
+            ctx.addIssue({ code: "custom", path: ["end"], message: "must be later than start" });
+          }
+        }),
+      { error: "must be a list of windows" },
+    )
+    .min(1, { error: "must hold at least one window" }),
+  goodwill: z
+    .object(
+      {
+        amount: z
+          .number({ error: "must be a positive integer in the currency's minor unit" })
+          .int({ error: "must be a positive integer in the currency's minor unit" })
+          .positive({ error: "must be a positive integer in the currency's minor unit" })
+          .max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` }),
+        currency: z
+          .string({ error: "must be a string: an ISO 4217 code" })
+          .refine(isCurrencyCode, {
+            error: (issue) => `${JSON.stringify(issue.input)} is not an ISO 4217 currency code`,
+          }),
+      },
+      { error: "must be an object with amount and currency" },
+    )
+    .optional(),
+});
+
+export type IncidentInput = z.input<typeof IncidentSchema>;
+
+/** Thrown for an incident that cannot be used; `problems` name each field path (`suspensions[1].end: …`). */
+export class IncidentError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "IncidentError";
+  }
+}
+
+/** `suspensions[1].end` from zod's path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out || "(the incident)";
+}
+
+/** Validates a parsed incident document and prepares it for the engine; throws IncidentError. */
+export function parseIncident(document: unknown): Incident {
+  const result = IncidentSchema.safeParse(document);
+  if (!result.success) {
+    throw new IncidentError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  }
+  const doc = result.data;
+  const pieces = new Map<string, Interval[]>();
+  for (const w of doc.suspensions) {
+    const list = pieces.get(w.serviceCode) ?? [];
+    list.push({
+      start: (parseInstant(w.start) as { value: number }).value,
+      end: (parseInstant(w.end) as { value: number }).value,
+    });
+    pieces.set(w.serviceCode, list);
+  }
+  const windows = new Map<string, Interval[]>();
+  for (const [service, list] of pieces) windows.set(service, unionOf(list));
+  const incident: Incident = {
+    incidentId: doc.incidentId,
+    timeZone: resolveTimeZone(doc.timeZone) as string,
+    rule: doc.policy.rule,
+    dayBasis: doc.policy.dayBasis,
+    rounding: doc.policy.rounding,
+    windows,
+  };
+  if (doc.title !== undefined) incident.title = doc.title;
+  if (doc.goodwill) incident.goodwill = { amount: BigInt(doc.goodwill.amount), currency: doc.goodwill.currency };
+  return incident;
+}
+
+/** Parses an incident file's text (JSON); throws IncidentError naming what is wrong. */
+export function parseIncidentText(text: string): Incident {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (e) {
+    throw new IncidentError([`not valid JSON: ${(e as Error).message}`]);
+  }
+  return parseIncident(document);
+}
