@@ -1,0 +1,66 @@
+import { computeRefunds, type RunCounts } from "../../shared/engine/compute-refunds";
+import type { RefundLine } from "../../shared/engine/refund-line";
+import { TextRecordSource } from "../../shared/engine/text-record-source";
+import { type IncidentInput, parseIncident } from "../../shared/input/incident";
+import { SUBSCRIPTION_COLUMNS, type RejectedRow } from "../../shared/input/subscription-row";
+
+/** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
+export function incidentDoc(overrides: Partial<IncidentInput> & { policy?: Partial<IncidentInput["policy"]> } = {}) {
+  const { policy, ...rest } = overrides;
+  return {
+    incidentId: "test-incident",
+    timeZone: "Asia/Tokyo",
+    suspensions: [{ serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" }],
+    ...rest,
+    policy: { rule: "calendar-day", dayBasis: "actual", rounding: "floor", ...policy },
+  } as IncidentInput;
+}
+
+export type Row = Partial<Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>>;
+
+/** One subscription row with defaults: JPY 210/month, active since 2011-01-01, the incident's zone, billing day 1. */
+export function row(fields: Row = {}, n = 1): Row {
+  return {
+    subscription_id: `C-${n}`,
+    subscriber_id: `S-${n}`,
+    service_code: "IMADOKO",
+    monthly_fee: "210",
+    currency: "JPY",
+    active_from: "2011-01-01",
+    active_to: "",
+    time_zone: "",
+    billing_day: "",
+    ...fields,
+  };
+}
+
+/** A CSV snapshot (header + rows, LF line ends) in the contract's column order. */
+export function csvOf(rows: Row[]): string {
+  const lines = [SUBSCRIPTION_COLUMNS.join(",")];
+  for (const r of rows) lines.push(SUBSCRIPTION_COLUMNS.map((c) => r[c] ?? "").join(","));
+  return `${lines.join("\n")}\n`;
+}
+
+export interface Computed {
+  lines: RefundLine[];
+  rejects: RejectedRow[];
+  counts: RunCounts;
+}
+
+/** Runs the engine on an incident document and CSV text, collecting everything it emits. */
+export async function run(incident: unknown, csv: string): Promise<Computed> {
+  const lines: RefundLine[] = [];
+  const rejects: RejectedRow[] = [];
+  const counts = await computeRefunds(parseIncident(incident), new TextRecordSource(csv), {
+    line: (l) => lines.push(l),
+    reject: (r) => rejects.push(r),
+  });
+  return { lines, rejects, counts };
+}
+
+/** The lines of one subscription, without the goodwill ones, as compact tuples for exact assertions. */
+export function summary(lines: RefundLine[]) {
+  return lines
+    .filter((l) => l.unit !== "goodwill")
+    .map((l) => ({ sub: l.subscriptionId, period: `${l.periodStart}..${l.periodEnd}`, units: l.units, basis: l.basis, amount: Number(l.amount) }));
+}
