@@ -55,7 +55,7 @@ export class CsvRecordReader {
       this.started = true;
     }
     // A CR at the end of a chunk may be the first half of a CRLF: decide when the next chunk comes.
-    if (this.state !== State.Quoted && text.charCodeAt(text.length - 1) === CR) {
+    if (text.charCodeAt(text.length - 1) === CR) {
       this.carry = "\r";
       text = text.slice(0, -1);
     }

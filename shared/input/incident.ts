@@ -22,7 +22,10 @@ export interface Incident {
   goodwill?: { amount: bigint; currency: string };
 }
 
-const instant = z.string({ error: `must be a string: an instant ${INSTANT_FORM}` }).superRefine((text, ctx) => {
+/** A zod error message that says "is required" when the value is missing and `message` otherwise. */
+const or = (message: string) => (issue: { input: unknown }) => (issue.input === undefined ? "is required" : message);
+
+const instant = z.string({ error: or(`must be a string: an instant ${INSTANT_FORM}`) }).superRefine((text, ctx) => {
   const parsed = parseInstant(text);
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: `${parsed.reason} (got ${JSON.stringify(text)})` });
 });
@@ -30,68 +33,69 @@ const instant = z.string({ error: `must be a string: an instant ${INSTANT_FORM}`
 const oneOf = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(", ");
 
 /** The incident file's schema (zod): the single source of its rules and messages. */
-export const IncidentSchema = z.object({
-  incidentId: z
-    .string({ error: "must be a string" })
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "must be 1–64 characters of A-Z a-z 0-9 . _ -" }),
-  title: z
-    .string({ error: "must be a string" })
-    .refine((t) => [...t].length <= 200, { error: "must be at most 200 characters" })
-    .optional(),
-  timeZone: z
-    .string({ error: "must be a string: a time zone name of the tz database" })
-    .refine((name) => resolveTimeZone(name) !== undefined, {
-      error: (issue) => `${JSON.stringify(issue.input)} is not a time zone of the tz database (IANA)`,
-    }),
-  policy: z.object(
-    {
-      rule: z.enum(RULES, { error: `must be one of ${oneOf(RULES)}` }),
-      dayBasis: z.union([z.literal("actual"), z.literal(30)], {
-        error: 'must be the string "actual" or the number 30',
+export const IncidentSchema = z.object(
+  {
+    incidentId: z
+      .string({ error: or("must be a string") })
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "must be 1–64 characters of A-Z a-z 0-9 . _ -" }),
+    title: z
+      .string({ error: "must be a string" })
+      .refine((t) => [...t].length <= 200, { error: "must be at most 200 characters" })
+      .optional(),
+    timeZone: z
+      .string({ error: or("must be a string: a time zone name of the tz database") })
+      .refine((name) => resolveTimeZone(name) !== undefined, {
+        error: (issue) => `${JSON.stringify(issue.input)} is not a time zone of the tz database (IANA)`,
       }),
-      rounding: z.enum(ROUNDING_MODES, { error: `must be one of ${oneOf(ROUNDING_MODES)}` }),
-    },
-    { error: "must be an object with rule, dayBasis and rounding" },
-  ),
-  suspensions: z
-    .array(
-      z
-        .object(
-          {
-            serviceCode: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }),
-            start: instant,
-            end: instant,
-          },
-          { error: "must be an object with serviceCode, start and end" },
-        )
-        .superRefine((w, ctx) => {
-          const start = parseInstant(w.start);
-          const end = parseInstant(w.end);
-          if (start.ok && end.ok && end.value <= start.value) {
-            ctx.addIssue({ code: "custom", path: ["end"], message: "must be later than start" });
-          }
-        }),
-      { error: "must be a list of windows" },
-    )
-    .min(1, { error: "must hold at least one window" }),
-  goodwill: z
-    .object(
+    policy: z.object(
       {
-        amount: z
-          .number({ error: "must be a positive integer in the currency's minor unit" })
-          .int({ error: "must be a positive integer in the currency's minor unit" })
-          .positive({ error: "must be a positive integer in the currency's minor unit" })
-          .max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` }),
-        currency: z
-          .string({ error: "must be a string: an ISO 4217 code" })
-          .refine(isCurrencyCode, {
+        rule: z.enum(RULES, { error: or(`must be one of ${oneOf(RULES)}`) }),
+        dayBasis: z.union([z.literal("actual"), z.literal(30)], {
+          error: 'must be the string "actual" or the number 30',
+        }),
+        rounding: z.enum(ROUNDING_MODES, { error: or(`must be one of ${oneOf(ROUNDING_MODES)}`) }),
+      },
+      { error: or("must be an object with rule, dayBasis and rounding") },
+    ),
+    suspensions: z
+      .array(
+        z
+          .object(
+            {
+              serviceCode: z.string({ error: or("must be a string") }).min(1, { error: "must not be empty" }),
+              start: instant,
+              end: instant,
+            },
+            { error: "must be an object with serviceCode, start and end" },
+          )
+          .superRefine((w, ctx) => {
+            const start = parseInstant(w.start);
+            const end = parseInstant(w.end);
+            if (start.ok && end.ok && end.value <= start.value) {
+              ctx.addIssue({ code: "custom", path: ["end"], message: "must be later than start" });
+            }
+          }),
+        { error: or("must be a list of windows") },
+      )
+      .min(1, { error: "must hold at least one window" }),
+    goodwill: z
+      .object(
+        {
+          amount: z
+            .number({ error: or("must be a positive integer in the currency's minor unit") })
+            .int({ error: "must be a positive integer in the currency's minor unit" })
+            .positive({ error: "must be a positive integer in the currency's minor unit" })
+            .max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` }),
+          currency: z.string({ error: or("must be a string: an ISO 4217 code") }).refine(isCurrencyCode, {
             error: (issue) => `${JSON.stringify(issue.input)} is not an ISO 4217 currency code`,
           }),
-      },
-      { error: "must be an object with amount and currency" },
-    )
-    .optional(),
-});
+        },
+        { error: "must be an object with amount and currency" },
+      )
+      .optional(),
+  },
+  { error: "must be a JSON object" },
+);
 
 export type IncidentInput = z.input<typeof IncidentSchema>;
 

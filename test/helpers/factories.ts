@@ -2,7 +2,8 @@ import { computeRefunds, type RunCounts } from "../../shared/engine/compute-refu
 import type { RefundLine } from "../../shared/engine/refund-line";
 import { TextRecordSource } from "../../shared/engine/text-record-source";
 import { type IncidentInput, parseIncident } from "../../shared/input/incident";
-import { SUBSCRIPTION_COLUMNS, type RejectedRow } from "../../shared/input/subscription-row";
+import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../shared/input/subscription-row";
+import { csvCell } from "../../shared/output/line-format";
 
 /** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
 export function incidentDoc(overrides: Partial<IncidentInput> & { policy?: Partial<IncidentInput["policy"]> } = {}) {
@@ -34,10 +35,10 @@ export function row(fields: Row = {}, n = 1): Row {
   };
 }
 
-/** A CSV snapshot (header + rows, LF line ends) in the contract's column order. */
+/** A CSV snapshot (header + rows, LF line ends, RFC 4180 quoting) in the contract's column order. */
 export function csvOf(rows: Row[]): string {
   const lines = [SUBSCRIPTION_COLUMNS.join(",")];
-  for (const r of rows) lines.push(SUBSCRIPTION_COLUMNS.map((c) => r[c] ?? "").join(","));
+  for (const r of rows) lines.push(SUBSCRIPTION_COLUMNS.map((c) => csvCell(r[c] ?? "")).join(","));
   return `${lines.join("\n")}\n`;
 }
 
@@ -62,5 +63,11 @@ export async function run(incident: unknown, csv: string): Promise<Computed> {
 export function summary(lines: RefundLine[]) {
   return lines
     .filter((l) => l.unit !== "goodwill")
-    .map((l) => ({ sub: l.subscriptionId, period: `${l.periodStart}..${l.periodEnd}`, units: l.units, basis: l.basis, amount: Number(l.amount) }));
+    .map((l) => ({
+      sub: l.subscriptionId,
+      period: `${l.periodStart}..${l.periodEnd}`,
+      units: l.units,
+      basis: l.basis,
+      amount: Number(l.amount),
+    }));
 }

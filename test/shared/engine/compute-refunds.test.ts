@@ -15,7 +15,10 @@ describe("calendar-day", () => {
     const incident = incidentDoc({
       suspensions: [{ serviceCode: "IMADOKO", start: "2011-12-30T12:00:00+09:00", end: "2012-01-02T12:00:00+09:00" }],
     });
-    const { lines } = await run(incident, csvOf([row({ monthly_fee: "310" }), row({ monthly_fee: "310", billing_day: "15" }, 2)]));
+    const { lines } = await run(
+      incident,
+      csvOf([row({ monthly_fee: "310" }), row({ monthly_fee: "310", billing_day: "15" }, 2)]),
+    );
     expect(summary(lines)).toEqual([
       { sub: "C-1", period: "2011-12-01..2012-01-01", units: 2, basis: 31, amount: 20 },
       { sub: "C-1", period: "2012-01-01..2012-02-01", units: 2, basis: 31, amount: 20 },
@@ -117,7 +120,9 @@ describe("rounding", () => {
     });
   const fees = ["45", "75", "15", "44", "46"];
   const amounts = async (rounding: string) =>
-    summary((await run(oneDay(rounding), csvOf(fees.map((f, i) => row({ monthly_fee: f }, i))))).lines).map((l) => l.amount);
+    summary((await run(oneDay(rounding), csvOf(fees.map((f, i) => row({ monthly_fee: f }, i))))).lines).map(
+      (l) => l.amount,
+    );
 
   it.each([
     ["floor", [1, 2, 0, 1, 1]],
@@ -148,7 +153,9 @@ describe("window union", () => {
     });
     const { lines } = await run(incident, csvOf([row({ monthly_fee: "2678400" })]));
     // union = Dec 20 23:30 – Dec 22 14:00 = 38.5 h = 138,600 s of December's 2,678,400 s: amount = 138,600
-    expect(summary(lines)).toEqual([{ sub: "C-1", period: "2011-12-01..2012-01-01", units: 138_600, basis: 2_678_400, amount: 138_600 }]);
+    expect(summary(lines)).toEqual([
+      { sub: "C-1", period: "2011-12-01..2012-01-01", units: 138_600, basis: 2_678_400, amount: 138_600 },
+    ]);
   });
 });
 
@@ -160,7 +167,9 @@ describe("full-24h", () => {
 
   it("refunds KDDI 2022 (61 h 25 min) as 2 whole blocks: 2/30 of the monthly fee", async () => {
     const { lines } = await run(kddi, csvOf([row({ service_code: "AU", monthly_fee: "1650" })]));
-    expect(summary(lines)).toEqual([{ sub: "C-1", period: "2022-07-01..2022-08-01", units: 2, basis: 30, amount: 110 }]);
+    expect(summary(lines)).toEqual([
+      { sub: "C-1", period: "2022-07-01..2022-08-01", units: 2, basis: 30, amount: 110 },
+    ]);
   });
 
   it("gives no refund line for less than 24 hours in a row, but still the goodwill credit", async () => {

@@ -1,0 +1,47 @@
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { RefundsTable } from "./constructs/refunds-table";
+import { RunsTable } from "./constructs/runs-table";
+import type { StageConfig } from "./stage-config";
+
+export interface HiwariStackProps extends StackProps {
+  readonly stage: StageConfig;
+}
+
+/**
+ * Everything hiwari deploys, for one stage. Environment-agnostic (no account or region is read at
+ * synth time), so `cdk synth` needs no AWS credentials.
+ */
+export class HiwariStack extends Stack {
+  readonly refunds: RefundsTable;
+  readonly runs: RunsTable;
+
+  constructor(scope: Construct, id: string, props: HiwariStackProps) {
+    super(scope, id, props);
+    const { removalPolicy, deletionProtection } = props.stage;
+
+    this.refunds = new RefundsTable(this, "RefundsTable", { removalPolicy, deletionProtection });
+    this.runs = new RunsTable(this, "RunsTable", { removalPolicy, deletionProtection });
+
+    new CfnOutput(this, "RefundsTableName", {
+      description: "Name of the refunds table",
+      value: this.refunds.table.tableName,
+    });
+    new CfnOutput(this, "RefundsTableArn", {
+      description: "ARN of the refunds table",
+      value: this.refunds.table.tableArn,
+    });
+    new CfnOutput(this, "RefundsTableStreamArn", {
+      description: "ARN of the refunds table stream (the billing-event outbox)",
+      value: this.refunds.streamArn,
+    });
+    new CfnOutput(this, "RunsTableName", {
+      description: "Name of the runs table",
+      value: this.runs.table.tableName,
+    });
+    new CfnOutput(this, "RunsTableArn", {
+      description: "ARN of the runs table",
+      value: this.runs.table.tableArn,
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import type { Node } from "constructs";
+
+/** The deployment stages. Chosen with `-c stage=<name>`; `dev` when not given. */
+export const STAGE_NAMES = ["dev", "prod"] as const;
+
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** The context key that selects the stage (`cdk synth -c stage=prod`). */
+export const STAGE_CONTEXT_KEY = "stage";
+
+export const DEFAULT_STAGE: StageName = "dev";
+
+/**
+ * Everything that differs between stages. Only data lifetime differs: both stages build the same
+ * resources with the same settings.
+ */
+export interface StageConfig {
+  readonly stageName: StageName;
+  /** What CloudFormation does with stateful resources (the tables) when they leave the stack. */
+  readonly removalPolicy: RemovalPolicy;
+  /** DynamoDB deletion protection: the table cannot be deleted, by CloudFormation or anyone, while it is on. */
+  readonly deletionProtection: boolean;
+}
+
+const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
+  dev: { stageName: "dev", removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false },
+  prod: { stageName: "prod", removalPolicy: RemovalPolicy.RETAIN, deletionProtection: true },
+};
+
+export function isStageName(value: unknown): value is StageName {
+  return typeof value === "string" && (STAGE_NAMES as readonly string[]).includes(value);
+}
+
+export function stageConfig(stageName: StageName): StageConfig {
+  return STAGE_CONFIGS[stageName];
+}
+
+/**
+ * The stage config selected by the `stage` context value of `node` (from `-c stage=…`, cdk.json or
+ * `new App({ context })`), `dev` when absent. Throws on any other value rather than guess: a typo
+ * must not quietly deploy the dev settings (DESTROY, no deletion protection).
+ */
+export function stageConfigFromContext(node: Node): StageConfig {
+  const raw: unknown = node.tryGetContext(STAGE_CONTEXT_KEY);
+  if (raw === undefined) return stageConfig(DEFAULT_STAGE);
+  if (!isStageName(raw)) {
+    throw new Error(
+      `Unknown stage ${JSON.stringify(raw)} in context "${STAGE_CONTEXT_KEY}": expected one of ${STAGE_NAMES.join(", ")}`,
+    );
+  }
+  return stageConfig(raw);
+}

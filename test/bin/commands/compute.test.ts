@@ -1,0 +1,93 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { csvOf, incidentDoc, row } from "../../helpers/factories";
+
+// The command as users run it, through tsx so that the test needs no build.
+function hiwari(...args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "bin/hiwari.ts", ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+let incident: string;
+let subs: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "hiwari-compute-"));
+  incident = join(dir, "incident.json");
+  subs = join(dir, "subs.csv");
+  writeFileSync(incident, JSON.stringify(incidentDoc({ goodwill: { amount: 200, currency: "JPY" } })));
+  writeFileSync(subs, csvOf([row({}, 1), row({ monthly_fee: "bad" }, 2)]));
+});
+
+describe("hiwari compute", () => {
+  it("writes the ten fields as JSON lines, rejects to --rejects, and exits 3 when rows were rejected", () => {
+    const out = join(dir, "out.jsonl");
+    const rejects = join(dir, "rejects.jsonl");
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out, "--rejects", rejects);
+    expect(r.status).toBe(3);
+    expect(readFileSync(out, "utf8")).toBe(
+      '{"subscriptionId":"C-1","subscriberId":"S-1","serviceCode":"IMADOKO","periodStart":"2011-12-01","periodEnd":"2012-01-01","unit":"day","units":3,"basis":31,"amount":20,"currency":"JPY"}\n' +
+        '{"subscriptionId":null,"subscriberId":"S-1","serviceCode":null,"periodStart":null,"periodEnd":null,"unit":"goodwill","units":1,"basis":1,"amount":200,"currency":"JPY"}\n',
+    );
+    expect(JSON.parse(readFileSync(rejects, "utf8"))).toEqual({
+      line: 3,
+      subscriptionId: "C-2",
+      field: "monthly_fee",
+      reason: 'must be a non-negative integer in minor units, digits only without sign or leading zeros (got "bad")',
+    });
+    expect(r.stderr).toBe(""); // no progress when stderr is not a terminal
+  });
+
+  it("writes CSV with a header row and empty cells for null, and exits 0 when every row is accepted", () => {
+    writeFileSync(subs, csvOf([row({ subscriber_id: "S, Ltd" }, 1)]));
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--format", "csv");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      "subscriptionId,subscriberId,serviceCode,periodStart,periodEnd,unit,units,basis,amount,currency\r\n" +
+        'C-1,"S, Ltd",IMADOKO,2011-12-01,2012-01-01,day,3,31,20,JPY\r\n' +
+        ',"S, Ltd",,,,goodwill,1,1,200,JPY\r\n',
+    );
+  });
+
+  it("exits 2 with the field named and neither creates nor changes --out for a bad incident", () => {
+    writeFileSync(incident, JSON.stringify(incidentDoc({ policy: { dayBasis: "30" as never } })));
+    const fresh = join(dir, "fresh.jsonl");
+    const kept = join(dir, "kept.jsonl");
+    writeFileSync(kept, "before\n");
+    for (const out of [fresh, kept]) {
+      const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`hiwari: ${incident}: policy.dayBasis: must be the string "actual" or the number 30\n`);
+    }
+    expect(existsSync(fresh)).toBe(false);
+    expect(readFileSync(kept, "utf8")).toBe("before\n");
+  });
+
+  it("exits 2 without a stack trace for an unusable header, a missing file or a missing option", () => {
+    writeFileSync(subs, "a,b\n1,2\n");
+    const out = join(dir, "out.jsonl");
+    const header = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out);
+    expect(header.status).toBe(2);
+    expect(header.stderr).toMatch(/line 1: the header lacks the columns subscription_id, subscriber_id/);
+    expect(existsSync(out)).toBe(false);
+    const missing = hiwari("compute", "--incident", join(dir, "nope.json"), "--subscriptions", subs);
+    expect(missing).toMatchObject({
+      status: 2,
+      stderr: `hiwari: ${join(dir, "nope.json")}: cannot read the incident: ENOENT\n`,
+    });
+    const option = hiwari("compute", "--incident", incident);
+    expect(option.status).toBe(2);
+    expect(option.stderr).toMatch(/required option '--subscriptions <file>' not specified/);
+    for (const r of [header, missing, option]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("prints help with examples", () => {
+    const r = hiwari("compute", "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Exit status: 0 all rows accepted; 3 some rows rejected/);
+    expect(r.stdout).toMatch(/Examples:/);
+  });
+});
