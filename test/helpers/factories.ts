@@ -6,7 +6,9 @@ import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../shared/input/subsc
 import { csvCell } from "../../shared/output/line-format";
 
 /** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
-export function incidentDoc(overrides: Partial<IncidentInput> & { policy?: Partial<IncidentInput["policy"]> } = {}) {
+export function incidentDoc(
+  overrides: Omit<Partial<IncidentInput>, "policy"> & { policy?: Partial<IncidentInput["policy"]> } = {},
+) {
   const { policy, ...rest } = overrides;
   return {
     incidentId: "test-incident",

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { csvOf, incidentDoc, row, run, summary } from "../../helpers/factories";
 
-const SPMODE = { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" };
-
 describe("calendar-day", () => {
   it("refunds the sp-mode window as 3 local days of December (20th 23:30 to 22nd 14:00 JST)", async () => {
     // Prepare: 210 yen/month, billing day 1 → period 2011-12-01..2012-01-01 of 31 days
