@@ -3,7 +3,8 @@
  * 32-bit slots. Why not a `Set<string>`: a run remembers every subscription id (to find duplicates) and every
  * refunded subscriber (for goodwill), tens of millions at the scale of a national outage; a V8 string in a Set
  * costs about 60 bytes, an entry here its UTF-8 length plus about 12. Membership is exact: equal hashes are
- * confirmed byte by byte.
+ * confirmed byte by byte. Strings must be well-formed UTF-16, as decoded text always is (TextEncoder would
+ * turn two different lone surrogates into the same bytes).
  */
 export class CompactStringSet {
   private slots: Int32Array; // arena offset + 1 of each entry, 0 = empty

@@ -534,13 +534,14 @@ def parse_args(argv):
     return opts
 
 
-def main(argv):
+def main(argv, err=None):
+    err = err or sys.stderr
     try:
         opts = parse_args(argv)
         inc = load_incident(opts["incident"])
         rows, rejects = read_subscriptions(opts["subscriptions"], inc["zone"])
     except Unusable as e:
-        print(f"hiwari-reference: {e}", file=sys.stderr)
+        print(f"hiwari-reference: {e}", file=err)
         return 2
     out = render(compute(inc, rows), opts.get("format", "jsonl"))
     if "out" in opts:
@@ -553,7 +554,7 @@ def main(argv):
         with open(opts["rejects"], "w", encoding="utf-8") as f:
             f.write(rej)
     else:
-        sys.stderr.write(rej)
+        err.write(rej)
     return 3 if rejects else 0
 
 
