@@ -1,0 +1,175 @@
+/**
+ * Writes examples/spmode-2011/: the sp-mode incident of December 2011 and a deterministic, realistic snapshot of
+ * subscriptions (the ~19,000 affected subscribers of the two suspended services, plus unaffected ones), and a
+ * small file of bad rows for the bad-input demo. Run: npx tsx scripts/generate-spmode-example.ts
+ */
+import { writeFileSync } from "node:fs";
+import { SUBSCRIPTION_COLUMNS } from "../shared/input/subscription-row";
+
+const DIR = "examples/spmode-2011";
+const AFFECTED_SUBSCRIBERS = 19_000;
+const UNAFFECTED_SUBSCRIBERS = 11_000;
+
+/** mulberry32: a small seeded generator, so the snapshot is the same on every machine. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+const rnd = random(20111220);
+const pick = <T>(weighted: [T, number][]): T => {
+  let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);
+  for (const [v, w] of weighted) if ((r -= w) < 0) return v;
+  return (weighted[weighted.length - 1] as [T, number])[0];
+};
+const pad = (n: number, w: number) => String(n).padStart(w, "0");
+
+const incident = {
+  incidentId: "spmode-2011-12",
+  title: "sp-mode mail address mix-up: location and navigation services suspended",
+  timeZone: "Asia/Tokyo",
+  policy: { rule: "calendar-day", dayBasis: "actual", rounding: "floor" },
+  suspensions: [
+    { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" },
+    { serviceCode: "DRIVENET", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" },
+  ],
+  goodwill: { amount: 200, currency: "JPY" },
+};
+
+type Row = Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>;
+const rows: Row[] = [];
+let subscriptionNo = 0;
+const FEES: Record<string, string> = { IMADOKO: "210", DRIVENET: "315", SPMAIL: "315", MUSIC: "525" };
+
+function activeFrom(): string {
+  const y = pick([
+    [2009, 1],
+    [2010, 3],
+    [2011, 4],
+  ]);
+  const m = 1 + Math.floor(rnd() * (y === 2011 ? 11 : 12));
+  const d = 1 + Math.floor(rnd() * 28);
+  return rnd() < 0.5
+    ? `${y}-${pad(m, 2)}-${pad(d, 2)}`
+    : `${y}-${pad(m, 2)}-${pad(d, 2)}T${pad(Math.floor(rnd() * 24), 2)}:${pad(Math.floor(rnd() * 60), 2)}:00+09:00`;
+}
+
+function subscribe(subscriber: string, service: string, affected: boolean): void {
+  subscriptionNo++;
+  let from = activeFrom();
+  let to = "";
+  const shape = affected
+    ? pick([
+        ["whole", 96],
+        ["joined-during", 2],
+        ["left-during", 2],
+      ])
+    : pick([
+        ["ended-before", 1],
+        ["joined-after", 1],
+      ]);
+  if (shape === "joined-during")
+    from = `2011-12-21T${pad(8 + Math.floor(rnd() * 12), 2)}:${pad(Math.floor(rnd() * 60), 2)}:00+09:00`;
+  if (shape === "left-during") to = rnd() < 0.5 ? "2011-12-21" : "2011-12-22T09:00:00+09:00";
+  if (shape === "ended-before") to = "2011-11-30";
+  if (shape === "joined-after")
+    from = pick([
+      ["2011-12-23", 1],
+      ["2012-01-05", 1],
+      ["2011-12-22T14:00:00+09:00", 1],
+    ]);
+  const overseas = rnd() < 0.02;
+  rows.push({
+    subscription_id: `SUB-${pad(subscriptionNo, 7)}`,
+    subscriber_id: subscriber,
+    service_code: service,
+    monthly_fee: FEES[service] as string,
+    currency: "JPY",
+    active_from: from,
+    active_to: to,
+    time_zone: overseas
+      ? pick([
+          ["America/Los_Angeles", 1],
+          ["Europe/London", 1],
+          ["Asia/Singapore", 1],
+        ])
+      : rnd() < 0.1
+        ? "Asia/Tokyo"
+        : "",
+    billing_day: pick([
+      ["", 70],
+      ["1", 5],
+      ["10", 5],
+      ["15", 5],
+      ["20", 5],
+      ["25", 5],
+      ["31", 5],
+    ]),
+  });
+}
+
+for (let i = 1; i <= AFFECTED_SUBSCRIBERS + UNAFFECTED_SUBSCRIBERS; i++) {
+  const subscriber = `SP-${pad(i, 6)}`;
+  const affected = i <= AFFECTED_SUBSCRIBERS;
+  if (affected) {
+    const services = pick([
+      [["IMADOKO"], 55],
+      [["DRIVENET"], 35],
+      [["IMADOKO", "DRIVENET"], 10],
+    ]);
+    for (const s of services) subscribe(subscriber, s, true);
+  } else if (rnd() < 0.3) {
+    subscribe(
+      subscriber,
+      pick([
+        ["IMADOKO", 1],
+        ["DRIVENET", 1],
+      ]),
+      false,
+    );
+  }
+  if (rnd() < 0.6)
+    subscribe(
+      subscriber,
+      pick([
+        ["SPMAIL", 3],
+        ["MUSIC", 1],
+      ]),
+      false,
+    ); // services the incident does not name
+}
+// Shuffle deterministically: a snapshot is in no particular order.
+for (let i = rows.length - 1; i > 0; i--) {
+  const j = Math.floor(rnd() * (i + 1));
+  [rows[i], rows[j]] = [rows[j] as Row, rows[i] as Row];
+}
+
+const csv = (list: Row[]) =>
+  `${[SUBSCRIPTION_COLUMNS.join(","), ...list.map((r) => SUBSCRIPTION_COLUMNS.map((c) => r[c]).join(","))].join("\n")}\n`;
+writeFileSync(`${DIR}/incident.json`, `${JSON.stringify(incident, null, 2)}\n`);
+writeFileSync(`${DIR}/subscriptions.csv`, csv(rows));
+
+// The bad-input demo: a few good rows around one bad row of each kind.
+const good = rows.slice(0, 4);
+const bad = [
+  "SUB-9000001,SP-900001,IMADOKO,210,JPY,2011-02-30,,,",
+  "SUB-9000002,SP-900002,IMADOKO, 210,JPY,2011-01-01,,,",
+  "SUB-9000003,SP-900003,DRIVENET,315,JPY,2011-01-01,2011-12-01T25:00:00+09:00,,",
+  "SUB-9000004,SP-900004,DRIVENET,315,JPY,2011-01-01,,JST,",
+  "SUB-9000005,SP-900005,IMADOKO,210,JPY,2011-01-01,,,1,extra",
+  "SUB-9000006,SP-900006,IMADOKO,210,JPY,2011-01-01,,",
+  "SUB-9000007,SP-900007,IMADOKO,210,yen,2011-01-01,,,",
+  "SUB-9000008,SP-900008,IMADOKO,210,JPY,2011-06-01,2011-05-01,,",
+  "SUB-9000009,SP-900009,IMADOKO,210,JPY,2011-01-01,,,32",
+  "SUB-9000010,SP-900010,DRIVENET,315,JPY,2011-01-01,,,",
+  "SUB-9000010,SP-900011,DRIVENET,315,JPY,2011-01-01,,,",
+];
+const badText = csv(good).trimEnd().split("\n");
+badText.splice(3, 0, ...bad);
+writeFileSync(`${DIR}/bad-rows.csv`, `${badText.join("\n")}\n`);
+console.log(`${rows.length} subscriptions, ${bad.length} bad rows written to ${DIR}/`);
