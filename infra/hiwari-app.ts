@@ -24,9 +24,10 @@ export function createHiwariApp(props: AppProps = {}): HiwariApp {
     description: `hiwari pro-rated refunds (${stage.stageName})`,
     stage,
   });
-  // cdk-nag 3 is a policy-validation plugin: it runs during synthesis, and an unacknowledged
-  // error fails the synth. Acknowledge findings with Validations.of(construct).acknowledge(...),
-  // next to the construct, with the reason.
+  // cdk-nag 3 is a policy-validation plugin: it runs during synthesis and any unacknowledged
+  // finding, warning or error, fails the synth. Acknowledge a finding next to the construct it is
+  // about, with the reason: Validations.of(construct).acknowledge({ id: "AwsSolutions-…", reason }).
+  // None is needed so far.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, stack };
 }

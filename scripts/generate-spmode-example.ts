@@ -24,7 +24,10 @@ function random(seed: number): () => number {
 const rnd = random(20111220);
 const pick = <T>(weighted: [T, number][]): T => {
   let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);
-  for (const [v, w] of weighted) if ((r -= w) < 0) return v;
+  for (const [v, w] of weighted) {
+    r -= w;
+    if (r < 0) return v;
+  }
   return (weighted[weighted.length - 1] as [T, number])[0];
 };
 const pad = (n: number, w: number) => String(n).padStart(w, "0");

@@ -26,6 +26,9 @@ export const SORT_KEY = "sk";
  * recovery (35 days), server-side encryption with the AWS managed key `aws/dynamodb` (no key of our
  * own to administer, and every use is in CloudTrail). No fixed table name, so CloudFormation can
  * replace a table and two stages can share an account.
+ *
+ * For `dynamodb.Table` (AWS::DynamoDB::Table), not `TableV2` (AWS::DynamoDB::GlobalTable): the
+ * tables live in one region, and cdk-nag's DynamoDB rules only inspect AWS::DynamoDB::Table.
  */
 export function hiwariTableProps(props: HiwariTableProps): TableProps {
   return {

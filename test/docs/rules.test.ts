@@ -6,7 +6,7 @@ import { run } from "../helpers/factories";
 const doc = readFileSync("docs/rules.md", "utf8");
 const sections = doc.split(/^### Example: /m).slice(1);
 const block = (section: string, kind: string) => {
-  const m = new RegExp("```\\w+ example-" + kind + "\\n([\\s\\S]*?)```").exec(section);
+  const m = new RegExp(`\`\`\`\\w+ example-${kind}\\n([\\s\\S]*?)\`\`\``).exec(section);
   if (!m) throw new Error(`example-${kind} block missing`);
   return m[1] as string;
 };
