@@ -292,3 +292,17 @@ describe("goodwill", () => {
     expect(lines.filter((l) => l.unit === "goodwill")).toEqual([]);
   });
 });
+
+describe("a date a zone skips", () => {
+  it("never counts Pacific/Apia's 2011-12-30 (it lasted no time) under calendar-day, but keeps it in the period's days", async () => {
+    // Apia jumped from 2011-12-29 24:00 (−10:00) to 2011-12-31 00:00 (+14:00). Down Dec 29 12:00 – Dec 31 12:00 local:
+    // days 29 and 31 count; the period 2011-12-01..2012-01-01 still has 31 dates.
+    const incident = incidentDoc({
+      timeZone: "Pacific/Apia",
+      suspensions: [{ serviceCode: "IMADOKO", start: "2011-12-29T12:00:00-10:00", end: "2011-12-31T12:00:00+14:00" }],
+    });
+    expect(summary((await run(incident, csvOf([row({ monthly_fee: "310" })]))).lines)).toEqual([
+      { sub: "C-1", period: "2011-12-01..2012-01-01", units: 2, basis: 31, amount: 20 },
+    ]);
+  });
+});
