@@ -1,0 +1,83 @@
+import type { RefundLine } from "../engine/refund-line";
+
+/** A line as stored: its values, its version (1 for the first), and whether it still stands. */
+export interface StoredLine extends RefundLine {
+  lineId: string;
+  version: number;
+  status: "active" | "voided";
+  runId: string;
+}
+
+/** A computed line with its identity. */
+export interface KeyedLine extends RefundLine {
+  lineId: string;
+}
+
+export type ChangeKind = "calculated" | "adjusted" | "voided";
+
+/**
+ * One change to write: the line as it will be stored (version already bumped), and what it was before.
+ * `calculated`: a line that did not stand before (new, or voided earlier); `adjusted`: a standing line whose
+ * fields changed; `voided`: a standing line no longer produced (stored with amount 0).
+ */
+export interface LineChange {
+  kind: ChangeKind;
+  next: StoredLine;
+  previous: StoredLine | undefined;
+}
+
+export interface Reconciliation {
+  changes: LineChange[];
+  unchanged: number;
+}
+
+/** The fields whose difference makes a line change (identity fields are equal by construction). */
+const COMPARED = ["subscriberId", "serviceCode", "periodEnd", "unit", "units", "basis", "amount", "currency"] as const;
+
+export function sameValues(a: RefundLine, b: RefundLine): boolean {
+  return COMPARED.every((f) => a[f] === b[f]);
+}
+
+/**
+ * Reconciles the lines a run computed with the lines stored for the same scope (the same subscriptions, or the
+ * same subscribers for goodwill): pure, no store. A standing line in `stored` that `computed` lacks is voided;
+ * so the caller must pass exactly the stored lines of the scope it computed.
+ * NOTE: delta of a change = next.amount − (previous standing amount, or 0); the deltas of a line sum to what
+ * is owed now.
+ */
+export function reconcile(stored: readonly StoredLine[], computed: readonly KeyedLine[], runId: string): Reconciliation {
+  const byId = new Map(stored.map((s) => [s.lineId, s]));
+  const changes: LineChange[] = [];
+  let unchanged = 0;
+  const seen = new Set<string>();
+  for (const line of computed) {
+    seen.add(line.lineId);
+    const previous = byId.get(line.lineId);
+    const standing = previous?.status === "active";
+    if (standing && sameValues(previous, line)) {
+      unchanged++;
+      continue;
+    }
+    changes.push({
+      kind: standing ? "adjusted" : "calculated",
+      next: { ...line, version: (previous?.version ?? 0) + 1, status: "active", runId },
+      previous,
+    });
+  }
+  for (const previous of stored) {
+    if (seen.has(previous.lineId) || previous.status !== "active") continue;
+    changes.push({ kind: "voided", next: voidOf(previous, runId), previous });
+  }
+  return { changes, unchanged };
+}
+
+/** The voided form of a standing line: same identity and values, amount 0, next version. */
+export function voidOf(line: StoredLine, runId: string): StoredLine {
+  return { ...line, amount: 0n, version: line.version + 1, status: "voided", runId };
+}
+
+/** The amount a change moves: what is owed after it minus what was owed before. */
+export function deltaOf(change: LineChange): bigint {
+  const before = change.previous?.status === "active" ? change.previous.amount : 0n;
+  return change.next.amount - before;
+}

@@ -1,0 +1,76 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { deltaOf, type KeyedLine, reconcile, type StoredLine } from "../../../shared/reconcile/reconcile";
+
+const line = (lineId: string, amount: bigint, extra: Partial<KeyedLine> = {}): KeyedLine => ({
+  lineId,
+  subscriptionId: lineId,
+  subscriberId: "S-1",
+  serviceCode: "IMADOKO",
+  periodStart: "2011-12-01",
+  periodEnd: "2012-01-01",
+  unit: "day",
+  units: 3,
+  basis: 31,
+  amount,
+  currency: "JPY",
+  ...extra,
+});
+const stored = (l: KeyedLine, version = 1, status: StoredLine["status"] = "active"): StoredLine => ({ ...l, version, status, runId: "r0" });
+
+describe("reconcile", () => {
+  it("creates new lines, adjusts changed ones, voids the missing and leaves the same alone", () => {
+    const before = [stored(line("A", 20n)), stored(line("B", 30n), 2), stored(line("C", 10n))];
+    const after = [line("A", 20n), line("B", 13n, { units: 2 }), line("D", 6n)];
+    const { changes, unchanged } = reconcile(before, after, "r1");
+    expect(unchanged).toBe(1);
+    expect(changes.map((c) => [c.kind, c.next.lineId, c.next.version, c.next.amount, deltaOf(c)])).toEqual([
+      ["adjusted", "B", 3, 13n, -17n],
+      ["calculated", "D", 1, 6n, 6n],
+      ["voided", "C", 2, 0n, -10n],
+    ]);
+    expect(changes.every((c) => c.next.runId === "r1")).toBe(true);
+  });
+
+  it("treats a change of any field, not only the amount, as an adjustment", () => {
+    const { changes } = reconcile([stored(line("A", 20n))], [line("A", 20n, { periodEnd: "2011-12-31" })], "r1");
+    expect(changes.map((c) => c.kind)).toEqual(["adjusted"]);
+  });
+
+  it("brings a voided line back as calculated, at the next version, with the whole amount as delta", () => {
+    const { changes } = reconcile([stored(line("A", 0n), 2, "voided")], [line("A", 20n)], "r2");
+    expect(changes.map((c) => [c.kind, c.next.version, deltaOf(c)])).toEqual([["calculated", 3, 20n]]);
+  });
+
+  it("does not void a line twice", () => {
+    expect(reconcile([stored(line("A", 0n), 2, "voided")], [], "r2").changes).toEqual([]);
+  });
+
+  const ids = fc.constantFrom("A", "B", "C", "D", "E", "F");
+  const lines = fc.uniqueArray(fc.record({ id: ids, amount: fc.bigInt({ min: 0n, max: 10n ** 20n }), units: fc.integer({ min: 1, max: 31 }) }), { selector: (x) => x.id, maxLength: 6 });
+
+  it("applying the diff to the first set gives the second, and the deltas sum to the difference of totals (property)", () => {
+    fc.assert(
+      fc.property(lines, lines, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (a, b, voided) => {
+        const before = a.map((x, i) => stored(line(x.id, voided[i] ? 0n : x.amount, { units: x.units }), 1 + i, voided[i] ? "voided" : "active"));
+        const after = b.map((x) => line(x.id, x.amount, { units: x.units }));
+        const { changes } = reconcile(before, after, "r");
+        // Apply
+        const state = new Map(before.map((s) => [s.lineId, s]));
+        for (const c of changes) {
+          expect(c.next.version).toBe((c.previous?.version ?? 0) + 1);
+          state.set(c.next.lineId, c.next);
+        }
+        const standing = [...state.values()].filter((s) => s.status === "active");
+        const strip = ({ version: _v, status: _s, runId: _r, ...rest }: StoredLine) => rest;
+        const sortById = <T extends { lineId: string }>(xs: T[]) => [...xs].sort((x, y) => x.lineId.localeCompare(y.lineId));
+        expect(sortById(standing.map(strip))).toEqual(sortById(after));
+        const total = (xs: { amount: bigint }[]) => xs.reduce((s, x) => s + x.amount, 0n);
+        const deltas = changes.reduce((s, c) => s + deltaOf(c), 0n);
+        expect(deltas).toBe(total(after) - total(before.filter((s) => s.status === "active")));
+        // A second reconciliation against the new state changes nothing.
+        expect(reconcile([...state.values()], after, "r'").changes).toEqual([]);
+      }),
+    );
+  });
+});
