@@ -1,5 +1,16 @@
+// The AWS SDK warns on every start that its 2027 releases will need Node 22. The Lambdas run on nodejs22.x; the
+// command line still supports Node 20, so that one warning is left out of its output.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === "NodeVersionSupportWarning") return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 import { Command, CommanderError, Option } from "commander";
 import { compute } from "./commands/compute";
+import { report, runs, unlock } from "./commands/finance";
+import { run } from "./commands/run";
 import { EXIT, UsageError } from "./usage-error";
 
 const program = new Command("hiwari")
@@ -29,6 +40,68 @@ Examples:
   )
   .action(async (options) => {
     process.exitCode = await compute(options);
+  });
+
+const STATE = ["--state <dir>", "the local state folder (DynamoDB Local data, events, run files)", ".hiwari"] as const;
+
+program
+  .command("run")
+  .description(
+    "Run an incident end to end on this machine: store the lines in DynamoDB Local, reconcile with what is stored, publish the changes as events.",
+  )
+  .requiredOption("--incident <file>", "the incident (JSON)")
+  .requiredOption("--subscriptions <file>", "the subscriptions snapshot (CSV with a header row)")
+  .option(...STATE)
+  .option("--reason <text>", "why this run (kept in the run's history)", "initial run")
+  .option("--by <name>", "who asked for it", process.env.USER ?? "unknown")
+  .option(
+    "--request-id <id>",
+    "idempotency key: the same request finds the same run (resumes one that died); default a new one",
+  )
+  .option("--batch-size <rows>", "rows per batch", "1000")
+  .option("--dry-run", "compute the same counts, totals and changes, write no line")
+  .option("--json", "print the run record as JSON")
+  .addHelpText(
+    "after",
+    `
+Exit status: 0 done; 3 done, some rows rejected (their stored lines are kept); 2 unusable arguments, incident,
+header, or another run holds the incident; 1 failed (the run is recorded as failed and its lock released).
+
+Examples:
+  hiwari run --incident examples/spmode-2011/incident.json --subscriptions examples/spmode-2011/subscriptions.csv
+  hiwari run --incident corrected.json --subscriptions snapshot.csv --reason "window ended 14:00, not 15:00" --dry-run`,
+  )
+  .action(async (options) => {
+    process.exitCode = await run(options);
+  });
+
+program
+  .command("runs")
+  .description("List an incident's runs: who, why, when, counts and totals.")
+  .requiredOption("--incident <id>", "the incident id")
+  .option(...STATE)
+  .option("--json", "print the run records as JSON")
+  .action(async (options) => {
+    process.exitCode = await runs(options);
+  });
+
+program
+  .command("report")
+  .description("Write the incident's standing lines as CSV for the books (opens cleanly in Excel), and print totals.")
+  .requiredOption("--incident <id>", "the incident id")
+  .option(...STATE)
+  .option("--out <file>", "write the CSV here; default stdout")
+  .action(async (options) => {
+    process.exitCode = await report(options);
+  });
+
+program
+  .command("unlock")
+  .description("Release the lock of a run that died holding it (an operator's recovery; see docs/operations.md).")
+  .requiredOption("--incident <id>", "the incident id")
+  .option(...STATE)
+  .action(async (options) => {
+    process.exitCode = await unlock(options);
   });
 
 try {

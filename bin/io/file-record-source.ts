@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { type CsvRecord, CsvRecordReader } from "../../shared/csv/csv-record-reader";
+import { Utf8ChunkDecoder } from "../../shared/csv/utf8-decoder";
 import type { RecordSource } from "../../shared/engine/compute-refunds";
 
 /** A subscriptions CSV file on disk, read afresh (streamed, 1 MiB at a time) on every pass. */
@@ -8,12 +9,12 @@ export class FileRecordSource implements RecordSource {
 
   async *records(): AsyncIterable<CsvRecord[]> {
     const reader = new CsvRecordReader();
-    const decoder = new TextDecoder("utf-8");
+    const decoder = new Utf8ChunkDecoder();
     for await (const chunk of createReadStream(this.name, { highWaterMark: 1 << 20 })) {
-      const records = reader.push(decoder.decode(chunk as Buffer, { stream: true }));
+      const records = reader.push(decoder.decode(chunk as Buffer));
       if (records.length > 0) yield records;
     }
-    const last = [...reader.push(decoder.decode()), ...reader.end()];
+    const last = [...reader.push(decoder.end()), ...reader.end()];
     if (last.length > 0) yield last;
   }
 }

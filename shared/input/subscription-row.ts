@@ -1,4 +1,5 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
+import { INVALID_UTF8 } from "../csv/utf8-decoder";
 import { isCurrencyCode } from "../money/currency";
 import { resolveTimeZone } from "../time/time-zone";
 import { parseTimestamp, type Timestamp } from "../time/timestamp";
@@ -111,6 +112,9 @@ export function validateRow(
   });
 
   if (duplicate) return bad("subscription_id", `${shown(rawId)} occurs more than once in the file`);
+  for (const c of SUBSCRIPTION_COLUMNS) {
+    if (value(c).includes(INVALID_UTF8)) return bad(c, "is not valid UTF-8");
+  }
   for (const c of ["subscription_id", "subscriber_id", "service_code"] as const) {
     const why = checkId(value(c));
     if (why) return bad(c, why);

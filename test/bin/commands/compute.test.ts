@@ -91,3 +91,30 @@ describe("hiwari compute", () => {
     expect(r.stdout).toMatch(/Examples:/);
   });
 });
+
+describe("hiwari compute on raw bytes", () => {
+  it("rejects a row holding bytes that are not UTF-8, naming the field, and computes the rest", () => {
+    const csv = Buffer.concat([
+      Buffer.from(csvOf([row({}, 1)])),
+      Buffer.from("C-2,S\xff2,IMADOKO,210,JPY,2011-01-01,,,\n", "latin1"),
+    ]);
+    writeFileSync(subs, csv);
+    const rejects = join(dir, "rejects.jsonl");
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--rejects", rejects);
+    expect(r.status).toBe(3);
+    expect(JSON.parse(readFileSync(rejects, "utf8"))).toEqual({
+      line: 3,
+      subscriptionId: "C-2",
+      field: "subscriber_id",
+      reason: "is not valid UTF-8",
+    });
+    expect(r.stdout).toMatch(/"subscriptionId":"C-1"/);
+  });
+
+  it("drops one byte-order mark only: a second one belongs to the first column's name", () => {
+    writeFileSync(subs, `\uFEFF\uFEFF${csvOf([row({}, 1)])}`);
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/the header lacks the column subscription_id/);
+  });
+});
