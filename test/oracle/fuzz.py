@@ -182,6 +182,7 @@ def gen_rows(r, anchor, inc, raw, nrows):
     if r.random() < 0.3:
         r.shuffle(header)
     subscribers = [f"S-{i:03d}" for i in range(max(2, nrows // 3))]
+    clean = r.random() < 0.35  # no bad rows at all in this case
     rows = []
     for i in range(nrows):
         zone = r.choice(ZONES + [""] * 3 + (ZONE_VARIANTS if r.random() < 0.1 else []))
@@ -201,11 +202,15 @@ def gen_rows(r, anchor, inc, raw, nrows):
                "note": "n", "x": ""}
         if r.random() < 0.05:
             row["subscriber_id"] = r.choice(['S,"q"', "S\r\n2", "S\n3", "Ｓ-ü"])
-        if r.random() < 0.08:
+        if clean and at:
+            fz = ref.lookup_zone(zone) if zone else inc_zone
+            if not ref.parse_when(at, fz) > ref.parse_when(af, fz):
+                at = ""
+        if r.random() < 0.08 and not clean:
             col = r.choice(list(BAD_FIELD))
             row[col] = r.choice(BAD_FIELD[col])
         rows.append(row)
-    if r.random() < 0.15 and nrows > 2:  # duplicates, sometimes with other faults
+    if r.random() < 0.15 and nrows > 2 and not clean:  # duplicates, sometimes with other faults
         a, b = r.sample(range(nrows), 2)
         rows[b]["subscription_id"] = rows[a]["subscription_id"]
         if r.random() < 0.5:
@@ -215,7 +220,7 @@ def gen_rows(r, anchor, inc, raw, nrows):
     out.append(",".join(csv_field(h, r) for h in header))
     for row in rows:
         vals = [csv_field(row[h] if h in row else "", r) for h in header]
-        k = r.random()
+        k = r.random() if not clean else 1
         if k < 0.02:
             vals.append("extra")
         elif k < 0.04:
@@ -328,7 +333,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rows", type=int, default=20)
-    ap.add_argument("--cmd", default="node /work/main/bin/hiwari.js")
+    ap.add_argument("--cmd", default="node " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin", "hiwari.js"))
     ap.add_argument("--replay", help="directory with incident.json and subs.csv")
     args = ap.parse_args()
     cmd = shlex.split(args.cmd)
@@ -350,6 +355,8 @@ def main():
             else:
                 agree += 1
     print(f"{agree} agreed, {disagree} disagreed")
+    if disagree:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
