@@ -14,14 +14,21 @@ export const LINE_EVENT_TYPES = ["Refund Calculated", "Refund Adjusted", "Refund
 export const RUN_COMPLETED = "Refund Run Completed";
 export type LineEventType = (typeof LINE_EVENT_TYPES)[number];
 
-const minorUnits = z.string().regex(/^-?(0|[1-9][0-9]*)$/).describe("integer minor units of `currency`, as a decimal string");
+const minorUnits = z
+  .string()
+  .regex(/^-?(0|[1-9][0-9]*)$/)
+  .describe("integer minor units of `currency`, as a decimal string");
 const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 
 export const RefundLineEventDetail = z
   .object({
     schemaVersion: z.literal(SCHEMA_VERSION),
     eventId: z.string().describe("`lineId#version`: unique per line change; the key to deduplicate on"),
-    lineId: z.string().describe("deterministic identity of the line: incident + subscription + period start, or incident + subscriber for goodwill"),
+    lineId: z
+      .string()
+      .describe(
+        "deterministic identity of the line: incident + subscription + period start, or incident + subscriber for goodwill",
+      ),
     version: z.number().int().positive().describe("1 for the first event of a line, +1 at each change"),
     incidentId: z.string(),
     runId: z.string().describe("the run that made this change"),

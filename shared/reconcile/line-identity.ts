@@ -4,7 +4,10 @@ import type { RefundLine } from "../engine/refund-line";
  * A refund line's deterministic identity: (incidentId, subscriptionId, periodStart), or for goodwill
  * (incidentId, subscriberId). Ids may hold any character, so they are percent-encoded: `#` only ever separates.
  */
-export function lineIdOf(incidentId: string, line: Pick<RefundLine, "subscriptionId" | "subscriberId" | "periodStart">): string {
+export function lineIdOf(
+  incidentId: string,
+  line: Pick<RefundLine, "subscriptionId" | "subscriberId" | "periodStart">,
+): string {
   return line.subscriptionId === null
     ? `${incidentId}#G#${encodeURIComponent(line.subscriberId)}`
     : `${incidentId}#S#${encodeURIComponent(line.subscriptionId)}#${line.periodStart}`;

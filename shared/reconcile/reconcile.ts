@@ -45,7 +45,11 @@ export function sameValues(a: RefundLine, b: RefundLine): boolean {
  * NOTE: delta of a change = next.amount − (previous standing amount, or 0); the deltas of a line sum to what
  * is owed now.
  */
-export function reconcile(stored: readonly StoredLine[], computed: readonly KeyedLine[], runId: string): Reconciliation {
+export function reconcile(
+  stored: readonly StoredLine[],
+  computed: readonly KeyedLine[],
+  runId: string,
+): Reconciliation {
   const byId = new Map(stored.map((s) => [s.lineId, s]));
   const changes: LineChange[] = [];
   let unchanged = 0;

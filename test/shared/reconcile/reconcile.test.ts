@@ -16,7 +16,12 @@ const line = (lineId: string, amount: bigint, extra: Partial<KeyedLine> = {}): K
   currency: "JPY",
   ...extra,
 });
-const stored = (l: KeyedLine, version = 1, status: StoredLine["status"] = "active"): StoredLine => ({ ...l, version, status, runId: "r0" });
+const stored = (l: KeyedLine, version = 1, status: StoredLine["status"] = "active"): StoredLine => ({
+  ...l,
+  version,
+  status,
+  runId: "r0",
+});
 
 describe("reconcile", () => {
   it("creates new lines, adjusts changed ones, voids the missing and leaves the same alone", () => {
@@ -47,12 +52,17 @@ describe("reconcile", () => {
   });
 
   const ids = fc.constantFrom("A", "B", "C", "D", "E", "F");
-  const lines = fc.uniqueArray(fc.record({ id: ids, amount: fc.bigInt({ min: 0n, max: 10n ** 20n }), units: fc.integer({ min: 1, max: 31 }) }), { selector: (x) => x.id, maxLength: 6 });
+  const lines = fc.uniqueArray(
+    fc.record({ id: ids, amount: fc.bigInt({ min: 0n, max: 10n ** 20n }), units: fc.integer({ min: 1, max: 31 }) }),
+    { selector: (x) => x.id, maxLength: 6 },
+  );
 
   it("applying the diff to the first set gives the second, and the deltas sum to the difference of totals (property)", () => {
     fc.assert(
       fc.property(lines, lines, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (a, b, voided) => {
-        const before = a.map((x, i) => stored(line(x.id, voided[i] ? 0n : x.amount, { units: x.units }), 1 + i, voided[i] ? "voided" : "active"));
+        const before = a.map((x, i) =>
+          stored(line(x.id, voided[i] ? 0n : x.amount, { units: x.units }), 1 + i, voided[i] ? "voided" : "active"),
+        );
         const after = b.map((x) => line(x.id, x.amount, { units: x.units }));
         const { changes } = reconcile(before, after, "r");
         // Apply
@@ -63,7 +73,8 @@ describe("reconcile", () => {
         }
         const standing = [...state.values()].filter((s) => s.status === "active");
         const strip = ({ version: _v, status: _s, runId: _r, ...rest }: StoredLine) => rest;
-        const sortById = <T extends { lineId: string }>(xs: T[]) => [...xs].sort((x, y) => x.lineId.localeCompare(y.lineId));
+        const sortById = <T extends { lineId: string }>(xs: T[]) =>
+          [...xs].sort((x, y) => x.lineId.localeCompare(y.lineId));
         expect(sortById(standing.map(strip))).toEqual(sortById(after));
         const total = (xs: { amount: bigint }[]) => xs.reduce((s, x) => s + x.amount, 0n);
         const deltas = changes.reduce((s, c) => s + deltaOf(c), 0n);

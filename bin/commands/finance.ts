@@ -1,0 +1,128 @@
+import { mkdirSync } from "node:fs";
+import { csvCell } from "../../shared/output/line-format";
+import { SHARDS } from "../../shared/store/refund-store";
+import { AtomicFileWriter } from "../io/atomic-file-writer";
+import { openLocalEnvironment } from "../io/local-environment";
+import { StreamTextWriter } from "../io/stream-text-writer";
+import { EXIT, UsageError } from "../usage-error";
+
+const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
+
+/** `hiwari runs`: an incident's run history, with who, why and what it refunded. */
+export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
+  mkdirSync(options.state, { recursive: true });
+  const env = await openLocalEnvironment(options.state);
+  try {
+    const list = await env.store.listRuns(options.incident);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    if (list.length === 0) {
+      process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
+      return EXIT.ok;
+    }
+    for (const r of list) {
+      const c = r.counts;
+      process.stdout.write(
+        `${r.startedAt}  ${r.runId}  ${r.status}${r.dryRun ? " (dry run)" : ""}  by ${r.requestedBy}: ${r.reason}\n` +
+          (c
+            ? `    new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}, rejected rows ${n(c.rejected)}\n`
+            : "") +
+          (r.totals ?? [])
+            .map(
+              (t) =>
+                `    ${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency} ${n(t.amount).padStart(14)} (${n(t.lines)} lines)\n`,
+            )
+            .join("") +
+          (r.error ? `    error: ${r.error}\n` : ""),
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await env.stop();
+  }
+}
+
+/** A cell safe to open in a spreadsheet: a value starting with = + - @ (a formula to Excel) is prefixed with '. */
+function bookCell(v: string | number | null): string {
+  const s = v === null ? "" : String(v);
+  return csvCell(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
+}
+
+const REPORT_COLUMNS = [
+  "lineId",
+  "subscriptionId",
+  "subscriberId",
+  "serviceCode",
+  "periodStart",
+  "periodEnd",
+  "unit",
+  "units",
+  "basis",
+  "amount",
+  "currency",
+  "version",
+  "runId",
+] as const;
+
+/**
+ * `hiwari report`: the incident's standing lines for the books, as CSV that opens cleanly in Excel (UTF-8 with a
+ * byte-order mark, CRLF, quoted where needed, no formula injection), and a summary per service and currency.
+ */
+export async function report(options: { incident: string; state: string; out?: string }): Promise<number> {
+  mkdirSync(options.state, { recursive: true });
+  const env = await openLocalEnvironment(options.state);
+  const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
+  const totals = new Map<string, { lines: number; amount: bigint }>();
+  try {
+    out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
+    for (let shard = 0; shard < SHARDS; shard++) {
+      for await (const page of env.store.linesOfShard(options.incident, shard)) {
+        for (const line of page) {
+          if (line.status !== "active") continue;
+          out.write(
+            `${REPORT_COLUMNS.map((c) => bookCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
+          );
+          const key = `${line.serviceCode ?? "goodwill"} ${line.currency}`;
+          const t = totals.get(key) ?? { lines: 0, amount: 0n };
+          t.lines++;
+          t.amount += line.amount;
+          totals.set(key, t);
+        }
+      }
+      await out.drain();
+    }
+    await out.commit();
+  } catch (e) {
+    out.abort();
+    throw e;
+  } finally {
+    await env.stop();
+  }
+  if (totals.size === 0 && !options.out)
+    throw new UsageError(`no lines stored for incident ${options.incident} in ${options.state}`);
+  const summary = [...totals]
+    .sort()
+    .map(([k, t]) => `  ${k.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`);
+  process.stderr.write(
+    `owed now for incident ${options.incident}:\n${summary.join("\n")}\n${options.out ? `lines written to ${options.out}\n` : ""}`,
+  );
+  return EXIT.ok;
+}
+
+/** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */
+export async function unlock(options: { incident: string; state: string }): Promise<number> {
+  const env = await openLocalEnvironment(options.state);
+  try {
+    const holder = await env.store.breakLock(options.incident);
+    process.stdout.write(
+      holder
+        ? `released the lock of ${holder} on incident ${options.incident}\n`
+        : `incident ${options.incident} was not locked\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await env.stop();
+  }
+}

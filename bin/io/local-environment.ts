@@ -1,0 +1,60 @@
+import { join } from "node:path";
+import type { DynamoDBRecord } from "aws-lambda";
+import { createTables } from "../../functions/commons/dynamodb/create-tables";
+import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
+import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local";
+import { drainStream } from "./local-stream-reader";
+
+export const LOCAL_TABLES: TableNames = { refunds: "hiwari-refunds", runs: "hiwari-runs" };
+
+/** The embedded default: DynamoDB Local with its data under the state folder, the tables, the store. */
+export interface LocalEnvironment {
+  db: DynamoDbLocal;
+  store: DynamoDbRefundStore;
+  eventsFile: string;
+  /** Feeds the refunds table's stream (from where it was left) to the publish-events handler. */
+  publishPending(): Promise<{ handled: number; failed: number }>;
+  stop(): Promise<void>;
+}
+
+export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvironment> {
+  const db = await startDynamoDbLocal(join(stateDir, "dynamodb"));
+  try {
+    await createTables(db.client, LOCAL_TABLES);
+  } catch (e) {
+    await db.stop();
+    throw e;
+  }
+  const eventsFile = join(stateDir, "events.jsonl");
+  return {
+    db,
+    store: new DynamoDbRefundStore(db.client, LOCAL_TABLES),
+    eventsFile,
+    publishPending: async () => {
+      // The same handler as on AWS; only its bus adapter differs (a file, chosen by HIWARI_EVENTS_FILE).
+      process.env.HIWARI_EVENTS_FILE = eventsFile;
+      process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+      process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+      const { handler } = await import("../../functions/publish-events/handler");
+      const context = {
+        functionName: "publish-events",
+        awsRequestId: "local",
+        invokedFunctionArn: "local",
+        memoryLimitInMB: "1024",
+        functionVersion: "$LATEST",
+        getRemainingTimeInMillis: () => 900_000,
+      };
+      return drainStream(
+        db.endpoint,
+        db.client,
+        LOCAL_TABLES.refunds,
+        join(stateDir, "stream-checkpoint.json"),
+        async (records: DynamoDBRecord[]) => {
+          const response = await handler({ Records: records }, context as never);
+          return (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+        },
+      );
+    },
+    stop: () => db.stop(),
+  };
+}

@@ -1,0 +1,51 @@
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import type { TableNames } from "./dynamodb-refund-store";
+import { KEYS } from "./line-item";
+
+/**
+ * Creates the refunds and runs tables as the CDK app declares them (keys, index, stream), for DynamoDB Local.
+ * On AWS the tables come from infra/; an existing table is left as it is.
+ */
+export async function createTables(client: DynamoDBClient, tables: TableNames): Promise<void> {
+  const keys = {
+    AttributeDefinitions: [
+      { AttributeName: KEYS.pk, AttributeType: "S" as const },
+      { AttributeName: KEYS.sk, AttributeType: "S" as const },
+    ],
+    KeySchema: [
+      { AttributeName: KEYS.pk, KeyType: "HASH" as const },
+      { AttributeName: KEYS.sk, KeyType: "RANGE" as const },
+    ],
+    BillingMode: "PAY_PER_REQUEST" as const,
+  };
+  const definitions = [
+    {
+      TableName: tables.refunds,
+      ...keys,
+      AttributeDefinitions: [
+        ...keys.AttributeDefinitions,
+        { AttributeName: KEYS.gsi1pk, AttributeType: "S" as const },
+        { AttributeName: KEYS.gsi1sk, AttributeType: "S" as const },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: KEYS.gsi1,
+          KeySchema: [
+            { AttributeName: KEYS.gsi1pk, KeyType: "HASH" as const },
+            { AttributeName: KEYS.gsi1sk, KeyType: "RANGE" as const },
+          ],
+          Projection: { ProjectionType: "ALL" as const },
+        },
+      ],
+      StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" as const },
+    },
+    { TableName: tables.runs, ...keys },
+  ];
+  for (const definition of definitions) {
+    try {
+      await client.send(new CreateTableCommand(definition));
+    } catch (e) {
+      if (!(e instanceof ResourceInUseException)) throw e;
+    }
+  }
+}

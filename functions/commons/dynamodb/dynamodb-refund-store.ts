@@ -1,0 +1,308 @@
+import {
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type WriteRequest,
+} from "@aws-sdk/client-dynamodb";
+import type { LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
+import {
+  type BatchSummary,
+  ConcurrentChangeError,
+  type RefundStore,
+  RunLockedError,
+  type RunRecord,
+  type ShardBook,
+} from "../../../shared/store/refund-store";
+import { fromItem, type Item, KEYS, shardKey, toItem } from "./line-item";
+
+export interface TableNames {
+  refunds: string;
+  runs: string;
+}
+
+/** Runs `task` over `items`, `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The refund store on DynamoDB: the same class in Lambda and under `hiwari run` (against DynamoDB Local).
+ * Line changes are conditional puts on the version they were computed from, so a race or a double apply is
+ * refused rather than applied twice; bookkeeping goes in batched writes, harmless to repeat. See
+ * docs/data-model.md.
+ */
+export class DynamoDbRefundStore implements RefundStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tables: TableNames,
+    private readonly concurrency = 16,
+  ) {}
+
+  async linesOfGroups(groups: readonly string[]): Promise<StoredLine[]> {
+    const out: StoredLine[] = [];
+    await eachLimited(groups, this.concurrency, async (group) => {
+      for await (const page of this.query({
+        TableName: this.tables.refunds,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": KEYS.pk },
+        ExpressionAttributeValues: { ":pk": { S: group } },
+        ConsistentRead: true,
+      })) {
+        for (const item of page) out.push(fromItem(item));
+      }
+    });
+    return out;
+  }
+
+  async writeChanges(changes: readonly LineChange[]): Promise<void> {
+    const now = new Date().toISOString();
+    await eachLimited(changes, this.concurrency, async (change) => {
+      const incidentId = change.next.lineId.slice(0, change.next.lineId.indexOf("#"));
+      const item = toItem(incidentId, change.next, now);
+      const previous = change.previous;
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.tables.refunds,
+            Item: item,
+            ConditionExpression: previous ? "#v = :v" : "attribute_not_exists(#pk)",
+            ExpressionAttributeNames: previous ? { "#v": "version" } : { "#pk": KEYS.pk },
+            ExpressionAttributeValues: previous ? { ":v": { N: String(previous.version) } } : undefined,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        // Our own write, applied before a lost response and retried by the SDK, is success; anything else is a race.
+        const current = e.Item ? fromItem(e.Item) : undefined;
+        if (current && current.version === change.next.version && current.runId === change.next.runId) return;
+        throw new ConcurrentChangeError(change.next.lineId, { cause: e });
+      }
+    });
+  }
+
+  async *linesOfShard(incidentId: string, shard: number): AsyncIterable<StoredLine[]> {
+    for await (const page of this.query({
+      TableName: this.tables.refunds,
+      IndexName: KEYS.gsi1,
+      KeyConditionExpression: "#g = :g",
+      ExpressionAttributeNames: { "#g": KEYS.gsi1pk },
+      ExpressionAttributeValues: { ":g": { S: shardKey(incidentId, shard) } },
+    })) {
+      yield page.map(fromItem);
+    }
+  }
+
+  async writeRunCompleted(run: RunRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.refunds,
+          Item: {
+            [KEYS.pk]: { S: `${run.incidentId}#RUN#${run.runId}` },
+            [KEYS.sk]: { S: "COMPLETED" },
+            kind: { S: "RUN_COMPLETED" },
+            incidentId: { S: run.incidentId },
+            runId: { S: run.runId },
+            run: { S: JSON.stringify(run) },
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": KEYS.pk },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e; // written already: its event is out
+    }
+  }
+
+  async acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.runs,
+          Item: {
+            [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
+            [KEYS.sk]: { S: "LOCK" },
+            runId: { S: runId },
+            expiresAt: { N: String(now + leaseMs) },
+          },
+          ConditionExpression: "attribute_not_exists(#pk) OR runId = :me OR expiresAt < :now",
+          ExpressionAttributeNames: { "#pk": KEYS.pk },
+          ExpressionAttributeValues: { ":me": { S: runId }, ":now": { N: String(now) } },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      throw new RunLockedError(incidentId, e.Item?.runId?.S ?? "another run", Number(e.Item?.expiresAt?.N ?? 0));
+    }
+  }
+
+  async releaseLock(incidentId: string, runId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tables.runs,
+          Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: "LOCK" } },
+          ConditionExpression: "runId = :me",
+          ExpressionAttributeValues: { ":me": { S: runId } },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e; // not ours any more: nothing to release
+    }
+  }
+
+  async breakLock(incidentId: string): Promise<string | undefined> {
+    const result = await this.client.send(
+      new DeleteItemCommand({
+        TableName: this.tables.runs,
+        Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: "LOCK" } },
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return result.Attributes?.runId?.S;
+  }
+
+  async putRun(run: RunRecord): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tables.runs,
+        Item: {
+          [KEYS.pk]: { S: `INCIDENT#${run.incidentId}` },
+          [KEYS.sk]: { S: `RUN#${run.runId}` },
+          startedAt: { S: run.startedAt },
+          status: { S: run.status },
+          run: { S: JSON.stringify(run) },
+        },
+      }),
+    );
+  }
+
+  async getRun(incidentId: string, runId: string): Promise<RunRecord | undefined> {
+    const result = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tables.runs,
+        Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: `RUN#${runId}` } },
+        ConsistentRead: true,
+      }),
+    );
+    const text = result.Item?.run?.S;
+    return text ? (JSON.parse(text) as RunRecord) : undefined;
+  }
+
+  async listRuns(incidentId: string): Promise<RunRecord[]> {
+    const runs: RunRecord[] = [];
+    for await (const page of this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :run)",
+      ExpressionAttributeNames: { "#pk": KEYS.pk, "#sk": KEYS.sk },
+      ExpressionAttributeValues: { ":pk": { S: `INCIDENT#${incidentId}` }, ":run": { S: "RUN#" } },
+      ConsistentRead: true,
+    })) {
+      for (const item of page) runs.push(JSON.parse(item.run?.S ?? "{}") as RunRecord);
+    }
+    return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  async putBatch(
+    incidentId: string,
+    runId: string,
+    summary: BatchSummary,
+    books: ReadonlyMap<number, ShardBook>,
+  ): Promise<void> {
+    const batchKey = `BATCH#${String(summary.batchNo).padStart(7, "0")}`;
+    const requests: WriteRequest[] = [
+      {
+        PutRequest: {
+          Item: {
+            [KEYS.pk]: { S: `RUN#${runId}` },
+            [KEYS.sk]: { S: batchKey },
+            incidentId: { S: incidentId },
+            summary: { S: JSON.stringify(summary) },
+          },
+        },
+      },
+    ];
+    for (const [shard, book] of books) {
+      requests.push({
+        PutRequest: {
+          Item: {
+            [KEYS.pk]: { S: `RUN#${runId}#SHARD#${shard}` },
+            [KEYS.sk]: { S: batchKey },
+            book: { S: JSON.stringify(book) },
+          },
+        },
+      });
+    }
+    await this.batchWrite(requests);
+  }
+
+  async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {
+    const out: BatchSummary[] = [];
+    for await (const page of this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": KEYS.pk },
+      ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}` } },
+      ConsistentRead: true,
+    })) {
+      for (const item of page) out.push(JSON.parse(item.summary?.S ?? "{}") as BatchSummary);
+    }
+    return out;
+  }
+
+  async shardBooksOf(runId: string, shard: number): Promise<ShardBook> {
+    const merged: ShardBook = { present: [], eligible: [], protected: [] };
+    for await (const page of this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": KEYS.pk },
+      ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}#SHARD#${shard}` } },
+      ConsistentRead: true,
+    })) {
+      for (const item of page) {
+        const book = JSON.parse(item.book?.S ?? "{}") as ShardBook;
+        merged.present.push(...book.present);
+        merged.eligible.push(...book.eligible);
+        merged.protected.push(...book.protected);
+      }
+    }
+    return merged;
+  }
+
+  /** BatchWriteItem in chunks of 25, retrying unprocessed items with exponential backoff and jitter. */
+  private async batchWrite(requests: WriteRequest[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending = requests.slice(i, i + 25);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
+        if (attempt > 10) throw new Error(`BatchWriteItem: ${pending.length} items still unprocessed after 10 retries`);
+        const result = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.tables.runs]: pending } }),
+        );
+        pending = result.UnprocessedItems?.[this.tables.runs] ?? [];
+      }
+    }
+  }
+
+  private async *query(input: ConstructorParameters<typeof QueryCommand>[0]): AsyncIterable<Item[]> {
+    let start: Item | undefined;
+    do {
+      const result = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      yield (result.Items ?? []) as Item[];
+      start = result.LastEvaluatedKey as Item | undefined;
+    } while (start);
+  }
+}

@@ -1,0 +1,79 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { lineGroupOf } from "../../../shared/reconcile/line-identity";
+import type { StoredLine } from "../../../shared/reconcile/reconcile";
+import { shardOf } from "../../../shared/store/refund-store";
+
+/** Attribute names of the refunds table's keys and index (the CDK constructs declare the same). */
+export const KEYS = { pk: "pk", sk: "sk", gsi1: "gsi1", gsi1pk: "gsi1pk", gsi1sk: "gsi1sk" } as const;
+
+export type Item = Record<string, AttributeValue>;
+
+const s = (v: string): AttributeValue => ({ S: v });
+const n = (v: number): AttributeValue => ({ N: String(v) });
+const sOrNull = (v: string | null): AttributeValue => (v === null ? { NULL: true } : { S: v });
+
+/** The index partition of an incident's shard: `incidentId#07`. */
+export function shardKey(incidentId: string, shard: number): string {
+  return `${incidentId}#${String(shard).padStart(2, "0")}`;
+}
+
+/**
+ * A refund line as a DynamoDB item. Key: the line group (a subscription's or a subscriber's lines) as partition,
+ * `L#<periodStart>` (goodwill `L#GOODWILL`) as sort key; the per-incident index `gsi1` spreads an incident over
+ * SHARDS partitions. Amounts are strings: DynamoDB numbers stop at 38 digits, fees have no upper bound.
+ */
+export function toItem(incidentId: string, line: StoredLine, now: string): Item {
+  const group = lineGroupOf(incidentId, line);
+  const sk = `L#${line.periodStart ?? "GOODWILL"}`;
+  return {
+    [KEYS.pk]: s(group),
+    [KEYS.sk]: s(sk),
+    [KEYS.gsi1pk]: s(shardKey(incidentId, shardOf(group))),
+    [KEYS.gsi1sk]: s(`${group}#${sk}`),
+    kind: s("LINE"),
+    incidentId: s(incidentId),
+    lineId: s(line.lineId),
+    subscriptionId: sOrNull(line.subscriptionId),
+    subscriberId: s(line.subscriberId),
+    serviceCode: sOrNull(line.serviceCode),
+    periodStart: sOrNull(line.periodStart),
+    periodEnd: sOrNull(line.periodEnd),
+    unit: s(line.unit),
+    units: n(line.units),
+    basis: n(line.basis),
+    amount: s(line.amount.toString()),
+    currency: s(line.currency),
+    version: n(line.version),
+    status: s(line.status),
+    runId: s(line.runId),
+    updatedAt: s(now),
+  };
+}
+
+function str(item: Item, name: string): string {
+  const v = item[name];
+  if (v?.S === undefined) throw new Error(`refund item: ${name} is not a string`);
+  return v.S;
+}
+const strOrNull = (item: Item, name: string) => (item[name]?.NULL ? null : str(item, name));
+const num = (item: Item, name: string) => Number(item[name]?.N);
+
+/** A refund line from its item (a table read or a stream image). */
+export function fromItem(item: Item): StoredLine {
+  return {
+    lineId: str(item, "lineId"),
+    subscriptionId: strOrNull(item, "subscriptionId"),
+    subscriberId: str(item, "subscriberId"),
+    serviceCode: strOrNull(item, "serviceCode"),
+    periodStart: strOrNull(item, "periodStart"),
+    periodEnd: strOrNull(item, "periodEnd"),
+    unit: str(item, "unit") as StoredLine["unit"],
+    units: num(item, "units"),
+    basis: num(item, "basis"),
+    amount: BigInt(str(item, "amount")),
+    currency: str(item, "currency"),
+    version: num(item, "version"),
+    status: str(item, "status") as StoredLine["status"],
+    runId: str(item, "runId"),
+  };
+}

@@ -1,0 +1,31 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import middy from "@middy/core";
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import { EventBridgeBus, type EventBus, FileBus } from "../commons/bus/event-bus";
+import { logger, metrics } from "../commons/powertools/powertools";
+import { publishRecords } from "./publish-records";
+
+/** The bus adapter: a local JSON Lines file when HIWARI_EVENTS_FILE is set (`hiwari run`), else EventBridge. */
+function busFromEnvironment(): EventBus {
+  const file = process.env.HIWARI_EVENTS_FILE;
+  if (file) return new FileBus(file);
+  return new EventBridgeBus(new EventBridgeClient({}), process.env.EVENT_BUS_NAME ?? "default");
+}
+
+let bus: EventBus | undefined;
+
+/** publish-events: the refunds table's stream (the outbox) → billing events, one per line change. */
+export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  bus ??= busFromEnvironment();
+  const result = await publishRecords(event.Records, bus, { attempts: 5, baseDelayMs: 100 });
+  metrics.addMetric("EventsPublished", MetricUnit.Count, result.published);
+  metrics.addMetric("RecordsFailed", MetricUnit.Count, result.failed.length);
+  if (result.failed.length > 0)
+    logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
+  return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,67 @@
+import type { DynamoDBRecord } from "aws-lambda";
+import { type BusEvent, lineEventOf, runCompletedEventOf } from "../../shared/events/event-of-change";
+import type { RunRecord } from "../../shared/store/refund-store";
+import type { EventBus } from "../commons/bus/event-bus";
+import { fromItem, type Item } from "../commons/dynamodb/line-item";
+
+/** The event a stream record becomes, or undefined for records that are no event (a removed item). */
+export function eventOfRecord(record: DynamoDBRecord): BusEvent | undefined {
+  const next = record.dynamodb?.NewImage as Item | undefined;
+  if (!next) return undefined;
+  const kind = next.kind?.S;
+  if (kind === "LINE") {
+    const previous = record.dynamodb?.OldImage as Item | undefined;
+    return lineEventOf(next.incidentId?.S as string, fromItem(next), previous ? fromItem(previous) : undefined);
+  }
+  if (kind === "RUN_COMPLETED") return runCompletedEventOf(JSON.parse(next.run?.S as string) as RunRecord);
+  throw new Error(`stream record ${record.eventID}: unknown item kind ${kind}`);
+}
+
+export interface PublishOptions {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+export interface PublishResult {
+  published: number;
+  /** Sequence numbers of the records whose event could not be mapped or put: reported as batch item failures. */
+  failed: string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Turns stream records into events, one per line change, and puts them on the bus in calls of at most 10,
+ * retrying only the entries that failed, with exponential backoff and jitter. Records that still fail are
+ * returned so that the caller reports them as partial batch failures (the stream redelivers; billing dedupes
+ * on eventId).
+ */
+export async function publishRecords(
+  records: readonly DynamoDBRecord[],
+  bus: EventBus,
+  options: PublishOptions,
+): Promise<PublishResult> {
+  const failed = new Set<string>();
+  const byEvent = new Map<BusEvent, string>();
+  let pending: BusEvent[] = [];
+  for (const record of records) {
+    const sequence = record.dynamodb?.SequenceNumber ?? record.eventID ?? "";
+    try {
+      const event = eventOfRecord(record);
+      if (!event) continue;
+      byEvent.set(event, sequence);
+      pending.push(event);
+    } catch {
+      failed.add(sequence); // a poison record: it will reach the DLQ after the mapping's retries
+    }
+  }
+  let published = 0;
+  for (let attempt = 0; pending.length > 0 && attempt < options.attempts; attempt++) {
+    if (attempt > 0) await sleep(Math.random() * options.baseDelayMs * 2 ** attempt);
+    const rejected = await bus.put(pending);
+    published += pending.length - rejected.length;
+    pending = rejected;
+  }
+  for (const event of pending) failed.add(byEvent.get(event) as string);
+  return { published, failed: [...failed] };
+}

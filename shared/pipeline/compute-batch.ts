@@ -1,0 +1,96 @@
+import type { CsvRecord } from "../csv/csv-record-reader";
+import { SubscriptionCalculator } from "../engine/compute-subscription";
+import { checkShape, type RejectedRow, type SubscriptionHeader, validateRow } from "../input/subscription-row";
+import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
+import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
+import { type BatchSummary, type RefundStore, type ShardBook, shardOf, ZERO_COUNTS } from "../store/refund-store";
+import type { RunContext } from "./run-context";
+
+export interface BatchResult {
+  summary: BatchSummary;
+  /** The changes written (or, in a dry run, that would have been). */
+  changes: LineChange[];
+}
+
+function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
+  const shard = shardOf(group);
+  let book = books.get(shard);
+  if (!book) {
+    book = { present: [], eligible: [], protected: [] };
+    books.set(shard, book);
+  }
+  return book;
+}
+
+/**
+ * One batch of snapshot rows: validate, compute, reconcile with what is stored for the same subscriptions,
+ * write the changes (conditionally on version) and record what the batch saw for finalize. Idempotent: a
+ * retried batch reads its own earlier writes back as stored lines and writes nothing again.
+ * Goodwill is decided in finalize, since a subscriber's rows may fall in different batches.
+ */
+export async function computeBatch(
+  context: RunContext,
+  batchNo: number,
+  header: SubscriptionHeader,
+  records: readonly CsvRecord[],
+  store: RefundStore,
+): Promise<BatchResult> {
+  const { incident, runId } = context;
+  const calculator = new SubscriptionCalculator(incident);
+  const counts = { ...ZERO_COUNTS };
+  const rejects: RejectedRow[] = [];
+  const books = new Map<number, ShardBook>();
+  const groups: string[] = [];
+  const computed: KeyedLine[] = [];
+  const goodwillGroup = (subscriberId: string) =>
+    lineGroupOf(incident.incidentId, { subscriptionId: null, subscriberId });
+
+  const reject = (r: RejectedRow, record: CsvRecord) => {
+    counts.rejected++;
+    rejects.push(r);
+    // A rejected row keeps its stored lines: protect its subscription and its subscriber's goodwill.
+    if (r.subscriptionId !== null) {
+      const group = lineGroupOf(incident.incidentId, { subscriptionId: r.subscriptionId, subscriberId: "" });
+      bookFor(books, group).present.push(group);
+    }
+    const subscriberId = record.fields[header.index.subscriber_id];
+    if (subscriberId) bookFor(books, goodwillGroup(subscriberId)).protected.push(goodwillGroup(subscriberId));
+  };
+
+  for (const record of records) {
+    counts.rows++;
+    const shapeFault = checkShape(record, header);
+    if (shapeFault) {
+      reject(shapeFault, record);
+      continue;
+    }
+    const id = record.fields[header.index.subscription_id] as string;
+    const checked = validateRow(record, header, incident.timeZone, context.duplicates.has(id));
+    if (!checked.ok) {
+      reject(checked.reject, record);
+      continue;
+    }
+    const row = checked.row;
+    const group = lineGroupOf(incident.incidentId, row);
+    groups.push(group);
+    bookFor(books, group).present.push(group);
+    if (!incident.windows.has(row.serviceCode)) {
+      counts.skipped++;
+      continue;
+    }
+    counts.computed++;
+    const result = calculator.compute(row);
+    for (const line of result.lines) computed.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
+    if (result.suspended)
+      bookFor(books, goodwillGroup(row.subscriberId)).eligible.push(goodwillGroup(row.subscriberId));
+  }
+
+  const stored = context.fresh ? [] : await store.linesOfGroups(groups);
+  const { changes, unchanged } = reconcile(stored, computed, runId);
+  counts.unchanged = unchanged;
+  for (const c of changes) counts[c.kind]++;
+  if (!context.dryRun) await store.writeChanges(changes);
+  const summary: BatchSummary = { batchNo, counts, rejects };
+  await store.putBatch(incident.incidentId, runId, summary, books);
+  return { summary, changes };
+}

@@ -1,0 +1,79 @@
+import type { Incident } from "../input/incident";
+import type { RefundStore, RunRecord } from "../store/refund-store";
+import type { FinalizeResult } from "./finalize-run";
+import { runIdOf } from "./run-context";
+
+export interface RunRequest {
+  incident: Incident;
+  incidentDigest: string;
+  snapshotName: string;
+  snapshotDigest: string;
+  /** The client's idempotency key: the same request finds the same run. */
+  requestId: string;
+  requestedBy: string;
+  reason: string;
+  dryRun: boolean;
+}
+
+export type Prepared =
+  | { kind: "ready"; run: RunRecord; fresh: boolean; resumed: boolean }
+  | { kind: "already-completed"; run: RunRecord };
+
+/** How long a run's lock holds without being renewed (each batch renews it). */
+export const LOCK_LEASE_MS = 15 * 60 * 1000;
+
+/**
+ * Starts (or resumes) a run: takes the incident's lock (refused while another live run holds it), records the
+ * run, and says whether anything can be stored for the incident yet. A request already completed is not run again.
+ */
+export async function prepareRun(request: RunRequest, store: RefundStore, now = new Date()): Promise<Prepared> {
+  const { incident } = request;
+  const runId = runIdOf(incident.incidentId, request.requestId);
+  const existing = await store.getRun(incident.incidentId, runId);
+  if (existing?.status === "completed") return { kind: "already-completed", run: existing };
+  await store.acquireLock(incident.incidentId, runId, LOCK_LEASE_MS);
+  const earlier = (await store.listRuns(incident.incidentId)).filter((r) => r.runId !== runId);
+  const run: RunRecord = {
+    incidentId: incident.incidentId,
+    runId,
+    requestedBy: request.requestedBy,
+    reason: request.reason,
+    dryRun: request.dryRun,
+    status: "running",
+    startedAt: existing?.startedAt ?? now.toISOString(),
+    policy: { rule: incident.rule, dayBasis: incident.dayBasis, rounding: incident.rounding },
+    incidentDigest: request.incidentDigest,
+    snapshotDigest: request.snapshotDigest,
+    snapshotName: request.snapshotName,
+  };
+  await store.putRun(run);
+  // Fresh: no run ever wrote for this incident (dry runs write no line), so batches may skip reading.
+  const fresh = !existing && earlier.every((r) => r.dryRun);
+  return { kind: "ready", run, fresh, resumed: existing !== undefined };
+}
+
+/** Records the outcome, emits `Refund Run Completed` (through the stored change) and releases the lock. */
+export async function completeRun(
+  run: RunRecord,
+  result: FinalizeResult,
+  store: RefundStore,
+  now = new Date(),
+): Promise<RunRecord> {
+  const done: RunRecord = {
+    ...run,
+    status: "completed",
+    completedAt: now.toISOString(),
+    counts: result.counts,
+    totals: result.totals,
+  };
+  await store.putRun(done);
+  if (!run.dryRun) await store.writeRunCompleted(done);
+  await store.releaseLock(run.incidentId, run.runId);
+  return done;
+}
+
+/** Records a failure and releases the lock, so that a corrected rerun can start. */
+export async function failRun(run: RunRecord, error: unknown, store: RefundStore): Promise<void> {
+  await store.putRun({ ...run, status: "failed", error: error instanceof Error ? error.message : String(error) });
+  await store.releaseLock(run.incidentId, run.runId);
+}

@@ -1,0 +1,140 @@
+import type { RejectedRow } from "../input/subscription-row";
+import type { LineChange, StoredLine } from "../reconcile/reconcile";
+
+/** Number of shards an incident's lines are spread over in the per-incident index (see docs/data-model.md). */
+export const SHARDS = 64;
+
+/** The shard of a line group (a subscription's or a subscriber's lines): FNV-1a of the key, modulo SHARDS. */
+export function shardOf(group: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < group.length; i++) h = Math.imul(h ^ group.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % SHARDS;
+}
+
+/** What one batch saw, per shard: the ids finalize needs to find voids without holding a whole snapshot. */
+export interface ShardBook {
+  /** Line groups of subscriptions present in the snapshot (valid or rejected rows: both keep their lines). */
+  present: string[];
+  /** Goodwill groups of subscribers with a non-empty suspension in a valid row. */
+  eligible: string[];
+  /** Goodwill groups of subscribers with a rejected row: their goodwill is kept, not voided. */
+  protected: string[];
+}
+
+export interface RunCounts {
+  rows: number;
+  computed: number;
+  skipped: number;
+  rejected: number;
+  calculated: number;
+  adjusted: number;
+  voided: number;
+  unchanged: number;
+}
+
+export const ZERO_COUNTS: RunCounts = {
+  rows: 0,
+  computed: 0,
+  skipped: 0,
+  rejected: 0,
+  calculated: 0,
+  adjusted: 0,
+  voided: 0,
+  unchanged: 0,
+};
+
+export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+  const out = { ...a };
+  for (const k of Object.keys(out) as (keyof RunCounts)[]) out[k] += b[k];
+  return out;
+}
+
+export interface BatchSummary {
+  batchNo: number;
+  counts: RunCounts;
+  rejects: RejectedRow[];
+}
+
+export interface TotalLine {
+  serviceCode: string | null;
+  currency: string;
+  lines: number;
+  amount: string;
+}
+
+export type RunStatus = "running" | "completed" | "failed";
+
+/** A run of an incident: who, why, when, with what, and what came of it. */
+export interface RunRecord {
+  incidentId: string;
+  runId: string;
+  requestedBy: string;
+  reason: string;
+  dryRun: boolean;
+  status: RunStatus;
+  startedAt: string;
+  completedAt?: string;
+  policy: { rule: string; dayBasis: string | number; rounding: string };
+  incidentDigest: string;
+  snapshotDigest: string;
+  snapshotName: string;
+  counts?: RunCounts;
+  totals?: TotalLine[];
+  error?: string;
+}
+
+/** Thrown when another run holds the incident's lock. */
+export class RunLockedError extends Error {
+  constructor(
+    readonly incidentId: string,
+    readonly holder: string,
+    readonly expiresAt: number,
+  ) {
+    super(
+      `incident ${incidentId} is being run by ${holder} (lock held until ${new Date(expiresAt).toISOString()}); ` +
+        "wait for it to finish, or release a dead run's lock with `hiwari unlock`",
+    );
+    this.name = "RunLockedError";
+  }
+}
+
+/** Thrown when a conditional write finds a line changed by someone else since it was read. */
+export class ConcurrentChangeError extends Error {
+  constructor(
+    readonly lineId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`line ${lineId} changed while this run was writing it: another writer is active`, options);
+    this.name = "ConcurrentChangeError";
+  }
+}
+
+/** Storage of refund lines and runs. One implementation: DynamoDB (functions/commons), also against DynamoDB Local. */
+export interface RefundStore {
+  /** All lines (standing and voided) of the given line groups. */
+  linesOfGroups(groups: readonly string[]): Promise<StoredLine[]>;
+  /** Writes each change conditionally on the version it was computed from (none for version 1). */
+  writeChanges(changes: readonly LineChange[]): Promise<void>;
+  /** All lines of an incident's shard, page by page. */
+  linesOfShard(incidentId: string, shard: number): AsyncIterable<StoredLine[]>;
+  /** The stored change that becomes `Refund Run Completed`. */
+  writeRunCompleted(run: RunRecord): Promise<void>;
+
+  acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
+  releaseLock(incidentId: string, runId: string): Promise<void>;
+  /** Releases whatever lock the incident has (an operator's recovery of a dead run). Returns the holder, if any. */
+  breakLock(incidentId: string): Promise<string | undefined>;
+
+  putRun(run: RunRecord): Promise<void>;
+  getRun(incidentId: string, runId: string): Promise<RunRecord | undefined>;
+  listRuns(incidentId: string): Promise<RunRecord[]>;
+
+  putBatch(
+    incidentId: string,
+    runId: string,
+    summary: BatchSummary,
+    books: ReadonlyMap<number, ShardBook>,
+  ): Promise<void>;
+  batchesOf(incidentId: string, runId: string): Promise<BatchSummary[]>;
+  shardBooksOf(runId: string, shard: number): Promise<ShardBook>;
+}
