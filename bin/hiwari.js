@@ -7,4 +7,11 @@ if (!existsSync(bundle)) {
   process.stderr.write("hiwari: dist/hiwari.mjs is missing; run `npm ci` or `npm run build` first\n");
   process.exit(2);
 }
+// The AWS SDK warns on every start that its 2027 releases will need Node 22. The Lambdas run on nodejs22.x; the
+// command line still supports Node 20, so that one warning is left out of its output (set before the SDK loads).
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = (warning, ...rest) => {
+  if (String(warning).startsWith("NodeVersionSupportWarning")) return;
+  emitWarning(warning, ...rest);
+};
 await import(bundle.href);

@@ -1,12 +1,3 @@
-// The AWS SDK warns on every start that its 2027 releases will need Node 22. The Lambdas run on nodejs22.x; the
-// command line still supports Node 20, so that one warning is left out of its output.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-  if (type === "NodeVersionSupportWarning") return;
-  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
-
 import { Command, CommanderError, Option } from "commander";
 import { compute } from "./commands/compute";
 import { report, runs, unlock } from "./commands/finance";

@@ -126,6 +126,10 @@ export async function run(options: RunOptions): Promise<number> {
     const rejects: RejectedRow[] = [];
     const dryRunChanges: LineChange[] = [];
     let done: RunRecord;
+    const timing = process.env.HIWARI_TIMING
+      ? (what: string, since: number) => process.stderr.write(`timing: ${what} ${Date.now() - since} ms\n`)
+      : () => {};
+    const t0 = Date.now();
     try {
       let batchNo = 0;
       for await (const records of batchesOf(source, batchSize)) {
@@ -136,7 +140,10 @@ export async function run(options: RunOptions): Promise<number> {
         if (process.stderr.isTTY) process.stderr.write(`\rhiwari run: batch ${batchNo}`);
       }
       if (process.stderr.isTTY) process.stderr.write("\n");
+      timing("batches", t0);
+      const t1 = Date.now();
       const result = await finalizeRun(context, env.store, dryRunChanges);
+      timing("finalize", t1);
       if (context.dryRun) dryRunChanges.push(...result.changes);
       done = await completeRun(prepared.run, result, env.store);
     } catch (e) {

@@ -11,6 +11,8 @@ export function eventOfRecord(record: DynamoDBRecord): BusEvent | undefined {
   const kind = next.kind?.S;
   if (kind === "LINE") {
     const previous = record.dynamodb?.OldImage as Item | undefined;
+    // A write that changed nothing (a repeated batched write of the same version) is no line change: no event.
+    if (previous && previous.version?.N === next.version?.N) return undefined;
     return lineEventOf(next.incidentId?.S as string, fromItem(next), previous ? fromItem(previous) : undefined);
   }
   if (kind === "RUN_COMPLETED") return runCompletedEventOf(JSON.parse(next.run?.S as string) as RunRecord);

@@ -16,16 +16,17 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
   const shard = shardOf(group);
   let book = books.get(shard);
   if (!book) {
-    book = { present: [], eligible: [], protected: [] };
+    book = { produced: [], kept: [], eligible: [], protected: [] };
     books.set(shard, book);
   }
   return book;
 }
 
 /**
- * One batch of snapshot rows: validate, compute, reconcile with what is stored for the same subscriptions,
- * write the changes (conditionally on version) and record what the batch saw for finalize. Idempotent: a
- * retried batch reads its own earlier writes back as stored lines and writes nothing again.
+ * One batch of snapshot rows: validate, compute, reconcile with the stored lines of the same ids, write the
+ * changes (conditionally on version) and record what the batch produced for finalize. Idempotent: a retried
+ * batch reads its own earlier writes back as stored lines and writes nothing again (on a first run, which reads
+ * nothing, it rewrites the same version-1 items: the publisher emits nothing for a write that changed nothing).
  * Goodwill is decided in finalize, since a subscriber's rows may fall in different batches.
  */
 export async function computeBatch(
@@ -40,7 +41,6 @@ export async function computeBatch(
   const counts = { ...ZERO_COUNTS };
   const rejects: RejectedRow[] = [];
   const books = new Map<number, ShardBook>();
-  const groups: string[] = [];
   const computed: KeyedLine[] = [];
   const goodwillGroup = (subscriberId: string) =>
     lineGroupOf(incident.incidentId, { subscriptionId: null, subscriberId });
@@ -51,7 +51,7 @@ export async function computeBatch(
     // A rejected row keeps its stored lines: protect its subscription and its subscriber's goodwill.
     if (r.subscriptionId !== null) {
       const group = lineGroupOf(incident.incidentId, { subscriptionId: r.subscriptionId, subscriberId: "" });
-      bookFor(books, group).present.push(group);
+      bookFor(books, group).kept.push(group);
     }
     const subscriberId = record.fields[header.index.subscriber_id];
     if (subscriberId) bookFor(books, goodwillGroup(subscriberId)).protected.push(goodwillGroup(subscriberId));
@@ -71,25 +71,27 @@ export async function computeBatch(
       continue;
     }
     const row = checked.row;
-    const group = lineGroupOf(incident.incidentId, row);
-    groups.push(group);
-    bookFor(books, group).present.push(group);
     if (!incident.windows.has(row.serviceCode)) {
       counts.skipped++;
       continue;
     }
     counts.computed++;
     const result = calculator.compute(row);
-    for (const line of result.lines) computed.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
+    for (const line of result.lines) {
+      const lineId = lineIdOf(incident.incidentId, line);
+      computed.push({ ...line, lineId });
+      bookFor(books, lineGroupOf(incident.incidentId, line)).produced.push(lineId);
+    }
     if (result.suspended)
       bookFor(books, goodwillGroup(row.subscriberId)).eligible.push(goodwillGroup(row.subscriberId));
   }
 
-  const stored = context.fresh ? [] : await store.linesOfGroups(groups);
+  // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).
+  const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, computed);
   const { changes, unchanged } = reconcile(stored, computed, runId);
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
-  if (!context.dryRun) await store.writeChanges(changes);
+  if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
   const summary: BatchSummary = { batchNo, counts, rejects };
   await store.putBatch(incident.incidentId, runId, summary, books);
   return { summary, changes };

@@ -26,7 +26,8 @@ function subscriberOf(group: string): string {
 }
 
 /**
- * One shard of the incident's lines after all batches: void the lines of subscriptions absent from the snapshot,
+ * One shard of the incident's lines after all batches: void the standing lines this run no longer produced
+ * (subscriptions absent from the snapshot, periods no longer suspended) but for subscriptions with a rejected row,
  * settle goodwill (due to eligible subscribers, kept for subscribers with a rejected row, voided otherwise), and
  * total what is owed now. Holds one shard's ids at a time, never the whole snapshot's.
  */
@@ -38,7 +39,8 @@ export async function finalizeShard(
 ) {
   const { incident, runId } = context;
   const book = await store.shardBooksOf(runId, shard);
-  const present = new Set(book.present);
+  const produced = new Set(book.produced);
+  const keptGroups = new Set(book.kept);
   const eligible = new Set(book.eligible);
   const kept = new Set(book.protected);
   const absent: StoredLine[] = [];
@@ -48,7 +50,7 @@ export async function finalizeShard(
     for (const line of page) {
       const group = lineGroupOf(incident.incidentId, line);
       if (line.subscriptionId === null) storedGoodwill.push(line);
-      else if (line.status === "active" && !present.has(group)) absent.push(line);
+      else if (line.status === "active" && !produced.has(line.lineId) && !keptGroups.has(group)) absent.push(line);
       if (line.status === "active") standing.set(line.lineId, line);
     }
   }
@@ -72,7 +74,7 @@ export async function finalizeShard(
   const voids = reconcile(absent, [], runId).changes;
   const goodwill = reconcile(storedGoodwill, dueGoodwill, runId);
   const changes = [...voids, ...goodwill.changes];
-  if (!context.dryRun) await store.writeChanges(changes);
+  if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
 
   const counts = { ...ZERO_COUNTS, unchanged: goodwill.unchanged };
   for (const c of changes) {

@@ -1,5 +1,5 @@
 import type { RejectedRow } from "../input/subscription-row";
-import type { LineChange, StoredLine } from "../reconcile/reconcile";
+import type { KeyedLine, LineChange, StoredLine } from "../reconcile/reconcile";
 
 /** Number of shards an incident's lines are spread over in the per-incident index (see docs/data-model.md). */
 export const SHARDS = 64;
@@ -13,8 +13,10 @@ export function shardOf(group: string): number {
 
 /** What one batch saw, per shard: the ids finalize needs to find voids without holding a whole snapshot. */
 export interface ShardBook {
-  /** Line groups of subscriptions present in the snapshot (valid or rejected rows: both keep their lines). */
-  present: string[];
+  /** Ids of the lines this run produced: a standing line of the incident not among them is voided by finalize. */
+  produced: string[];
+  /** Line groups of subscriptions with a rejected row: they keep their stored lines. */
+  kept: string[];
   /** Goodwill groups of subscribers with a non-empty suspension in a valid row. */
   eligible: string[];
   /** Goodwill groups of subscribers with a rejected row: their goodwill is kept, not voided. */
@@ -111,10 +113,13 @@ export class ConcurrentChangeError extends Error {
 
 /** Storage of refund lines and runs. One implementation: DynamoDB (functions/commons), also against DynamoDB Local. */
 export interface RefundStore {
-  /** All lines (standing and voided) of the given line groups. */
-  linesOfGroups(groups: readonly string[]): Promise<StoredLine[]>;
-  /** Writes each change conditionally on the version it was computed from (none for version 1). */
-  writeChanges(changes: readonly LineChange[]): Promise<void>;
+  /** The stored lines (standing or voided) with the ids of these computed lines, where any. */
+  linesLike(incidentId: string, lines: readonly KeyedLine[]): Promise<StoredLine[]>;
+  /**
+   * Writes each change conditionally on the version it was computed from (none for version 1). With
+   * `exclusive` (the first run of an incident, under its lock, every change new), in batched writes instead.
+   */
+  writeChanges(changes: readonly LineChange[], options?: { exclusive?: boolean }): Promise<void>;
   /** All lines of an incident's shard, page by page. */
   linesOfShard(incidentId: string, shard: number): AsyncIterable<StoredLine[]>;
   /** The stored change that becomes `Refund Run Completed`. */

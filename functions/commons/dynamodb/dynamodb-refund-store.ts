@@ -1,4 +1,5 @@
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
@@ -8,7 +9,7 @@ import {
   QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
-import type { LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
+import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
   type BatchSummary,
   ConcurrentChangeError,
@@ -17,7 +18,7 @@ import {
   type RunRecord,
   type ShardBook,
 } from "../../../shared/store/refund-store";
-import { fromItem, type Item, KEYS, shardKey, toItem } from "./line-item";
+import { fromItem, type Item, KEYS, keyOf, shardKey, toItem } from "./line-item";
 
 export interface TableNames {
   refunds: string;
@@ -34,6 +35,10 @@ async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Exponential backoff with full jitter, capped at 2 s. */
+const backoff = (attempt: number) => Math.random() * Math.min(2000, 50 * 2 ** attempt);
+/** The incident of a line id (`incidentId#…`; incident ids hold no `#`). */
+const incidentOf = (lineId: string) => lineId.slice(0, lineId.indexOf("#"));
 
 /**
  * The refund store on DynamoDB: the same class in Lambda and under `hiwari run` (against DynamoDB Local).
@@ -48,27 +53,37 @@ export class DynamoDbRefundStore implements RefundStore {
     private readonly concurrency = 16,
   ) {}
 
-  async linesOfGroups(groups: readonly string[]): Promise<StoredLine[]> {
+  async linesLike(incidentId: string, lines: readonly KeyedLine[]): Promise<StoredLine[]> {
     const out: StoredLine[] = [];
-    await eachLimited(groups, this.concurrency, async (group) => {
-      for await (const page of this.query({
-        TableName: this.tables.refunds,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": KEYS.pk },
-        ExpressionAttributeValues: { ":pk": { S: group } },
-        ConsistentRead: true,
-      })) {
-        for (const item of page) out.push(fromItem(item));
+    const keys = lines.map((l) => keyOf(incidentId, l));
+    const chunks: Item[][] = [];
+    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+    await eachLimited(chunks, this.concurrency, async (chunk) => {
+      let pending: Item[] = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        if (attempt > 10) throw new Error(`BatchGetItem: ${pending.length} keys still unprocessed after 10 retries`);
+        const result = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tables.refunds]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of result.Responses?.[this.tables.refunds] ?? []) out.push(fromItem(item as Item));
+        pending = (result.UnprocessedKeys?.[this.tables.refunds]?.Keys ?? []) as Item[];
       }
     });
     return out;
   }
 
-  async writeChanges(changes: readonly LineChange[]): Promise<void> {
+  async writeChanges(changes: readonly LineChange[], options: { exclusive?: boolean } = {}): Promise<void> {
     const now = new Date().toISOString();
+    if (options.exclusive && changes.every((c) => c.previous === undefined)) {
+      // First run of an incident, under its lock: nothing stored, no one else writing. Batched writes are safe, and
+      // a repeated one rewrites the same version-1 item, which the publisher does not turn into an event again.
+      const requests = changes.map((c) => ({ PutRequest: { Item: toItem(incidentOf(c.next.lineId), c.next, now) } }));
+      await this.batchWrite(this.tables.refunds, requests);
+      return;
+    }
     await eachLimited(changes, this.concurrency, async (change) => {
-      const incidentId = change.next.lineId.slice(0, change.next.lineId.indexOf("#"));
-      const item = toItem(incidentId, change.next, now);
+      const item = toItem(incidentOf(change.next.lineId), change.next, now);
       const previous = change.previous;
       try {
         await this.client.send(
@@ -246,7 +261,7 @@ export class DynamoDbRefundStore implements RefundStore {
         },
       });
     }
-    await this.batchWrite(requests);
+    await this.batchWrite(this.tables.runs, requests);
   }
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {
@@ -264,7 +279,7 @@ export class DynamoDbRefundStore implements RefundStore {
   }
 
   async shardBooksOf(runId: string, shard: number): Promise<ShardBook> {
-    const merged: ShardBook = { present: [], eligible: [], protected: [] };
+    const merged: ShardBook = { produced: [], kept: [], eligible: [], protected: [] };
     for await (const page of this.query({
       TableName: this.tables.runs,
       KeyConditionExpression: "#pk = :pk",
@@ -274,7 +289,8 @@ export class DynamoDbRefundStore implements RefundStore {
     })) {
       for (const item of page) {
         const book = JSON.parse(item.book?.S ?? "{}") as ShardBook;
-        merged.present.push(...book.present);
+        merged.produced.push(...book.produced);
+        merged.kept.push(...book.kept);
         merged.eligible.push(...book.eligible);
         merged.protected.push(...book.protected);
       }
@@ -283,18 +299,18 @@ export class DynamoDbRefundStore implements RefundStore {
   }
 
   /** BatchWriteItem in chunks of 25, retrying unprocessed items with exponential backoff and jitter. */
-  private async batchWrite(requests: WriteRequest[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending = requests.slice(i, i + 25);
+  private async batchWrite(table: string, requests: WriteRequest[]): Promise<void> {
+    const chunks: WriteRequest[][] = [];
+    for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
+    await eachLimited(chunks, this.concurrency, async (chunk) => {
+      let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
+        if (attempt > 0) await sleep(backoff(attempt));
         if (attempt > 10) throw new Error(`BatchWriteItem: ${pending.length} items still unprocessed after 10 retries`);
-        const result = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.tables.runs]: pending } }),
-        );
-        pending = result.UnprocessedItems?.[this.tables.runs] ?? [];
+        const result = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+        pending = result.UnprocessedItems?.[table] ?? [];
       }
-    }
+    });
   }
 
   private async *query(input: ConstructorParameters<typeof QueryCommand>[0]): AsyncIterable<Item[]> {

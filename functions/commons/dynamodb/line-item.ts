@@ -17,6 +17,14 @@ export function shardKey(incidentId: string, shard: number): string {
   return `${incidentId}#${String(shard).padStart(2, "0")}`;
 }
 
+/** The table key of a line: its group as partition key, `L#<periodStart>` (goodwill `L#GOODWILL`) as sort key. */
+export function keyOf(
+  incidentId: string,
+  line: Pick<StoredLine, "subscriptionId" | "subscriberId" | "periodStart">,
+): Item {
+  return { [KEYS.pk]: s(lineGroupOf(incidentId, line)), [KEYS.sk]: s(`L#${line.periodStart ?? "GOODWILL"}`) };
+}
+
 /**
  * A refund line as a DynamoDB item. Key: the line group (a subscription's or a subscriber's lines) as partition,
  * `L#<periodStart>` (goodwill `L#GOODWILL`) as sort key; the per-incident index `gsi1` spreads an incident over
