@@ -1,0 +1,176 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { run } from "../../../bin/commands/run";
+import { csvOf, incidentDoc, row } from "../../helpers/factories";
+
+// The whole local pipeline against DynamoDB Local (started by each run on a free port, data under the state folder).
+interface Envelope {
+  "detail-type": string;
+  detail: {
+    eventId: string;
+    lineId: string;
+    amount: string;
+    previousAmount: string;
+    delta: string;
+    subscriptionId: string | null;
+    version: number;
+  };
+}
+
+let dir: string;
+let state: string;
+let incidentFile: string;
+let subsFile: string;
+let seen = 0;
+
+function newEvents(): Envelope[] {
+  const file = join(state, "events.jsonl");
+  const all = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : [];
+  const fresh = all.slice(seen).map((l) => JSON.parse(l) as Envelope);
+  seen = all.length;
+  return fresh;
+}
+
+async function runWith(
+  incident: object,
+  rows: ReturnType<typeof row>[],
+  reason: string,
+  extra: Partial<Parameters<typeof run>[0]> = {},
+) {
+  writeFileSync(incidentFile, JSON.stringify(incident));
+  writeFileSync(subsFile, csvOf(rows));
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    out.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const status = await run({
+      incident: incidentFile,
+      subscriptions: subsFile,
+      state,
+      reason,
+      by: "test",
+      batchSize: "2",
+      json: true,
+      ...extra,
+    });
+    return {
+      status,
+      report: JSON.parse(out.join("")) as {
+        run: { counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
+      },
+    };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+const goodwill = { amount: 200, currency: "JPY" };
+const base = incidentDoc({ goodwill });
+const rows = [row({}, 1), row({ subscriber_id: "S-1", service_code: "IMADOKO", monthly_fee: "310" }, 2), row({}, 3)];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "hiwari-run-"));
+  state = join(dir, "state");
+  incidentFile = join(dir, "incident.json");
+  subsFile = join(dir, "subs.csv");
+});
+
+describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
+  it("emits one event per line on the first run, goodwill included, and Refund Run Completed", async () => {
+    const { status, report } = await runWith(base, rows, "initial");
+    expect(status).toBe(0);
+    expect(report.run.counts).toMatchObject({ rows: 3, calculated: 5, adjusted: 0, voided: 0, unchanged: 0 });
+    const events = newEvents();
+    // C-1 20, C-2 30, C-3 20, goodwill S-1 and S-3
+    expect(events.map((e) => e["detail-type"]).sort()).toEqual([
+      ...Array(5).fill("Refund Calculated"),
+      "Refund Run Completed",
+    ]);
+    const lines = events.filter((e) => e["detail-type"] !== "Refund Run Completed");
+    expect(lines.map((e) => [e.detail.subscriptionId, e.detail.amount, e.detail.delta]).sort()).toEqual(
+      [
+        ["C-1", "20", "20"],
+        ["C-2", "30", "30"],
+        ["C-3", "20", "20"],
+        [null, "200", "200"],
+        [null, "200", "200"],
+      ].sort(),
+    );
+    expect(new Set(events.map((e) => e.detail.eventId)).size).toBe(events.length);
+  });
+
+  it("emits nothing but the run's completion on an identical rerun", async () => {
+    const { report } = await runWith(base, rows, "same again");
+    expect(report.run.counts).toMatchObject({ calculated: 0, adjusted: 0, voided: 0, unchanged: 5 });
+    expect(newEvents().map((e) => e["detail-type"])).toEqual(["Refund Run Completed"]);
+  });
+
+  it("emits only the changed lines, with deltas, when a window is corrected, and voids a removed subscription", async () => {
+    // The window now ends on the 21st at 14:00: 2 days instead of 3. C-3 leaves the snapshot.
+    const corrected = incidentDoc({
+      goodwill,
+      suspensions: [{ serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-21T14:00:00+09:00" }],
+    });
+    const { report } = await runWith(corrected, rows.slice(0, 2), "window corrected");
+    expect(report.run.counts).toMatchObject({ adjusted: 2, voided: 2, calculated: 0, unchanged: 1 });
+    const events = newEvents().filter((e) => e["detail-type"] !== "Refund Run Completed");
+    const byKind = (kind: string) =>
+      events
+        .filter((e) => e["detail-type"] === kind)
+        .map((e) => [e.detail.subscriptionId, e.detail.previousAmount, e.detail.amount, e.detail.delta])
+        .sort();
+    expect(byKind("Refund Adjusted")).toEqual([
+      ["C-1", "20", "13", "-7"],
+      ["C-2", "30", "20", "-10"],
+    ]);
+    expect(byKind("Refund Voided")).toEqual(
+      [
+        ["C-3", "20", "0", "-20"],
+        [null, "200", "0", "-200"],
+      ].sort(),
+    );
+  });
+
+  it("makes the sum of all deltas equal what is owed now, and never repeats an eventId", () => {
+    const all = readFileSync(join(state, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Envelope);
+    const lines = all.filter((e) => e["detail-type"] !== "Refund Run Completed");
+    const sum = lines.reduce((s, e) => s + BigInt(e.detail.delta), 0n);
+    expect(sum).toBe(13n + 20n + 200n);
+    expect(new Set(all.map((e) => e.detail.eventId)).size).toBe(all.length);
+  });
+
+  it("writes nothing in a dry run, yet reports the changes a real run would make", async () => {
+    const { report } = await runWith(base, rows, "preview: back to the first window", { dryRun: true });
+    expect(report.run.counts).toMatchObject({ calculated: 2, adjusted: 2 });
+    expect(newEvents()).toEqual([]);
+    const again = await runWith(base, rows, "the real thing");
+    expect(again.report.run.counts).toMatchObject({ calculated: 2, adjusted: 2 });
+  });
+
+  it("refuses a second run of the incident while the first holds the lock", async () => {
+    const { openLocalEnvironment } = await import("../../../bin/io/local-environment");
+    const env = await openLocalEnvironment(state);
+    try {
+      await env.store.acquireLock("test-incident", "run-someone-else", 60_000);
+    } finally {
+      await env.stop();
+    }
+    await expect(runWith(base, rows, "blocked")).rejects.toThrow(
+      /incident test-incident is being run by run-someone-else/,
+    );
+    const env2 = await openLocalEnvironment(state);
+    try {
+      expect(await env2.store.breakLock("test-incident")).toBe("run-someone-else");
+    } finally {
+      await env2.stop();
+    }
+  });
+});

@@ -1,0 +1,125 @@
+import type { DynamoDBRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import type { EventBus } from "../../../functions/commons/bus/event-bus";
+import { toItem } from "../../../functions/commons/dynamodb/line-item";
+import { eventOfRecord, publishRecords } from "../../../functions/publish-events/publish-records";
+import type { BusEvent } from "../../../shared/events/event-of-change";
+import { RefundLineEvent } from "../../../shared/events/refund-events";
+import type { StoredLine } from "../../../shared/reconcile/reconcile";
+
+const line = (version: number, amount: bigint, status: StoredLine["status"] = "active"): StoredLine => ({
+  lineId: "inc#S#C-1#2011-12-01",
+  subscriptionId: "C-1",
+  subscriberId: "S-1",
+  serviceCode: "IMADOKO",
+  periodStart: "2011-12-01",
+  periodEnd: "2012-01-01",
+  unit: "day",
+  units: 3,
+  basis: 31,
+  amount,
+  currency: "JPY",
+  version,
+  status,
+  runId: "run-1",
+});
+
+/** A stream record in the shape Lambda delivers (NEW_AND_OLD_IMAGES). */
+function record(seq: string, next: StoredLine, previous?: StoredLine): DynamoDBRecord {
+  return {
+    eventID: `e${seq}`,
+    eventName: previous ? "MODIFY" : "INSERT",
+    eventSource: "aws:dynamodb",
+    dynamodb: {
+      SequenceNumber: seq,
+      NewImage: toItem("inc", next, "2026-11-25T00:00:00Z") as never,
+      OldImage: previous ? (toItem("inc", previous, "2026-11-25T00:00:00Z") as never) : undefined,
+      StreamViewType: "NEW_AND_OLD_IMAGES",
+    },
+  };
+}
+
+/** A bus that refuses the events named in `refuse` the first `times` times it sees them. */
+function flakyBus(refuse: Set<string>, times: number): EventBus & { calls: BusEvent[][]; accepted: BusEvent[] } {
+  const seen = new Map<string, number>();
+  const bus = {
+    calls: [] as BusEvent[][],
+    accepted: [] as BusEvent[],
+    async put(events: readonly BusEvent[]) {
+      bus.calls.push([...events]);
+      const failed: BusEvent[] = [];
+      for (const e of events) {
+        const n = (seen.get(e.eventId) ?? 0) + 1;
+        seen.set(e.eventId, n);
+        if (refuse.has(e.eventId) && n <= times) failed.push(e);
+        else bus.accepted.push(e);
+      }
+      return failed;
+    },
+  };
+  return bus;
+}
+
+describe("eventOfRecord", () => {
+  it("maps a change to the contract's event, valid against the published schema", () => {
+    const event = eventOfRecord(record("1", line(2, 13n), line(1, 20n)));
+    expect(event?.detailType).toBe("Refund Adjusted");
+    expect(event?.detail).toMatchObject({
+      eventId: "inc#S#C-1#2011-12-01#2",
+      amount: "13",
+      previousAmount: "20",
+      delta: "-7",
+    });
+    const envelope = {
+      version: "0",
+      id: "x",
+      "detail-type": event?.detailType,
+      source: event?.source,
+      time: "t",
+      detail: event?.detail,
+    };
+    expect(RefundLineEvent.safeParse(envelope).success).toBe(true);
+  });
+
+  it("gives a redelivered record the same eventId", () => {
+    const r = record("1", line(1, 20n));
+    expect(eventOfRecord(r)?.eventId).toBe(eventOfRecord(structuredClone(r))?.eventId);
+  });
+
+  it("names voids and lines that come back", () => {
+    expect(eventOfRecord(record("1", line(2, 0n, "voided"), line(1, 20n)))?.detailType).toBe("Refund Voided");
+    expect(eventOfRecord(record("2", line(3, 20n), line(2, 0n, "voided")))?.detail).toMatchObject({
+      previousAmount: "0",
+      delta: "20",
+    });
+  });
+
+  it("emits nothing for a write that changed nothing", () => {
+    expect(eventOfRecord(record("1", line(1, 20n), line(1, 20n)))).toBeUndefined();
+  });
+});
+
+describe("publishRecords", () => {
+  const records = Array.from({ length: 23 }, (_, i) =>
+    record(String(i + 1), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }),
+  );
+
+  it("puts at most 10 events a call and retries only the entries that failed", async () => {
+    const bus = flakyBus(new Set(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]), 1);
+    const result = await publishRecords(records, bus, { attempts: 3, baseDelayMs: 1 });
+    expect(result).toEqual({ published: 23, failed: [] });
+    expect(bus.calls.map((c) => c.length)).toEqual([23, 2]); // the bus adapter splits by 10; the retry holds the two
+    expect(bus.calls[1]?.map((e) => e.eventId)).toEqual(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]);
+  });
+
+  it("reports what still fails, and a poison record, as batch item failures", async () => {
+    const poison: DynamoDBRecord = {
+      eventID: "bad",
+      dynamodb: { SequenceNumber: "99", NewImage: { kind: { S: "LINE" } } as never },
+    };
+    const bus = flakyBus(new Set(["inc#S#C-5#2011-12-01#1"]), 10);
+    const result = await publishRecords([...records, poison], bus, { attempts: 3, baseDelayMs: 1 });
+    expect(result.failed.sort()).toEqual(["6", "99"]);
+    expect(result.published).toBe(22);
+  });
+});
