@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { csvCell } from "../../shared/output/line-format";
 import { SHARDS } from "../../shared/store/refund-store";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
@@ -50,21 +51,7 @@ function bookCell(v: string | number | null): string {
   return csvCell(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
 }
 
-const REPORT_COLUMNS = [
-  "lineId",
-  "subscriptionId",
-  "subscriberId",
-  "serviceCode",
-  "periodStart",
-  "periodEnd",
-  "unit",
-  "units",
-  "basis",
-  "amount",
-  "currency",
-  "version",
-  "runId",
-] as const;
+const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
 
 /**
  * `hiwari report`: the incident's standing lines for the books, as CSV that opens cleanly in Excel (UTF-8 with a

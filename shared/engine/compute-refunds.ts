@@ -3,10 +3,10 @@ import type { CsvRecord } from "../csv/csv-record-reader";
 import type { Incident } from "../input/incident";
 import {
   checkShape,
+  judgeRecord,
   type RejectedRow,
   readHeader,
   type SubscriptionHeader,
-  validateRow,
 } from "../input/subscription-row";
 import { goodwillLine, SubscriptionCalculator } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
@@ -128,10 +128,7 @@ export async function computeRefunds(
     source,
     (record, header) => {
       counts.rows++;
-      const shapeFault = checkShape(record, header);
-      if (shapeFault) return reject(shapeFault);
-      const id = record.fields[header.index.subscription_id] as string;
-      const checked = validateRow(record, header, incident.timeZone, duplicates.size > 0 && duplicates.has(id));
+      const checked = judgeRecord(record, header, incident.timeZone, (id) => duplicates.size > 0 && duplicates.has(id));
       if (!checked.ok) return reject(checked.reject);
       const row = checked.row;
       if (!incident.windows.has(row.serviceCode)) {

@@ -197,3 +197,18 @@ export function checkShape(record: CsvRecord, header: SubscriptionHeader): Rejec
   }
   return undefined;
 }
+
+/**
+ * Judges one record after the header: its shape (quoting, field count), then its values. `isDuplicate` says
+ * whether a subscription id occurs more than once in the whole snapshot (found by a first pass).
+ */
+export function judgeRecord(
+  record: CsvRecord,
+  header: SubscriptionHeader,
+  defaultZone: string,
+  isDuplicate: (id: string) => boolean,
+): RowResult {
+  const shapeFault = checkShape(record, header);
+  if (shapeFault) return { ok: false, reject: shapeFault };
+  return validateRow(record, header, defaultZone, isDuplicate(record.fields[header.index.subscription_id] as string));
+}

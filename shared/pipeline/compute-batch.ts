@@ -1,6 +1,6 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
 import { SubscriptionCalculator } from "../engine/compute-subscription";
-import { checkShape, type RejectedRow, type SubscriptionHeader, validateRow } from "../input/subscription-row";
+import { judgeRecord, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
 import { type BatchSummary, type RefundStore, type ShardBook, shardOf, ZERO_COUNTS } from "../store/refund-store";
@@ -59,13 +59,7 @@ export async function computeBatch(
 
   for (const record of records) {
     counts.rows++;
-    const shapeFault = checkShape(record, header);
-    if (shapeFault) {
-      reject(shapeFault, record);
-      continue;
-    }
-    const id = record.fields[header.index.subscription_id] as string;
-    const checked = validateRow(record, header, incident.timeZone, context.duplicates.has(id));
+    const checked = judgeRecord(record, header, incident.timeZone, (id) => context.duplicates.has(id));
     if (!checked.ok) {
       reject(checked.reject, record);
       continue;
