@@ -77,7 +77,7 @@ export const RefundRunCompletedDetail = z
 export type RefundRunCompletedDetail = z.infer<typeof RefundRunCompletedDetail>;
 
 /** The envelope as consumers receive it from EventBridge (and as the local bus writes it). */
-export function envelopeSchema(detailType: z.ZodType, detail: z.ZodType) {
+export function envelopeSchema<T extends z.ZodType, D extends z.ZodType>(detailType: T, detail: D) {
   return z.object({
     version: z.literal("0"),
     id: z.string(),

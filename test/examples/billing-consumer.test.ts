@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { newLedger, post } from "../../examples/billing-consumer/ledger";
+import { lineEventOf } from "../../shared/events/event-of-change";
+import type { StoredLine } from "../../shared/reconcile/reconcile";
+
+const line = (version: number, amount: bigint, status: StoredLine["status"] = "active"): StoredLine => ({
+  lineId: "inc#S#C-1#2011-12-01",
+  subscriptionId: "C-1",
+  subscriberId: "S-1",
+  serviceCode: "IMADOKO",
+  periodStart: "2011-12-01",
+  periodEnd: "2012-01-01",
+  unit: "day",
+  units: 3,
+  basis: 31,
+  amount,
+  currency: "JPY",
+  version,
+  status,
+  runId: "r",
+});
+const envelope = (next: StoredLine, previous?: StoredLine) => {
+  const e = lineEventOf("inc", next, previous);
+  return { version: "0", id: "x", "detail-type": e.detailType, source: e.source, time: "t", detail: e.detail };
+};
+
+describe("the example billing consumer", () => {
+  it("posts deltas once each, so redelivered events leave the balance at what is owed now", () => {
+    const events = [
+      envelope(line(1, 20n)),
+      envelope(line(2, 13n), line(1, 20n)),
+      envelope(line(3, 0n, "voided"), line(2, 13n)),
+      envelope(line(4, 20n), line(3, 0n, "voided")),
+    ];
+    const ledger = newLedger();
+    const outcomes = [...events, events[1], events[0], events[3]].map((e) => post(ledger, e));
+    expect(outcomes).toEqual(["posted", "posted", "posted", "posted", "duplicate", "duplicate", "duplicate"]);
+    expect(ledger.balances.get("S-1 JPY")).toBe(20n);
+  });
+
+  it("refuses an event that breaks the contract", () => {
+    const bad = envelope(line(1, 20n));
+    expect(() => post(newLedger(), { ...bad, detail: { ...bad.detail, delta: 20 } })).toThrow();
+  });
+});
