@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
-import { csvCell } from "../../shared/output/line-format";
+import { spreadsheetCell } from "../../shared/output/line-format";
 import { SHARDS } from "../../shared/store/refund-store";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { openLocalEnvironment } from "../io/local-environment";
@@ -45,12 +45,6 @@ export async function runs(options: { incident: string; state: string; json?: bo
   }
 }
 
-/** A cell safe to open in a spreadsheet: a value starting with = + - @ (a formula to Excel) is prefixed with '. */
-function bookCell(v: string | number | null): string {
-  const s = v === null ? "" : String(v);
-  return csvCell(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
-}
-
 const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
 
 /**
@@ -69,7 +63,7 @@ export async function report(options: { incident: string; state: string; out?: s
         for (const line of page) {
           if (line.status !== "active") continue;
           out.write(
-            `${REPORT_COLUMNS.map((c) => bookCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
+            `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
           );
           const key = `${line.serviceCode ?? "goodwill"} ${line.currency}`;
           const t = totals.get(key) ?? { lines: 0, amount: 0n };

@@ -17,6 +17,16 @@ export function csvCell(v: string | number | bigint | null): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
+/**
+ * A CSV cell safe to open in a spreadsheet: a value that starts with = + - @ or a tab would be read by Excel as a
+ * formula (CSV injection, OWASP), so it is prefixed with ' and shown as text. For reports people open; the
+ * machine formats (`hiwari compute --format csv`) keep values as they are.
+ */
+export function spreadsheetCell(v: string | number | null): string {
+  const s = v === null ? "" : String(v);
+  return csvCell(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
+}
+
 /** The CSV header row: the ten fields as columns. */
 export const CSV_HEADER = `${LINE_FIELDS.join(",")}\r\n`;
 

@@ -173,4 +173,64 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
       await env2.stop();
     }
   });
+
+  it("lists the incident's runs with who, why and totals (hiwari runs)", async () => {
+    const { runs } = await import("../../../bin/commands/finance");
+    const out = await captureStdout(() => runs({ incident: "test-incident", state, json: true }));
+    const list = JSON.parse(out) as { reason: string; requestedBy: string; status: string; dryRun: boolean }[];
+    expect(list.map((r) => [r.reason, r.status, r.dryRun])).toEqual([
+      ["initial", "completed", false],
+      ["same again", "completed", false],
+      ["window corrected", "completed", false],
+      ["preview: back to the first window", "completed", true],
+      ["the real thing", "completed", false],
+    ]);
+    expect(list.every((r) => r.requestedBy === "test")).toBe(true);
+  });
+
+  it("writes the standing lines for the books as CSV that opens cleanly in Excel (hiwari report)", async () => {
+    const { report } = await import("../../../bin/commands/finance");
+    const out = join(dir, "report.csv");
+    const stderr = await captureStderr(() => report({ incident: "test-incident", state, out }));
+    const text = readFileSync(out, "utf8");
+    expect(
+      text.startsWith(
+        "\uFEFFlineId,subscriptionId,subscriberId,serviceCode,periodStart,periodEnd,unit,units,basis,amount,currency,version,runId\r\n",
+      ),
+    ).toBe(true);
+    const rows = text.trim().split("\r\n").slice(1);
+    expect(rows).toHaveLength(5); // C-1, C-2, C-3 (back in the snapshot) and the goodwill of S-1 and S-3
+    expect(stderr).toMatch(/IMADOKO JPY\s+3 lines\s+70/);
+    expect(stderr).toMatch(/goodwill JPY\s+2 lines\s+400/);
+  });
 });
+
+async function captureStdout(act: () => Promise<unknown>): Promise<string> {
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    out.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await act();
+  } finally {
+    process.stdout.write = write;
+  }
+  return out.join("");
+}
+
+async function captureStderr(act: () => Promise<unknown>): Promise<string> {
+  const out: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => {
+    out.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await act();
+  } finally {
+    process.stderr.write = write;
+  }
+  return out.join("");
+}
