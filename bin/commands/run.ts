@@ -12,7 +12,7 @@ import { finalizeRun } from "../../shared/pipeline/finalize-run";
 import { completeRun, failRun, LOCK_LEASE_MS, prepareRun } from "../../shared/pipeline/prepare-run";
 import { type RunContext, sha256 } from "../../shared/pipeline/run-context";
 import type { LineChange } from "../../shared/reconcile/reconcile";
-import { RunLockedError, type RunRecord } from "../../shared/store/refund-store";
+import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { FileRecordSource } from "../io/file-record-source";
 import { openLocalEnvironment } from "../io/local-environment";
 import { EXIT, UsageError } from "../usage-error";
@@ -70,12 +70,23 @@ export async function run(options: RunOptions): Promise<number> {
   const source = new FileRecordSource(options.subscriptions);
   let duplicates: CompactStringSet;
   let header: SubscriptionHeader | undefined;
+  // A rerun keeps the stored lines of a rejected row, by its subscription id. A row without one (or a quote never
+  // closed, which swallows every later row into one) would let finalize void refunds it cannot see: refused.
+  const unsafe: string[] = [];
   try {
-    duplicates = await findDuplicateIds(source); // validates the header too
-    for await (const records of source.records()) {
-      const read = readHeader(records[0]?.fields ?? []);
-      if (read.ok) header = read.header;
-      break;
+    duplicates = await findDuplicateIds(source, (record, h) => {
+      header = h;
+      if (unsafe.length >= 10) return;
+      if (record.error?.unclosed)
+        unsafe.push(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
+      else if (!record.fields[h.index.subscription_id]) unsafe.push(`line ${record.line}: no subscription_id`);
+    }); // validates the header too
+    if (!header) {
+      for await (const records of source.records()) {
+        const read = readHeader(records[0]?.fields ?? []);
+        if (read.ok) header = read.header;
+        break;
+      }
     }
   } catch (e) {
     if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
@@ -84,10 +95,17 @@ export async function run(options: RunOptions): Promise<number> {
     throw e;
   }
   if (!header) throw new UsageError(`${options.subscriptions}: line 1: the header cannot be read`);
+  if (unsafe.length > 0) {
+    throw new UsageError(
+      `${options.subscriptions}: a run cannot tell whose stored lines these rows would keep; fix them and run again:\n  ${unsafe.join("\n  ")}`,
+    );
+  }
 
   mkdirSync(options.state, { recursive: true });
   const env = await openLocalEnvironment(options.state);
   try {
+    // Events of changes stored by an earlier run that died before publishing go out first.
+    await env.publishPending();
     const prepared = await prepareRun(
       {
         incident,
@@ -98,10 +116,11 @@ export async function run(options: RunOptions): Promise<number> {
         requestedBy: options.by,
         reason: options.reason,
         dryRun: Boolean(options.dryRun),
+        batchSize,
       },
       env.store,
     ).catch((e) => {
-      if (e instanceof RunLockedError) throw new UsageError(e.message);
+      if (e instanceof RunLockedError || e instanceof RequestMismatchError) throw new UsageError(e.message);
       throw e;
     });
     if (prepared.kind === "already-completed") {
@@ -133,21 +152,25 @@ export async function run(options: RunOptions): Promise<number> {
     try {
       let batchNo = 0;
       for await (const records of batchesOf(source, batchSize)) {
-        await env.store.acquireLock(incident.incidentId, context.runId, LOCK_LEASE_MS); // renews the lease
+        await env.store.renewLock(incident.incidentId, context.runId, LOCK_LEASE_MS);
         const result = await computeBatch(context, ++batchNo, header, records, env.store);
         rejects.push(...result.summary.rejects);
-        if (context.dryRun) dryRunChanges.push(...result.changes);
+        if (context.dryRun) for (const c of result.changes) dryRunChanges.push(c);
         if (process.stderr.isTTY) process.stderr.write(`\rhiwari run: batch ${batchNo}`);
       }
       if (process.stderr.isTTY) process.stderr.write("\n");
       timing("batches", t0);
       const t1 = Date.now();
-      const result = await finalizeRun(context, env.store, dryRunChanges);
+      const result = await finalizeRun(context, env.store, {
+        dryRunBatchChanges: dryRunChanges,
+        beforeShard: () => env.store.renewLock(incident.incidentId, context.runId, LOCK_LEASE_MS),
+      });
       timing("finalize", t1);
-      if (context.dryRun) dryRunChanges.push(...result.changes);
+      for (const c of result.changes) dryRunChanges.push(c);
       done = await completeRun(prepared.run, result, env.store);
     } catch (e) {
-      await failRun(prepared.run, e, env.store);
+      if (!(e instanceof LockLostError)) await failRun(prepared.run, e, env.store);
+      await env.publishPending(); // what was stored before the failure is real: its events go out
       throw e;
     }
     const runDir = join(options.state, "runs", done.runId);

@@ -15,8 +15,11 @@ export interface CsvRecord {
   /** 1-based physical line where the record starts. */
   line: number;
   fields: string[];
-  /** Set when the record breaks the quoting rules: which field (0-based) and why. */
-  error?: { fieldIndex: number; reason: string };
+  /**
+   * Set when the record breaks the quoting rules: which field (0-based) and why. `unclosed`: a quote never closed
+   * swallowed the rest of the file into this record.
+   */
+  error?: { fieldIndex: number; reason: string; unclosed?: boolean };
 }
 
 const QUOTE = 34;
@@ -74,6 +77,7 @@ export class CsvRecordReader {
     }
     if (this.state === State.Quoted) {
       this.fail(`the quote that opens it is never closed: the file ends inside field ${this.fields.length + 1}`);
+      if (this.error) this.error.unclosed = true;
     }
     if (this.content) this.finishRecord(out);
     return out;

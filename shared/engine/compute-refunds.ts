@@ -77,11 +77,18 @@ async function withHeader(
   if (!header) throw new UnusableSnapshotError(`${source.name}: the file is empty: it needs a header row`);
 }
 
-/** First pass: the subscription ids that occur more than once among the records of the right width. */
-export async function findDuplicateIds(source: RecordSource): Promise<CompactStringSet> {
+/**
+ * First pass: the subscription ids that occur more than once among the records of the right width. `inspect`
+ * sees every record after the header too (a run uses it to refuse snapshots it cannot rerun safely).
+ */
+export async function findDuplicateIds(
+  source: RecordSource,
+  inspect?: (record: CsvRecord, header: SubscriptionHeader) => void,
+): Promise<CompactStringSet> {
   const seen = new CompactStringSet(1 << 16);
   const duplicates = new CompactStringSet();
   await withHeader(source, (record, header) => {
+    inspect?.(record, header);
     if (checkShape(record, header)) return;
     const id = record.fields[header.index.subscription_id] as string;
     if (!seen.add(id)) duplicates.add(id);

@@ -89,16 +89,26 @@ export async function finalizeShard(
  * Finalizes a run after its batches: every shard (a few at a time), then the run's counts and totals of what
  * is owed now per service and currency. Writing the run record and `Refund Run Completed` is the caller's.
  */
+export interface FinalizeOptions {
+  /** A dry run's batch changes (not written), laid over what is stored. */
+  dryRunBatchChanges?: readonly LineChange[];
+  concurrency?: number;
+  /** Called before each shard: the caller renews its lock there (throws to stop). */
+  beforeShard?: () => Promise<void>;
+}
+
 export async function finalizeRun(
   context: RunContext,
   store: RefundStore,
-  dryRunBatchChanges: readonly LineChange[] = [],
-  concurrency = 8,
+  options: FinalizeOptions = {},
 ): Promise<FinalizeResult> {
+  const concurrency = options.concurrency ?? 8;
   const overlay = new Map<number, LineChange[]>();
-  for (const c of dryRunBatchChanges) {
+  for (const c of options.dryRunBatchChanges ?? []) {
     const shard = shardOf(lineGroupOf(context.incident.incidentId, c.next));
-    overlay.set(shard, [...(overlay.get(shard) ?? []), c]);
+    const list = overlay.get(shard);
+    if (list) list.push(c);
+    else overlay.set(shard, [c]);
   }
   let counts = { ...ZERO_COUNTS };
   for (const batch of await store.batchesOf(context.incident.incidentId, context.runId))
@@ -109,9 +119,11 @@ export async function finalizeRun(
   const worker = async () => {
     while (next < SHARDS) {
       const shard = next++;
+      await options.beforeShard?.();
       const result = await finalizeShard(context, shard, store, overlay.get(shard));
       counts = addCounts(counts, result.counts);
-      changes.push(...result.changes);
+      // Only a dry run reports its changes; a real run's are in the store (and a shard may hold 500,000).
+      if (context.dryRun) for (const c of result.changes) changes.push(c);
       for (const line of result.standing) {
         const key = `${line.serviceCode ?? ""}\u0000${line.currency}`;
         const total = totals.get(key) ?? {

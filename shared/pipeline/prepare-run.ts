@@ -1,5 +1,5 @@
 import type { Incident } from "../input/incident";
-import type { RefundStore, RunRecord } from "../store/refund-store";
+import { type RefundStore, RequestMismatchError, type RunRecord } from "../store/refund-store";
 import type { FinalizeResult } from "./finalize-run";
 import { runIdOf } from "./run-context";
 
@@ -13,6 +13,7 @@ export interface RunRequest {
   requestedBy: string;
   reason: string;
   dryRun: boolean;
+  batchSize: number;
 }
 
 export type Prepared =
@@ -30,7 +31,15 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
   const { incident } = request;
   const runId = runIdOf(incident.incidentId, request.requestId);
   const existing = await store.getRun(incident.incidentId, runId);
-  if (existing?.status === "completed") return { kind: "already-completed", run: existing };
+  if (existing) {
+    // A retried request resumes its run only with the very same inputs: another snapshot, incident, batch size or
+    // dry-run flag under the same run id would mix two runs' bookkeeping.
+    if (existing.incidentDigest !== request.incidentDigest) throw new RequestMismatchError(runId, "incident");
+    if (existing.snapshotDigest !== request.snapshotDigest) throw new RequestMismatchError(runId, "snapshot");
+    if (existing.dryRun !== request.dryRun) throw new RequestMismatchError(runId, "dry-run flag");
+    if (existing.batchSize !== request.batchSize) throw new RequestMismatchError(runId, "batch size");
+    if (existing.status === "completed") return { kind: "already-completed", run: existing };
+  }
   await store.acquireLock(incident.incidentId, runId, LOCK_LEASE_MS);
   const earlier = (await store.listRuns(incident.incidentId)).filter((r) => r.runId !== runId);
   const run: RunRecord = {
@@ -45,6 +54,7 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
     incidentDigest: request.incidentDigest,
     snapshotDigest: request.snapshotDigest,
     snapshotName: request.snapshotName,
+    batchSize: request.batchSize,
   };
   await store.putRun(run);
   // Fresh: no run ever wrote for this incident (dry runs write no line), so batches may skip reading.

@@ -80,6 +80,8 @@ export interface RunRecord {
   incidentDigest: string;
   snapshotDigest: string;
   snapshotName: string;
+  /** Rows per batch: a resumed run must cut the snapshot the same way. */
+  batchSize: number;
   counts?: RunCounts;
   totals?: TotalLine[];
   error?: string;
@@ -97,6 +99,27 @@ export class RunLockedError extends Error {
         "wait for it to finish, or release a dead run's lock with `hiwari unlock`",
     );
     this.name = "RunLockedError";
+  }
+}
+
+/** Thrown when a run finds that its lock is no longer its own (released by an operator, or taken over). */
+export class LockLostError extends Error {
+  constructor(
+    readonly incidentId: string,
+    readonly runId: string,
+  ) {
+    super(`run ${runId} no longer holds the lock of incident ${incidentId}: it stops without writing more`);
+    this.name = "LockLostError";
+  }
+}
+
+/** Thrown when a request id is reused with other inputs: a resumed run must be the same run. */
+export class RequestMismatchError extends Error {
+  constructor(runId: string, what: string) {
+    super(
+      `run ${runId} was started with another ${what}; a retried request must be the same request (use a new request id)`,
+    );
+    this.name = "RequestMismatchError";
   }
 }
 
@@ -125,7 +148,10 @@ export interface RefundStore {
   /** The stored change that becomes `Refund Run Completed`. */
   writeRunCompleted(run: RunRecord): Promise<void>;
 
+  /** Takes the incident's lock: free, expired, or already this run's (a resumed run). */
   acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
+  /** Extends this run's lease; throws LockLostError when the lock is not this run's any more. */
+  renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
   releaseLock(incidentId: string, runId: string): Promise<void>;
   /** Releases whatever lock the incident has (an operator's recovery of a dead run). Returns the holder, if any. */
   breakLock(incidentId: string): Promise<string | undefined>;

@@ -29,10 +29,17 @@ export class EventBridgeBus implements EventBus {
         DetailType: e.detailType,
         Detail: JSON.stringify(e.detail),
       }));
-      const result = await this.client.send(new PutEventsCommand({ Entries: entries }));
-      result.Entries?.forEach((entry, k) => {
-        if (entry.ErrorCode || !entry.EventId) failed.push(chunk[k] as BusEvent);
-      });
+      try {
+        const result = await this.client.send(new PutEventsCommand({ Entries: entries }));
+        chunk.forEach((event, k) => {
+          const entry = result.Entries?.[k];
+          if (!entry || entry.ErrorCode || !entry.EventId) failed.push(event);
+        });
+      } catch {
+        // The whole call failed (throttled past the SDK's own retries, or the service unavailable): every entry of
+        // it goes back to the caller, which backs off and retries only what was not accepted.
+        failed.push(...chunk);
+      }
     }
     return failed;
   }

@@ -13,6 +13,7 @@ import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcil
 import {
   type BatchSummary,
   ConcurrentChangeError,
+  LockLostError,
   type RefundStore,
   RunLockedError,
   type RunRecord,
@@ -161,6 +162,27 @@ export class DynamoDbRefundStore implements RefundStore {
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       throw new RunLockedError(incidentId, e.Item?.runId?.S ?? "another run", Number(e.Item?.expiresAt?.N ?? 0));
+    }
+  }
+
+  async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.runs,
+          Item: {
+            [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
+            [KEYS.sk]: { S: "LOCK" },
+            runId: { S: runId },
+            expiresAt: { N: String(Date.now() + leaseMs) },
+          },
+          ConditionExpression: "runId = :me",
+          ExpressionAttributeValues: { ":me": { S: runId } },
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      throw new LockLostError(incidentId, runId);
     }
   }
 

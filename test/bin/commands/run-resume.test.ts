@@ -9,6 +9,7 @@ import { parseIncident } from "../../../shared/input/incident";
 import { readHeader } from "../../../shared/input/subscription-row";
 import { computeBatch } from "../../../shared/pipeline/compute-batch";
 import { prepareRun } from "../../../shared/pipeline/prepare-run";
+import { sha256 } from "../../../shared/pipeline/run-context";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
@@ -34,13 +35,14 @@ describe("a run killed halfway and run again (DynamoDB Local)", () => {
       const prepared = await prepareRun(
         {
           incident,
-          incidentDigest: "d",
+          incidentDigest: sha256(readFileSync(incidentFile)),
           snapshotName: subsFile,
-          snapshotDigest: "d",
+          snapshotDigest: sha256(readFileSync(subsFile)),
           requestId: "req-1",
           requestedBy: "test",
           reason: "dies",
           dryRun: false,
+          batchSize: 2,
         },
         env.store,
       );
@@ -58,23 +60,35 @@ describe("a run killed halfway and run again (DynamoDB Local)", () => {
       await env.stop();
     }
 
-    // Act 2: the same request again: it resumes the run (its lock), recomputes every batch, finalizes, publishes.
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    let status: number;
-    try {
-      status = await run({
-        incident: incidentFile,
-        subscriptions: subsFile,
-        state,
-        reason: "again",
-        by: "test",
-        batchSize: "2",
-        requestId: "req-1",
-      });
-    } finally {
-      process.stdout.write = write;
-    }
+    // Act 2: the same request with other inputs is refused (it would mix two runs' bookkeeping) …
+    const quiet = async (act: () => Promise<number>) => {
+      const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        return await act();
+      } finally {
+        process.stdout.write = write;
+      }
+    };
+    const again = (extra: { batchSize?: string; subscriptions?: string }) =>
+      quiet(() =>
+        run({
+          incident: incidentFile,
+          subscriptions: subsFile,
+          state,
+          reason: "again",
+          by: "test",
+          batchSize: "2",
+          requestId: "req-1",
+          ...extra,
+        }),
+      );
+    await expect(again({ batchSize: "3" })).rejects.toThrow(/was started with another batch size/);
+    const shorter = join(dir, "shorter.csv");
+    writeFileSync(shorter, csvOf(rows.slice(0, 6)));
+    await expect(again({ subscriptions: shorter })).rejects.toThrow(/was started with another snapshot/);
+    // … and the same request resumes the run (its lock), recomputes every batch, finalizes, publishes.
+    const status = await again({});
 
     // Assess: 7 lines + 3 goodwill, each stored once at version 1, each with exactly one event.
     expect(status).toBe(0);
@@ -84,7 +98,8 @@ describe("a run killed halfway and run again (DynamoDB Local)", () => {
       for (let shard = 0; shard < SHARDS; shard++) {
         for await (const page of check.store.linesOfShard("test-incident", shard)) stored.push(...page);
       }
-      expect((await check.store.listRuns("test-incident")).map((r) => r.status)).toEqual(["completed"]);
+      const runs = await check.store.listRuns("test-incident");
+      expect(runs.map((r) => [r.status, r.counts?.rows])).toEqual([["completed", 7]]);
     } finally {
       await check.stop();
     }

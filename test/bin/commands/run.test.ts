@@ -174,6 +174,21 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     }
   });
 
+  it("refuses a rerun whose snapshot has a quote never closed or a row without an id: nothing is voided", async () => {
+    newEvents(); // what earlier tests left unread
+    writeFileSync(incidentFile, JSON.stringify(base));
+    const good = csvOf(rows).trimEnd().split("\n");
+    for (const broken of [`C-9,S-9,IMADOKO,"210,JPY,2011-01-01,,,`, ",S-9,IMADOKO,210,JPY,2011-01-01,,,"]) {
+      writeFileSync(subsFile, `${[good[0], good[1], broken, good[2], good[3]].join("\n")}\n`);
+      await expect(
+        run({ incident: incidentFile, subscriptions: subsFile, state, reason: "broken", by: "test", batchSize: "2" }),
+      ).rejects.toThrow(
+        /a run cannot tell whose stored lines these rows would keep; fix them and run again:\n {2}line 3: /,
+      );
+    }
+    expect(newEvents()).toEqual([]);
+  });
+
   it("lists the incident's runs with who, why and totals (hiwari runs)", async () => {
     const { runs } = await import("../../../bin/commands/finance");
     const out = await captureStdout(() => runs({ incident: "test-incident", state, json: true }));

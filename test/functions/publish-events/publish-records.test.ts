@@ -123,3 +123,37 @@ describe("publishRecords", () => {
     expect(result.published).toBe(22);
   });
 });
+
+describe("EventBridgeBus (PutEvents mocked with the real request and response shapes)", () => {
+  it("sends 10 entries a call and returns the entries EventBridge did not accept, or all of a call that failed", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
+    const mock = mockClient(EventBridgeClient);
+    mock
+      .on(PutEventsCommand)
+      .resolvesOnce({
+        FailedEntryCount: 1,
+        Entries: Array.from({ length: 10 }, (_, k) =>
+          k === 3 ? { ErrorCode: "ThrottlingException", ErrorMessage: "slow down" } : { EventId: `id-${k}` },
+        ),
+      })
+      .rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }))
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: "last" }] });
+    const events = Array.from(
+      { length: 21 },
+      (_, i) => eventOfRecord(record(String(i), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` })) as BusEvent,
+    );
+    const failed = await new EventBridgeBus(new EventBridgeClient({}), "hiwari-bus").put(events);
+    const calls = mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries ?? []);
+    expect(calls.map((entries) => entries.length)).toEqual([10, 10, 1]);
+    expect(calls[0]?.[0]).toMatchObject({
+      EventBusName: "hiwari-bus",
+      Source: "hiwari.refunds",
+      DetailType: "Refund Calculated",
+    });
+    expect(JSON.parse(calls[0]?.[0]?.Detail as string).eventId).toBe("inc#S#C-0#2011-12-01#1");
+    expect(failed.map((e) => e.eventId)).toEqual([events[3], ...events.slice(10, 20)].map((e) => e?.eventId));
+    mock.restore();
+  });
+});

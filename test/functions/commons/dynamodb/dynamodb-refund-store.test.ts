@@ -3,7 +3,7 @@ import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynam
 import { createTables } from "../../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type KeyedLine, reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
-import { ConcurrentChangeError, RunLockedError } from "../../../../shared/store/refund-store";
+import { ConcurrentChangeError, LockLostError, RunLockedError } from "../../../../shared/store/refund-store";
 
 // Against DynamoDB Local in memory, a fresh instance for this file.
 let db: DynamoDbLocal;
@@ -67,6 +67,8 @@ describe("DynamoDbRefundStore", () => {
     await new Promise((r) => setTimeout(r, 20));
     await store.acquireLock("inc", "run-b", 60_000);
     await store.releaseLock("inc", "run-a"); // not a's any more: nothing happens
+    await expect(store.renewLock("inc", "run-a", 60_000)).rejects.toThrow(LockLostError);
     expect(await store.breakLock("inc")).toBe("run-b");
+    await expect(store.renewLock("inc", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
   });
 });
