@@ -2,23 +2,10 @@ import { describe, expect, it } from "vitest";
 import { newLedger, post } from "../../examples/billing-consumer/ledger";
 import { lineEventOf } from "../../shared/events/event-of-change";
 import type { StoredLine } from "../../shared/reconcile/reconcile";
+import { keyedLine, storedLine } from "../helpers/factories";
 
-const line = (version: number, amount: bigint, status: StoredLine["status"] = "active"): StoredLine => ({
-  lineId: "inc#S#C-1#2011-12-01",
-  subscriptionId: "C-1",
-  subscriberId: "S-1",
-  serviceCode: "IMADOKO",
-  periodStart: "2011-12-01",
-  periodEnd: "2012-01-01",
-  unit: "day",
-  units: 3,
-  basis: 31,
-  amount,
-  currency: "JPY",
-  version,
-  status,
-  runId: "r",
-});
+const line = (version: number, amount: bigint, status: StoredLine["status"] = "active") =>
+  storedLine(keyedLine("C-1", amount), version, status, "run-1");
 const envelope = (next: StoredLine, previous?: StoredLine) => {
   const e = lineEventOf("inc", next, previous);
   return { version: "0", id: "x", "detail-type": e.detailType, source: e.source, time: "t", detail: e.detail };

@@ -4,6 +4,7 @@ import { TextRecordSource } from "../../shared/engine/text-record-source";
 import { type IncidentInput, parseIncident } from "../../shared/input/incident";
 import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../shared/input/subscription-row";
 import { csvCell } from "../../shared/output/line-format";
+import type { KeyedLine, StoredLine } from "../../shared/reconcile/reconcile";
 
 /** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
 export function incidentDoc(
@@ -72,4 +73,32 @@ export function summary(lines: RefundLine[]) {
       basis: l.basis,
       amount: Number(l.amount),
     }));
+}
+
+/** A computed line of subscription `id` in incident `inc` (December 2011, 3 days of 31), with overrides. */
+export function keyedLine(id: string, amount: bigint, extra: Partial<KeyedLine> = {}): KeyedLine {
+  return {
+    lineId: `inc#S#${id}#2011-12-01`,
+    subscriptionId: id,
+    subscriberId: "S-1",
+    serviceCode: "IMADOKO",
+    periodStart: "2011-12-01",
+    periodEnd: "2012-01-01",
+    unit: "day",
+    units: 3,
+    basis: 31,
+    amount,
+    currency: "JPY",
+    ...extra,
+  };
+}
+
+/** The same line as stored, at a version and status. */
+export function storedLine(
+  line: KeyedLine,
+  version = 1,
+  status: StoredLine["status"] = "active",
+  runId = "r0",
+): StoredLine {
+  return { ...line, version, status, runId };
 }

@@ -38,6 +38,13 @@ async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Exponential backoff with full jitter, capped at 2 s. */
 const backoff = (attempt: number) => Math.random() * Math.min(2000, 50 * 2 ** attempt);
+/** The lock of an incident, held by a run until `expiresAt` (epoch ms). */
+const lockItem = (incidentId: string, runId: string, expiresAt: number): Item => ({
+  [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
+  [KEYS.sk]: { S: "LOCK" },
+  runId: { S: runId },
+  expiresAt: { N: String(expiresAt) },
+});
 /** The incident of a line id (`incidentId#…`; incident ids hold no `#`). */
 const incidentOf = (lineId: string) => lineId.slice(0, lineId.indexOf("#"));
 
@@ -147,12 +154,7 @@ export class DynamoDbRefundStore implements RefundStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tables.runs,
-          Item: {
-            [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
-            [KEYS.sk]: { S: "LOCK" },
-            runId: { S: runId },
-            expiresAt: { N: String(now + leaseMs) },
-          },
+          Item: lockItem(incidentId, runId, now + leaseMs),
           ConditionExpression: "attribute_not_exists(#pk) OR runId = :me OR expiresAt < :now",
           ExpressionAttributeNames: { "#pk": KEYS.pk },
           ExpressionAttributeValues: { ":me": { S: runId }, ":now": { N: String(now) } },
@@ -170,12 +172,7 @@ export class DynamoDbRefundStore implements RefundStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tables.runs,
-          Item: {
-            [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
-            [KEYS.sk]: { S: "LOCK" },
-            runId: { S: runId },
-            expiresAt: { N: String(Date.now() + leaseMs) },
-          },
+          Item: lockItem(incidentId, runId, Date.now() + leaseMs),
           ConditionExpression: "runId = :me",
           ExpressionAttributeValues: { ":me": { S: runId } },
         }),

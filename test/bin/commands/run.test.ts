@@ -41,14 +41,9 @@ async function runWith(
 ) {
   writeFileSync(incidentFile, JSON.stringify(incident));
   writeFileSync(subsFile, csvOf(rows));
-  const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    out.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const status = await run({
+  let status = -1;
+  const out = await capture(process.stdout, async () => {
+    status = await run({
       incident: incidentFile,
       subscriptions: subsFile,
       state,
@@ -58,15 +53,13 @@ async function runWith(
       json: true,
       ...extra,
     });
-    return {
-      status,
-      report: JSON.parse(out.join("")) as {
-        run: { counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
-      },
-    };
-  } finally {
-    process.stdout.write = write;
-  }
+  });
+  return {
+    status,
+    report: JSON.parse(out) as {
+      run: { counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
+    },
+  };
 }
 
 const goodwill = { amount: 200, currency: "JPY" };
@@ -191,7 +184,7 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
 
   it("lists the incident's runs with who, why and totals (hiwari runs)", async () => {
     const { runs } = await import("../../../bin/commands/finance");
-    const out = await captureStdout(() => runs({ incident: "test-incident", state, json: true }));
+    const out = await capture(process.stdout, () => runs({ incident: "test-incident", state, json: true }));
     const list = JSON.parse(out) as { reason: string; requestedBy: string; status: string; dryRun: boolean }[];
     expect(list.map((r) => [r.reason, r.status, r.dryRun])).toEqual([
       ["initial", "completed", false],
@@ -206,7 +199,7 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
   it("writes the standing lines for the books as CSV that opens cleanly in Excel (hiwari report)", async () => {
     const { report } = await import("../../../bin/commands/finance");
     const out = join(dir, "report.csv");
-    const stderr = await captureStderr(() => report({ incident: "test-incident", state, out }));
+    const stderr = await capture(process.stderr, () => report({ incident: "test-incident", state, out }));
     const text = readFileSync(out, "utf8");
     expect(
       text.startsWith(
@@ -220,32 +213,18 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
   });
 });
 
-async function captureStdout(act: () => Promise<unknown>): Promise<string> {
+/** Runs `act` with what it writes to `stream` kept, not printed; returns that text. */
+async function capture(stream: NodeJS.WriteStream, act: () => Promise<unknown>): Promise<string> {
   const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: string) => {
     out.push(String(chunk));
     return true;
-  }) as typeof process.stdout.write;
+  }) as typeof stream.write;
   try {
     await act();
   } finally {
-    process.stdout.write = write;
-  }
-  return out.join("");
-}
-
-async function captureStderr(act: () => Promise<unknown>): Promise<string> {
-  const out: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => {
-    out.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    await act();
-  } finally {
-    process.stderr.write = write;
+    stream.write = write;
   }
   return out.join("");
 }

@@ -6,23 +6,10 @@ import { eventOfRecord, publishRecords } from "../../../functions/publish-events
 import type { BusEvent } from "../../../shared/events/event-of-change";
 import { RefundLineEvent } from "../../../shared/events/refund-events";
 import type { StoredLine } from "../../../shared/reconcile/reconcile";
+import { keyedLine, storedLine } from "../../helpers/factories";
 
-const line = (version: number, amount: bigint, status: StoredLine["status"] = "active"): StoredLine => ({
-  lineId: "inc#S#C-1#2011-12-01",
-  subscriptionId: "C-1",
-  subscriberId: "S-1",
-  serviceCode: "IMADOKO",
-  periodStart: "2011-12-01",
-  periodEnd: "2012-01-01",
-  unit: "day",
-  units: 3,
-  basis: 31,
-  amount,
-  currency: "JPY",
-  version,
-  status,
-  runId: "run-1",
-});
+const line = (version: number, amount: bigint, status: StoredLine["status"] = "active") =>
+  storedLine(keyedLine("C-1", amount), version, status, "run-1");
 
 /** A stream record in the shape Lambda delivers (NEW_AND_OLD_IMAGES). */
 function record(seq: string, next: StoredLine, previous?: StoredLine): DynamoDBRecord {

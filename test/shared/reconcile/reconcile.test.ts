@@ -1,27 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deltaOf, type KeyedLine, reconcile, type StoredLine } from "../../../shared/reconcile/reconcile";
+import { keyedLine, storedLine } from "../../helpers/factories";
 
-const line = (lineId: string, amount: bigint, extra: Partial<KeyedLine> = {}): KeyedLine => ({
-  lineId,
-  subscriptionId: lineId,
-  subscriberId: "S-1",
-  serviceCode: "IMADOKO",
-  periodStart: "2011-12-01",
-  periodEnd: "2012-01-01",
-  unit: "day",
-  units: 3,
-  basis: 31,
-  amount,
-  currency: "JPY",
-  ...extra,
-});
-const stored = (l: KeyedLine, version = 1, status: StoredLine["status"] = "active"): StoredLine => ({
-  ...l,
-  version,
-  status,
-  runId: "r0",
-});
+const line = (id: string, amount: bigint, extra: Partial<KeyedLine> = {}) =>
+  keyedLine(id, amount, { lineId: id, ...extra });
+const stored = (l: KeyedLine, version = 1, status: StoredLine["status"] = "active") => storedLine(l, version, status);
 
 describe("reconcile", () => {
   it("creates new lines, adjusts changed ones, voids the missing and leaves the same alone", () => {

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
 import { createTables } from "../../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
-import { type KeyedLine, reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
+import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import { ConcurrentChangeError, LockLostError, RunLockedError } from "../../../../shared/store/refund-store";
+import { keyedLine } from "../../../helpers/factories";
 
 // Against DynamoDB Local in memory, a fresh instance for this file.
 let db: DynamoDbLocal;
@@ -17,19 +18,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const line = (id: string, amount: bigint): KeyedLine => ({
-  lineId: `inc#S#${id}#2011-12-01`,
-  subscriptionId: id,
-  subscriberId: "S-1",
-  serviceCode: "IMADOKO",
-  periodStart: "2011-12-01",
-  periodEnd: "2012-01-01",
-  unit: "day",
-  units: 3,
-  basis: 31,
-  amount,
-  currency: "JPY",
-});
+const line = (id: string, amount: bigint) => keyedLine(id, amount);
 
 describe("DynamoDbRefundStore", () => {
   it("stores new lines and reads them back by the ids of computed lines, amounts exact at any size", async () => {
