@@ -162,7 +162,6 @@ export async function run(options: RunOptions): Promise<number> {
       timing("batches", t0);
       const t1 = Date.now();
       const result = await finalizeRun(context, env.store, {
-        dryRunBatchChanges: dryRunChanges,
         beforeShard: () => env.store.renewLock(incident.incidentId, context.runId, LOCK_LEASE_MS),
       });
       timing("finalize", t1);

@@ -3,13 +3,33 @@ import { SubscriptionCalculator } from "../engine/compute-subscription";
 import { judgeRecord, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
-import { type BatchSummary, type RefundStore, type ShardBook, shardOf, ZERO_COUNTS } from "../store/refund-store";
+import {
+  type BatchSummary,
+  type RefundStore,
+  type ShardBook,
+  shardOf,
+  type TotalLine,
+  ZERO_COUNTS,
+} from "../store/refund-store";
 import type { RunContext } from "./run-context";
 
 export interface BatchResult {
   summary: BatchSummary;
   /** The changes written (or, in a dry run, that would have been). */
   changes: LineChange[];
+}
+
+/** Lines and amounts per service and currency. */
+function totalsOf(lines: readonly KeyedLine[]): TotalLine[] {
+  const totals = new Map<string, { serviceCode: string | null; currency: string; lines: number; amount: bigint }>();
+  for (const l of lines) {
+    const key = `${l.serviceCode ?? ""}\u0000${l.currency}`;
+    const t = totals.get(key) ?? { serviceCode: l.serviceCode, currency: l.currency, lines: 0, amount: 0n };
+    t.lines++;
+    t.amount += l.amount;
+    totals.set(key, t);
+  }
+  return [...totals.values()].map((t) => ({ ...t, amount: t.amount.toString() }));
 }
 
 function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
@@ -86,7 +106,7 @@ export async function computeBatch(
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
   if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
-  const summary: BatchSummary = { batchNo, counts, rejects };
+  const summary: BatchSummary = { batchNo, counts, rejects, totals: totalsOf(computed) };
   await store.putBatch(incident.incidentId, runId, summary, books);
   return { summary, changes };
 }

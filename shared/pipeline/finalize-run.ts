@@ -29,45 +29,48 @@ function subscriberOf(group: string): string {
  * One shard of the incident's lines after all batches: void the standing lines this run no longer produced
  * (subscriptions absent from the snapshot, periods no longer suspended) but for subscriptions with a rejected row,
  * settle goodwill (due to eligible subscribers, kept for subscribers with a rejected row, voided otherwise), and
- * total what is owed now. Holds one shard's ids at a time, never the whole snapshot's.
+ * total what stands in the shard besides the lines the batches produced (which they totalled themselves).
+ * Holds one shard's ids at a time, never the whole snapshot's.
+ *
+ * The index (`linesOfShard`) is eventually consistent, so it only names candidates: the lines to void and the
+ * goodwill lines are read again from the table, consistently, before anything is decided or written.
  */
-export async function finalizeShard(
-  context: RunContext,
-  shard: number,
-  store: RefundStore,
-  overlay: readonly LineChange[] = [],
-) {
+export async function finalizeShard(context: RunContext, shard: number, store: RefundStore) {
   const { incident, runId } = context;
   const book = await store.shardBooksOf(runId, shard);
   const produced = new Set(book.produced);
   const keptGroups = new Set(book.kept);
-  const eligible = new Set(book.eligible);
-  const kept = new Set(book.protected);
-  const absent: StoredLine[] = [];
-  const storedGoodwill: StoredLine[] = [];
-  const standing = new Map<string, StoredLine>();
+  const keptGoodwill = new Set(book.protected);
+  const candidates: StoredLine[] = [];
+  const keptLines: StoredLine[] = [];
   for await (const page of store.linesOfShard(incident.incidentId, shard)) {
     for (const line of page) {
-      const group = lineGroupOf(incident.incidentId, line);
-      if (line.subscriptionId === null) storedGoodwill.push(line);
-      else if (line.status === "active" && !produced.has(line.lineId) && !keptGroups.has(group)) absent.push(line);
-      if (line.status === "active") standing.set(line.lineId, line);
+      if (line.subscriptionId === null) candidates.push(line);
+      else if (line.status === "active" && !produced.has(line.lineId)) {
+        if (keptGroups.has(lineGroupOf(incident.incidentId, line))) keptLines.push(line);
+        else candidates.push(line);
+      }
     }
   }
-  // A dry run wrote nothing in its batches: lay their changes over what is stored, as a real run would have them.
-  for (const c of overlay) {
-    if (c.next.status === "active") standing.set(c.next.lineId, c.next);
-    else standing.delete(c.next.lineId);
-  }
-  // Goodwill due now: one line per eligible subscriber; a protected subscriber keeps what is stored.
+  // Goodwill due now: one line per eligible subscriber.
   const dueGoodwill: KeyedLine[] = [];
-  for (const group of eligible) {
+  for (const group of new Set(book.eligible)) {
     const line = goodwillLine(incident, subscriberOf(group));
     if (line) dueGoodwill.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
   }
-  const eligibleIds = new Set(dueGoodwill.map((l) => l.lineId));
+  const dueIds = new Set(dueGoodwill.map((l) => l.lineId));
+  const unique = new Map<string, KeyedLine>();
+  for (const l of [...candidates, ...dueGoodwill]) unique.set(l.lineId, l);
+  const current = unique.size === 0 ? [] : await store.linesLike(incident.incidentId, [...unique.values()]);
+  const absent = current.filter((l) => l.subscriptionId !== null && l.status === "active" && !produced.has(l.lineId));
+  const storedGoodwill = current.filter((l) => l.subscriptionId === null);
+  // A subscriber with a rejected row keeps the goodwill that stands.
   for (const line of storedGoodwill) {
-    if (line.status === "active" && !eligibleIds.has(line.lineId) && kept.has(lineGroupOf(incident.incidentId, line))) {
+    if (
+      line.status === "active" &&
+      !dueIds.has(line.lineId) &&
+      keptGoodwill.has(lineGroupOf(incident.incidentId, line))
+    ) {
       dueGoodwill.push(line);
     }
   }
@@ -77,12 +80,8 @@ export async function finalizeShard(
   if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
 
   const counts = { ...ZERO_COUNTS, unchanged: goodwill.unchanged };
-  for (const c of changes) {
-    counts[c.kind]++;
-    if (c.next.status === "active") standing.set(c.next.lineId, c.next);
-    else standing.delete(c.next.lineId);
-  }
-  return { counts, standing: [...standing.values()], changes };
+  for (const c of changes) counts[c.kind]++;
+  return { counts, standing: [...keptLines, ...dueGoodwill], changes };
 }
 
 /**
@@ -90,8 +89,6 @@ export async function finalizeShard(
  * is owed now per service and currency. Writing the run record and `Refund Run Completed` is the caller's.
  */
 export interface FinalizeOptions {
-  /** A dry run's batch changes (not written), laid over what is stored. */
-  dryRunBatchChanges?: readonly LineChange[];
   concurrency?: number;
   /** Called before each shard: the caller renews its lock there (throws to stop). */
   beforeShard?: () => Promise<void>;
@@ -103,39 +100,31 @@ export async function finalizeRun(
   options: FinalizeOptions = {},
 ): Promise<FinalizeResult> {
   const concurrency = options.concurrency ?? 8;
-  const overlay = new Map<number, LineChange[]>();
-  for (const c of options.dryRunBatchChanges ?? []) {
-    const shard = shardOf(lineGroupOf(context.incident.incidentId, c.next));
-    const list = overlay.get(shard);
-    if (list) list.push(c);
-    else overlay.set(shard, [c]);
-  }
   let counts = { ...ZERO_COUNTS };
-  for (const batch of await store.batchesOf(context.incident.incidentId, context.runId))
-    counts = addCounts(counts, batch.counts);
   const totals = new Map<string, { serviceCode: string | null; currency: string; lines: number; amount: bigint }>();
+  const add = (serviceCode: string | null, currency: string, lines: number, amount: bigint) => {
+    const key = `${serviceCode ?? ""}\u0000${currency}`;
+    const total = totals.get(key) ?? { serviceCode, currency, lines: 0, amount: 0n };
+    total.lines += lines;
+    total.amount += amount;
+    totals.set(key, total);
+  };
+  // The lines the batches produced stand at the amounts they computed: each batch totalled its own.
+  for (const batch of await store.batchesOf(context.incident.incidentId, context.runId)) {
+    counts = addCounts(counts, batch.counts);
+    for (const t of batch.totals ?? []) add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
+  }
   const changes: LineChange[] = [];
   let next = 0;
   const worker = async () => {
     while (next < SHARDS) {
       const shard = next++;
       await options.beforeShard?.();
-      const result = await finalizeShard(context, shard, store, overlay.get(shard));
+      const result = await finalizeShard(context, shard, store);
       counts = addCounts(counts, result.counts);
       // Only a dry run reports its changes; a real run's are in the store (and a shard may hold 500,000).
       if (context.dryRun) for (const c of result.changes) changes.push(c);
-      for (const line of result.standing) {
-        const key = `${line.serviceCode ?? ""}\u0000${line.currency}`;
-        const total = totals.get(key) ?? {
-          serviceCode: line.serviceCode,
-          currency: line.currency,
-          lines: 0,
-          amount: 0n,
-        };
-        total.lines++;
-        total.amount += line.amount;
-        totals.set(key, total);
-      }
+      for (const line of result.standing) add(line.serviceCode, line.currency, 1, line.amount);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -55,6 +55,8 @@ export interface BatchSummary {
   batchNo: number;
   counts: RunCounts;
   rejects: RejectedRow[];
+  /** What the lines this batch produced add up to, per service and currency (they stand at these amounts now). */
+  totals: TotalLine[];
 }
 
 export interface TotalLine {
