@@ -6,7 +6,6 @@ import {
   type RefundStore,
   type RunCounts,
   SHARDS,
-  shardOf,
   type TotalLine,
   ZERO_COUNTS,
 } from "../store/refund-store";
