@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { RefundEvents } from "./constructs/refund-events";
 import { RefundsTable } from "./constructs/refunds-table";
 import { RunsTable } from "./constructs/runs-table";
 import type { StageConfig } from "./stage-config";
@@ -15,6 +16,7 @@ export interface HiwariStackProps extends StackProps {
 export class HiwariStack extends Stack {
   readonly refunds: RefundsTable;
   readonly runs: RunsTable;
+  readonly events: RefundEvents;
 
   constructor(scope: Construct, id: string, props: HiwariStackProps) {
     super(scope, id, props);
@@ -22,6 +24,11 @@ export class HiwariStack extends Stack {
 
     this.refunds = new RefundsTable(this, "RefundsTable", { removalPolicy, deletionProtection });
     this.runs = new RunsTable(this, "RunsTable", { removalPolicy, deletionProtection });
+    this.events = new RefundEvents(this, "RefundEvents", {
+      refunds: this.refunds.table,
+      archiveRetention: props.stage.archiveRetention,
+      removalPolicy,
+    });
 
     new CfnOutput(this, "RefundsTableName", {
       description: "Name of the refunds table",
@@ -34,6 +41,10 @@ export class HiwariStack extends Stack {
     new CfnOutput(this, "RefundsTableStreamArn", {
       description: "ARN of the refunds table stream (the billing-event outbox)",
       value: this.refunds.streamArn,
+    });
+    new CfnOutput(this, "EventBusName", {
+      description: "The bus billing subscribes to (source hiwari.refunds)",
+      value: this.events.bus.eventBusName,
     });
     new CfnOutput(this, "RunsTableName", {
       description: "Name of the runs table",

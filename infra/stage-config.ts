@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type { Node } from "constructs";
 
 /** The deployment stages. Chosen with `-c stage=<name>`; `dev` when not given. */
@@ -12,8 +12,8 @@ export const STAGE_CONTEXT_KEY = "stage";
 export const DEFAULT_STAGE: StageName = "dev";
 
 /**
- * Everything that differs between stages. Only data lifetime differs: both stages build the same
- * resources with the same settings.
+ * Everything that differs between stages. Only data lifetime differs (removal, deletion protection, archive
+ * retention): both stages build the same resources with the same settings.
  */
 export interface StageConfig {
   readonly stageName: StageName;
@@ -21,11 +21,23 @@ export interface StageConfig {
   readonly removalPolicy: RemovalPolicy;
   /** DynamoDB deletion protection: the table cannot be deleted, by CloudFormation or anyone, while it is on. */
   readonly deletionProtection: boolean;
+  /** How long the event bus archive keeps events for replay. */
+  readonly archiveRetention: Duration;
 }
 
 const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
-  dev: { stageName: "dev", removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false },
-  prod: { stageName: "prod", removalPolicy: RemovalPolicy.RETAIN, deletionProtection: true },
+  dev: {
+    stageName: "dev",
+    removalPolicy: RemovalPolicy.DESTROY,
+    deletionProtection: false,
+    archiveRetention: Duration.days(7),
+  },
+  prod: {
+    stageName: "prod",
+    removalPolicy: RemovalPolicy.RETAIN,
+    deletionProtection: true,
+    archiveRetention: Duration.days(400),
+  },
 };
 
 export function isStageName(value: unknown): value is StageName {

@@ -124,6 +124,7 @@ describe.each(STAGES)("HiwariStack (%s): settings shared by every stage", (stage
   it("outputs the table names and ARNs, and the refunds stream ARN", () => {
     const { template, refundsId, runsId } = synth(stage);
     expect(Object.keys(template.findOutputs("*")).sort()).toEqual([
+      "EventBusName",
       "RefundsTableArn",
       "RefundsTableName",
       "RefundsTableStreamArn",
@@ -161,7 +162,7 @@ describe("HiwariStack: what differs between stages", () => {
     }
   });
 
-  it("nothing else differs in the template but the stage name in the description", () => {
+  it("nothing else differs in the template but the stage name in the description and the archive's retention", () => {
     const normalised = (stage: StageName) => {
       const template = structuredClone(synth(stage).template.toJSON()) as {
         Description?: string;
@@ -172,6 +173,7 @@ describe("HiwariStack: what differs between stages", () => {
         delete resource.DeletionPolicy;
         delete resource.UpdateReplacePolicy;
         delete resource.Properties?.DeletionProtectionEnabled;
+        if (resource.Type === "AWS::Events::Archive") delete resource.Properties?.RetentionDays;
       }
       return template;
     };
@@ -227,9 +229,11 @@ describe("cdk-nag AwsSolutionsChecks", () => {
     expect(nagFindings(outdir)).toEqual([]);
   });
 
-  it("runs on the app: a finding fails synthesis and is reported", () => {
+  it("runs on the app: a finding is reported (and the tests above fail on any)", () => {
+    // cdk-nag 3 concludes "failure", and synthesis throws, on an error-level finding; a warning alone is only
+    // reported. The "finds nothing unacknowledged" tests above are what keep warnings out too.
     const { app, outdir } = appWithoutPitr();
-    expect(() => app.synth()).toThrow();
+    app.synth();
     expect(nagFindings(outdir)).toEqual([
       { rule: "AwsSolutions-DDB3", severity: "warning", paths: ["HiwariStack/RunsTable/Table/Resource"] },
     ]);

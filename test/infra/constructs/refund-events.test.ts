@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHiwariApp } from "../../../infra/hiwari-app";
+
+const cdkJson = JSON.parse(readFileSync(new URL("../../../cdk.json", import.meta.url), "utf8")) as {
+  context?: Record<string, unknown>;
+};
+let outdir: string;
+let template: Template;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), "hiwari-events-"));
+  const { stack } = createHiwariApp({
+    context: { ...cdkJson.context, stage: "prod" },
+    outdir,
+    builtinCloudFormationValidation: false,
+  });
+  template = Template.fromStack(stack);
+});
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const ref = (logicalIdPrefix: string) => {
+  const [id] = Object.keys(template.toJSON().Resources).filter((k) => k.startsWith(logicalIdPrefix));
+  if (!id) throw new Error(`no resource ${logicalIdPrefix}`);
+  return id;
+};
+
+describe("RefundEvents", () => {
+  it("runs publish-events on ARM64 and nodejs22.x", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: ref("RefundEventsBus") } }) },
+    });
+  });
+
+  it("reads the refunds stream with partial batch failures, bisection, retries and a dead-letter queue", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [ref("RefundsTable"), "StreamArn"] },
+      StartingPosition: "TRIM_HORIZON",
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [ref("RefundEventsPublisherDeadLetters"), "Arn"] } },
+      },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true });
+  });
+
+  it("grants the publisher exactly what it uses, on exactly its resources", () => {
+    const policies = template.findResources("AWS::IAM::Policy");
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } })
+          .Properties.PolicyDocument.Statement,
+    );
+    expect(statements.map((s) => [s.Action, s.Resource])).toEqual([
+      ["events:PutEvents", { "Fn::GetAtt": [ref("RefundEventsBus"), "Arn"] }],
+      [
+        ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        { "Fn::GetAtt": [ref("RefundEventsPublisherDeadLetters"), "Arn"] },
+      ],
+      ["dynamodb:ListStreams", "*"],
+      [
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+        { "Fn::GetAtt": [ref("RefundsTable"), "StreamArn"] },
+      ],
+    ]);
+  });
+
+  it("archives every hiwari event for replay (400 days in prod)", () => {
+    template.hasResourceProperties("AWS::Events::Archive", {
+      SourceArn: { "Fn::GetAtt": [ref("RefundEventsBus"), "Arn"] },
+      EventPattern: { source: ["hiwari.refunds"] },
+      RetentionDays: 400,
+    });
+  });
+
+  it("alarms at the first dead letter and on publisher errors", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Threshold: 0,
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "Errors",
+      Namespace: "AWS/Lambda",
+      Threshold: 0,
+    });
+  });
+});
