@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Archive, EventBus } from "aws-cdk-lib/aws-events";
 import { Architecture, Runtime, StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -100,17 +100,23 @@ export class RefundEvents extends Construct {
       reason: "dynamodb:ListStreams, granted by the stream event source, supports no resource-level permission.",
     });
 
-    this.deadLetterAlarm = new Alarm(this, "DeadLettersAlarm", {
-      alarmDescription: "stream records that could not be published: see docs/operations.md",
-      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    new Alarm(this, "PublisherErrorsAlarm", {
-      alarmDescription: "publish-events fails: events wait in the stream (24 h)",
-      metric: this.publisher.metricErrors({ period: Duration.minutes(5) }),
+    this.deadLetterAlarm = this.alarmOnAny(
+      "DeadLettersAlarm",
+      "stream records that could not be published: see docs/operations.md",
+      this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+    );
+    this.alarmOnAny(
+      "PublisherErrorsAlarm",
+      "publish-events fails: events wait in the stream (24 h)",
+      this.publisher.metricErrors({ period: Duration.minutes(5) }),
+    );
+  }
+
+  /** An alarm at the first datum above zero; no data is not a breach. */
+  private alarmOnAny(id: string, alarmDescription: string, metric: IMetric): Alarm {
+    return new Alarm(this, id, {
+      alarmDescription,
+      metric,
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
