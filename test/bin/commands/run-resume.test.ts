@@ -14,7 +14,10 @@ import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
 describe("a run killed halfway and run again (DynamoDB Local)", () => {
-  it("ends with every line stored once, at version 1, and one event per line: no eventId twice", async () => {
+  // Five DynamoDB Local starts in one test: give it room on a loaded 2-core machine.
+  it("ends with every line stored once, at version 1, and one event per line: no eventId twice", {
+    timeout: 240_000,
+  }, async () => {
     // Prepare: 7 subscriptions of 3 subscribers, batches of 2 rows.
     const dir = mkdtempSync(join(tmpdir(), "hiwari-resume-"));
     const state = join(dir, "state");
