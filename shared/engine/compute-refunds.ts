@@ -8,6 +8,7 @@ import {
   readHeader,
   type SubscriptionHeader,
 } from "../input/subscription-row";
+import { type ServiceTotal, ServiceTotals } from "../money/service-totals";
 import { goodwillLine, SubscriptionCalculator } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
 
@@ -33,13 +34,7 @@ export class UnusableSnapshotError extends Error {
   }
 }
 
-/** Totals of one (service, currency); goodwill lines are under service `null`. */
-export interface ServiceTotal {
-  serviceCode: string | null;
-  currency: string;
-  lines: number;
-  amount: bigint;
-}
+export type { ServiceTotal } from "../money/service-totals";
 
 /** What a run did with every row: rows = computed + skipped + rejected. */
 export interface RunCounts {
@@ -111,18 +106,11 @@ export async function computeRefunds(
   const duplicates = await findDuplicateIds(source);
   const calculator = new SubscriptionCalculator(incident);
   const refunded = new CompactStringSet(1 << 16);
-  const totals = new Map<string, ServiceTotal>();
+  const totals = new ServiceTotals();
   const counts: RunCounts = { rows: 0, computed: 0, skipped: 0, rejected: 0, lines: 0, goodwillLines: 0, totals: [] };
 
   const emit = (line: RefundLine) => {
-    const key = `${line.serviceCode ?? ""}\u0000${line.currency}`;
-    let total = totals.get(key);
-    if (!total) {
-      total = { serviceCode: line.serviceCode, currency: line.currency, lines: 0, amount: 0n };
-      totals.set(key, total);
-    }
-    total.lines++;
-    total.amount += line.amount;
+    totals.add(line.serviceCode, line.currency, 1, line.amount);
     counts.lines++;
     sink.line(line);
   };
@@ -158,9 +146,6 @@ export async function computeRefunds(
       await sink.drain?.();
     },
   );
-  counts.totals = [...totals.values()].sort(
-    (a, b) =>
-      (a.serviceCode ?? "\uffff").localeCompare(b.serviceCode ?? "\uffff") || a.currency.localeCompare(b.currency),
-  );
+  counts.totals = totals.list();
   return counts;
 }

@@ -1,6 +1,7 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
 import { SubscriptionCalculator } from "../engine/compute-subscription";
 import { judgeRecord, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
+import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
 import {
@@ -21,15 +22,9 @@ export interface BatchResult {
 
 /** Lines and amounts per service and currency. */
 function totalsOf(lines: readonly KeyedLine[]): TotalLine[] {
-  const totals = new Map<string, { serviceCode: string | null; currency: string; lines: number; amount: bigint }>();
-  for (const l of lines) {
-    const key = `${l.serviceCode ?? ""}\u0000${l.currency}`;
-    const t = totals.get(key) ?? { serviceCode: l.serviceCode, currency: l.currency, lines: 0, amount: 0n };
-    t.lines++;
-    t.amount += l.amount;
-    totals.set(key, t);
-  }
-  return [...totals.values()].map((t) => ({ ...t, amount: t.amount.toString() }));
+  const totals = new ServiceTotals();
+  for (const l of lines) totals.add(l.serviceCode, l.currency, 1, l.amount);
+  return totals.listAsText();
 }
 
 function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {

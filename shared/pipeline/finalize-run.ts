@@ -1,4 +1,5 @@
 import { goodwillLine } from "../engine/compute-subscription";
+import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
 import {
@@ -100,18 +101,11 @@ export async function finalizeRun(
 ): Promise<FinalizeResult> {
   const concurrency = options.concurrency ?? 8;
   let counts = { ...ZERO_COUNTS };
-  const totals = new Map<string, { serviceCode: string | null; currency: string; lines: number; amount: bigint }>();
-  const add = (serviceCode: string | null, currency: string, lines: number, amount: bigint) => {
-    const key = `${serviceCode ?? ""}\u0000${currency}`;
-    const total = totals.get(key) ?? { serviceCode, currency, lines: 0, amount: 0n };
-    total.lines += lines;
-    total.amount += amount;
-    totals.set(key, total);
-  };
+  const totals = new ServiceTotals();
   // The lines the batches produced stand at the amounts they computed: each batch totalled its own.
   for (const batch of await store.batchesOf(context.incident.incidentId, context.runId)) {
     counts = addCounts(counts, batch.counts);
-    for (const t of batch.totals ?? []) add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
+    for (const t of batch.totals ?? []) totals.add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
   }
   const changes: LineChange[] = [];
   let next = 0;
@@ -123,15 +117,9 @@ export async function finalizeRun(
       counts = addCounts(counts, result.counts);
       // Only a dry run reports its changes; a real run's are in the store (and a shard may hold 500,000).
       if (context.dryRun) for (const c of result.changes) changes.push(c);
-      for (const line of result.standing) add(line.serviceCode, line.currency, 1, line.amount);
+      for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const sorted = [...totals.values()]
-    .sort(
-      (a, b) =>
-        (a.serviceCode ?? "\uffff").localeCompare(b.serviceCode ?? "\uffff") || a.currency.localeCompare(b.currency),
-    )
-    .map((t) => ({ ...t, amount: t.amount.toString() }));
-  return { counts, totals: sorted, changes };
+  return { counts, totals: totals.listAsText(), changes };
 }
