@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
 import { CSV_HEADER, toCsvRow, toJsonLine } from "../../shared/output/line-format";
+import { n, totalRow } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { FileRecordSource } from "../io/file-record-source";
 import { StreamTextWriter } from "../io/stream-text-writer";
@@ -87,16 +88,13 @@ export async function compute(options: ComputeOptions): Promise<number> {
 
 /** A short report for people: rows by outcome, lines and totals per service and currency. */
 export function summaryText(incident: Incident, c: RunCounts, options: ComputeOptions): string {
-  const n = (x: number | bigint) => x.toLocaleString("en-US");
   const rows = [
     `incident ${incident.incidentId}: ${incident.rule}, day basis ${incident.dayBasis}, rounding ${incident.rounding}`,
     `rows ${n(c.rows)}: computed ${n(c.computed)}, skipped ${n(c.skipped)} (service not in the incident), rejected ${n(c.rejected)}`,
     `lines ${n(c.lines)} (goodwill ${n(c.goodwillLines)})`,
   ];
   for (const t of c.totals) {
-    rows.push(
-      `  ${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency}  ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
-    );
+    rows.push(`  ${totalRow(t)}`);
   }
   if (options.out) rows.push(`lines written to ${options.out}`);
   if (c.rejected > 0) rows.push(`rejected rows written to ${options.rejects ?? "stderr"}`);

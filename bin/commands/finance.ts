@@ -1,13 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
+import { ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
 import { SHARDS } from "../../shared/store/refund-store";
+import { n, totalRow } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { openLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
-
-const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
 
 /** `hiwari runs`: an incident's run history, with who, why and what it refunded. */
 export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
@@ -32,8 +32,8 @@ export async function runs(options: { incident: string; state: string; json?: bo
             : "") +
           (r.totals ?? [])
             .map(
-              (t) =>
-                `    ${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency} ${n(t.amount).padStart(14)} (${n(t.lines)} lines)\n`,
+              (t) => `    ${totalRow(t)}
+`,
             )
             .join("") +
           (r.error ? `    error: ${r.error}\n` : ""),
@@ -55,7 +55,7 @@ export async function report(options: { incident: string; state: string; out?: s
   mkdirSync(options.state, { recursive: true });
   const env = await openLocalEnvironment(options.state);
   const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
-  const totals = new Map<string, { lines: number; amount: bigint }>();
+  const totals = new ServiceTotals();
   try {
     out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
     for (let shard = 0; shard < SHARDS; shard++) {
@@ -65,11 +65,7 @@ export async function report(options: { incident: string; state: string; out?: s
           out.write(
             `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
           );
-          const key = `${line.serviceCode ?? "goodwill"} ${line.currency}`;
-          const t = totals.get(key) ?? { lines: 0, amount: 0n };
-          t.lines++;
-          t.amount += line.amount;
-          totals.set(key, t);
+          totals.add(line.serviceCode, line.currency, 1, line.amount);
         }
       }
       await out.drain();
@@ -81,11 +77,14 @@ export async function report(options: { incident: string; state: string; out?: s
   } finally {
     await env.stop();
   }
-  if (totals.size === 0 && !options.out)
+  if (totals.list().length === 0 && !options.out)
     throw new UsageError(`no lines stored for incident ${options.incident} in ${options.state}`);
-  const summary = [...totals]
-    .sort()
-    .map(([k, t]) => `  ${k.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`);
+  const summary = totals
+    .list()
+    .map(
+      (t) =>
+        `  ${`${t.serviceCode ?? "goodwill"} ${t.currency}`.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
+    );
   process.stderr.write(
     `owed now for incident ${options.incident}:\n${summary.join("\n")}\n${options.out ? `lines written to ${options.out}\n` : ""}`,
   );

@@ -13,6 +13,7 @@ import { completeRun, failRun, LOCK_LEASE_MS, prepareRun } from "../../shared/pi
 import { type RunContext, sha256 } from "../../shared/pipeline/run-context";
 import type { LineChange } from "../../shared/reconcile/reconcile";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
+import { n, totalRow } from "../format";
 import { FileRecordSource } from "../io/file-record-source";
 import { openLocalEnvironment } from "../io/local-environment";
 import { EXIT, UsageError } from "../usage-error";
@@ -223,7 +224,6 @@ function report(
     return;
   }
   const c = run.counts;
-  const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
   const lines = [
     `run ${run.runId} of incident ${run.incidentId}${run.dryRun ? " (dry run)" : ""}: ${run.status}`,
     `  by ${run.requestedBy}: ${run.reason}`,
@@ -235,10 +235,7 @@ function report(
     );
   }
   lines.push("  owed now, per service and currency:");
-  for (const t of run.totals ?? [])
-    lines.push(
-      `    ${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency}  ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
-    );
+  for (const t of run.totals ?? []) lines.push(`    ${totalRow(t)}`);
   if (rejects.length > 0)
     lines.push(`  rejected rows: ${rejects.length}, in ${join(options.state, "runs", run.runId, "rejects.jsonl")}`);
   lines.push(`  events published now: ${n(published)}, appended to ${eventsFile}`);
