@@ -59,6 +59,16 @@ export class CompactStringSet {
     }
   }
 
+  /** The values, in the order they were added. */
+  *[Symbol.iterator](): IterableIterator<string> {
+    const decoder = new TextDecoder();
+    for (let at = 0; at < this.used; ) {
+      const n = this.lengthAt(at);
+      yield decoder.decode(this.arena.subarray(at + 4, at + 4 + n));
+      at += 4 + n;
+    }
+  }
+
   private encode(value: string): Uint8Array {
     if (value.length * 3 > this.scratch.length) this.scratch = new Uint8Array(value.length * 3);
     const { written } = this.encoder.encodeInto(value, this.scratch);

@@ -37,16 +37,30 @@ enum State {
   Skipping = 4,
 }
 
+/** Where the text a reader is fed starts: a file's start (the default), or a record boundary inside it. */
+export interface CsvReaderStart {
+  /** The physical line the text starts on (a slice of a snapshot starts on its first record's line). */
+  firstLine: number;
+  /** Drop a leading byte-order mark: only at the start of a file, where it is not data. */
+  dropBom: boolean;
+}
+
 export class CsvRecordReader {
-  private line = 1;
-  private recordLine = 1;
+  private line: number;
+  private recordLine: number;
   private fields: string[] = [];
   private field = "";
   private state = State.FieldStart;
   private content = false;
   private error: CsvRecord["error"];
   private carry = "";
-  private started = false;
+  private started: boolean;
+
+  constructor(start: CsvReaderStart = { firstLine: 1, dropBom: true }) {
+    this.line = start.firstLine;
+    this.recordLine = start.firstLine;
+    this.started = !start.dropBom;
+  }
 
   /** Feeds the next piece of text; returns the records completed by it. */
   push(chunk: string): CsvRecord[] {

@@ -1,0 +1,221 @@
+import { createHash } from "node:crypto";
+import { CompactStringSet } from "../collections/compact-string-set";
+import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
+import { Utf8ChunkDecoder } from "../csv/utf8-decoder";
+import { UnusableSnapshotError } from "../engine/compute-refunds";
+import { checkShape, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+
+/**
+ * A slice of the snapshot: `rows` consecutive records, as the bytes [start, end) of the file, starting on
+ * physical line `firstLine`. A batch reads exactly its slice (a ranged read on S3), so a run's batches see the
+ * contract's line numbers, and the snapshot is stored once.
+ */
+export interface Slice {
+  batchNo: number;
+  firstLine: number;
+  start: number;
+  end: number;
+  rows: number;
+  /** SHA-256 of the slice's bytes (hex): a batch refuses bytes that are not the ones prepare surveyed. */
+  sha256: string;
+}
+
+export interface SnapshotSurvey {
+  /** The header's column names, as read (the batches rebuild the header from them). */
+  headerFields: string[];
+  header: SubscriptionHeader;
+  /** Subscription ids that occur more than once among the rows of the right width. */
+  duplicates: CompactStringSet;
+  slices: Slice[];
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** Thrown for a snapshot whose rejected rows a rerun could not keep safely (see `surveySnapshot`). */
+export class UnsafeSnapshotError extends Error {
+  constructor(
+    readonly snapshotName: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `${snapshotName}: a run cannot tell whose stored lines these rows would keep; fix them and run again:\n  ${problems.join("\n  ")}`,
+    );
+    this.name = "UnsafeSnapshotError";
+  }
+}
+
+/** How many unsafe rows a refusal lists (the first ones; the rest are like them). */
+const UNSAFE_LISTED = 10;
+
+/**
+ * Prepare's one pass over the snapshot's bytes: the header, the duplicate ids, the digest, and the cut into
+ * slices of `batchSize` records at record boundaries (the byte offset of each record's first line is known from
+ * the line feeds, which never occur inside a UTF-8 sequence).
+ *
+ * Refuses (UnsafeSnapshotError) a snapshot with a row a rerun cannot attribute: a row without a subscription id,
+ * or a quote never closed (which swallows every later row into one). A rejected row keeps the stored lines of
+ * its subscription; without an id, finalize would void refunds it cannot see.
+ */
+export async function surveySnapshot(
+  name: string,
+  chunks: AsyncIterable<Uint8Array>,
+  batchSize: number,
+): Promise<SnapshotSurvey> {
+  const reader = new CsvRecordReader();
+  const decoder = new Utf8ChunkDecoder();
+  const digest = createHash("sha256");
+  const seen = new CompactStringSet(1 << 16);
+  const duplicates = new CompactStringSet();
+  const slices: Slice[] = [];
+  const unsafe: string[] = [];
+  let unsafeCount = 0;
+  // Byte offsets of the starts of lines base, base + 1, …: only those since the current slice began.
+  let base = 1;
+  let starts: number[] = [0];
+  let offset = 0;
+  let header: SubscriptionHeader | undefined;
+  let headerFields: string[] = [];
+  let rows = 0;
+  let slice: Omit<Slice, "end" | "sha256"> | undefined;
+  // The bytes of the open slice, hashed as they pass: [hashedTo, offset) is still to hash when a slice closes.
+  let sliceHash = createHash("sha256");
+  const pending: Uint8Array[] = [];
+  let pendingStart = 0;
+
+  const hashUpTo = (to: number) => {
+    // Feed the open slice's digest with pending bytes up to `to`; keep the rest pending for the next slice.
+    while (pending.length > 0 && pendingStart < to) {
+      const chunk = pending[0] as Uint8Array;
+      const take = Math.min(chunk.length, to - pendingStart);
+      sliceHash.update(chunk.subarray(0, take));
+      if (take === chunk.length) pending.shift();
+      else pending[0] = chunk.subarray(take);
+      pendingStart += take;
+    }
+  };
+  const closeSlice = (end: number) => {
+    if (!slice) return;
+    hashUpTo(end);
+    slices.push({ ...slice, end, sha256: sliceHash.digest("hex") });
+    sliceHash = createHash("sha256");
+  };
+
+  const onRecord = (record: CsvRecord) => {
+    if (!header) {
+      if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
+      const read = readHeader(record.fields);
+      if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
+      header = read.header;
+      headerFields = record.fields;
+      return;
+    }
+    rows++;
+    if (!slice || slice.rows === batchSize) {
+      const start = starts[record.line - base] as number;
+      if (slice) closeSlice(start);
+      else {
+        hashUpTo(start); // the header's bytes belong to no slice
+        sliceHash = createHash("sha256");
+      }
+      slice = { batchNo: slices.length + 1, firstLine: record.line, start, rows: 0 };
+      starts = starts.slice(record.line - base);
+      base = record.line;
+    }
+    slice.rows++;
+    if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
+    else if (!record.fields[header.index.subscription_id]) note(`line ${record.line}: no subscription_id`);
+    if (checkShape(record, header)) return;
+    const id = record.fields[header.index.subscription_id] as string;
+    if (!seen.add(id)) duplicates.add(id);
+  };
+  const note = (problem: string) => {
+    if (unsafeCount++ < UNSAFE_LISTED) unsafe.push(problem);
+  };
+
+  for await (const chunk of chunks) {
+    digest.update(chunk);
+    pending.push(chunk);
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) starts.push(offset + i + 1);
+    offset += chunk.length;
+    for (const record of reader.push(decoder.decode(chunk))) onRecord(record);
+  }
+  for (const record of [...reader.push(decoder.end()), ...reader.end()]) onRecord(record);
+  closeSlice(offset);
+
+  if (!header) throw new UnusableSnapshotError(`${name}: the file is empty: it needs a header row`);
+  if (unsafeCount > UNSAFE_LISTED) unsafe.push(`… and ${unsafeCount - UNSAFE_LISTED} more like these`);
+  if (unsafe.length > 0) throw new UnsafeSnapshotError(name, unsafe);
+  return { headerFields, header, duplicates, slices, rows, bytes: offset, sha256: digest.digest("hex") };
+}
+
+/** Reads one slice's records from its bytes, on the lines prepare found them; refuses bytes that changed. */
+export function recordsOfSlice(name: string, slice: Slice, bytes: Uint8Array): CsvRecord[] {
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== slice.sha256)
+    throw new SnapshotChangedError(
+      `${name}: batch ${slice.batchNo}: the bytes ${slice.start}–${slice.end} are not those the run was prepared from`,
+    );
+  const reader = new CsvRecordReader({ firstLine: slice.firstLine, dropBom: false });
+  const decoder = new Utf8ChunkDecoder();
+  const records = [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()];
+  if (records.length !== slice.rows)
+    throw new SnapshotChangedError(
+      `${name}: batch ${slice.batchNo}: ${records.length} rows where prepare found ${slice.rows}`,
+    );
+  return records;
+}
+
+/** Thrown when a batch finds the snapshot other than prepare surveyed it (changed underneath the run). */
+export class SnapshotChangedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotChangedError";
+  }
+}
+
+const MANIFEST_COLUMNS = ["batchNo", "firstLine", "start", "end", "rows", "sha256"] as const;
+
+/** The manifest the Distributed Map reads with its CSV item reader: one slice per row, header first. */
+export function manifestCsv(slices: readonly Slice[]): string {
+  const lines = [MANIFEST_COLUMNS.join(",")];
+  for (const s of slices) lines.push(`${s.batchNo},${s.firstLine},${s.start},${s.end},${s.rows},${s.sha256}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** A manifest row as the Map's CSV item reader hands it over (every value a string), checked. */
+export function sliceOfItem(item: Record<string, unknown>): Slice {
+  const whole = (key: (typeof MANIFEST_COLUMNS)[number]) => {
+    const value = item[key];
+    const n =
+      typeof value === "number"
+        ? value
+        : typeof value === "string" && /^\d{1,15}$/.test(value)
+          ? Number(value)
+          : Number.NaN;
+    if (!Number.isSafeInteger(n))
+      throw new Error(`manifest item: ${key}: must be a whole number (got ${JSON.stringify(value)})`);
+    return n;
+  };
+  const sha256 = item.sha256;
+  if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
+    throw new Error(`manifest item: sha256: must be 64 hex digits (got ${JSON.stringify(sha256)})`);
+  return {
+    batchNo: whole("batchNo"),
+    firstLine: whole("firstLine"),
+    start: whole("start"),
+    end: whole("end"),
+    rows: whole("rows"),
+    sha256,
+  };
+}
+
+/** Reads a manifest back (`hiwari run` walks it as the Map does). */
+export function parseManifest(text: string): Slice[] {
+  const [head, ...rows] = text.split("\n").filter((l) => l !== "");
+  const columns = (head ?? "").split(",");
+  return rows.map((row) => {
+    const values = row.split(",");
+    return sliceOfItem(Object.fromEntries(columns.map((c, i) => [c, values[i]])));
+  });
+}

@@ -1,0 +1,157 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
+import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
+import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
+import {
+  manifestCsv,
+  parseManifest,
+  recordsOfSlice,
+  SnapshotChangedError,
+  sliceOfItem,
+  surveySnapshot,
+  UnsafeSnapshotError,
+} from "../../../shared/pipeline/survey-snapshot";
+import { csvOf, row } from "../../helpers/factories";
+
+const HEADER = SUBSCRIPTION_COLUMNS.join(",");
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+
+/** The bytes in chunks of the given sizes (cycled), as a stream would hand them over. */
+async function* chunked(bytes: Uint8Array, sizes: number[] = [1 << 20]) {
+  for (let at = 0, k = 0; at < bytes.length; k++) {
+    const size = sizes[k % sizes.length] as number;
+    yield bytes.subarray(at, at + size);
+    at += size;
+  }
+}
+
+/** Every record of a whole file, read at once (the reference the slices must reproduce). */
+function wholeRecords(bytes: Uint8Array) {
+  const reader = new CsvRecordReader();
+  const decoder = new Utf8ChunkDecoder();
+  return [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()];
+}
+
+describe("surveySnapshot", () => {
+  it("cuts at record boundaries, with the byte ranges and first lines computed by hand", async () => {
+    // Line 1 header (BOM: 3 bytes), line 2 C-1, lines 3–4 C-2 (a quoted line break), line 5 empty (1 byte, in
+    // batch 1: a slice runs up to the next slice's first record), line 6 C-3.
+    const r1 = "C-1,S-1,IMADOKO,210,JPY,2011-01-01,,,\r\n"; // 39 bytes
+    const r2 = 'C-2,"S-\n2",IMADOKO,210,JPY,2011-01-01,,,\n'; // 41 bytes over two lines
+    const r3 = "C-3,S-日,IMADOKO,210,JPY,2011-01-01,,,"; // no line end at the end of the file
+    const text = `\uFEFF${HEADER}\n${r1}${r2}\n${r3}`;
+    const bytes = bytesOf(text);
+    const headerBytes = 3 + HEADER.length + 1;
+    expect(bytesOf(r1).length).toBe(39);
+    expect(bytesOf(r2).length).toBe(41);
+
+    const survey = await surveySnapshot("subs.csv", chunked(bytes, [7, 13]), 2);
+    expect(survey.rows).toBe(3);
+    expect(survey.bytes).toBe(bytes.length);
+    expect(survey.slices.map(({ sha256, ...s }) => s)).toEqual([
+      { batchNo: 1, firstLine: 2, start: headerBytes, end: headerBytes + 39 + 41 + 1, rows: 2 },
+      { batchNo: 2, firstLine: 6, start: headerBytes + 39 + 41 + 1, end: bytes.length, rows: 1 },
+    ]);
+    const [first, second] = survey.slices as [never, never];
+    const slice1 = recordsOfSlice("subs.csv", first, bytes.subarray(headerBytes, headerBytes + 81));
+    expect(slice1.map((r) => [r.line, r.fields[1]])).toEqual([
+      [2, "S-1"],
+      [3, "S-\n2"],
+    ]);
+    const slice2 = recordsOfSlice("subs.csv", second, bytes.subarray(headerBytes + 81));
+    expect(slice2.map((r) => [r.line, r.fields[1]])).toEqual([[6, "S-日"]]);
+  });
+
+  it("finds duplicate ids and digests the whole file", async () => {
+    const text = csvOf([row({}, 1), row({}, 2), row({ subscriber_id: "other" }, 1)]);
+    const survey = await surveySnapshot("subs.csv", chunked(bytesOf(text)), 1000);
+    expect([...survey.duplicates]).toEqual(["C-1"]);
+    const { createHash } = await import("node:crypto");
+    expect(survey.sha256).toBe(createHash("sha256").update(text).digest("hex"));
+    expect(survey.slices).toHaveLength(1);
+  });
+
+  it("refuses rows a rerun could not attribute, listing the first ten", async () => {
+    const rows = Array.from({ length: 12 }, (_, i) => row({ subscription_id: "" }, i));
+    const error = await surveySnapshot("subs.csv", chunked(bytesOf(csvOf(rows))), 5).catch((e) => e);
+    expect(error).toBeInstanceOf(UnsafeSnapshotError);
+    expect(error.problems).toHaveLength(11);
+    expect(error.problems[0]).toBe("line 2: no subscription_id");
+    expect(error.problems[10]).toBe("… and 2 more like these");
+
+    const unclosed = `${HEADER}\nC-1,"S-1,IMADOKO,210,JPY,2011-01-01,,,\nC-2,S-2,IMADOKO,210,JPY,2011-01-01,,,\n`;
+    await expect(surveySnapshot("subs.csv", chunked(bytesOf(unclosed)), 5)).rejects.toThrow(
+      /subs\.csv: a run cannot tell whose stored lines these rows would keep[^]*line 2: the quote that opens it is never closed/,
+    );
+  });
+
+  it("refuses an empty file and a bad header as unusable", async () => {
+    await expect(surveySnapshot("e.csv", chunked(new Uint8Array(0)), 5)).rejects.toThrow(
+      new UnusableSnapshotError("e.csv: the file is empty: it needs a header row"),
+    );
+    await expect(surveySnapshot("h.csv", chunked(bytesOf("a,b\n1,2\n")), 5)).rejects.toThrow(/^h\.csv: line 1: /);
+  });
+
+  it("refuses a slice whose bytes changed since the survey", async () => {
+    const text = csvOf([row({}, 1), row({}, 2)]);
+    const bytes = bytesOf(text);
+    const [slice] = (await surveySnapshot("s.csv", chunked(bytes), 10)).slices as [never];
+    const tampered = bytes.slice((slice as { start: number }).start);
+    tampered[tampered.length - 3] = 0x41;
+    expect(() => recordsOfSlice("s.csv", slice, tampered)).toThrow(SnapshotChangedError);
+    expect(() => recordsOfSlice("s.csv", slice, tampered)).toThrow(/^s\.csv: batch 1: the bytes \d+–\d+ are not those/);
+  });
+
+  // Any table of cells (commas, quotes, line breaks, CRLF, multi-byte), any chunking, any batch size: the slices
+  // cover the data rows exactly once, end to end, and read back the very records (lines and fields) of a whole read.
+  it("slices reproduce a whole read of any file (property)", async () => {
+    const cell = fc.string({ unit: fc.constantFrom("a", ",", '"', "\n", "\r\n", " ", "é", "日", "\r"), maxLength: 6 });
+    const quote = (c: string) => (/[",\n\r]/.test(c) || c === "" ? `"${c.replaceAll('"', '""')}"` : c);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.stringMatching(/^[A-Z]-[0-9]{1,3}$/), cell), { maxLength: 25 }),
+        fc.constantFrom("\n", "\r\n"),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 7 }),
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 4 }),
+        async (cells, eol, trailing, batchSize, sizes) => {
+          const lines = [HEADER, ...cells.map(([id, c]) => `${id},${quote(c)},IMADOKO,210,JPY,2011-01-01,,,`)];
+          const bytes = bytesOf(lines.join(eol) + (trailing ? eol : ""));
+          const survey = await surveySnapshot("p.csv", chunked(bytes, sizes), batchSize);
+          const expected = wholeRecords(bytes).slice(1);
+          const got = survey.slices.flatMap((s) => recordsOfSlice("p.csv", s, bytes.subarray(s.start, s.end)));
+          expect(got).toEqual(expected);
+          for (let i = 1; i < survey.slices.length; i++)
+            expect(survey.slices[i]?.start).toBe(survey.slices[i - 1]?.end);
+          expect(survey.slices.at(-1)?.end ?? bytes.length).toBe(bytes.length);
+          expect(survey.rows).toBe(expected.length);
+          expect(survey.slices.every((s, i) => s.rows === Math.min(batchSize, expected.length - i * batchSize))).toBe(
+            true,
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("the manifest", () => {
+  it("round-trips through the CSV the Map reads, values as strings", async () => {
+    const text = csvOf(Array.from({ length: 7 }, (_, i) => row({}, i)));
+    const { slices } = await surveySnapshot("m.csv", chunked(bytesOf(text)), 3);
+    const csv = manifestCsv(slices);
+    expect(csv.split("\n")[0]).toBe("batchNo,firstLine,start,end,rows,sha256");
+    expect(parseManifest(csv)).toEqual(slices);
+  });
+
+  it("refuses an item that is not a slice, naming the field", () => {
+    const good = { batchNo: "1", firstLine: "2", start: "10", end: "20", rows: "1", sha256: "a".repeat(64) };
+    expect(sliceOfItem(good)).toMatchObject({ batchNo: 1, start: 10 });
+    expect(() => sliceOfItem({ ...good, start: "-1" })).toThrow(
+      'manifest item: start: must be a whole number (got "-1")',
+    );
+    expect(() => sliceOfItem({ ...good, sha256: "x" })).toThrow("manifest item: sha256: must be 64 hex digits");
+  });
+});
