@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { compute } from "./commands/compute";
 import { report, runs, unlock } from "./commands/finance";
+import { apiRuns, rerun } from "./commands/rerun";
 import { run } from "./commands/run";
 import { EXIT, UsageError } from "./usage-error";
 
@@ -93,6 +94,64 @@ program
   .option(...STATE)
   .action(async (options) => {
     process.exitCode = await unlock(options);
+  });
+
+const API = [
+  "--api <url>",
+  "the finance API's URL with its stage, e.g. https://abc123.execute-api.ap-northeast-1.amazonaws.com/prod",
+] as const;
+const REGION = [
+  "--region <region>",
+  "AWS region to sign for; default the one in the --api host, else AWS_REGION",
+] as const;
+
+program
+  .command("rerun")
+  .description(
+    "Ask the deployed finance API to run (or rerun) an incident over a snapshot in S3. Signed with your AWS credentials.",
+  )
+  .requiredOption(...API)
+  .requiredOption("--incident <file>", "the incident (JSON), checked here before it is sent")
+  .requiredOption("--snapshot <s3-uri>", "the subscriptions snapshot, as s3://bucket/key")
+  .option("--snapshot-version <id>", "the S3 version of the snapshot to use; default the latest")
+  .requiredOption("--reason <text>", "why this run (kept in the run's history)")
+  .option("--dry-run", "compute the same counts, totals and changes, write no line")
+  .option("--batch-size <rows>", "rows per batch (100 to 10,000); default the API's, 1,000")
+  .option(
+    "--request-id <id>",
+    "idempotency key: sending the same request again finds the same run; default a new one, printed to reuse",
+  )
+  .option(...REGION)
+  .option("--json", "print the API's answer as JSON")
+  .addHelpText(
+    "after",
+    `
+Credentials: the standard AWS chain (AWS_PROFILE after \`aws sso login\`, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ...).
+
+Exit status: 0 accepted (started now, or found: the same request was made before); 2 unusable arguments or
+incident, or refused by the API as it stands (400, 404, 409: fix it, or use a new request id); 1 not done:
+access refused (403), the API failed or could not be reached (retry with the same --request-id).
+
+Examples:
+  hiwari rerun --api https://abc123.execute-api.ap-northeast-1.amazonaws.com/prod --incident corrected.json \\
+               --snapshot s3://hiwari-snapshots/2011-12/subscriptions.csv --reason "window ended 14:00" --dry-run
+  hiwari rerun --api $HIWARI_API --incident corrected.json --snapshot s3://hiwari-snapshots/2011-12/subscriptions.csv \\
+               --reason "window ended 14:00" --request-id 3f0c6b1e-9d2a-4c1b-8f7e-2a5d9c4b7e10`,
+  )
+  .action(async (options) => {
+    process.exitCode = await rerun(options);
+  });
+
+program
+  .command("api-runs")
+  .description("List an incident's runs as the deployed finance API stores them, or show one run.")
+  .requiredOption(...API)
+  .requiredOption("--incident-id <id>", "the incident id")
+  .option("--run-id <id>", "show this run only")
+  .option(...REGION)
+  .option("--json", "print the run records as JSON")
+  .action(async (options) => {
+    process.exitCode = await apiRuns(options);
   });
 
 try {
