@@ -1,22 +1,8 @@
 import { goodwillLine } from "../engine/compute-subscription";
-import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
-import { type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
-import {
-  addCounts,
-  type RefundStore,
-  type RunCounts,
-  SHARDS,
-  type TotalLine,
-  ZERO_COUNTS,
-} from "../store/refund-store";
+import { type KeyedLine, reconcile, type StoredLine } from "../reconcile/reconcile";
+import { type RefundStore, ZERO_COUNTS } from "../store/refund-store";
 import type { RunContext } from "./run-context";
-
-export interface FinalizeResult {
-  counts: RunCounts;
-  totals: TotalLine[];
-  changes: LineChange[];
-}
 
 const GOODWILL_MARK = "#G#";
 
@@ -82,44 +68,4 @@ export async function finalizeShard(context: RunContext, shard: number, store: R
   const counts = { ...ZERO_COUNTS, unchanged: goodwill.unchanged };
   for (const c of changes) counts[c.kind]++;
   return { counts, standing: [...keptLines, ...dueGoodwill], changes };
-}
-
-/**
- * Finalizes a run after its batches: every shard (a few at a time), then the run's counts and totals of what
- * is owed now per service and currency. Writing the run record and `Refund Run Completed` is the caller's.
- */
-export interface FinalizeOptions {
-  concurrency?: number;
-  /** Called before each shard: the caller renews its lock there (throws to stop). */
-  beforeShard?: () => Promise<void>;
-}
-
-export async function finalizeRun(
-  context: RunContext,
-  store: RefundStore,
-  options: FinalizeOptions = {},
-): Promise<FinalizeResult> {
-  const concurrency = options.concurrency ?? 8;
-  let counts = { ...ZERO_COUNTS };
-  const totals = new ServiceTotals();
-  // The lines the batches produced stand at the amounts they computed: each batch totalled its own.
-  for (const batch of await store.batchesOf(context.incident.incidentId, context.runId)) {
-    counts = addCounts(counts, batch.counts);
-    for (const t of batch.totals ?? []) totals.add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
-  }
-  const changes: LineChange[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < SHARDS) {
-      const shard = next++;
-      await options.beforeShard?.();
-      const result = await finalizeShard(context, shard, store);
-      counts = addCounts(counts, result.counts);
-      // Only a dry run reports its changes; a real run's are in the store (and a shard may hold 500,000).
-      if (context.dryRun) for (const c of result.changes) changes.push(c);
-      for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { counts, totals: totals.listAsText(), changes };
 }

@@ -1,6 +1,6 @@
 import type { Incident } from "../input/incident";
+import type { RunCounts, TotalLine } from "../store/refund-store";
 import { type RefundStore, RequestMismatchError, type RunRecord } from "../store/refund-store";
-import type { FinalizeResult } from "./finalize-run";
 import { runIdOf } from "./run-context";
 
 export interface RunRequest {
@@ -31,11 +31,13 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
   const { incident } = request;
   const runId = runIdOf(incident.incidentId, request.requestId);
   const existing = await store.getRun(incident.incidentId, runId);
+  // A run the API recorded as requested has not started: nothing of it is stored yet.
+  const started = existing?.status === "requested" ? undefined : existing;
   if (existing) {
     // A retried request resumes its run only with the very same inputs: another snapshot, incident, batch size or
     // dry-run flag under the same run id would mix two runs' bookkeeping.
     if (existing.incidentDigest !== request.incidentDigest) throw new RequestMismatchError(runId, "incident");
-    if (existing.snapshotDigest !== request.snapshotDigest) throw new RequestMismatchError(runId, "snapshot");
+    if (started && started.snapshotDigest !== request.snapshotDigest) throw new RequestMismatchError(runId, "snapshot");
     if (existing.dryRun !== request.dryRun) throw new RequestMismatchError(runId, "dry-run flag");
     if (existing.batchSize !== request.batchSize) throw new RequestMismatchError(runId, "batch size");
     if (existing.status === "completed") return { kind: "already-completed", run: existing };
@@ -49,7 +51,7 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
     reason: request.reason,
     dryRun: request.dryRun,
     status: "running",
-    startedAt: existing?.startedAt ?? now.toISOString(),
+    startedAt: started?.startedAt ?? now.toISOString(),
     policy: { rule: incident.rule, dayBasis: incident.dayBasis, rounding: incident.rounding },
     incidentDigest: request.incidentDigest,
     snapshotDigest: request.snapshotDigest,
@@ -58,14 +60,14 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
   };
   await store.putRun(run);
   // Fresh: no run ever wrote for this incident (dry runs write no line), so batches may skip reading.
-  const fresh = !existing && earlier.every((r) => r.dryRun);
-  return { kind: "ready", run, fresh, resumed: existing !== undefined };
+  const fresh = !started && earlier.every((r) => r.dryRun);
+  return { kind: "ready", run, fresh, resumed: started !== undefined };
 }
 
 /** Records the outcome, emits `Refund Run Completed` (through the stored change) and releases the lock. */
 export async function completeRun(
   run: RunRecord,
-  result: FinalizeResult,
+  result: { counts: RunCounts; totals: TotalLine[] },
   store: RefundStore,
   now = new Date(),
 ): Promise<RunRecord> {

@@ -66,7 +66,8 @@ export interface TotalLine {
   amount: string;
 }
 
-export type RunStatus = "running" | "completed" | "failed";
+/** `requested`: recorded by the API, its execution not yet started or not yet prepared. */
+export type RunStatus = "requested" | "running" | "completed" | "failed";
 
 /** A run of an incident: who, why, when, with what, and what came of it. */
 export interface RunRecord {
@@ -159,6 +160,8 @@ export interface RefundStore {
   breakLock(incidentId: string): Promise<string | undefined>;
 
   putRun(run: RunRecord): Promise<void>;
+  /** Records a run unless one with its id is recorded already; false when it was. */
+  createRun(run: RunRecord): Promise<boolean>;
   getRun(incidentId: string, runId: string): Promise<RunRecord | undefined>;
   listRuns(incidentId: string): Promise<RunRecord[]>;
 

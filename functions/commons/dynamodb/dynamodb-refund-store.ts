@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
@@ -210,18 +211,24 @@ export class DynamoDbRefundStore implements RefundStore {
   }
 
   async putRun(run: RunRecord): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.tables.runs,
-        Item: {
-          [KEYS.pk]: { S: `INCIDENT#${run.incidentId}` },
-          [KEYS.sk]: { S: `RUN#${run.runId}` },
-          startedAt: { S: run.startedAt },
-          status: { S: run.status },
-          run: { S: JSON.stringify(run) },
-        },
-      }),
-    );
+    await this.client.send(new PutItemCommand({ TableName: this.tables.runs, Item: runItem(run) }));
+  }
+
+  async createRun(run: RunRecord): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.runs,
+          Item: runItem(run),
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": KEYS.pk },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
   }
 
   async getRun(incidentId: string, runId: string): Promise<RunRecord | undefined> {
@@ -340,4 +347,14 @@ export class DynamoDbRefundStore implements RefundStore {
       start = result.LastEvaluatedKey as Item | undefined;
     } while (start);
   }
+}
+
+function runItem(run: RunRecord): Record<string, AttributeValue> {
+  return {
+    [KEYS.pk]: { S: `INCIDENT#${run.incidentId}` },
+    [KEYS.sk]: { S: `RUN#${run.runId}` },
+    startedAt: { S: run.startedAt },
+    status: { S: run.status },
+    run: { S: JSON.stringify(run) },
+  };
 }

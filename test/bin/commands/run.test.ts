@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -57,7 +57,7 @@ async function runWith(
   return {
     status,
     report: JSON.parse(out) as {
-      run: { counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
+      run: { runId: string; counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
     },
   };
 }
@@ -144,6 +144,22 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     const { report } = await runWith(base, rows, "preview: back to the first window", { dryRun: true });
     expect(report.run.counts).toMatchObject({ calculated: 2, adjusted: 2 });
     expect(newEvents()).toEqual([]);
+    // The changes it would make, one file per batch and per shard, in the run's folder.
+    const folder = join(state, "runs", report.run.runId, "dry-run");
+    const changes = readdirSync(folder)
+      .flatMap((f) => readFileSync(join(folder, f), "utf8").split("\n"))
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { change: string; version: number });
+    // Versions 3: the first run wrote v1, the corrected rerun v2 (two adjusted, two voided); back to the first
+    // window, the adjusted lines and the voided ones (calculated again) would all become v3.
+    expect(changes.map((c) => `${c.change} v${c.version}`).sort()).toEqual([
+      "adjusted v3",
+      "adjusted v3",
+      "calculated v3",
+      "calculated v3",
+    ]);
+    const { calculated = 0, adjusted = 0, voided = 0 } = report.run.counts;
+    expect(changes).toHaveLength(calculated + adjusted + voided);
     const again = await runWith(base, rows, "the real thing");
     expect(again.report.run.counts).toMatchObject({ calculated: 2, adjusted: 2 });
   });

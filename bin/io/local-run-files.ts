@@ -1,0 +1,45 @@
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { RunFiles, SnapshotBytes } from "../../shared/pipeline/run-steps";
+
+/** A subscriptions file on disk, streamed for prepare and read by byte range for each batch. */
+export class FileSnapshot implements SnapshotBytes {
+  constructor(readonly name: string) {}
+
+  async *stream(): AsyncIterable<Uint8Array> {
+    for await (const chunk of createReadStream(this.name, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+  }
+
+  async range(start: number, end: number): Promise<Uint8Array> {
+    const file = await open(this.name, "r");
+    try {
+      const bytes = Buffer.alloc(end - start);
+      let read = 0;
+      while (read < bytes.length) {
+        const { bytesRead } = await file.read(bytes, read, bytes.length - read, start + read);
+        if (bytesRead === 0) break; // the file is shorter now: the batch's digest check says so
+        read += bytesRead;
+      }
+      return bytes.subarray(0, read);
+    } finally {
+      await file.close();
+    }
+  }
+}
+
+/** A run's files in a folder (`<state>/runs/<runId>`), each written whole or not at all. */
+export class FolderRunFiles implements RunFiles {
+  constructor(readonly folder: string) {}
+
+  async put(name: string, body: string): Promise<void> {
+    const path = join(this.folder, name);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(`${path}.partial`, body);
+    await rename(`${path}.partial`, path);
+  }
+
+  get(name: string): Promise<string> {
+    return readFile(join(this.folder, name), "utf8");
+  }
+}

@@ -1,0 +1,257 @@
+import { type Incident, parseIncident } from "../input/incident";
+import { type RejectedRow, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import { ServiceTotals } from "../money/service-totals";
+import { toJsonLine } from "../output/line-format";
+import type { LineChange } from "../reconcile/reconcile";
+import {
+  addCounts,
+  type RefundStore,
+  type RunCounts,
+  type RunRecord,
+  SHARDS,
+  type TotalLine,
+  ZERO_COUNTS,
+} from "../store/refund-store";
+import { computeBatch } from "./compute-batch";
+import { finalizeShard } from "./finalize-run";
+import { completeRun, failRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
+import type { RunContext } from "./run-context";
+import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
+
+/**
+ * The steps of a run, in the state machine's order: prepare → compute each batch (the Map) → finalize each shard
+ * → complete (or fail). The Lambdas call them on AWS with S3 and DynamoDB adapters; `hiwari run` calls them in
+ * process with a file and DynamoDB Local. Steps pass each other only small references: what a later step needs
+ * (the incident, the header, the duplicate ids, the slices) is in the run's files, written by prepare.
+ */
+
+/** The subscriptions snapshot, by bytes: a file, or an S3 object pinned to a version. */
+export interface SnapshotBytes {
+  readonly name: string;
+  /** The whole snapshot, streamed. */
+  stream(): AsyncIterable<Uint8Array>;
+  /** The bytes [start, end). */
+  range(start: number, end: number): Promise<Uint8Array>;
+}
+
+/** A run's working files: a folder under the state folder locally, a prefix of the bucket on AWS. */
+export interface RunFiles {
+  put(name: string, body: string): Promise<void>;
+  get(name: string): Promise<string>;
+}
+
+export interface StepDeps {
+  store: RefundStore;
+  snapshot: SnapshotBytes;
+  files: RunFiles;
+}
+
+/** What a run is asked to do: the API's request, or `hiwari run`'s options. */
+export interface PrepareInput {
+  incidentDocument: unknown;
+  incidentDigest: string;
+  requestId: string;
+  requestedBy: string;
+  reason: string;
+  dryRun: boolean;
+  batchSize: number;
+}
+
+/** Names a run between steps. */
+export interface RunRef {
+  incidentId: string;
+  runId: string;
+}
+
+export type PrepareOutput =
+  | (RunRef & { status: "already-completed" })
+  | (RunRef & { status: "ready"; slices: number; shards: number[]; manifest: string; resumed: boolean });
+
+/** The run's plan, written by prepare for the steps after it. */
+interface Plan {
+  incident: unknown;
+  headerFields: string[];
+  duplicates: string[];
+  fresh: boolean;
+  dryRun: boolean;
+  slices: number;
+  snapshot: string;
+}
+
+export const PLAN_FILE = "plan.json";
+export const MANIFEST_FILE = "manifest.csv";
+export const REJECTS_FILE = "rejects.jsonl";
+export const RUN_FILE = "run.json";
+/** Where a dry run leaves the changes it would make: one file per batch and per shard. */
+export const DRY_RUN_FOLDER = "dry-run";
+
+/**
+ * Prepare: one pass over the snapshot (header, duplicates, digest, slices), then the run's lock and record.
+ * Throws UnusableSnapshotError / UnsafeSnapshotError before anything is taken or written.
+ */
+export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new Date()): Promise<PrepareOutput> {
+  const incident = parseIncident(input.incidentDocument);
+  const survey = await surveySnapshot(deps.snapshot.name, deps.snapshot.stream(), input.batchSize);
+  const prepared = await prepareRun(
+    {
+      incident,
+      incidentDigest: input.incidentDigest,
+      snapshotName: deps.snapshot.name,
+      snapshotDigest: survey.sha256,
+      requestId: input.requestId,
+      requestedBy: input.requestedBy,
+      reason: input.reason,
+      dryRun: input.dryRun,
+      batchSize: input.batchSize,
+    },
+    deps.store,
+    now,
+  );
+  const ref = { incidentId: incident.incidentId, runId: prepared.run.runId };
+  if (prepared.kind === "already-completed") return { ...ref, status: "already-completed" };
+  const plan: Plan = {
+    incident: input.incidentDocument,
+    headerFields: survey.headerFields,
+    duplicates: [...survey.duplicates],
+    fresh: prepared.fresh,
+    dryRun: input.dryRun,
+    slices: survey.slices.length,
+    snapshot: deps.snapshot.name,
+  };
+  await deps.files.put(MANIFEST_FILE, manifestCsv(survey.slices));
+  await deps.files.put(PLAN_FILE, JSON.stringify(plan));
+  return {
+    ...ref,
+    status: "ready",
+    slices: survey.slices.length,
+    shards: Array.from({ length: SHARDS }, (_, i) => i),
+    manifest: MANIFEST_FILE,
+    resumed: prepared.resumed,
+  };
+}
+
+/** What the steps after prepare rebuild from the plan. */
+export interface LoadedPlan {
+  context: RunContext;
+  header: SubscriptionHeader;
+  slices: number;
+}
+
+/** Reads the plan prepare wrote. Lambdas keep it per run id (a warm container serves many batches of one run). */
+export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan> {
+  const plan = JSON.parse(await files.get(PLAN_FILE)) as Plan;
+  const incident: Incident = parseIncident(plan.incident);
+  const header = readHeader(plan.headerFields);
+  if (!header.ok) throw new Error(`${PLAN_FILE}: header: ${header.reason}`);
+  const duplicates = new Set(plan.duplicates);
+  return {
+    context: { incident, runId: ref.runId, dryRun: plan.dryRun, fresh: plan.fresh, duplicates },
+    header: header.header,
+    slices: plan.slices,
+  };
+}
+
+function dryRunLines(changes: readonly LineChange[]): string {
+  return changes
+    .map(
+      (c) => `${JSON.stringify({ change: c.kind, version: c.next.version, line: JSON.parse(toJsonLine(c.next)) })}\n`,
+    )
+    .join("");
+}
+
+export interface ComputeOutput {
+  batches: number;
+  counts: RunCounts;
+  rejects: RejectedRow[];
+}
+
+/** Compute: the given slices, one batch each, renewing the run's lock before each. */
+export async function computeStep(
+  ref: RunRef,
+  slices: readonly Slice[],
+  deps: StepDeps,
+  plan?: LoadedPlan,
+): Promise<ComputeOutput> {
+  const { context, header } = plan ?? (await loadPlan(ref, deps.files));
+  let counts = { ...ZERO_COUNTS };
+  const rejects: RejectedRow[] = [];
+  for (const slice of slices) {
+    await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
+    const records = recordsOfSlice(deps.snapshot.name, slice, await deps.snapshot.range(slice.start, slice.end));
+    const result = await computeBatch(context, slice.batchNo, header, records, deps.store);
+    counts = addCounts(counts, result.summary.counts);
+    rejects.push(...result.summary.rejects);
+    if (context.dryRun)
+      await deps.files.put(`${DRY_RUN_FOLDER}/batch-${slice.batchNo}.jsonl`, dryRunLines(result.changes));
+  }
+  return { batches: slices.length, counts, rejects };
+}
+
+/** What finalize found in one shard: its changes' counts and the totals of what stands there besides batches'. */
+export interface ShardResult {
+  shard: number;
+  counts: RunCounts;
+  totals: TotalLine[];
+}
+
+export async function finalizeShardStep(
+  ref: RunRef,
+  shard: number,
+  deps: Pick<StepDeps, "store" | "files">,
+  plan?: LoadedPlan,
+): Promise<ShardResult> {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= SHARDS) throw new Error(`shard ${shard}: not a shard`);
+  const { context } = plan ?? (await loadPlan(ref, deps.files));
+  await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
+  const result = await finalizeShard(context, shard, deps.store);
+  const totals = new ServiceTotals();
+  for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
+  if (context.dryRun) await deps.files.put(`${DRY_RUN_FOLDER}/shard-${shard}.jsonl`, dryRunLines(result.changes));
+  return { shard, counts: result.counts, totals: totals.listAsText() };
+}
+
+/** Thrown when complete finds fewer batches recorded than prepare cut: finalize must not have run. */
+export class MissingBatchesError extends Error {
+  constructor(runId: string, recorded: number, expected: number) {
+    super(`run ${runId}: ${recorded} of ${expected} batches are recorded; the run cannot complete`);
+    this.name = "MissingBatchesError";
+  }
+}
+
+/**
+ * Complete: the run's counts and totals (every batch's, plus every shard's), the run record and `Refund Run
+ * Completed`, the lock released; the rejected rows and the run record into the run's files.
+ */
+export async function completeStep(
+  ref: RunRef,
+  shards: readonly ShardResult[],
+  deps: Pick<StepDeps, "store" | "files">,
+  now = new Date(),
+): Promise<RunRecord> {
+  const plan = await loadPlan(ref, deps.files);
+  const run = await deps.store.getRun(ref.incidentId, ref.runId);
+  if (!run) throw new Error(`run ${ref.runId} of incident ${ref.incidentId} is not recorded`);
+  const batches = await deps.store.batchesOf(ref.incidentId, ref.runId);
+  if (batches.length !== plan.slices) throw new MissingBatchesError(ref.runId, batches.length, plan.slices);
+  const seen = new Set(shards.map((s) => s.shard));
+  if (seen.size !== SHARDS) throw new Error(`run ${ref.runId}: ${seen.size} of ${SHARDS} shards are finalized`);
+  let counts = { ...ZERO_COUNTS };
+  const totals = new ServiceTotals();
+  const rejects: RejectedRow[] = [];
+  for (const part of [...batches, ...shards]) {
+    counts = addCounts(counts, part.counts);
+    for (const t of part.totals ?? []) totals.add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
+  }
+  for (const b of batches) rejects.push(...b.rejects);
+  await deps.files.put(REJECTS_FILE, rejects.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  const done = await completeRun(run, { counts, totals: totals.listAsText() }, deps.store, now);
+  await deps.files.put(RUN_FILE, `${JSON.stringify(done, null, 2)}\n`);
+  return done;
+}
+
+/** Fail: the error on the run record, the lock released (a corrected rerun can start). */
+export async function failStep(ref: RunRef, error: string, deps: Pick<StepDeps, "store">): Promise<void> {
+  const run = await deps.store.getRun(ref.incidentId, ref.runId);
+  if (!run) return;
+  await failRun(run, new Error(error), deps.store);
+}
