@@ -1,0 +1,39 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { ExecutionInputSchema } from "../../shared/api/run-request";
+import { prepareStep } from "../../shared/pipeline/run-steps";
+import { withPowertools } from "../commons/powertools/middleware";
+import { logger, metrics } from "../commons/powertools/powertools";
+import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
+import { runPrefix, S3RunFiles, S3Snapshot } from "../commons/s3/s3-run-files";
+
+/**
+ * prepare-run, the state machine's first step: one pass over the snapshot, the run's lock and record, and the
+ * manifest of slices the Distributed Map reads. Returns the manifest's S3 location for the Map's item reader.
+ */
+export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
+  return withPowertools(async (event: unknown) => {
+    const input = ExecutionInputSchema.parse(event);
+    const { store, s3, workBucket } = deps();
+    const files = new S3RunFiles(s3, workBucket, runPrefix(input));
+    const prepared = await prepareStep(
+      {
+        incidentDocument: input.incident,
+        incidentDigest: input.incidentDigest,
+        requestId: input.requestId,
+        requestedBy: input.requestedBy,
+        reason: input.reason,
+        dryRun: input.dryRun,
+        batchSize: input.batchSize,
+      },
+      { store, snapshot: new S3Snapshot(s3, input.snapshot), files },
+    );
+    if (prepared.runId !== input.runId)
+      throw new Error(`run id ${prepared.runId} is not the execution's ${input.runId}`);
+    logger.info("run prepared", { runId: prepared.runId, status: prepared.status });
+    if (prepared.status !== "ready") return prepared;
+    metrics.addMetric("SlicesPrepared", MetricUnit.Count, prepared.slices);
+    return { ...prepared, manifest: { bucket: workBucket, key: files.keyOf(prepared.manifest) } };
+  });
+}
+
+export const handler = makeHandler();

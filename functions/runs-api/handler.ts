@@ -1,0 +1,41 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { RefundStore } from "../../shared/store/refund-store";
+import { json, problem } from "../commons/http/responses";
+import { withPowertools } from "../commons/powertools/middleware";
+
+/**
+ * The finance API's reads: `GET /incidents/{incidentId}/runs` (every run, newest first) and
+ * `GET /incidents/{incidentId}/runs/{runId}` (one run: status, who, why, counts, totals, error).
+ */
+export async function readRuns(event: APIGatewayProxyEvent, store: RefundStore): Promise<APIGatewayProxyResult> {
+  const incidentId = event.pathParameters?.incidentId ?? "";
+  const runId = event.pathParameters?.runId;
+  if (runId === undefined) {
+    const runs = await store.listRuns(incidentId);
+    runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    return json(200, { incidentId, runs });
+  }
+  const run = await store.getRun(incidentId, runId);
+  return run ? json(200, run) : problem(404, `incident ${incidentId} has no run ${runId}`);
+}
+
+let store: RefundStore | undefined;
+
+async function storeFromEnvironment(): Promise<RefundStore> {
+  if (store) return store;
+  const [{ DynamoDBClient }, { DynamoDbRefundStore }, { tracer }] = await Promise.all([
+    import("@aws-sdk/client-dynamodb"),
+    import("../commons/dynamodb/dynamodb-refund-store"),
+    import("../commons/powertools/powertools"),
+  ]);
+  const tables = { refunds: process.env.REFUNDS_TABLE ?? "", runs: process.env.RUNS_TABLE ?? "" };
+  if (!tables.runs) throw new Error("environment: RUNS_TABLE is not set");
+  store = new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), tables);
+  return store;
+}
+
+export function makeHandler(getStore: () => Promise<RefundStore> = storeFromEnvironment) {
+  return withPowertools(async (event: APIGatewayProxyEvent) => readRuns(event, await getStore()));
+}
+
+export const handler = makeHandler();

@@ -1,0 +1,183 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { HeadObjectCommand, NotFound, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import {
+  type ExecutionInput,
+  parseRunRequest,
+  RunRequestError,
+  s3Uri,
+  type ValidRunRequest,
+} from "../../shared/api/run-request";
+import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import type { RefundStore, RunRecord } from "../../shared/store/refund-store";
+import { json, problem } from "../commons/http/responses";
+import { withPowertools } from "../commons/powertools/middleware";
+import { logger, metrics } from "../commons/powertools/powertools";
+
+export interface StartRunDeps {
+  store: RefundStore;
+  s3: S3Client;
+  sfn: SFNClient;
+  stateMachineArn: string;
+  /** The bucket finance puts snapshots in: the only one the functions may read. */
+  snapshotBucket: string;
+}
+
+/** The same request (incident, snapshot version, dry-run flag, batch size) under one run id, or which differs. */
+function mismatchOf(existing: RunRecord, wanted: RunRecord): string | undefined {
+  if (existing.incidentDigest !== wanted.incidentDigest) return "incident";
+  if (existing.snapshotName !== wanted.snapshotName) return "snapshot";
+  if (existing.dryRun !== wanted.dryRun) return "dry-run flag";
+  if (existing.batchSize !== wanted.batchSize) return "batch size";
+  return undefined;
+}
+
+/** The snapshot's version now (the bucket is versioned): a run reads that version, whatever is uploaded later. */
+async function pinSnapshot(s3: S3Client, request: ValidRunRequest) {
+  const { bucket, key, versionId } = request.snapshot;
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+    return { bucket, key, versionId: versionId ?? head.VersionId };
+  } catch (e) {
+    if (
+      e instanceof NotFound ||
+      (e instanceof S3ServiceException && [400, 404].includes(e.$metadata.httpStatusCode ?? 0))
+    )
+      return undefined;
+    throw e;
+  }
+}
+
+function executionInput(
+  run: RunRecord,
+  request: ValidRunRequest,
+  snapshot: ExecutionInput["snapshot"],
+): ExecutionInput {
+  return {
+    incidentId: run.incidentId,
+    runId: run.runId,
+    requestId: request.requestId,
+    requestedBy: run.requestedBy,
+    reason: run.reason,
+    dryRun: run.dryRun,
+    batchSize: run.batchSize,
+    incidentDigest: run.incidentDigest,
+    incident: request.incidentDocument,
+    snapshot,
+  };
+}
+
+/**
+ * start-run, `POST /incidents/{incidentId}/runs`: validates the request with the shared zod schemas, pins the
+ * snapshot's version, records the run as requested and starts the state machine's execution named by the run
+ * id. The run id comes from the incident and the client's request id, so a retried request finds its run:
+ * Step Functions answers a second `StartExecution` of the same name and input as the first, and starts nothing.
+ */
+export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps): Promise<APIGatewayProxyResult> {
+  const incidentId = event.pathParameters?.incidentId ?? "";
+  let body: unknown;
+  try {
+    body = JSON.parse(event.body ?? "");
+  } catch {
+    return problem(400, "the request is not valid", ["(the body): must be a JSON object"]);
+  }
+  let request: ValidRunRequest;
+  try {
+    request = parseRunRequest(incidentId, body);
+  } catch (e) {
+    if (e instanceof RunRequestError) return problem(400, "the request is not valid", e.problems);
+    throw e;
+  }
+  if (request.snapshot.bucket !== deps.snapshotBucket)
+    return problem(400, "the request is not valid", [
+      `snapshot.bucket: must be ${deps.snapshotBucket}, the bucket hiwari reads snapshots from`,
+    ]);
+  const snapshot = await pinSnapshot(deps.s3, request);
+  if (!snapshot)
+    return problem(400, "the request is not valid", [`snapshot: ${s3Uri(request.snapshot)} does not exist`]);
+
+  const runId = runIdOf(incidentId, request.requestId);
+  const wanted: RunRecord = {
+    incidentId,
+    runId,
+    requestedBy: event.requestContext?.identity?.userArn ?? event.requestContext?.identity?.caller ?? "unknown",
+    reason: request.reason,
+    dryRun: request.dryRun,
+    status: "requested",
+    startedAt: new Date().toISOString(),
+    policy: { rule: request.incident.rule, dayBasis: request.incident.dayBasis, rounding: request.incident.rounding },
+    incidentDigest: sha256(JSON.stringify(request.incidentDocument)),
+    snapshotDigest: "",
+    snapshotName: s3Uri(snapshot),
+    batchSize: request.batchSize,
+  };
+  const created = await deps.store.createRun(wanted);
+  const run = created ? wanted : await deps.store.getRun(incidentId, runId);
+  if (!run) throw new Error(`run ${runId}: recorded, yet not found`);
+  const answer = { runId, incidentId, links: { self: `/incidents/${encodeURIComponent(incidentId)}/runs/${runId}` } };
+  if (!created) {
+    const differs = mismatchOf(run, wanted);
+    if (differs)
+      return problem(
+        409,
+        `request ${request.requestId} started run ${runId} with another ${differs}; use a new request id`,
+      );
+    if (run.status === "failed")
+      return problem(
+        409,
+        `run ${runId} failed: ${run.error ?? "unknown error"}. Fix the cause and send a new request id: the new run reconciles with whatever this one stored`,
+      );
+    if (run.status === "completed") return json(200, { ...answer, status: run.status, created: false });
+  }
+  try {
+    await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: runId,
+        input: JSON.stringify(executionInput(run, request, snapshot)),
+      }),
+    );
+  } catch (e) {
+    // The execution of this name exists already (it ran, or runs, with this run's recorded input): nothing to start.
+    if (!(e instanceof ExecutionAlreadyExists)) throw e;
+  }
+  if (created) metrics.addMetric("RunsStarted", MetricUnit.Count, 1);
+  logger.info(created ? "run started" : "run found", { incidentId, runId, dryRun: run.dryRun });
+  return json(created ? 202 : 200, { ...answer, status: run.status, created });
+}
+
+let deps: StartRunDeps | undefined;
+
+async function depsFromEnvironment(): Promise<StartRunDeps> {
+  if (deps) return deps;
+  const [{ DynamoDBClient }, { S3Client }, { SFNClient }, { DynamoDbRefundStore }, { tracer }] = await Promise.all([
+    import("@aws-sdk/client-dynamodb"),
+    import("@aws-sdk/client-s3"),
+    import("@aws-sdk/client-sfn"),
+    import("../commons/dynamodb/dynamodb-refund-store"),
+    import("../commons/powertools/powertools"),
+  ]);
+  const env = (name: string) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`environment: ${name} is not set`);
+    return value;
+  };
+  deps = {
+    store: new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+      refunds: env("REFUNDS_TABLE"),
+      runs: env("RUNS_TABLE"),
+    }),
+    s3: tracer.captureAWSv3Client(new S3Client({})),
+    sfn: tracer.captureAWSv3Client(new SFNClient({})),
+    stateMachineArn: env("STATE_MACHINE_ARN"),
+    snapshotBucket: env("SNAPSHOT_BUCKET"),
+  };
+  return deps;
+}
+
+export function makeHandler(getDeps: () => Promise<StartRunDeps> = depsFromEnvironment) {
+  return withPowertools(async (event: APIGatewayProxyEvent) => startRun(event, await getDeps()));
+}
+
+export const handler = makeHandler();

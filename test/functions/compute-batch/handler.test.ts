@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
+import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
+import { makeCompleteHandler, makeFailHandler, makeShardHandler } from "../../../functions/finalize-run/handler";
+import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
+import type { ShardResult } from "../../../shared/pipeline/run-steps";
+import { SHARDS } from "../../../shared/store/refund-store";
+import { run as computeInMemory, csvOf, incidentDoc, row } from "../../helpers/factories";
+import {
+  BUCKET,
+  executionInput,
+  type Harness,
+  lambdaContext,
+  mapBatches,
+  startHarness,
+} from "../../helpers/pipeline-harness";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+const incident = incidentDoc({ goodwill: { amount: 500, currency: "JPY" } });
+// Seven rows: three computed, one of another service (skipped), a bad fee and an id twice (both rejected, as the
+// contract rejects every row of a duplicated id); a subscriber id holding a quoted line break.
+const rows = [
+  row({}, 1),
+  row({ subscriber_id: "S-\n2" }, 2),
+  row({ monthly_fee: "abc" }, 3),
+  row({ service_code: "OTHER" }, 4),
+  row({}, 5),
+  row({}, 5),
+  row({ active_to: "2011-12-21" }, 7),
+];
+
+describe("prepare-run → compute-batch (Map children) → finalize-run (per shard) → complete-run", () => {
+  it("stores exactly the lines `hiwari compute` gives, reading only each slice's bytes", async () => {
+    const csv = csvOf(rows);
+    const versionId = h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csv);
+    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId });
+
+    const prepared = (await makePrepare(h.deps)(input, lambdaContext)) as {
+      status: string;
+      slices: number;
+      shards: number[];
+      manifest: { bucket: string; key: string };
+    };
+    expect(prepared).toMatchObject({
+      status: "ready",
+      slices: 4, // 7 rows in slices of 2
+      manifest: { bucket: BUCKET, key: `${runPrefix(input)}manifest.csv` },
+    });
+    expect(prepared.shards).toHaveLength(SHARDS);
+
+    const batches = mapBatches(h, input, 3); // 4 slices, 3 per child: two children
+    expect(batches.map((b) => b.Items.length)).toEqual([3, 1]);
+    const compute = makeComputeBatch(h.deps);
+    const outs = [];
+    for (const batch of batches) outs.push(await compute(batch, lambdaContext));
+    expect(outs).toEqual([
+      { batches: 3, rows: 6, rejected: 3 },
+      { batches: 1, rows: 1, rejected: 0 },
+    ]);
+    // Each slice was read by its byte range of the pinned version, never whole.
+    expect(h.s3.ranges).toHaveLength(4);
+    // A child retried by Lambda (the same items again) rewrites nothing: same lines, same versions.
+    const linesNow = async () => {
+      const all = [];
+      for (let n = 0; n < SHARDS; n++)
+        for await (const page of h.store.linesOfShard(input.incidentId, n)) all.push(...page);
+      return all.map((l) => `${l.lineId}@${l.version}`).sort();
+    };
+    const before = await linesNow();
+    expect(await compute(batches[0] as never, lambdaContext)).toEqual(outs[0]);
+    expect(await linesNow()).toEqual(before);
+
+    const shard = makeShardHandler(h.deps);
+    const shards: ShardResult[] = [];
+    for (const n of prepared.shards)
+      shards.push(await shard({ incidentId: input.incidentId, runId: input.runId, shard: n }, lambdaContext));
+    const done = await makeCompleteHandler(h.deps)(
+      { incidentId: input.incidentId, runId: input.runId, shards },
+      lambdaContext,
+    );
+
+    const expected = await computeInMemory(incident, csv);
+    expect(done.status).toBe("completed");
+    expect(done.counts).toEqual({
+      rows: 7,
+      computed: 3,
+      skipped: 1,
+      rejected: 3,
+      calculated: expected.lines.length,
+      adjusted: 0,
+      voided: 0,
+      unchanged: 0,
+    });
+    const stored = [];
+    for (let n = 0; n < SHARDS; n++)
+      for await (const page of h.store.linesOfShard(input.incidentId, n)) stored.push(...page);
+    const key = (l: {
+      subscriptionId: string | null;
+      subscriberId: string;
+      periodStart: string | null;
+      amount: bigint;
+    }) => `${l.subscriptionId}|${l.subscriberId}|${l.periodStart}|${l.amount}`;
+    expect(stored.map(key).sort()).toEqual(expected.lines.map(key).sort());
+    // The rejected rows, with their physical lines, in the run's files.
+    const rejects = (h.s3.text(BUCKET, `${runPrefix(input)}rejects.jsonl`) ?? "")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rejects.map((r: { line: number }) => r.line).sort()).toEqual(expected.rejects.map((r) => r.line).sort());
+    expect(rejects.map((r: { line: number }) => r.line)).toContain(5); // fee "abc": line 5, after the two-line row 3–4
+  });
+
+  it("a child retried after its run completed writes nothing: the run's lock is gone", async () => {
+    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const [first] = mapBatches(h, input, 3);
+    await expect(makeComputeBatch(h.deps)(first as never, lambdaContext)).rejects.toMatchObject({
+      name: "LockLostError",
+    });
+  });
+
+  it("refuses a child whose snapshot bytes are not the version prepare surveyed; fail-run records it", async () => {
+    const input = executionInput(
+      incident,
+      { key: "snapshots/2011-12/subs.csv", versionId: "v1" },
+      { requestId: "req-2" },
+    );
+    await makePrepare(h.deps)(input, lambdaContext);
+    const changed = h.s3.put(
+      BUCKET,
+      "snapshots/2011-12/subs.csv",
+      csvOf([row({ monthly_fee: "999" }, 1), ...rows.slice(1)]),
+    );
+    const [first] = mapBatches(h, { ...input, snapshot: { ...input.snapshot, versionId: changed } }, 1);
+    const error = await makeComputeBatch(h.deps)(first as never, lambdaContext).catch((e: Error) => e);
+    expect(error).toMatchObject({
+      name: "SnapshotChangedError",
+      message: expect.stringMatching(/batch 1: the bytes \d+–\d+ are not those the run was prepared from$/),
+    });
+    // The state machine's Catch hands the error to fail-run as Step Functions shapes it (Cause: the Lambda's JSON).
+    const cause = JSON.stringify({ errorType: "SnapshotChangedError", errorMessage: (error as Error).message });
+    await makeFailHandler(h.deps)(
+      {
+        incidentId: input.incidentId,
+        runId: input.runId,
+        error: { Error: "States.ExceedToleratedFailureThreshold", Cause: cause },
+      },
+      lambdaContext,
+    );
+    const failed = await h.store.getRun(input.incidentId, input.runId);
+    expect(failed?.status).toBe("failed");
+    expect(failed?.error).toBe(`States.ExceedToleratedFailureThreshold: ${(error as Error).message}`);
+    // The lock is free again: another run can take it.
+    await expect(h.store.acquireLock(input.incidentId, "run-next", 60_000)).resolves.toBeUndefined();
+    await h.store.releaseLock(input.incidentId, "run-next");
+  });
+
+  it("refuses an item that is not a manifest row, naming the field", async () => {
+    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const [first] = mapBatches(h, input, 1);
+    const bad = { ...first, Items: [{ ...first?.Items[0], start: "x" }] };
+    await expect(makeComputeBatch(h.deps)(bad as never, lambdaContext)).rejects.toThrow(
+      'manifest item: start: must be a whole number (got "x")',
+    );
+  });
+});

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
+import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
+import { makeCompleteHandler, makeShardHandler, messageOf } from "../../../functions/finalize-run/handler";
+import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
+import type { ExecutionInput } from "../../../shared/api/run-request";
+import type { ShardResult } from "../../../shared/pipeline/run-steps";
+import { SHARDS } from "../../../shared/store/refund-store";
+import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import {
+  BUCKET,
+  executionInput,
+  type Harness,
+  lambdaContext,
+  mapBatches,
+  startHarness,
+} from "../../helpers/pipeline-harness";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+const incident = incidentDoc();
+
+/** The state machine's path for one request: prepare, every child, every shard, complete. */
+async function runThrough(input: ExecutionInput, finalizeOnly?: number[]) {
+  await makePrepare(h.deps)(input, lambdaContext);
+  for (const batch of mapBatches(h, input, 2)) await makeComputeBatch(h.deps)(batch, lambdaContext);
+  const shards: ShardResult[] = [];
+  for (const shard of finalizeOnly ?? Array.from({ length: SHARDS }, (_, i) => i))
+    shards.push(
+      await makeShardHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId, shard }, lambdaContext),
+    );
+  return makeCompleteHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId, shards }, lambdaContext);
+}
+
+describe("finalize-run and complete-run", () => {
+  it("voids the lines of a subscription absent from the corrected snapshot, and totals what is owed now", async () => {
+    const first = h.s3.put(BUCKET, "snapshots/a.csv", csvOf([row({}, 1), row({}, 2), row({}, 3)]));
+    const done1 = await runThrough(executionInput(incident, { key: "snapshots/a.csv", versionId: first }));
+    expect(done1.counts).toMatchObject({ calculated: 3, voided: 0 });
+    // 210 JPY, December 2011 (31 days), calendar days 20–22 suspended: 3 days, floor(210 × 3 / 31) = 20 each.
+    expect(done1.totals).toEqual([{ serviceCode: "IMADOKO", currency: "JPY", lines: 3, amount: "60" }]);
+
+    const second = h.s3.put(BUCKET, "snapshots/a.csv", csvOf([row({}, 1), row({}, 3)]));
+    const input = executionInput(incident, { key: "snapshots/a.csv", versionId: second }, { requestId: "req-2" });
+    const done2 = await runThrough(input);
+    expect(done2.counts).toMatchObject({ rows: 2, calculated: 0, adjusted: 0, voided: 1, unchanged: 2 });
+    expect(done2.totals).toEqual([{ serviceCode: "IMADOKO", currency: "JPY", lines: 2, amount: "40" }]);
+    expect(JSON.parse(h.s3.text(BUCKET, `${runPrefix(input)}run.json`) ?? "{}")).toMatchObject({
+      runId: input.runId,
+      status: "completed",
+    });
+  });
+
+  it("a dry run leaves the changes it would make in the run's files and writes no line", async () => {
+    const version = h.s3.put(BUCKET, "snapshots/b.csv", csvOf([row({ monthly_fee: "310" }, 1), row({}, 3)]));
+    const input = executionInput(
+      incident,
+      { key: "snapshots/b.csv", versionId: version },
+      { requestId: "req-3", dryRun: true },
+    );
+    const done = await runThrough(input);
+    expect(done.counts).toMatchObject({ adjusted: 1, unchanged: 1 });
+    const files = h.s3.keys(BUCKET).filter((k) => k.startsWith(`${runPrefix(input)}dry-run/`));
+    const changes = files.flatMap((k) =>
+      (h.s3.text(BUCKET, k) ?? "")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
+    expect(changes).toEqual([expect.objectContaining({ change: "adjusted", version: 2 })]);
+    const [stored] = await h.store.linesLike(incident.incidentId, [changes[0].line]);
+    expect(stored?.version).toBe(1);
+  });
+
+  it("complete refuses a run with a shard not finalized: nothing is recorded as completed", async () => {
+    const version = h.s3.put(BUCKET, "snapshots/c.csv", csvOf([row({}, 1), row({}, 3)]));
+    const input = executionInput(incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
+    await expect(runThrough(input, [0, 1])).rejects.toThrow(`run ${input.runId}: 2 of 64 shards are finalized`);
+    expect((await h.store.getRun(input.incidentId, input.runId))?.status).toBe("running");
+  });
+});
+
+describe("messageOf (a Catch's error)", () => {
+  it("takes the Lambda's errorMessage from Cause, or Cause itself for the service's own errors", () => {
+    expect(
+      messageOf({
+        Error: "RunLockedError",
+        Cause: JSON.stringify({ errorType: "RunLockedError", errorMessage: "held" }),
+      }),
+    ).toBe("RunLockedError: held");
+    expect(messageOf({ Error: "States.Timeout", Cause: "the task timed out" })).toBe(
+      "States.Timeout: the task timed out",
+    );
+    expect(messageOf(undefined)).toBe("the run failed");
+  });
+});

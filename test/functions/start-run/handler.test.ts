@@ -1,0 +1,229 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHandler, type StartRunDeps } from "../../../functions/start-run/handler";
+import { ExecutionInputSchema } from "../../../shared/api/run-request";
+import { runIdOf } from "../../../shared/pipeline/run-context";
+import type { RunRecord } from "../../../shared/store/refund-store";
+import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { BUCKET, type Harness, lambdaContext, startHarness } from "../../helpers/pipeline-harness";
+
+const STATE_MACHINE = "arn:aws:states:ap-northeast-1:123456789012:stateMachine:hiwari-runs";
+
+/**
+ * Step Functions as its API documents StartExecution for a standard workflow: a name is used once; the same name
+ * with the same input answers as the first call did (the execution is not started again); another input under
+ * that name is ExecutionAlreadyExists.
+ */
+function fakeStepFunctions() {
+  const sfn = new SFNClient({ region: "ap-northeast-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+  const executions = new Map<string, { input: string; startDate: Date }>();
+  mockClient(sfn)
+    .on(StartExecutionCommand)
+    .callsFake((request) => {
+      const name = request.name as string;
+      const seen = executions.get(name);
+      if (seen && seen.input !== request.input)
+        throw new ExecutionAlreadyExists({
+          message: `Execution Already Exists: '${name}'`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      if (!seen) executions.set(name, { input: request.input as string, startDate: new Date() });
+      const execution = executions.get(name) as { startDate: Date };
+      return {
+        executionArn: `${STATE_MACHINE.replace(":stateMachine:", ":execution:")}:${name}`,
+        startDate: execution.startDate,
+      };
+    });
+  return { sfn, executions };
+}
+
+let h: Harness;
+let steps: ReturnType<typeof fakeStepFunctions>;
+let deps: StartRunDeps;
+let handler: ReturnType<typeof makeHandler>;
+let snapshotVersion: string;
+beforeAll(async () => {
+  h = await startHarness();
+  steps = fakeStepFunctions();
+  deps = { store: h.store, s3: h.s3.client, sfn: steps.sfn, stateMachineArn: STATE_MACHINE, snapshotBucket: BUCKET };
+  handler = makeHandler(async () => deps);
+  snapshotVersion = h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1)]));
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** A POST as API Gateway's Lambda proxy integration (REST API, IAM auth) delivers it. */
+function post(body: unknown, incidentId = "test-incident"): APIGatewayProxyEvent {
+  return {
+    resource: "/incidents/{incidentId}/runs",
+    path: `/incidents/${incidentId}/runs`,
+    httpMethod: "POST",
+    headers: { "content-type": "application/json" },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { incidentId },
+    stageVariables: null,
+    isBase64Encoded: false,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    requestContext: {
+      identity: { userArn: "arn:aws:iam::123456789012:user/finance", caller: "AIDAEXAMPLE" },
+    } as never,
+  };
+}
+
+const request = (extra: Record<string, unknown> = {}) => ({
+  requestId: "finance-2011-12-22-001",
+  incident: incidentDoc(),
+  snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv" },
+  reason: "sp-mode mail outage, first run",
+  ...extra,
+});
+
+const answer = (result: { statusCode: number; body: string }) => ({
+  http: result.statusCode,
+  body: JSON.parse(result.body),
+});
+
+describe("start-run (POST /incidents/{incidentId}/runs)", () => {
+  const runId = runIdOf("test-incident", "finance-2011-12-22-001");
+
+  it("records the run as requested and starts one execution named by the run id, with the snapshot pinned", async () => {
+    const first = answer(await handler(post(request()), lambdaContext));
+    expect(first).toEqual({
+      http: 202,
+      body: {
+        runId,
+        incidentId: "test-incident",
+        status: "requested",
+        created: true,
+        links: { self: `/incidents/test-incident/runs/${runId}` },
+      },
+    });
+    expect([...steps.executions.keys()]).toEqual([runId]);
+    const input = ExecutionInputSchema.parse(JSON.parse(steps.executions.get(runId)?.input ?? "{}"));
+    expect(input).toMatchObject({
+      runId,
+      requestedBy: "arn:aws:iam::123456789012:user/finance",
+      dryRun: false,
+      batchSize: 1000,
+      snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: snapshotVersion },
+    });
+    const run = await h.store.getRun("test-incident", runId);
+    expect(run).toMatchObject({
+      status: "requested",
+      requestedBy: "arn:aws:iam::123456789012:user/finance",
+      reason: "sp-mode mail outage, first run",
+      snapshotName: `s3://${BUCKET}/snapshots/2011-12/subs.csv?versionId=${snapshotVersion}`,
+    });
+  });
+
+  it("called again with the same request (a retry), starts nothing new and answers 200 with the same run", async () => {
+    // Even after a new version of the snapshot is uploaded: the retry is pinned to the version the run recorded…
+    const second = answer(
+      await handler(
+        post(request({ snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: snapshotVersion } })),
+        lambdaContext,
+      ),
+    );
+    expect(second).toMatchObject({ http: 200, body: { runId, created: false, status: "requested" } });
+    expect(steps.executions.size).toBe(1);
+  });
+
+  it("refuses the same request id with other inputs (409), naming what differs", async () => {
+    const other = answer(await handler(post(request({ dryRun: true })), lambdaContext));
+    expect(other).toEqual({
+      http: 409,
+      body: {
+        message: `request finance-2011-12-22-001 started run ${runId} with another dry-run flag; use a new request id`,
+      },
+    });
+    h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1), row({}, 2)]));
+    const newer = answer(await handler(post(request()), lambdaContext)); // latest version is another snapshot now
+    expect(newer.body.message).toMatch(/with another snapshot; use a new request id$/);
+    expect(steps.executions.size).toBe(1);
+  });
+
+  it("answers 400 with every problem named by its field, and starts nothing", async () => {
+    const bad = answer(
+      await handler(
+        post({
+          ...request(),
+          requestId: "no spaces",
+          reason: " ",
+          incident: { ...incidentDoc(), timeZone: "Mars/Olympus" },
+        }),
+        lambdaContext,
+      ),
+    );
+    expect(bad.http).toBe(400);
+    expect(bad.body.message).toBe("the request is not valid");
+    expect(bad.body.problems).toEqual([
+      "requestId: must be 1 to 128 letters, digits or . _ : -",
+      "reason: is required",
+      expect.stringMatching(/^incident\.timeZone: /),
+    ]);
+    expect(answer(await handler(post("{not json"), lambdaContext))).toEqual({
+      http: 400,
+      body: { message: "the request is not valid", problems: ["(the body): must be a JSON object"] },
+    });
+    const otherIncident = answer(await handler(post(request(), "another-incident"), lambdaContext));
+    expect(otherIncident.body.problems).toEqual([
+      'incident.incidentId: is "test-incident", but the path names "another-incident"',
+    ]);
+    expect(steps.executions.size).toBe(1);
+  });
+
+  it("answers 400 for a snapshot that does not exist or is outside the snapshot bucket", async () => {
+    const missing = answer(
+      await handler(
+        post(request({ requestId: "r-2", snapshot: { bucket: BUCKET, key: "snapshots/none.csv" } })),
+        lambdaContext,
+      ),
+    );
+    expect(missing).toEqual({
+      http: 400,
+      body: {
+        message: "the request is not valid",
+        problems: [`snapshot: s3://${BUCKET}/snapshots/none.csv does not exist`],
+      },
+    });
+    const elsewhere = answer(
+      await handler(
+        post(request({ requestId: "r-3", snapshot: { bucket: "someone-elses", key: "x.csv" } })),
+        lambdaContext,
+      ),
+    );
+    expect(elsewhere.body.problems).toEqual([
+      `snapshot.bucket: must be ${BUCKET}, the bucket hiwari reads snapshots from`,
+    ]);
+    expect(await h.store.listRuns("test-incident")).toHaveLength(1);
+  });
+
+  it("answers a completed run's retry with 200 and its status, and a failed one's with 409 and its error", async () => {
+    const run = (await h.store.getRun("test-incident", runId)) as RunRecord;
+    await h.store.putRun({ ...run, status: "completed", snapshotDigest: "d" });
+    const done = answer(
+      await handler(
+        post(request({ snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: snapshotVersion } })),
+        lambdaContext,
+      ),
+    );
+    expect(done).toMatchObject({ http: 200, body: { status: "completed", created: false } });
+    await h.store.putRun({ ...run, status: "failed", error: "RunLockedError: incident held" });
+    const failed = answer(
+      await handler(
+        post(request({ snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: snapshotVersion } })),
+        lambdaContext,
+      ),
+    );
+    expect(failed.http).toBe(409);
+    expect(failed.body.message).toMatch(
+      /^run run-[0-9a-f]{20} failed: RunLockedError: incident held\. Fix the cause and send a new request id/,
+    );
+    expect(steps.executions.size).toBe(1);
+  });
+});

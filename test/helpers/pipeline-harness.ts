@@ -1,0 +1,86 @@
+import type { Context } from "aws-lambda";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../bin/io/dynamodb-local";
+import { createTables } from "../../functions/commons/dynamodb/create-tables";
+import { DynamoDbRefundStore } from "../../functions/commons/dynamodb/dynamodb-refund-store";
+import type { RunDeps } from "../../functions/commons/runtime";
+import { runPrefix } from "../../functions/commons/s3/s3-run-files";
+import { type ExecutionInput, s3Uri } from "../../shared/api/run-request";
+import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import { FakeS3 } from "./fake-s3";
+
+process.env.POWERTOOLS_METRICS_DISABLED = "true";
+process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+process.env.POWERTOOLS_TRACE_ENABLED = "false";
+
+export const BUCKET = "hiwari-runs-test";
+export const TABLES = { refunds: "refunds", runs: "runs" };
+
+/** A Lambda context as the runtime passes it (the middlewares read it). */
+export const lambdaContext = {
+  functionName: "test",
+  awsRequestId: "req-1",
+  invokedFunctionArn: "arn:aws:lambda:ap-northeast-1:123456789012:function:test",
+  memoryLimitInMB: "1024",
+  functionVersion: "$LATEST",
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+/** DynamoDB Local (fresh, in memory) and a bucket in memory: what the run functions reach on AWS. */
+export interface Harness {
+  db: DynamoDbLocal;
+  s3: FakeS3;
+  store: DynamoDbRefundStore;
+  deps: () => RunDeps;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const db = await startDynamoDbLocal();
+  await createTables(db.client, TABLES);
+  const s3 = new FakeS3();
+  const store = new DynamoDbRefundStore(db.client, TABLES);
+  const deps: RunDeps = { store, s3: s3.client, workBucket: BUCKET };
+  return { db, s3, store, deps: () => deps, stop: () => db.stop() };
+}
+
+/** The execution input start-run would build for this request (snapshot pinned to its version). */
+export function executionInput(
+  incident: { incidentId: string },
+  snapshot: { key: string; versionId: string },
+  extra: Partial<ExecutionInput> = {},
+): ExecutionInput {
+  const requestId = extra.requestId ?? "req-1";
+  return {
+    incidentId: incident.incidentId,
+    runId: runIdOf(incident.incidentId, requestId),
+    requestId,
+    requestedBy: "arn:aws:iam::123456789012:user/finance",
+    reason: "test",
+    dryRun: false,
+    batchSize: 2,
+    incidentDigest: sha256(JSON.stringify(incident)),
+    incident,
+    snapshot: { bucket: BUCKET, ...snapshot },
+    ...extra,
+  };
+}
+
+/**
+ * The manifest's rows as the Distributed Map's CSV item reader hands them over: objects keyed by the header's
+ * columns, every value a string, in batches of `perChild` with the BatchInput the ItemBatcher adds.
+ */
+export function mapBatches(h: Harness, input: ExecutionInput, perChild: number) {
+  const text = h.s3.text(BUCKET, `${runPrefix(input)}manifest.csv`) ?? "";
+  const [head, ...rows] = text.trimEnd().split("\n");
+  const columns = (head ?? "").split(",");
+  const items = rows.map((r) => Object.fromEntries(r.split(",").map((v, i) => [columns[i], v])));
+  const batches = [];
+  for (let i = 0; i < items.length; i += perChild)
+    batches.push({
+      BatchInput: { incidentId: input.incidentId, runId: input.runId, snapshot: input.snapshot },
+      Items: items.slice(i, i + perChild),
+    });
+  return batches;
+}
+
+export { s3Uri };
