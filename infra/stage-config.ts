@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Node } from "constructs";
 
 /** The deployment stages. Chosen with `-c stage=<name>`; `dev` when not given. */
@@ -12,8 +13,8 @@ export const STAGE_CONTEXT_KEY = "stage";
 export const DEFAULT_STAGE: StageName = "dev";
 
 /**
- * Everything that differs between stages. Only data lifetime differs (removal, deletion protection, archive
- * retention): both stages build the same resources with the same settings.
+ * Everything that differs between stages. Only data lifetime differs (removal, deletion protection, archive,
+ * log and snapshot-version retention): both stages build the same resources with the same settings.
  */
 export interface StageConfig {
   readonly stageName: StageName;
@@ -23,6 +24,10 @@ export interface StageConfig {
   readonly deletionProtection: boolean;
   /** How long the event bus archive keeps events for replay. */
   readonly archiveRetention: Duration;
+  /** How long the functions', state machine's and API's logs are kept. */
+  readonly logRetention: RetentionDays;
+  /** How long a replaced or deleted snapshot version is kept in the run bucket. */
+  readonly noncurrentVersionRetention: Duration;
 }
 
 const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
@@ -31,12 +36,16 @@ const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     removalPolicy: RemovalPolicy.DESTROY,
     deletionProtection: false,
     archiveRetention: Duration.days(7),
+    logRetention: RetentionDays.ONE_MONTH,
+    noncurrentVersionRetention: Duration.days(30),
   },
   prod: {
     stageName: "prod",
     removalPolicy: RemovalPolicy.RETAIN,
     deletionProtection: true,
     archiveRetention: Duration.days(400),
+    logRetention: RetentionDays.THIRTEEN_MONTHS,
+    noncurrentVersionRetention: Duration.days(400),
   },
 };
 

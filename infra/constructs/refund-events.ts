@@ -2,12 +2,14 @@ import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Archive, EventBus } from "aws-cdk-lib/aws-events";
-import { Architecture, Runtime, StartingPosition } from "aws-cdk-lib/aws-lambda";
+import { StartingPosition } from "aws-cdk-lib/aws-lambda";
 import { DynamoEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE } from "../../shared/events/refund-events";
+import { HiwariFunction } from "./hiwari-function";
 
 export interface RefundEventsProps {
   /** The refunds table: its stream is the outbox. */
@@ -15,10 +17,11 @@ export interface RefundEventsProps {
   /** How long the bus archive keeps events for replay. */
   readonly archiveRetention: Duration;
   readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: RetentionDays;
 }
 
 /**
- * Billing events: the refunds table's stream → `publish-events` → the `hiwari-refunds` bus, archived for replay.
+ * Billing events: the refunds table's stream, `publish-events`, the `hiwari-refunds` bus, archived for replay.
  *
  * Defaults: the function on ARM64 and nodejs22.x, bundled by the local esbuild (no Docker), ESM, 1 GiB, 1 min;
  * the stream read from the trim horizon in batches of 100, with partial batch failures reported, a failing batch
@@ -28,8 +31,11 @@ export interface RefundEventsProps {
 export class RefundEvents extends Construct {
   readonly bus: EventBus;
   readonly publisher: NodejsFunction;
+  readonly publisherFunction: HiwariFunction;
   readonly deadLetters: Queue;
   readonly deadLetterAlarm: Alarm;
+  /** The publisher's own alarms (errors, stream iterator age). */
+  readonly otherAlarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: RefundEventsProps) {
     super(scope, id);
@@ -48,25 +54,16 @@ export class RefundEvents extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
-    this.publisher = new NodejsFunction(this, "PublishEvents", {
-      description: "hiwari publish-events: refunds table stream → billing events",
-      entry: new URL("../../functions/publish-events/handler.ts", import.meta.url).pathname,
-      handler: "handler",
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 1024,
+    this.publisherFunction = new HiwariFunction(this, "PublishEvents", {
+      entry: "publish-events/handler.ts",
+      description: "hiwari publish-events: refunds table stream, billing events",
       timeout: Duration.minutes(1),
-      environment: { EVENT_BUS_NAME: this.bus.eventBusName, POWERTOOLS_SERVICE_NAME: "hiwari" },
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        // The runtime ships the AWS SDK v3; the handler's clients come from it.
-        externalModules: ["@aws-sdk/*"],
-        mainFields: ["module", "main"],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      otherWildcards: "dynamodb:ListStreams, granted by the stream event source, supports no resource-level permission",
     });
+    this.publisher = this.publisherFunction.fn;
     this.bus.grantPutEventsTo(this.publisher);
     this.publisher.addEventSource(
       new DynamoEventSource(props.refunds, {
@@ -85,30 +82,27 @@ export class RefundEvents extends Construct {
       reason:
         "This queue is the dead-letter queue (on-failure destination) of the stream event source; a DLQ of a DLQ only moves the problem.",
     });
-    Validations.of(this.publisher).acknowledge({
-      id: "AwsSolutions::AwsSolutions-L1",
-      reason:
-        "The design fixes the Lambda runtime at nodejs22.x (ARM64); moving runtime is a deliberate, tested change.",
-    });
-    Validations.of(this.publisher).acknowledge({
-      id: "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-      reason:
-        "Grants only CloudWatch Logs create/put for the function's logs; replaced by a scoped policy with the least-privilege work.",
-    });
-    Validations.of(this.publisher).acknowledge({
-      id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-      reason: "dynamodb:ListStreams, granted by the stream event source, supports no resource-level permission.",
-    });
 
     this.deadLetterAlarm = this.alarmOnAny(
       "DeadLettersAlarm",
       "stream records that could not be published: see docs/operations.md",
       this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
     );
-    this.alarmOnAny(
-      "PublisherErrorsAlarm",
-      "publish-events fails: events wait in the stream (24 h)",
-      this.publisher.metricErrors({ period: Duration.minutes(5) }),
+    this.otherAlarms.push(
+      this.alarmOnAny(
+        "PublisherErrorsAlarm",
+        "publish-events fails: events wait in the stream (24 h)",
+        this.publisher.metricErrors({ period: Duration.minutes(5) }),
+      ),
+      new Alarm(this, "PublisherBehindAlarm", {
+        alarmDescription:
+          "publish-events is more than 6 h behind the stream, which keeps records 24 h: see docs/operations.md",
+        metric: this.publisher.metric("IteratorAge", { period: Duration.minutes(5), statistic: "Maximum" }),
+        threshold: 6 * 60 * 60 * 1000,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
     );
   }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHiwariApp } from "../../../infra/hiwari-app";
+import { grantsOf } from "../template-helpers";
 
 const cdkJson = JSON.parse(readFileSync(new URL("../../../cdk.json", import.meta.url), "utf8")) as {
   context?: Record<string, unknown>;
@@ -52,23 +53,19 @@ describe("RefundEvents", () => {
   });
 
   it("grants the publisher exactly what it uses, on exactly its resources", () => {
-    const policies = template.findResources("AWS::IAM::Policy");
-    const statements = Object.values(policies).flatMap(
-      (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } })
-          .Properties.PolicyDocument.Statement,
-    );
-    expect(statements.map((s) => [s.Action, s.Resource])).toEqual([
-      ["events:PutEvents", { "Fn::GetAtt": [ref("RefundEventsBus"), "Arn"] }],
-      [
-        ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
-        { "Fn::GetAtt": [ref("RefundEventsPublisherDeadLetters"), "Arn"] },
-      ],
-      ["dynamodb:ListStreams", "*"],
-      [
-        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-        { "Fn::GetAtt": [ref("RefundsTable"), "StreamArn"] },
-      ],
+    expect(grantsOf(template, "RefundEventsPublishEventsRole")).toEqual([
+      "Allow dynamodb:DescribeStream on RefundsTable.StreamArn",
+      "Allow dynamodb:GetRecords on RefundsTable.StreamArn",
+      "Allow dynamodb:GetShardIterator on RefundsTable.StreamArn",
+      "Allow dynamodb:ListStreams on *",
+      "Allow events:PutEvents on RefundEventsBus.Arn",
+      "Allow logs:CreateLogStream on RefundEventsPublishEventsLogs.Arn",
+      "Allow logs:PutLogEvents on RefundEventsPublishEventsLogs.Arn",
+      "Allow sqs:GetQueueAttributes on RefundEventsPublisherDeadLetters.Arn",
+      "Allow sqs:GetQueueUrl on RefundEventsPublisherDeadLetters.Arn",
+      "Allow sqs:SendMessage on RefundEventsPublisherDeadLetters.Arn",
+      "Allow xray:PutTelemetryRecords on *",
+      "Allow xray:PutTraceSegments on *",
     ]);
   });
 

@@ -1,0 +1,113 @@
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IBucket } from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { acknowledgeWildcard, arnOf } from "../nag";
+
+export interface HiwariFunctionProps {
+  /** The handler file, relative to `functions/` (`compute-batch/handler.ts`). */
+  readonly entry: string;
+  /** The exported handler; `handler` unless the file exports several. */
+  readonly handler?: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize?: number;
+  readonly environment?: Record<string, string>;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** Why any other action granted on `*` has to be (said in the cdk-nag acknowledgement). */
+  readonly otherWildcards?: string;
+}
+
+/**
+ * One hiwari Lambda function as every one of them is built: ARM64, nodejs22.x, bundled by the local esbuild (no
+ * Docker) as minified ESM with the AWS SDK v3 left to the runtime, X-Ray tracing, its own log group with the
+ * stage's retention, and its own role that starts with nothing but writing to that log group. Each function is
+ * then granted exactly what it calls, with {@link HiwariFunction.allow}.
+ */
+export class HiwariFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: HiwariFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, "Logs", { retention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.role = new Role(this, "Role", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `${props.description}: logs to its own group, and only the calls it makes`,
+    });
+    this.fn = new NodejsFunction(this, "Function", {
+      description: props.description,
+      entry: new URL(`../../functions/${props.entry}`, import.meta.url).pathname,
+      handler: props.handler ?? "handler",
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: "hiwari",
+        POWERTOOLS_METRICS_NAMESPACE: "hiwari",
+        NODE_OPTIONS: "--enable-source-maps",
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        // The runtime ships the AWS SDK v3; the handlers' clients come from it.
+        externalModules: ["@aws-sdk/*"],
+        mainFields: ["module", "main"],
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+    this.logGroup.grantWrite(this.role);
+
+    Validations.of(this.fn).acknowledge({
+      id: "AwsSolutions::AwsSolutions-L1",
+      reason:
+        "The design fixes the Lambda runtime at nodejs22.x (ARM64); moving runtime is a deliberate, tested change.",
+    });
+    Validations.of(this.role).acknowledge({
+      id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+      reason: [
+        "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permission",
+        props.otherWildcards,
+      ]
+        .filter(Boolean)
+        .join("; "),
+    });
+  }
+
+  /** Grants exactly these actions on the objects under `prefix` of `bucket`, and nothing else of it. */
+  allowObjects(actions: string[], bucket: IBucket, prefix: string): this {
+    this.allow(actions, [bucket.arnForObjects(`${prefix}*`)]);
+    acknowledgeWildcard(
+      this.role,
+      `${arnOf(bucket)}/${prefix}*`,
+      `objects under ${prefix} only: ${prefix === "runs/" ? "each run's files" : "the snapshots finance uploads"}`,
+    );
+    return this;
+  }
+
+  /** Grants exactly these actions on exactly these resources. */
+  allow(actions: string[], resources: string[]): this {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources }));
+    return this;
+  }
+}
+
+/** Step Functions task timeouts and Lambda time limits, in one place. */
+export const FUNCTION_TIMEOUTS = {
+  api: Duration.seconds(29),
+  prepare: Duration.minutes(15),
+  batch: Duration.minutes(5),
+  finalize: Duration.minutes(15),
+  complete: Duration.minutes(5),
+} as const;

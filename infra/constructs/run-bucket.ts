@@ -1,0 +1,55 @@
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+
+/** Where finance puts subscription snapshots: the only objects the API accepts as a run's snapshot. */
+export const SNAPSHOTS_PREFIX = "snapshots/";
+/** Where each run keeps its files (manifest, plan, rejected rows, dry-run changes, run record). */
+export const RUNS_PREFIX = "runs/";
+
+export interface RunBucketProps {
+  readonly removalPolicy: RemovalPolicy;
+  /** How long a replaced or deleted snapshot version is kept (the audit trail of what a run read). */
+  readonly noncurrentVersionRetention: Duration;
+}
+
+/**
+ * The bucket for snapshots and run files: versioned (a run pins the snapshot version it read), encrypted,
+ * TLS only, never public, with server access logs in a bucket of their own.
+ */
+export class RunBucket extends Construct {
+  readonly bucket: Bucket;
+  readonly accessLogs: Bucket;
+
+  constructor(scope: Construct, id: string, props: RunBucketProps) {
+    super(scope, id);
+    const common = {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: props.removalPolicy,
+    };
+    this.accessLogs = new Bucket(this, "AccessLogs", {
+      ...common,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED, // the S3 log delivery writes with ACLs
+      lifecycleRules: [{ expiration: Duration.days(400) }],
+    });
+    this.bucket = new Bucket(this, "Bucket", {
+      ...common,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: "run-bucket/",
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: props.noncurrentVersionRetention,
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+    Validations.of(this.accessLogs).acknowledge({
+      id: "AwsSolutions::AwsSolutions-S1",
+      reason: "This is the access-log bucket itself: logging its own access would log forever.",
+    });
+  }
+}

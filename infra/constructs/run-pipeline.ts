@@ -1,0 +1,296 @@
+import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import type { Table } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Bucket } from "aws-cdk-lib/aws-s3";
+import {
+  Choice,
+  Condition,
+  CsvHeaders,
+  DefinitionBody,
+  DistributedMap,
+  Fail,
+  Map as InlineMap,
+  ItemBatcher,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  S3CsvItemReader,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  type TaskStateBase,
+} from "aws-cdk-lib/aws-stepfunctions";
+import { LambdaInvoke } from "aws-cdk-lib/aws-stepfunctions-tasks";
+import { Construct } from "constructs";
+import { KEYS } from "../../functions/commons/dynamodb/line-item";
+import { acknowledgeWildcard, arnOf } from "../nag";
+import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
+import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
+
+export interface RunPipelineProps {
+  readonly refunds: Table;
+  readonly runs: Table;
+  readonly bucket: Bucket;
+  readonly logRetention: RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** Child executions of the Map at once (see docs/scale.md for the figure). */
+  readonly mapConcurrency?: number;
+  /** Manifest rows (slices of `batchSize` rows) per child execution. */
+  readonly slicesPerChild?: number;
+}
+
+/**
+ * Errors that retrying cannot mend: the run fails at once and says why (a bad snapshot, a lock held by another
+ * run, a request reused with other inputs, a snapshot changed under the run, a lost lock, a race with another
+ * writer). Everything else (throttling, timeouts, Lambda's own errors) is retried with backoff and jitter.
+ */
+export const PERMANENT_ERRORS = [
+  "UnsafeSnapshotError",
+  "UnusableSnapshotError",
+  "IncidentError",
+  "RunLockedError",
+  "RequestMismatchError",
+  "SnapshotChangedError",
+  "MissingBatchesError",
+  "LockLostError",
+  "ConcurrentChangeError",
+  "ZodError",
+];
+
+/**
+ * The run: prepare, Distributed Map over the manifest of slices (compute-batch per child), an inline Map over
+ * the 64 shards (finalize-run), complete-run; any failure, fail-run (recorded on the run, lock released).
+ */
+export class RunPipeline extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly prepare: HiwariFunction;
+  readonly computeBatch: HiwariFunction;
+  readonly finalizeShard: HiwariFunction;
+  readonly complete: HiwariFunction;
+  readonly fail: HiwariFunction;
+  readonly failedRunsAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: RunPipelineProps) {
+    super(scope, id);
+    const { refunds, runs, bucket } = props;
+    const environment = {
+      REFUNDS_TABLE: refunds.tableName,
+      RUNS_TABLE: runs.tableName,
+      WORK_BUCKET: bucket.bucketName,
+    };
+    const common = { environment, logRetention: props.logRetention, removalPolicy: props.removalPolicy };
+    const fn = (
+      id: string,
+      handler: string,
+      entry: string,
+      description: string,
+      timeout: Duration,
+      memorySize = 1024,
+    ) => new HiwariFunction(this, id, { ...common, entry, handler, description, timeout, memorySize });
+
+    this.prepare = fn(
+      "PrepareRun",
+      "handler",
+      "prepare-run/handler.ts",
+      "hiwari prepare-run: survey the snapshot, lock and record the run",
+      FUNCTION_TIMEOUTS.prepare,
+      4096,
+    );
+    this.computeBatch = fn(
+      "ComputeBatch",
+      "handler",
+      "compute-batch/handler.ts",
+      "hiwari compute-batch: slices of the snapshot, refund lines",
+      FUNCTION_TIMEOUTS.batch,
+    );
+    this.finalizeShard = fn(
+      "FinalizeRun",
+      "shardHandler",
+      "finalize-run/handler.ts",
+      "hiwari finalize-run: voids and goodwill of one shard",
+      FUNCTION_TIMEOUTS.finalize,
+      2048,
+    );
+    this.complete = fn(
+      "CompleteRun",
+      "completeHandler",
+      "finalize-run/handler.ts",
+      "hiwari complete-run: totals, run record, lock release",
+      FUNCTION_TIMEOUTS.complete,
+    );
+    this.fail = fn(
+      "FailRun",
+      "failHandler",
+      "finalize-run/handler.ts",
+      "hiwari fail-run: record a run's failure, release its lock",
+      FUNCTION_TIMEOUTS.complete,
+      256,
+    );
+
+    // Least privilege: each function gets the calls it makes, on the resources it makes them on.
+    const runFiles = bucket.arnForObjects(`${RUNS_PREFIX}*`);
+    const gsi = `${refunds.tableArn}/index/${KEYS.gsi1}`;
+    this.prepare
+      .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
+      .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
+      .allowObjects(["s3:PutObject"], bucket, RUNS_PREFIX);
+    this.computeBatch
+      .allow(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], [runs.tableArn])
+      .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
+      .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
+      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+    this.finalizeShard
+      .allow(["dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
+      .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
+      .allow(["dynamodb:Query"], [gsi])
+      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+    this.complete
+      .allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn])
+      .allow(["dynamodb:PutItem"], [refunds.tableArn])
+      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+    this.fail.allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn]);
+
+    const failRun = this.invoke("RecordFailure", this.fail, {
+      "incidentId.$": "$.incidentId",
+      "runId.$": "$.runId",
+      "error.$": "$.error",
+    }).next(
+      new Fail(this, "RunFailed", { comment: "the run's error is on its record (GET /incidents/{id}/runs/{runId})" }),
+    );
+
+    const prepare = this.invoke("Prepare", this.prepare, JsonPath.entirePayload, "$.prepared");
+
+    const computeBatches = new DistributedMap(this, "ComputeBatches", {
+      comment:
+        "one child per few slices of the snapshot; any failed child fails the run before finalize voids anything",
+      label: "ComputeBatches",
+      // The manifest prepare wrote: one row per slice (batchNo, firstLine, start, end, rows, sha256), header first.
+      itemReader: new S3CsvItemReader({
+        bucketNamePath: JsonPath.stringAt("$.prepared.manifest.bucket"),
+        key: JsonPath.stringAt("$.prepared.manifest.key"),
+        csvHeaders: CsvHeaders.useFirstRow(),
+      }),
+      itemBatcher: new ItemBatcher({
+        maxItemsPerBatch: props.slicesPerChild ?? 4,
+        batchInput: {
+          "incidentId.$": "$.incidentId",
+          "runId.$": "$.runId",
+          "snapshot.$": "$.snapshot",
+        },
+      }),
+      maxConcurrency: props.mapConcurrency ?? 8,
+      // Zero: a batch that failed after its retries leaves lines unproduced, and finalize would void them.
+      toleratedFailurePercentage: 0,
+      mapExecutionType: StateMachineType.EXPRESS,
+      resultPath: JsonPath.DISCARD,
+    });
+    computeBatches.itemProcessor(this.retried(this.invoke("Compute", this.computeBatch, JsonPath.entirePayload)));
+
+    const finalizeShards = new InlineMap(this, "FinalizeShards", {
+      comment: "voids, goodwill and totals, one shard of the incident's lines at a time",
+      itemsPath: "$.prepared.shards",
+      itemSelector: {
+        "incidentId.$": "$.incidentId",
+        "runId.$": "$.runId",
+        "shard.$": "$$.Map.Item.Value",
+      },
+      maxConcurrency: 16,
+      resultPath: "$.shards",
+    });
+    finalizeShards.itemProcessor(this.retried(this.invoke("Finalize", this.finalizeShard, JsonPath.entirePayload)));
+
+    const complete = this.retried(
+      this.invoke("Complete", this.complete, {
+        "incidentId.$": "$.incidentId",
+        "runId.$": "$.runId",
+        "shards.$": "$.shards",
+      }),
+    );
+
+    const catchAll = <T extends TaskStateBase | DistributedMap | InlineMap>(state: T): T => {
+      state.addCatch(failRun, { errors: ["States.ALL"], resultPath: "$.error" });
+      return state;
+    };
+    const definition = this.retried(catchAll(prepare)).next(
+      new Choice(this, "AlreadyCompleted?")
+        .when(
+          Condition.stringEquals("$.prepared.status", "already-completed"),
+          new Succeed(this, "NothingToRun", { comment: "this request's run completed before" }),
+        )
+        .otherwise(catchAll(computeBatches).next(catchAll(finalizeShards)).next(catchAll(complete))),
+    );
+
+    const logs = new LogGroup(this, "StateMachineLogs", {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.stateMachine = new StateMachine(this, "StateMachine", {
+      comment: "hiwari refund run: prepare, compute batches, finalize shards, complete",
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      logs: { destination: logs, level: LogLevel.ERROR, includeExecutionData: false },
+      timeout: Duration.hours(24),
+    });
+    // The Map's item reader reads the manifest prepare wrote, and nothing else of the bucket.
+    this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ["s3:GetObject"], resources: [runFiles] }));
+    const role = this.stateMachine.role;
+    acknowledgeWildcard(
+      role,
+      `${arnOf(bucket)}/${RUNS_PREFIX}*`,
+      "the Map's item reader reads the manifest among the run files",
+    );
+    acknowledgeWildcard(role, "*", "xray:PutTraceSegments and friends (tracing) support no resource-level permission");
+    for (const f of [this.prepare, this.computeBatch, this.finalizeShard, this.complete, this.fail])
+      acknowledgeWildcard(
+        role,
+        `${arnOf(f.fn)}:*`,
+        "CDK's LambdaInvoke grant: the task's own function and its versions",
+      );
+    // The Distributed Map runs its children as executions of this very state machine (CDK's own policy).
+    const self = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(this.stateMachine.node.defaultChild as CfnElement)}"}]}]}`;
+    const executions = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution";
+    for (const resource of [`${executions}:${self}:*`, `${executions}:${self}/ComputeBatches:*`])
+      acknowledgeWildcard(this.stateMachine, resource, "the Distributed Map's child executions of this state machine");
+
+    this.failedRunsAlarm = new Alarm(this, "FailedRunsAlarm", {
+      alarmDescription: "a refund run failed: its error is on the run record; see docs/operations.md",
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: "AwsSolutions::AwsSolutions-SF1",
+      reason: "Errors are logged (level ERROR); logging every event of 36,000 child executions would only add cost.",
+    });
+  }
+
+  private invoke(id: string, target: HiwariFunction, payload: Record<string, string> | string, resultPath?: string) {
+    return new LambdaInvoke(this, id, {
+      lambdaFunction: target.fn,
+      payloadResponseOnly: true,
+      ...(typeof payload === "string" ? {} : { payload: TaskInput.fromObject(payload) }),
+      ...(resultPath ? { resultPath } : {}),
+      retryOnServiceExceptions: false,
+    });
+  }
+
+  /** No retry for what retrying cannot mend; up to 6 attempts with backoff and full jitter for the rest. */
+  private retried<T extends TaskStateBase>(task: T): T {
+    task.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
+    task.addRetry({
+      errors: ["States.ALL"],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 6,
+      maxDelay: Duration.minutes(1),
+      jitterStrategy: JitterType.FULL,
+    });
+    return task;
+  }
+}

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestModelSchema } from "../../../infra/constructs/finance-api";
+import { grantsOf, logicalId, synthApp } from "../template-helpers";
+
+let app: ReturnType<typeof synthApp>;
+beforeAll(() => {
+  app = synthApp("prod");
+});
+afterAll(() => app?.dispose());
+
+type Method = { Properties: Record<string, unknown> };
+
+describe("FinanceApi", () => {
+  it("has exactly the three routes, each IAM-authorised", () => {
+    const methods = Object.values(app.template.findResources("AWS::ApiGateway::Method")) as Method[];
+    expect(methods.map((m) => [m.Properties.HttpMethod, m.Properties.AuthorizationType]).sort()).toEqual([
+      ["GET", "AWS_IAM"],
+      ["GET", "AWS_IAM"],
+      ["POST", "AWS_IAM"],
+    ]);
+    const paths = Object.values(app.template.findResources("AWS::ApiGateway::Resource")).map(
+      (r) => (r as Method).Properties.PathPart,
+    );
+    expect(paths.sort()).toEqual(["incidents", "runs", "{incidentId}", "{runId}"]);
+  });
+
+  it("validates the POST body against the JSON Schema generated from the same zod schema start-run uses", () => {
+    const post = (Object.values(app.template.findResources("AWS::ApiGateway::Method")) as Method[]).find(
+      (m) => m.Properties.HttpMethod === "POST",
+    ) as Method;
+    const model = logicalId(app.template, "FinanceApiRunRequestModel");
+    expect(post.Properties.RequestModels).toEqual({ "application/json": { Ref: model } });
+    expect(post.Properties.RequestValidatorId).toEqual({ Ref: logicalId(app.template, "FinanceApiValidator") });
+    app.template.hasResourceProperties("AWS::ApiGateway::RequestValidator", {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    const schema = (app.template.toJSON().Resources[model] as Method).Properties.Schema as Record<string, unknown>;
+    expect(schema).toMatchObject({
+      $schema: "http://json-schema.org/draft-04/schema#",
+      type: "object",
+      required: ["requestId", "incident", "snapshot", "reason"],
+      additionalProperties: false,
+    });
+    expect(Object.keys(schema.properties as object).sort()).toEqual([
+      "batchSize",
+      "dryRun",
+      "incident",
+      "reason",
+      "requestId",
+      "snapshot",
+    ]);
+    expect(requestModelSchema().schema).toBe("http://json-schema.org/draft-04/schema#");
+  });
+
+  it("logs access and errors, never request bodies, traced", () => {
+    app.template.hasResourceProperties("AWS::ApiGateway::Stage", {
+      StageName: "v1",
+      TracingEnabled: true,
+      MethodSettings: [{ LoggingLevel: "ERROR", DataTraceEnabled: false, HttpMethod: "*", ResourcePath: "/*" }],
+    });
+  });
+
+  it("start-run may record runs, read the snapshots' heads and start executions of this state machine only", () => {
+    expect(grantsOf(app.template, "FinanceApiStartRunRole")).toEqual(
+      [
+        "Allow dynamodb:GetItem on RunsTable.Arn",
+        "Allow dynamodb:PutItem on RunsTable.Arn",
+        "Allow logs:CreateLogStream on FinanceApiStartRunLogs.Arn",
+        "Allow logs:PutLogEvents on FinanceApiStartRunLogs.Arn",
+        "Allow s3:GetObject on RunBucket.Arn/snapshots/*",
+        "Allow s3:GetObjectVersion on RunBucket.Arn/snapshots/*",
+        "Allow states:StartExecution on RunPipelineStateMachine",
+        "Allow xray:PutTelemetryRecords on *",
+        "Allow xray:PutTraceSegments on *",
+      ].sort(),
+    );
+  });
+
+  it("runs-api may only read runs", () => {
+    expect(grantsOf(app.template, "FinanceApiReadRunsRole")).toEqual(
+      [
+        "Allow dynamodb:GetItem on RunsTable.Arn",
+        "Allow dynamodb:Query on RunsTable.Arn",
+        "Allow logs:CreateLogStream on FinanceApiReadRunsLogs.Arn",
+        "Allow logs:PutLogEvents on FinanceApiReadRunsLogs.Arn",
+        "Allow xray:PutTelemetryRecords on *",
+        "Allow xray:PutTraceSegments on *",
+      ].sort(),
+    );
+  });
+
+  it("alarms on the API's server errors", () => {
+    app.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "5XXError",
+      Namespace: "AWS/ApiGateway",
+      Threshold: 0,
+    });
+  });
+});

@@ -1,0 +1,256 @@
+import aslValidator from "asl-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PERMANENT_ERRORS } from "../../../infra/constructs/run-pipeline";
+import { grantsOf, logicalId, render, synthApp } from "../template-helpers";
+
+let app: ReturnType<typeof synthApp>;
+let definition: { StartAt: string; States: Record<string, Record<string, unknown>> };
+beforeAll(() => {
+  app = synthApp("prod");
+  const [machine] = Object.values(app.template.findResources("AWS::StepFunctions::StateMachine")) as {
+    Properties: { DefinitionString: unknown };
+  }[];
+  // The definition with every CloudFormation reference rendered as text (function ARNs as `Fn.Arn`).
+  definition = JSON.parse(render(machine?.Properties.DefinitionString));
+});
+afterAll(() => app?.dispose());
+
+const lambdaResource = (prefix: string) => `${prefix}Function.Arn`;
+
+describe("RunPipeline: the state machine", () => {
+  it("is valid Amazon States Language", () => {
+    // Function ARNs stand in as real-looking ARNs: the validator checks Task resources are ARNs.
+    const text = JSON.stringify(definition).replace(
+      /"[A-Za-z]+Function\.Arn"/g,
+      '"arn:aws:lambda:ap-northeast-1:123456789012:function:f"',
+    );
+    const { isValid, errors } = aslValidator(JSON.parse(text.replaceAll("${AWS::Partition}", "aws")));
+    expect(errors).toEqual([]);
+    expect(isValid).toBe(true);
+  });
+
+  it("runs prepare, then (unless the request completed before) the batches, the shards and complete", () => {
+    expect(definition.StartAt).toBe("Prepare");
+    expect(definition.States.Prepare).toMatchObject({
+      Type: "Task",
+      Resource: lambdaResource("RunPipelinePrepareRun"),
+      ResultPath: "$.prepared",
+      Next: "AlreadyCompleted?",
+    });
+    expect(definition.States["AlreadyCompleted?"]).toEqual({
+      Type: "Choice",
+      Choices: [{ Variable: "$.prepared.status", StringEquals: "already-completed", Next: "NothingToRun" }],
+      Default: "ComputeBatches",
+    });
+    expect(definition.States.ComputeBatches?.Next).toBe("FinalizeShards");
+    expect(definition.States.FinalizeShards?.Next).toBe("Complete");
+    expect(definition.States.Complete).toMatchObject({ End: true, Resource: lambdaResource("RunPipelineCompleteRun") });
+  });
+
+  it("maps over the manifest in S3 with the CSV item reader: DISTRIBUTED, batched, bounded, zero failures tolerated", () => {
+    const map = definition.States.ComputeBatches as Record<string, unknown>;
+    expect(map).toMatchObject({
+      Type: "Map",
+      Label: "ComputeBatches",
+      ItemProcessor: {
+        ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "EXPRESS" },
+        States: { Compute: { Type: "Task", Resource: lambdaResource("RunPipelineComputeBatch"), End: true } },
+      },
+      ItemReader: {
+        Resource: "arn:${AWS::Partition}:states:::s3:getObject",
+        ReaderConfig: { InputType: "CSV", CSVHeaderLocation: "FIRST_ROW" },
+        Parameters: { "Bucket.$": "$.prepared.manifest.bucket", "Key.$": "$.prepared.manifest.key" },
+      },
+      ItemBatcher: {
+        MaxItemsPerBatch: 4,
+        BatchInput: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "snapshot.$": "$.snapshot" },
+      },
+      MaxConcurrency: 8,
+      // Children's results are not kept: 9,000 of them would pass the 256 KiB state limit.
+      ResultPath: null,
+    });
+    // Zero tolerated failures: ASL's default, which CDK leaves out rather than write 0; no threshold is set above it.
+    expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
+    expect(map.ToleratedFailureCount ?? 0).toBe(0);
+  });
+
+  it("finalizes the 64 shards 16 at a time, keeping their results for complete", () => {
+    expect(definition.States.FinalizeShards).toMatchObject({
+      Type: "Map",
+      ItemsPath: "$.prepared.shards",
+      ItemSelector: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "shard.$": "$$.Map.Item.Value" },
+      MaxConcurrency: 16,
+      ResultPath: "$.shards",
+      ItemProcessor: { ProcessorConfig: { Mode: "INLINE" } },
+    });
+  });
+
+  it("retries what may pass (backoff, full jitter) but never what cannot, and records any failure on the run", () => {
+    const tasks = [
+      definition.States.Prepare,
+      (definition.States.ComputeBatches?.ItemProcessor as { States: Record<string, unknown> }).States.Compute,
+      (definition.States.FinalizeShards?.ItemProcessor as { States: Record<string, unknown> }).States.Finalize,
+      definition.States.Complete,
+    ];
+    for (const task of tasks)
+      expect((task as { Retry: unknown }).Retry).toEqual([
+        { ErrorEquals: PERMANENT_ERRORS, MaxAttempts: 0 },
+        {
+          ErrorEquals: ["States.ALL"],
+          IntervalSeconds: 2,
+          MaxAttempts: 6,
+          BackoffRate: 2,
+          MaxDelaySeconds: 60,
+          JitterStrategy: "FULL",
+        },
+      ]);
+    for (const state of ["Prepare", "ComputeBatches", "FinalizeShards", "Complete"])
+      expect(definition.States[state]?.Catch).toEqual([
+        { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RecordFailure" },
+      ]);
+    expect(definition.States.RecordFailure).toMatchObject({
+      Resource: lambdaResource("RunPipelineFailRun"),
+      Parameters: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "error.$": "$.error" },
+      Next: "RunFailed",
+    });
+    expect(definition.States.RunFailed?.Type).toBe("Fail");
+  });
+
+  it("is a STANDARD state machine with tracing, error logs, a 24 h limit, and an alarm on failed runs", () => {
+    app.template.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+      StateMachineType: "STANDARD",
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: "ERROR", IncludeExecutionData: false },
+    });
+    expect(JSON.stringify(definition)).toContain('"TimeoutSeconds":86400');
+    const machine = logicalId(app.template, "RunPipelineStateMachine");
+    app.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ExecutionsFailed",
+      Namespace: "AWS/States",
+      Threshold: 0,
+      Dimensions: [{ Name: "StateMachineArn", Value: { Ref: machine } }],
+    });
+  });
+});
+
+describe("RunPipeline: each function, and exactly what it may do", () => {
+  const fn = (prefix: string) => {
+    const [props] = Object.entries(app.template.findResources("AWS::Lambda::Function"))
+      .filter(([id]) => id.startsWith(`${prefix}Function`))
+      .map(([, r]) => (r as { Properties: Record<string, unknown> }).Properties);
+    return props as Record<string, unknown>;
+  };
+  const logs = (prefix: string) => [
+    `Allow logs:CreateLogStream on ${prefix}Logs.Arn`,
+    `Allow logs:PutLogEvents on ${prefix}Logs.Arn`,
+    "Allow xray:PutTelemetryRecords on *",
+    "Allow xray:PutTraceSegments on *",
+  ];
+  const allow = (actions: string[], resource: string) => actions.map((a) => `Allow ${a} on ${resource}`);
+  const grants = (...groups: string[][]) => groups.flat().sort();
+
+  it("sizes each function for its step: ARM64, nodejs22.x, traced, limits within the Map's and Lambda's", () => {
+    for (const [prefix, timeout, memory] of [
+      ["RunPipelinePrepareRun", 900, 4096],
+      ["RunPipelineComputeBatch", 300, 1024],
+      ["RunPipelineFinalizeRun", 900, 2048],
+      ["RunPipelineCompleteRun", 300, 1024],
+      ["RunPipelineFailRun", 300, 256],
+    ] as const)
+      expect(fn(prefix)).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        Timeout: timeout,
+        MemorySize: memory,
+        TracingConfig: { Mode: "Active" },
+      });
+    expect(fn("RunPipelineFinalizeRun").Handler).toBe("index.shardHandler");
+    expect(fn("RunPipelineCompleteRun").Handler).toBe("index.completeHandler");
+    expect(fn("RunPipelineFailRun").Handler).toBe("index.failHandler");
+  });
+
+  it("prepare-run: the run record and lock, the snapshots (read), the run files (write)", () => {
+    expect(grantsOf(app.template, "RunPipelinePrepareRunRole")).toEqual(
+      grants(
+        logs("RunPipelinePrepareRun"),
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
+        allow(["s3:GetObject", "s3:GetObjectVersion"], "RunBucket.Arn/snapshots/*"),
+        allow(["s3:PutObject"], "RunBucket.Arn/runs/*"),
+      ),
+    );
+  });
+
+  it("compute-batch: lines read and written, batch records and lock renewal, the snapshots and run files", () => {
+    expect(grantsOf(app.template, "RunPipelineComputeBatchRole")).toEqual(
+      grants(
+        logs("RunPipelineComputeBatch"),
+        allow(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RunsTable.Arn"),
+        allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RefundsTable.Arn"),
+        allow(["s3:GetObject", "s3:GetObjectVersion"], "RunBucket.Arn/snapshots/*"),
+        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
+      ),
+    );
+  });
+
+  it("finalize-run: the shard's books, the index query, voids and goodwill; no snapshot", () => {
+    expect(grantsOf(app.template, "RunPipelineFinalizeRunRole")).toEqual(
+      grants(
+        logs("RunPipelineFinalizeRun"),
+        allow(["dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
+        allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RefundsTable.Arn"),
+        allow(["dynamodb:Query"], "RefundsTable.Arn/index/gsi1"),
+        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
+      ),
+    );
+  });
+
+  it("complete-run and fail-run: the run record and lock; complete also the completion line and the run files", () => {
+    expect(grantsOf(app.template, "RunPipelineCompleteRunRole")).toEqual(
+      grants(
+        logs("RunPipelineCompleteRun"),
+        allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], "RunsTable.Arn"),
+        allow(["dynamodb:PutItem"], "RefundsTable.Arn"),
+        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
+      ),
+    );
+    expect(grantsOf(app.template, "RunPipelineFailRunRole")).toEqual(
+      grants(
+        logs("RunPipelineFailRun"),
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], "RunsTable.Arn"),
+      ),
+    );
+  });
+
+  it("the state machine: its five functions, the manifest among the run files, its own Map children", () => {
+    const tasks = ["CompleteRun", "ComputeBatch", "FailRun", "FinalizeRun", "PrepareRun"].flatMap((f) => [
+      `Allow lambda:InvokeFunction on RunPipeline${f}Function.Arn`,
+      `Allow lambda:InvokeFunction on RunPipeline${f}Function.Arn:*`,
+    ]);
+    const delivery = [
+      "logs:CreateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:DescribeLogGroups",
+      "logs:DescribeResourcePolicies",
+      "logs:GetLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:UpdateLogDelivery",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+      "xray:PutTelemetryRecords",
+      "xray:PutTraceSegments",
+    ];
+    const executions =
+      "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:select(6, split(:, RunPipelineStateMachine))";
+    expect(grantsOf(app.template, "RunPipelineStateMachineRole")).toEqual(
+      grants(
+        tasks,
+        allow(delivery, "*"),
+        allow(["s3:GetObject"], "RunBucket.Arn/runs/*"),
+        allow(["states:StartExecution"], "RunPipelineStateMachine"),
+        allow(["states:DescribeExecution", "states:StopExecution"], `${executions}:*`),
+        allow(["states:RedriveExecution"], `${executions}/ComputeBatches:*`),
+      ),
+    );
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Template } from "aws-cdk-lib/assertions";
+import { createHiwariApp, type HiwariApp } from "../../infra/hiwari-app";
+
+const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.url), "utf8")) as {
+  context?: Record<string, unknown>;
+};
+
+/** The hiwari app of `stage`, synthesised into a temporary folder (removed by `dispose`), cdk-nag on. */
+export function synthApp(stage: "dev" | "prod" = "prod") {
+  const outdir = mkdtempSync(join(tmpdir(), "hiwari-cdk-"));
+  const app: HiwariApp = createHiwariApp({
+    context: { ...cdkJson.context, stage },
+    outdir,
+    builtinCloudFormationValidation: false,
+  });
+  const template = Template.fromStack(app.stack);
+  return { ...app, template, outdir, dispose: () => rmSync(outdir, { recursive: true, force: true }) };
+}
+
+/** The logical id of the one resource whose id is `prefix` and CDK's 8-digit hash. */
+export function logicalId(template: Template, prefix: string): string {
+  const ids = Object.keys(template.toJSON().Resources).filter((k) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(k));
+  if (ids.length !== 1) throw new Error(`${ids.length} resources start with ${prefix}: ${ids.join(", ")}`);
+  return ids[0] as string;
+}
+
+/** A template value as text: `Ref`/`GetAtt` by logical id without CDK's hash, `Fn::Join` joined, pseudo params kept. */
+export function render(value: unknown): string {
+  if (typeof value === "string") return value;
+  const v = value as Record<string, unknown>;
+  const bare = (id: string) => id.replace(/[0-9A-F]{8}$/, "");
+  if ("Ref" in v) return String(v.Ref).startsWith("AWS::") ? `\${${v.Ref}}` : bare(String(v.Ref));
+  if ("Fn::GetAtt" in v) {
+    const [id, attribute] = v["Fn::GetAtt"] as [string, string];
+    return `${bare(id)}.${attribute}`;
+  }
+  if ("Fn::Join" in v) {
+    const [separator, parts] = v["Fn::Join"] as [string, unknown[]];
+    return parts.map(render).join(separator);
+  }
+  if ("Fn::Select" in v) {
+    const [index, list] = v["Fn::Select"] as [number, unknown];
+    return `select(${index}, ${render(list)})`;
+  }
+  if ("Fn::Split" in v) {
+    const [separator, source] = v["Fn::Split"] as [string, unknown];
+    return `split(${separator}, ${render(source)})`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Everything granted to the role `rolePrefix`, one `Allow <action> on <resource>` line per action and resource
+ * (however CDK merged them into statements), sorted: what least privilege is asserted against, exactly.
+ */
+export function grantsOf(template: Template, rolePrefix: string): string[] {
+  const roleId = logicalId(template, rolePrefix);
+  const lines: string[] = [];
+  for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
+    const p = policy as {
+      Properties: {
+        Roles: unknown[];
+        PolicyDocument: { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] };
+      };
+    };
+    if (!p.Properties.Roles.some((r) => (r as { Ref?: string }).Ref === roleId)) continue;
+    for (const s of p.Properties.PolicyDocument.Statement) {
+      for (const action of [s.Action].flat())
+        for (const resource of [s.Resource].flat()) lines.push(`${s.Effect} ${action} on ${render(resource)}`);
+    }
+  }
+  const managed = (template.toJSON().Resources[roleId] as { Properties: { ManagedPolicyArns?: unknown[] } }).Properties
+    .ManagedPolicyArns;
+  for (const arn of managed ?? []) lines.push(`managed ${render(arn)}`);
+  return lines.sort();
+}
