@@ -1,0 +1,76 @@
+import { Duration, type RemovalPolicy, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { EventBus } from "aws-cdk-lib/aws-events";
+import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { Construct } from "constructs";
+import { BillingConsumer, type RefundEventType } from "../../infra/constructs/billing-consumer";
+
+export interface BillingConsumerStackProps extends StackProps {
+  /**
+   * The name of hiwari's bus: the `EventBusName` output of the hiwari stack. Required: hiwari's bus has no fixed
+   * name (CloudFormation generates it). The rule is created on that bus, so this stack deploys to hiwari's account
+   * and region.
+   */
+  readonly busName: string;
+  /** @default all four detail-types */
+  readonly detailTypes?: readonly RefundEventType[];
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The function's timeout; the queue's visibility timeout is six times it, as AWS recommends for Lambda. */
+const FUNCTION_TIMEOUT = Duration.seconds(30);
+
+/**
+ * What a billing team deploys in its own CDK app: a {@link BillingConsumer} on hiwari's bus and the example
+ * consumer (sqs-handler.ts) reading its queue in batches of 10, reporting partial batch failures.
+ */
+export class BillingConsumerStack extends Stack {
+  readonly consumer: BillingConsumer;
+  readonly handler: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: BillingConsumerStackProps) {
+    super(scope, id, props);
+    const bus = EventBus.fromEventBusName(this, "HiwariBus", props.busName);
+    this.consumer = new BillingConsumer(this, "Consumer", {
+      bus,
+      consumerName: "billing example",
+      detailTypes: props.detailTypes,
+      removalPolicy: props.removalPolicy,
+      visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT.toSeconds() * 6),
+    });
+
+    this.handler = new NodejsFunction(this, "Handler", {
+      description: "example billing consumer: hiwari refund events from SQS → the ledger",
+      entry: new URL("./sqs-handler.ts", import.meta.url).pathname,
+      handler: "handler",
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: FUNCTION_TIMEOUT,
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        externalModules: ["@aws-sdk/*"],
+        mainFields: ["module", "main"],
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+    // The event source grants the function receive, delete, change visibility and get attributes/URL on the
+    // queue, and nothing else (BillingConsumer.grantConsume is for consumers that are not Lambda functions).
+    this.handler.addEventSource(
+      new SqsEventSource(this.consumer.queue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
+    // cdk-nag acknowledgements, each with its reason.
+    Validations.of(this.handler).acknowledge({
+      id: "AwsSolutions::AwsSolutions-L1",
+      reason: "The example pins nodejs22.x (ARM64), as hiwari's own functions do; moving runtime is a tested change.",
+    });
+    Validations.of(this.handler).acknowledge({
+      id: "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+      reason: "Grants only CloudWatch Logs create/put for the function's own logs.",
+    });
+  }
+}
