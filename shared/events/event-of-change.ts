@@ -1,13 +1,7 @@
 import type { StoredLine } from "../reconcile/reconcile";
 import type { RunRecord } from "../store/refund-store";
-import {
-  EVENT_SOURCE,
-  type LineEventType,
-  type RefundLineEventDetail,
-  type RefundRunCompletedDetail,
-  RUN_COMPLETED,
-  SCHEMA_VERSION,
-} from "./refund-events";
+import { EVENT_SOURCE, type LineEventType, RUN_COMPLETED, SCHEMA_VERSION } from "./event-names";
+import type { RefundLineEventDetail, RefundRunCompletedDetail } from "./refund-events";
 
 /** An event ready for a bus: what EventBridge's PutEvents entry and the local bus both need. */
 export interface BusEvent {

@@ -8,11 +8,9 @@ import { z } from "zod";
  * field, or changing its type or meaning, is a new major version published beside the old one for a time.
  * Amounts are decimal strings of integer minor units: exact at any size, which a JSON number is not past 2^53.
  */
-export const EVENT_SOURCE = "hiwari.refunds";
-export const SCHEMA_VERSION = "1";
-export const LINE_EVENT_TYPES = ["Refund Calculated", "Refund Adjusted", "Refund Voided"] as const;
-export const RUN_COMPLETED = "Refund Run Completed";
-export type LineEventType = (typeof LINE_EVENT_TYPES)[number];
+import { EVENT_SOURCE, LINE_EVENT_TYPES, RUN_COMPLETED, SCHEMA_VERSION } from "./event-names";
+
+export { EVENT_SOURCE, LINE_EVENT_TYPES, type LineEventType, RUN_COMPLETED, SCHEMA_VERSION } from "./event-names";
 
 const minorUnits = z
   .string()
