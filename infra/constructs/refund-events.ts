@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Archive, EventBus } from "aws-cdk-lib/aws-events";
 import { StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -94,6 +94,23 @@ export class RefundEvents extends Construct {
         "publish-events fails: events wait in the stream (24 h)",
         this.publisher.metricErrors({ period: Duration.minutes(5) }),
       ),
+      // Throttled or refused entries are retried and then reported as batch item failures, not as function
+      // errors: the publisher's own metric counts them. Sustained for 15 minutes, events are falling behind.
+      new Alarm(this, "PublisherRecordsFailedAlarm", {
+        alarmDescription:
+          "stream records not published for 15 minutes (throttling or an EventBridge outage): see docs/operations.md",
+        metric: new Metric({
+          namespace: "hiwari",
+          metricName: "RecordsFailed",
+          dimensionsMap: { service: "hiwari" },
+          statistic: "Sum",
+          period: Duration.minutes(5),
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
       new Alarm(this, "PublisherBehindAlarm", {
         alarmDescription:
           "publish-events is more than 6 h behind the stream, which keeps records 24 h: see docs/operations.md",

@@ -77,6 +77,22 @@ describe("RefundEvents", () => {
     });
   });
 
+  it("alarms when records fail to publish for 15 minutes, and when the publisher is 6 h behind the stream", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "RecordsFailed",
+      Namespace: "hiwari",
+      Dimensions: [{ Name: "service", Value: "hiwari" }],
+      EvaluationPeriods: 3,
+      Period: 300,
+      Threshold: 0,
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "IteratorAge",
+      Statistic: "Maximum",
+      Threshold: 6 * 60 * 60 * 1000,
+    });
+  });
+
   it("alarms at the first dead letter and on publisher errors", () => {
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",
