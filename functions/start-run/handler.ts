@@ -6,6 +6,7 @@ import {
   type ExecutionInput,
   parseRunRequest,
   RunRequestError,
+  SNAPSHOTS_PREFIX,
   s3Uri,
   type ValidRunRequest,
 } from "../../shared/api/run-request";
@@ -92,6 +93,10 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
   if (request.snapshot.bucket !== deps.snapshotBucket)
     return problem(400, "the request is not valid", [
       `snapshot.bucket: must be ${deps.snapshotBucket}, the bucket hiwari reads snapshots from`,
+    ]);
+  if (!request.snapshot.key.startsWith(SNAPSHOTS_PREFIX))
+    return problem(400, "the request is not valid", [
+      `snapshot.key: must start with ${SNAPSHOTS_PREFIX} (where the run bucket keeps snapshots)`,
     ]);
   const snapshot = await pinSnapshot(deps.s3, request);
   if (!snapshot)

@@ -107,7 +107,8 @@ export class HiwariFunction extends Construct {
 export const FUNCTION_TIMEOUTS = {
   api: Duration.seconds(29),
   prepare: Duration.minutes(15),
-  batch: Duration.minutes(5),
+  // An Express child of the Map runs at most 5 minutes, retries included: a batch must end well inside it.
+  batch: Duration.minutes(2),
   finalize: Duration.minutes(15),
   complete: Duration.minutes(5),
 } as const;

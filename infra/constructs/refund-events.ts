@@ -21,7 +21,7 @@ export interface RefundEventsProps {
 }
 
 /**
- * Billing events: the refunds table's stream, `publish-events`, the `hiwari-refunds` bus, archived for replay.
+ * Billing events: the refunds table's stream, `publish-events`, hiwari's bus (named by CloudFormation: the stack output `EventBusName`), archived for replay.
  *
  * Defaults: the function on ARM64 and nodejs22.x, bundled by the local esbuild (no Docker), ESM, 1 GiB, 1 min;
  * the stream read from the trim horizon in batches of 100, with partial batch failures reported, a failing batch

@@ -2,8 +2,10 @@ import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 
+import { SNAPSHOTS_PREFIX } from "../../shared/api/run-request";
+
 /** Where finance puts subscription snapshots: the only objects the API accepts as a run's snapshot. */
-export const SNAPSHOTS_PREFIX = "snapshots/";
+export { SNAPSHOTS_PREFIX };
 /** Where each run keeps its files (manifest, plan, rejected rows, dry-run changes, run record). */
 export const RUNS_PREFIX = "runs/";
 

@@ -6,6 +6,9 @@ import { formatPath, type Incident, IncidentError, parseIncident } from "../inpu
  * The same schema validates the request in `start-run` and before `hiwari rerun --api` sends it.
  */
 
+/** Where snapshots live in the run bucket: the only objects a run may read as its snapshot. */
+export const SNAPSHOTS_PREFIX = "snapshots/";
+
 /** Rows per batch (one slice of the snapshot): a batch must end well inside the compute function's time limit. */
 export const DEFAULT_BATCH_SIZE = 1000;
 export const MAX_BATCH_SIZE = 10_000;

@@ -200,6 +200,15 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
     expect(elsewhere.body.problems).toEqual([
       `snapshot.bucket: must be ${BUCKET}, the bucket hiwari reads snapshots from`,
     ]);
+    const runFiles = answer(
+      await handler(
+        post(request({ requestId: "r-4", snapshot: { bucket: BUCKET, key: "runs/x/manifest.csv" } })),
+        lambdaContext,
+      ),
+    );
+    expect(runFiles.body.problems).toEqual([
+      "snapshot.key: must start with snapshots/ (where the run bucket keeps snapshots)",
+    ]);
     expect(await h.store.listRuns("test-incident")).toHaveLength(1);
   });
 

@@ -152,7 +152,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
   it("sizes each function for its step: ARM64, nodejs22.x, traced, limits within the Map's and Lambda's", () => {
     for (const [prefix, timeout, memory] of [
       ["RunPipelinePrepareRun", 900, 4096],
-      ["RunPipelineComputeBatch", 300, 1024],
+      ["RunPipelineComputeBatch", 120, 1024],
       ["RunPipelineFinalizeRun", 900, 2048],
       ["RunPipelineCompleteRun", 300, 1024],
       ["RunPipelineFailRun", 300, 256],
