@@ -35,5 +35,5 @@ for (const [name, entry] of Object.entries(entries)) {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 7)
     .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)}K`);
-  console.log(name, (out.bytes / 1024).toFixed(0) + "K", "|", top.join(", "));
+  console.log(name, `${(out.bytes / 1024).toFixed(0)}K`, "|", top.join(", "));
 }

@@ -181,8 +181,10 @@ describe("HiwariStack: what differs between stages", () => {
         if (resource.Type === "AWS::Events::Archive") delete resource.Properties?.RetentionDays;
         if (resource.Type === "AWS::Logs::LogGroup") delete resource.Properties?.RetentionInDays;
         if (resource.Type === "AWS::S3::Bucket") {
-          const rules = (resource.Properties?.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
-          for (const rule of rules) delete rule.NoncurrentVersionExpiration;
+          const lifecycle = resource.Properties?.LifecycleConfiguration as
+            | { Rules: Record<string, unknown>[] }
+            | undefined;
+          for (const rule of lifecycle?.Rules ?? []) delete rule.NoncurrentVersionExpiration;
         }
       }
       return template;

@@ -32,7 +32,7 @@ export function render(value: unknown): string {
   if (typeof value === "string") return value;
   const v = value as Record<string, unknown>;
   const bare = (id: string) => id.replace(/[0-9A-F]{8}$/, "");
-  if ("Ref" in v) return String(v.Ref).startsWith("AWS::") ? `\${${v.Ref}}` : bare(String(v.Ref));
+  if ("Ref" in v) return String(v.Ref).startsWith("AWS::") ? `<${v.Ref}>` : bare(String(v.Ref));
   if ("Fn::GetAtt" in v) {
     const [id, attribute] = v["Fn::GetAtt"] as [string, string];
     return `${bare(id)}.${attribute}`;

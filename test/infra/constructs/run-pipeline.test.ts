@@ -16,6 +16,9 @@ beforeAll(() => {
 afterAll(() => app?.dispose());
 
 const lambdaResource = (prefix: string) => `${prefix}Function.Arn`;
+/** The states inside a Map's item processor. */
+const processorOf = (map: string) =>
+  (definition.States[map]?.ItemProcessor as { States: Record<string, unknown> } | undefined)?.States ?? {};
 
 describe("RunPipeline: the state machine", () => {
   it("is valid Amazon States Language", () => {
@@ -24,7 +27,7 @@ describe("RunPipeline: the state machine", () => {
       /"[A-Za-z]+Function\.Arn"/g,
       '"arn:aws:lambda:ap-northeast-1:123456789012:function:f"',
     );
-    const { isValid, errors } = aslValidator(JSON.parse(text.replaceAll("${AWS::Partition}", "aws")));
+    const { isValid, errors } = aslValidator(JSON.parse(text.replaceAll("<AWS::Partition>", "aws")));
     expect(errors).toEqual([]);
     expect(isValid).toBe(true);
   });
@@ -57,7 +60,7 @@ describe("RunPipeline: the state machine", () => {
         States: { Compute: { Type: "Task", Resource: lambdaResource("RunPipelineComputeBatch"), End: true } },
       },
       ItemReader: {
-        Resource: "arn:${AWS::Partition}:states:::s3:getObject",
+        Resource: "arn:<AWS::Partition>:states:::s3:getObject",
         ReaderConfig: { InputType: "CSV", CSVHeaderLocation: "FIRST_ROW" },
         Parameters: { "Bucket.$": "$.prepared.manifest.bucket", "Key.$": "$.prepared.manifest.key" },
       },
@@ -88,8 +91,8 @@ describe("RunPipeline: the state machine", () => {
   it("retries what may pass (backoff, full jitter) but never what cannot, and records any failure on the run", () => {
     const tasks = [
       definition.States.Prepare,
-      (definition.States.ComputeBatches?.ItemProcessor as { States: Record<string, unknown> }).States.Compute,
-      (definition.States.FinalizeShards?.ItemProcessor as { States: Record<string, unknown> }).States.Finalize,
+      processorOf("ComputeBatches").Compute,
+      processorOf("FinalizeShards").Finalize,
       definition.States.Complete,
     ];
     for (const task of tasks)
@@ -241,7 +244,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
       "xray:PutTraceSegments",
     ];
     const executions =
-      "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:select(6, split(:, RunPipelineStateMachine))";
+      "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:select(6, split(:, RunPipelineStateMachine))";
     expect(grantsOf(app.template, "RunPipelineStateMachineRole")).toEqual(
       grants(
         tasks,

@@ -83,7 +83,7 @@ describe("surveySnapshot", () => {
 
     const unclosed = `${HEADER}\nC-1,"S-1,IMADOKO,210,JPY,2011-01-01,,,\nC-2,S-2,IMADOKO,210,JPY,2011-01-01,,,\n`;
     await expect(surveySnapshot("subs.csv", chunked(bytesOf(unclosed)), 5)).rejects.toThrow(
-      /subs\.csv: a run cannot tell whose stored lines these rows would keep[^]*line 2: the quote that opens it is never closed/,
+      /subs\.csv: a run cannot tell whose stored lines these rows would keep[\s\S]*line 2: the quote that opens it is never closed/,
     );
   });
 
