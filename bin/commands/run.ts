@@ -1,26 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ExecutionInput } from "../../shared/api/run-request";
 import { UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import {
-  completeStep,
-  computeStep,
   DRY_RUN_FOLDER,
-  failStep,
-  finalizeShardStep,
-  loadPlan,
   MANIFEST_FILE,
-  prepareStep,
+  type PrepareOutput,
   REJECTS_FILE,
-  type ShardResult,
-  type StepDeps,
+  SLICES_PER_CHILD,
 } from "../../shared/pipeline/run-steps";
-import { parseManifest, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
+import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
-import { FileSnapshot, FolderRunFiles } from "../io/local-run-files";
+import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, UsageError } from "../usage-error";
 import { loadIncident } from "./compute";
 
@@ -41,9 +36,10 @@ const FINALIZE_CONCURRENCY = 8;
 
 /**
  * `hiwari run`: the whole pipeline on one machine. DynamoDB Local holds the tables under the state folder; the
- * steps run in the state machine's order (prepare, a batch per slice, finalize per shard, complete) with the
- * same code as the Lambdas; the stream is then fed to the publish-events handler, whose bus appends to
- * <state>/events.jsonl. The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
+ * Lambda handlers themselves run in process, in the state machine's order and with its payloads (prepare, the
+ * Map's children over the manifest, finalize per shard, complete, or fail), with local adapters (a file, a
+ * folder); the stream is then fed to the publish-events handler, whose bus appends to <state>/events.jsonl.
+ * The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
  */
 export async function run(options: RunOptions): Promise<number> {
   const incident = loadIncident(options.incident);
@@ -62,27 +58,36 @@ export async function run(options: RunOptions): Promise<number> {
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = join(options.state, "runs", ref.runId);
 
+  // The handlers' Powertools stay quiet in a terminal: errors only, no metrics to flush.
+  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+  process.env.POWERTOOLS_TRACE_ENABLED ??= "false";
+  const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await Promise.all([
+    import("../../functions/prepare-run/handler"),
+    import("../../functions/compute-batch/handler"),
+    import("../../functions/finalize-run/handler"),
+  ]);
+
   const env = await openLocalEnvironment(options.state);
   try {
-    const deps: StepDeps = {
-      store: env.store,
-      snapshot: new FileSnapshot(options.subscriptions),
-      files: new FolderRunFiles(runDir),
-    };
+    const deps = localRunDeps(env.store, options.state);
+    const depsOf = () => deps;
+    const context = localLambdaContext("hiwari-run");
     // Events of changes stored by an earlier run that died before publishing go out first.
     await env.publishPending();
-    const prepared = await prepareStep(
-      {
-        incidentDocument: JSON.parse(incidentText),
-        incidentDigest: sha256(readFileSync(options.incident)),
-        requestId,
-        requestedBy: options.by,
-        reason: options.reason,
-        dryRun: Boolean(options.dryRun),
-        batchSize,
-      },
-      deps,
-    ).catch((e) => {
+    // The state machine's input, as start-run builds it on AWS; the snapshot "location" is the file.
+    const input: ExecutionInput = {
+      ...ref,
+      requestId,
+      requestedBy: options.by,
+      reason: options.reason,
+      dryRun: Boolean(options.dryRun),
+      batchSize,
+      incidentDigest: sha256(readFileSync(options.incident)),
+      incident: JSON.parse(incidentText),
+      snapshot: { bucket: LOCAL_BUCKET, key: options.subscriptions },
+    };
+    const prepared = (await makePrepare(depsOf)(input, context).catch((e) => {
       if (
         e instanceof UnusableSnapshotError ||
         e instanceof UnsafeSnapshotError ||
@@ -91,7 +96,7 @@ export async function run(options: RunOptions): Promise<number> {
       )
         throw new UsageError(e.message);
       throw e;
-    });
+    })) as PrepareOutput;
     if (prepared.status === "already-completed") {
       const published = await env.publishPending();
       const done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
@@ -106,23 +111,33 @@ export async function run(options: RunOptions): Promise<number> {
     }
     let done: RunRecord;
     try {
-      const plan = await loadPlan(ref, deps.files);
-      const slices = parseManifest(await deps.files.get(MANIFEST_FILE));
-      for (const slice of slices) {
-        await computeStep(ref, [slice], deps, plan);
-        if (process.stderr.isTTY) process.stderr.write(`\rhiwari run: batch ${slice.batchNo} of ${slices.length}`);
+      // The Map: the manifest's rows, as the CSV item reader gives them, a few per child.
+      const items = manifestItems(await deps.filesOf(ref).get(MANIFEST_FILE));
+      const compute = makeCompute(depsOf);
+      for (let i = 0; i < items.length; i += SLICES_PER_CHILD) {
+        const batch = { BatchInput: { ...ref, snapshot: input.snapshot }, Items: items.slice(i, i + SLICES_PER_CHILD) };
+        await compute(batch, context);
+        const through = Math.min(i + SLICES_PER_CHILD, items.length);
+        if (process.stderr.isTTY) process.stderr.write(`\rhiwari run: batch ${through} of ${items.length}`);
       }
       if (process.stderr.isTTY) process.stderr.write("\n");
-      const shards: ShardResult[] = [];
+      // The shards, a few at a time, then complete.
+      const shard = finalize.makeShardHandler(depsOf);
       const queue = [...prepared.shards];
       const worker = async () => {
-        for (let shard = queue.shift(); shard !== undefined; shard = queue.shift())
-          shards.push(await finalizeShardStep(ref, shard, deps, plan));
+        for (let next = queue.shift(); next !== undefined; next = queue.shift())
+          await shard({ ...ref, shard: next }, context);
       };
       await Promise.all(Array.from({ length: FINALIZE_CONCURRENCY }, worker));
-      done = await completeStep(ref, shards, deps);
+      await finalize.makeCompleteHandler(depsOf)(ref, context);
+      done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
     } catch (e) {
-      if (!(e instanceof LockLostError)) await failStep(ref, e instanceof Error ? e.message : String(e), deps);
+      // As the state machine's Catch: the failure on the run; in process nothing is still writing (no drain).
+      if (!(e instanceof LockLostError)) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        const cause = JSON.stringify({ errorType: error.name, errorMessage: error.message });
+        await finalize.makeFailHandler(depsOf, 0)({ ...ref, error: { Error: error.name, Cause: cause } }, context);
+      }
       await env.publishPending(); // what was stored before the failure is real: its events go out
       throw e;
     }

@@ -1,7 +1,10 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { Context } from "aws-lambda";
+import type { RunDeps } from "../../functions/commons/runtime";
 import type { RunFiles, SnapshotBytes } from "../../shared/pipeline/run-steps";
+import type { RefundStore } from "../../shared/store/refund-store";
 
 /** A subscriptions file on disk, streamed for prepare and read by byte range for each batch. */
 export class FileSnapshot implements SnapshotBytes {
@@ -42,4 +45,35 @@ export class FolderRunFiles implements RunFiles {
   get(name: string): Promise<string> {
     return readFile(join(this.folder, name), "utf8");
   }
+
+  location(name: string): { bucket: string; key: string } {
+    return { bucket: LOCAL_BUCKET, key: join(this.folder, name) };
+  }
+}
+
+/**
+ * Where a local run's snapshot "is", in the shape the handlers take an S3 location: the bucket name says local,
+ * the key is the file's path.
+ */
+export const LOCAL_BUCKET = "local";
+
+/** The run-step handlers' dependencies under `hiwari run`: DynamoDB Local, files, the state folder. */
+export function localRunDeps(store: RefundStore, stateDir: string): RunDeps {
+  return {
+    store,
+    snapshotOf: (location) => new FileSnapshot(location.key),
+    filesOf: (ref) => new FolderRunFiles(join(stateDir, "runs", ref.runId)),
+  };
+}
+
+/** A Lambda context for handlers invoked in process (their middlewares read it). */
+export function localLambdaContext(functionName: string): Context {
+  return {
+    functionName,
+    awsRequestId: "local",
+    invokedFunctionArn: "local",
+    memoryLimitInMB: "1024",
+    functionVersion: "$LATEST",
+    getRemainingTimeInMillis: () => 900_000,
+  } as unknown as Context;
 }

@@ -1,15 +1,34 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Location } from "../../shared/api/run-request";
+import type { RunFiles, RunRef, SnapshotBytes } from "../../shared/pipeline/run-steps";
 import type { RefundStore } from "../../shared/store/refund-store";
 import { DynamoDbRefundStore } from "./dynamodb/dynamodb-refund-store";
 import { tracer } from "./powertools/powertools";
+import { runPrefix, S3RunFiles, S3Snapshot } from "./s3/s3-run-files";
 
-/** What the run-step functions reach: the store, S3 (snapshots and the work bucket). */
+/** A run's files, and where one of them is for the state machine to read (the manifest, for the Map). */
+export interface RunFilesAt extends RunFiles {
+  location(name: string): { bucket: string; key: string };
+}
+
+/**
+ * What the run-step functions reach. On AWS: DynamoDB, the snapshot in S3, the run's prefix of the run bucket.
+ * Under `hiwari run`: DynamoDB Local, a file, a folder. The handlers are the same; only this differs.
+ */
 export interface RunDeps {
   store: RefundStore;
-  s3: S3Client;
-  /** The bucket where runs keep their files (manifest, plan, rejects, dry-run changes). */
-  workBucket: string;
+  snapshotOf(location: S3Location): SnapshotBytes;
+  filesOf(ref: RunRef): RunFilesAt;
+}
+
+/** The AWS adapters: the snapshot pinned to its version in S3, the run's files under `runs/<incident>/<run>/`. */
+export function s3RunDeps(store: RefundStore, s3: S3Client, runBucket: string): RunDeps {
+  return {
+    store,
+    snapshotOf: (location) => new S3Snapshot(s3, location),
+    filesOf: (ref) => new S3RunFiles(s3, runBucket, runPrefix(ref)),
+  };
 }
 
 function required(name: string): string {
@@ -22,13 +41,13 @@ let deps: RunDeps | undefined;
 
 /** The deployed dependencies, from the environment CDK sets (built once per container, clients traced). */
 export function runDepsFromEnvironment(): RunDeps {
-  deps ??= {
-    store: new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+  deps ??= s3RunDeps(
+    new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), {
       refunds: required("REFUNDS_TABLE"),
       runs: required("RUNS_TABLE"),
     }),
-    s3: tracer.captureAWSv3Client(new S3Client({})),
-    workBucket: required("WORK_BUCKET"),
-  };
+    tracer.captureAWSv3Client(new S3Client({})),
+    required("WORK_BUCKET"),
+  );
   return deps;
 }

@@ -6,7 +6,6 @@ import { sliceOfItem } from "../../shared/pipeline/survey-snapshot";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
-import { runPrefix, S3RunFiles, S3Snapshot } from "../commons/s3/s3-run-files";
 
 /** What the Distributed Map hands a child: the run (BatchInput) and a few manifest rows (Items, values strings). */
 const MapBatchSchema = z.object({
@@ -24,16 +23,11 @@ let cached: { runId: string; plan: LoadedPlan } | undefined;
 export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown) => {
     const { BatchInput: ref, Items } = MapBatchSchema.parse(event);
-    const { store, s3, workBucket } = deps();
-    const files = new S3RunFiles(s3, workBucket, runPrefix(ref));
+    const { store, snapshotOf, filesOf } = deps();
+    const files = filesOf(ref);
     if (cached?.runId !== ref.runId) cached = { runId: ref.runId, plan: await loadPlan(ref, files) };
     const slices = Items.map(sliceOfItem);
-    const out = await computeStep(
-      ref,
-      slices,
-      { store, snapshot: new S3Snapshot(s3, ref.snapshot), files },
-      cached.plan,
-    );
+    const out = await computeStep(ref, slices, { store, snapshot: snapshotOf(ref.snapshot), files }, cached.plan);
     metrics.addMetric("RowsRead", MetricUnit.Count, out.counts.rows);
     metrics.addMetric("RowsRejected", MetricUnit.Count, out.counts.rejected);
     logger.info("batches computed", { runId: ref.runId, batches: slices.map((s) => s.batchNo), rows: out.counts.rows });

@@ -3,54 +3,59 @@ import { completeStep, failStep, finalizeShardStep, type ShardResult } from "../
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
-import { runPrefix, S3RunFiles } from "../commons/s3/s3-run-files";
 
 const RunRefSchema = z.object({ incidentId: z.string().min(1), runId: z.string().min(1) });
 const ShardEventSchema = RunRefSchema.extend({ shard: z.number().int() });
-const TotalSchema = z.object({
-  serviceCode: z.string().nullable(),
-  currency: z.string(),
-  lines: z.number().int(),
-  amount: z.string().regex(/^-?\d+$/),
-});
-const CountsSchema = z.object({
-  rows: z.number().int(),
-  computed: z.number().int(),
-  skipped: z.number().int(),
-  rejected: z.number().int(),
-  calculated: z.number().int(),
-  adjusted: z.number().int(),
-  voided: z.number().int(),
-  unchanged: z.number().int(),
-});
-const CompleteEventSchema = RunRefSchema.extend({
-  shards: z.array(z.object({ shard: z.number().int(), counts: CountsSchema, totals: z.array(TotalSchema) })),
-});
+const CatchErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
 /** A Catch's error output: `Cause` is the Lambda's error as JSON, or plain text for the service's own errors. */
-const FailEventSchema = RunRefSchema.extend({
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+const FailEventSchema = RunRefSchema.extend({ error: CatchErrorSchema.optional() });
+/**
+ * An execution that ended without its Catch (timed out, stopped): Step Functions' "Execution Status Change" event,
+ * whose `detail.input` is the execution's input as JSON text.
+ */
+const StatusChangeSchema = z.object({
+  "detail-type": z.literal("Step Functions Execution Status Change"),
+  detail: z.object({ status: z.string(), input: z.string(), cause: z.string().nullish(), error: z.string().nullish() }),
 });
 
-/** finalize-run, per shard (the inline Map): voids, goodwill, and the shard's totals. */
+/** The run and the error, from either shape fail-run is invoked with. */
+function failureOf(event: unknown): {
+  ref: { incidentId: string; runId: string };
+  error: z.infer<typeof CatchErrorSchema>;
+} {
+  const change = StatusChangeSchema.safeParse(event);
+  if (change.success) {
+    const ref = RunRefSchema.parse(JSON.parse(change.data.detail.input));
+    const status = change.data.detail.status;
+    return {
+      ref,
+      error: { Error: `execution ${status}`, Cause: change.data.detail.cause ?? change.data.detail.error ?? "" },
+    };
+  }
+  const { error, ...ref } = FailEventSchema.parse(event);
+  return { ref: { incidentId: ref.incidentId, runId: ref.runId }, error: error ?? {} };
+}
+
+/**
+ * finalize-run, per shard (the inline Map): voids, goodwill, and the shard's totals, which it leaves in the run's
+ * files for complete. Returns only the shard's counts: the Map's output stays small whatever the totals.
+ */
 export function makeShardHandler(deps: () => RunDeps = runDepsFromEnvironment) {
-  return withPowertools(async (event: unknown): Promise<ShardResult> => {
+  return withPowertools(async (event: unknown): Promise<Pick<ShardResult, "shard" | "counts">> => {
     const ref = ShardEventSchema.parse(event);
-    const { store, s3, workBucket } = deps();
-    const result = await finalizeShardStep(ref, ref.shard, {
-      store,
-      files: new S3RunFiles(s3, workBucket, runPrefix(ref)),
-    });
+    const { store, filesOf } = deps();
+    const result = await finalizeShardStep(ref, ref.shard, { store, files: filesOf(ref) });
     logger.info("shard finalized", { runId: ref.runId, shard: ref.shard, counts: result.counts });
-    return result;
+    return { shard: result.shard, counts: result.counts };
   });
 }
 
 /** complete-run: the run's counts and totals, its record, `Refund Run Completed`, the lock released. */
 export function makeCompleteHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown) => {
-    const ref = CompleteEventSchema.parse(event);
-    const { store, s3, workBucket } = deps();
-    const done = await completeStep(ref, ref.shards, { store, files: new S3RunFiles(s3, workBucket, runPrefix(ref)) });
+    const ref = RunRefSchema.parse(event);
+    const { store, filesOf } = deps();
+    const done = await completeStep(ref, { store, files: filesOf(ref) });
     logger.info("run completed", { runId: done.runId, counts: done.counts });
     return {
       incidentId: done.incidentId,
@@ -75,14 +80,24 @@ export function messageOf(error: { Error?: string; Cause?: string } | undefined)
   return [error.Error, message].filter(Boolean).join(": ");
 }
 
-/** fail-run: any step's failure on the run record, the lock released, so a corrected rerun can start. */
-export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment) {
+/**
+ * How long a failed run keeps the incident's lock: a Map child still in flight ends within its time limit (2 min);
+ * the next run may start after that.
+ */
+export const DRAIN_MS = 3 * 60 * 1000;
+
+/**
+ * fail-run: a run's failure on its record, the lock given up after the drain, so a corrected rerun can start.
+ * Invoked by the state machine's Catch, and by a rule on executions that ended without it (timed out, stopped).
+ */
+export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment, drainMs = DRAIN_MS) {
   return withPowertools(async (event: unknown) => {
-    const ref = FailEventSchema.parse(event);
-    const message = messageOf(ref.error);
-    await failStep(ref, message, deps());
-    logger.error("run failed", { runId: ref.runId, error: message });
-    return { incidentId: ref.incidentId, runId: ref.runId, status: "failed", error: message };
+    const { ref, error } = failureOf(event);
+    const message = messageOf(error);
+    await failStep(ref, message, deps(), drainMs);
+    // The message may name a line (a subscriber): it is on the run record; the log has the error's kind only.
+    logger.error("run failed", { runId: ref.runId, error: error.Error ?? "unknown" });
+    return { incidentId: ref.incidentId, runId: ref.runId, status: "failed" };
   });
 }
 

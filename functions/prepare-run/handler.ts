@@ -4,7 +4,6 @@ import { prepareStep } from "../../shared/pipeline/run-steps";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
-import { runPrefix, S3RunFiles, S3Snapshot } from "../commons/s3/s3-run-files";
 
 /**
  * prepare-run, the state machine's first step: one pass over the snapshot, the run's lock and record, and the
@@ -13,8 +12,8 @@ import { runPrefix, S3RunFiles, S3Snapshot } from "../commons/s3/s3-run-files";
 export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown) => {
     const input = ExecutionInputSchema.parse(event);
-    const { store, s3, workBucket } = deps();
-    const files = new S3RunFiles(s3, workBucket, runPrefix(input));
+    const { store, snapshotOf, filesOf } = deps();
+    const files = filesOf(input);
     const prepared = await prepareStep(
       {
         incidentDocument: input.incident,
@@ -25,14 +24,14 @@ export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
         dryRun: input.dryRun,
         batchSize: input.batchSize,
       },
-      { store, snapshot: new S3Snapshot(s3, input.snapshot), files },
+      { store, snapshot: snapshotOf(input.snapshot), files },
     );
     if (prepared.runId !== input.runId)
       throw new Error(`run id ${prepared.runId} is not the execution's ${input.runId}`);
     logger.info("run prepared", { runId: prepared.runId, status: prepared.status });
     if (prepared.status !== "ready") return prepared;
     metrics.addMetric("SlicesPrepared", MetricUnit.Count, prepared.slices);
-    return { ...prepared, manifest: { bucket: workBucket, key: files.keyOf(prepared.manifest) } };
+    return { ...prepared, manifest: files.location(prepared.manifest) };
   });
 }
 

@@ -41,13 +41,31 @@ async function pinSnapshot(s3: S3Client, request: ValidRunRequest) {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
     return { bucket, key, versionId: versionId ?? head.VersionId };
   } catch (e) {
+    // Without s3:ListBucket (not granted), S3 answers 403 for a key that does not exist, not 404.
     if (
       e instanceof NotFound ||
-      (e instanceof S3ServiceException && [400, 404].includes(e.$metadata.httpStatusCode ?? 0))
+      (e instanceof S3ServiceException && [400, 403, 404].includes(e.$metadata.httpStatusCode ?? 0))
     )
       return undefined;
     throw e;
   }
+}
+
+/** The version in a recorded `s3://bucket/key?versionId=…`, when it names this very object. */
+function versionOf(snapshotName: string, location: { bucket: string; key: string }): string | undefined {
+  const prefix = `${s3Uri({ bucket: location.bucket, key: location.key })}?versionId=`;
+  return snapshotName.startsWith(prefix) ? decodeURIComponent(snapshotName.slice(prefix.length)) : undefined;
+}
+
+/** JSON with object keys sorted: the same incident sent with its keys in another order digests the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
 }
 
 function executionInput(
@@ -98,11 +116,19 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
     return problem(400, "the request is not valid", [
       `snapshot.key: must start with ${SNAPSHOTS_PREFIX} (where the run bucket keeps snapshots)`,
     ]);
-  const snapshot = await pinSnapshot(deps.s3, request);
-  if (!snapshot)
-    return problem(400, "the request is not valid", [`snapshot: ${s3Uri(request.snapshot)} does not exist`]);
-
+  // A retried request without a version means the version its run recorded, not whatever was uploaded since.
   const runId = runIdOf(incidentId, request.requestId);
+  const recorded = request.snapshot.versionId ? undefined : await deps.store.getRun(incidentId, runId);
+  const recordedVersion = recorded && versionOf(recorded.snapshotName, request.snapshot);
+  const snapshot = await pinSnapshot(deps.s3, {
+    ...request,
+    snapshot: recordedVersion ? { ...request.snapshot, versionId: recordedVersion } : request.snapshot,
+  });
+  if (!snapshot)
+    return problem(400, "the request is not valid", [
+      `snapshot: ${s3Uri(request.snapshot)} does not exist (or is not readable)`,
+    ]);
+
   const wanted: RunRecord = {
     incidentId,
     runId,
@@ -112,7 +138,7 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
     status: "requested",
     startedAt: new Date().toISOString(),
     policy: { rule: request.incident.rule, dayBasis: request.incident.dayBasis, rounding: request.incident.rounding },
-    incidentDigest: sha256(JSON.stringify(request.incidentDocument)),
+    incidentDigest: sha256(canonicalJson(request.incidentDocument)),
     snapshotDigest: "",
     snapshotName: s3Uri(snapshot),
     batchSize: request.batchSize,

@@ -1,6 +1,8 @@
 import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
+import { Rule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
@@ -26,6 +28,7 @@ import {
 import { LambdaInvoke } from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { KEYS } from "../../functions/commons/dynamodb/line-item";
+import { SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
 import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
@@ -153,11 +156,14 @@ export class RunPipeline extends Construct {
       .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
     this.fail.allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn]);
 
-    const failRun = this.invoke("RecordFailure", this.fail, {
-      "incidentId.$": "$.incidentId",
-      "runId.$": "$.runId",
-      "error.$": "$.error",
-    }).next(
+    // Recording the failure is retried too: a run left `running` would hold its incident until the lease ran out.
+    const failRun = this.retried(
+      this.invoke("RecordFailure", this.fail, {
+        "incidentId.$": "$.incidentId",
+        "runId.$": "$.runId",
+        "error.$": "$.error",
+      }),
+    ).next(
       new Fail(this, "RunFailed", { comment: "the run's error is on its record (GET /incidents/{id}/runs/{runId})" }),
     );
 
@@ -174,7 +180,7 @@ export class RunPipeline extends Construct {
         csvHeaders: CsvHeaders.useFirstRow(),
       }),
       itemBatcher: new ItemBatcher({
-        maxItemsPerBatch: props.slicesPerChild ?? 4,
+        maxItemsPerBatch: props.slicesPerChild ?? SLICES_PER_CHILD,
         batchInput: {
           "incidentId.$": "$.incidentId",
           "runId.$": "$.runId",
@@ -187,7 +193,10 @@ export class RunPipeline extends Construct {
       mapExecutionType: StateMachineType.EXPRESS,
       resultPath: JsonPath.DISCARD,
     });
-    computeBatches.itemProcessor(this.retried(this.invoke("Compute", this.computeBatch, JsonPath.entirePayload)));
+    // A child's output is dropped (OutputPath null): 9,000 children's results must not add up past 256 KiB.
+    computeBatches.itemProcessor(
+      this.retried(this.invoke("Compute", this.computeBatch, JsonPath.entirePayload, undefined, JsonPath.DISCARD)),
+    );
 
     const finalizeShards = new InlineMap(this, "FinalizeShards", {
       comment: "voids, goodwill and totals, one shard of the incident's lines at a time",
@@ -198,7 +207,8 @@ export class RunPipeline extends Construct {
         "shard.$": "$$.Map.Item.Value",
       },
       maxConcurrency: 16,
-      resultPath: "$.shards",
+      // Each shard leaves its totals in the run's files for complete: nothing of them needs to stay in the state.
+      resultPath: JsonPath.DISCARD,
     });
     finalizeShards.itemProcessor(this.retried(this.invoke("Finalize", this.finalizeShard, JsonPath.entirePayload)));
 
@@ -206,7 +216,6 @@ export class RunPipeline extends Construct {
       this.invoke("Complete", this.complete, {
         "incidentId.$": "$.incidentId",
         "runId.$": "$.runId",
-        "shards.$": "$.shards",
       }),
     );
 
@@ -257,12 +266,31 @@ export class RunPipeline extends Construct {
       acknowledgeWildcard(this.stateMachine, resource, "the Distributed Map's child executions of this state machine");
 
     this.failedRunsAlarm = new Alarm(this, "FailedRunsAlarm", {
-      alarmDescription: "a refund run failed: its error is on the run record; see docs/operations.md",
-      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
+      alarmDescription:
+        "a refund run failed, timed out or was stopped: its error is on the run record; see docs/operations.md",
+      metric: new MathExpression({
+        expression: "failed + timedOut + aborted",
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed(),
+          timedOut: this.stateMachine.metricTimedOut(),
+          aborted: this.stateMachine.metricAborted(),
+        },
+        period: Duration.minutes(5),
+      }),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    // An execution that times out or is stopped runs no Catch: a rule on its status change records the failure.
+    new Rule(this, "EndedWithoutCatch", {
+      description: "hiwari runs that timed out or were stopped: record the failure on the run, give up the lock",
+      eventPattern: {
+        source: ["aws.states"],
+        detailType: ["Step Functions Execution Status Change"],
+        detail: { status: ["TIMED_OUT", "ABORTED"], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [new LambdaFunction(this.fail.fn, { retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });
     Validations.of(this.stateMachine).acknowledge({
       id: "AwsSolutions::AwsSolutions-SF1",
@@ -270,12 +298,19 @@ export class RunPipeline extends Construct {
     });
   }
 
-  private invoke(id: string, target: HiwariFunction, payload: Record<string, string> | string, resultPath?: string) {
+  private invoke(
+    id: string,
+    target: HiwariFunction,
+    payload: Record<string, string> | string,
+    resultPath?: string,
+    outputPath?: string,
+  ) {
     return new LambdaInvoke(this, id, {
       lambdaFunction: target.fn,
       payloadResponseOnly: true,
       ...(typeof payload === "string" ? {} : { payload: TaskInput.fromObject(payload) }),
       ...(resultPath ? { resultPath } : {}),
+      ...(outputPath !== undefined ? { outputPath } : {}),
       retryOnServiceExceptions: false,
     });
   }

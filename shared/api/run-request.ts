@@ -11,7 +11,8 @@ export const SNAPSHOTS_PREFIX = "snapshots/";
 
 /** Rows per batch (one slice of the snapshot): a batch must end well inside the compute function's time limit. */
 export const DEFAULT_BATCH_SIZE = 1000;
-export const MAX_BATCH_SIZE = 10_000;
+/** A batch's record holds its rejected rows: 2,000 of them (~180 B each) stay inside DynamoDB's 400 KB item. */
+export const MAX_BATCH_SIZE = 2_000;
 
 /** An S3 object: the subscriptions snapshot. `versionId` pins it (the bucket is versioned); latest when absent. */
 export const S3LocationSchema = z.strictObject({

@@ -83,9 +83,3 @@ export async function completeRun(
   await store.releaseLock(run.incidentId, run.runId);
   return done;
 }
-
-/** Records a failure and releases the lock, so that a corrected rerun can start. */
-export async function failRun(run: RunRecord, error: unknown, store: RefundStore): Promise<void> {
-  await store.putRun({ ...run, status: "failed", error: error instanceof Error ? error.message : String(error) });
-  await store.releaseLock(run.incidentId, run.runId);
-}

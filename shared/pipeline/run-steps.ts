@@ -5,6 +5,7 @@ import { toJsonLine } from "../output/line-format";
 import type { LineChange } from "../reconcile/reconcile";
 import {
   addCounts,
+  LockLostError,
   type RefundStore,
   type RunCounts,
   type RunRecord,
@@ -14,8 +15,8 @@ import {
 } from "../store/refund-store";
 import { computeBatch } from "./compute-batch";
 import { finalizeShard } from "./finalize-run";
-import { completeRun, failRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
-import type { RunContext } from "./run-context";
+import { completeRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
+import { type RunContext, runIdOf } from "./run-context";
 import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
 
 /**
@@ -78,6 +79,9 @@ interface Plan {
   snapshot: string;
 }
 
+/** Manifest rows (slices) per child execution of the Map: the ItemBatcher's size, and `hiwari run`'s. */
+export const SLICES_PER_CHILD = 4;
+
 export const PLAN_FILE = "plan.json";
 export const MANIFEST_FILE = "manifest.csv";
 export const REJECTS_FILE = "rejects.jsonl";
@@ -91,7 +95,10 @@ export const DRY_RUN_FOLDER = "dry-run";
  */
 export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new Date()): Promise<PrepareOutput> {
   const incident = parseIncident(input.incidentDocument);
-  const survey = await surveySnapshot(deps.snapshot.name, deps.snapshot.stream(), input.batchSize);
+  // Strict on a rerun: a rejected row keeps its stored lines, so its subscription must be known for sure.
+  const runId = runIdOf(incident.incidentId, input.requestId);
+  const strict = (await deps.store.listRuns(incident.incidentId)).some((r) => !r.dryRun && r.runId !== runId);
+  const survey = await surveySnapshot(deps.snapshot.name, deps.snapshot.stream(), input.batchSize, { strict });
   const prepared = await prepareRun(
     {
       incident,
@@ -194,6 +201,9 @@ export interface ShardResult {
   totals: TotalLine[];
 }
 
+/** Where finalize leaves a shard's result for complete (kept out of the state: 64 of them could pass 256 KiB). */
+const shardFile = (shard: number) => `shards/shard-${shard}.json`;
+
 export async function finalizeShardStep(
   ref: RunRef,
   shard: number,
@@ -207,7 +217,9 @@ export async function finalizeShardStep(
   const totals = new ServiceTotals();
   for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
   if (context.dryRun) await deps.files.put(`${DRY_RUN_FOLDER}/shard-${shard}.jsonl`, dryRunLines(result.changes));
-  return { shard, counts: result.counts, totals: totals.listAsText() };
+  const out: ShardResult = { shard, counts: result.counts, totals: totals.listAsText() };
+  await deps.files.put(shardFile(shard), JSON.stringify(out));
+  return out;
 }
 
 /** Thrown when complete finds fewer batches recorded than prepare cut: finalize must not have run. */
@@ -224,7 +236,6 @@ export class MissingBatchesError extends Error {
  */
 export async function completeStep(
   ref: RunRef,
-  shards: readonly ShardResult[],
   deps: Pick<StepDeps, "store" | "files">,
   now = new Date(),
 ): Promise<RunRecord> {
@@ -233,8 +244,17 @@ export async function completeStep(
   if (!run) throw new Error(`run ${ref.runId} of incident ${ref.incidentId} is not recorded`);
   const batches = await deps.store.batchesOf(ref.incidentId, ref.runId);
   if (batches.length !== plan.slices) throw new MissingBatchesError(ref.runId, batches.length, plan.slices);
-  const seen = new Set(shards.map((s) => s.shard));
-  if (seen.size !== SHARDS) throw new Error(`run ${ref.runId}: ${seen.size} of ${SHARDS} shards are finalized`);
+  const shards: ShardResult[] = [];
+  const missing: number[] = [];
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const text = await deps.files.get(shardFile(shard)).catch(() => undefined);
+    if (text === undefined) missing.push(shard);
+    else shards.push(JSON.parse(text) as ShardResult);
+  }
+  if (missing.length > 0)
+    throw new Error(
+      `run ${ref.runId}: ${SHARDS - missing.length} of ${SHARDS} shards are finalized (not ${missing.join(", ")})`,
+    );
   let counts = { ...ZERO_COUNTS };
   const totals = new ServiceTotals();
   const rejects: RejectedRow[] = [];
@@ -249,9 +269,19 @@ export async function completeStep(
   return done;
 }
 
-/** Fail: the error on the run record, the lock released (a corrected rerun can start). */
-export async function failStep(ref: RunRef, error: string, deps: Pick<StepDeps, "store">): Promise<void> {
+/**
+ * Fail: the error on the run record, and the lock given up: at once when nothing of the run can still be
+ * writing (`drainMs` 0, in process), else after `drainMs`, so that a batch still in flight on AWS (a Map child
+ * outlives the Map's failure by up to its time limit) cannot write under the next run's lock. A run already
+ * completed is left as it is.
+ */
+export async function failStep(ref: RunRef, error: string, deps: Pick<StepDeps, "store">, drainMs = 0): Promise<void> {
   const run = await deps.store.getRun(ref.incidentId, ref.runId);
-  if (!run) return;
-  await failRun(run, new Error(error), deps.store);
+  if (!run || run.status === "completed") return;
+  await deps.store.putRun({ ...run, status: "failed", error });
+  if (drainMs === 0) await deps.store.releaseLock(ref.incidentId, ref.runId);
+  else
+    await deps.store.renewLock(ref.incidentId, ref.runId, drainMs).catch((e) => {
+      if (!(e instanceof LockLostError)) throw e; // not this run's lock any more: nothing to give up
+    });
 }

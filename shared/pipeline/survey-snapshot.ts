@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { CompactStringSet } from "../collections/compact-string-set";
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
-import { Utf8ChunkDecoder } from "../csv/utf8-decoder";
+import { INVALID_UTF8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
 import { UnusableSnapshotError } from "../engine/compute-refunds";
 import { checkShape, readHeader, type SubscriptionHeader } from "../input/subscription-row";
 
@@ -53,14 +53,17 @@ const UNSAFE_LISTED = 10;
  * slices of `batchSize` records at record boundaries (the byte offset of each record's first line is known from
  * the line feeds, which never occur inside a UTF-8 sequence).
  *
- * Refuses (UnsafeSnapshotError) a snapshot with a row a rerun cannot attribute: a row without a subscription id,
- * or a quote never closed (which swallows every later row into one). A rejected row keeps the stored lines of
- * its subscription; without an id, finalize would void refunds it cannot see.
+ * With `strict` (a rerun: the incident has stored lines), refuses (UnsafeSnapshotError) a snapshot with a row whose
+ * subscription a rerun cannot be sure of: no subscription id, an unreadable or non-UTF-8 one, a row of the wrong
+ * width (its columns may be shifted), or a quote never closed (which swallows every later row into one). A
+ * rejected row keeps the stored lines of its subscription; with the wrong id, finalize would void refunds it
+ * cannot see. On an incident's first run nothing is stored, so such rows are only rejected.
  */
 export async function surveySnapshot(
   name: string,
   chunks: AsyncIterable<Uint8Array>,
   batchSize: number,
+  options: { strict: boolean } = { strict: true },
 ): Promise<SnapshotSurvey> {
   const reader = new CsvRecordReader();
   const decoder = new Utf8ChunkDecoder();
@@ -123,9 +126,16 @@ export async function surveySnapshot(
       base = record.line;
     }
     slice.rows++;
-    if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
-    else if (!record.fields[header.index.subscription_id]) note(`line ${record.line}: no subscription_id`);
-    if (checkShape(record, header)) return;
+    const shape = checkShape(record, header);
+    if (options.strict) {
+      const id = record.fields[header.index.subscription_id];
+      if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
+      else if (!id) note(`line ${record.line}: no subscription_id`);
+      else if (shape?.subscriptionId === null) note(`line ${record.line}: subscription_id: ${shape.reason}`);
+      else if (id.includes(INVALID_UTF8)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
+      else if (shape) note(`line ${record.line}: ${shape.reason}, so its subscription_id may be another column's`);
+    }
+    if (shape) return;
     const id = record.fields[header.index.subscription_id] as string;
     if (!seen.add(id)) duplicates.add(id);
   };
@@ -210,12 +220,17 @@ export function sliceOfItem(item: Record<string, unknown>): Slice {
   };
 }
 
-/** Reads a manifest back (`hiwari run` walks it as the Map does). */
-export function parseManifest(text: string): Slice[] {
+/** The manifest's rows as the Map's CSV item reader hands them over: keyed by the header's columns, strings. */
+export function manifestItems(text: string): Record<string, string>[] {
   const [head, ...rows] = text.split("\n").filter((l) => l !== "");
   const columns = (head ?? "").split(",");
   return rows.map((row) => {
     const values = row.split(",");
-    return sliceOfItem(Object.fromEntries(columns.map((c, i) => [c, values[i]])));
+    return Object.fromEntries(columns.map((c, i) => [c, values[i] ?? ""]));
   });
+}
+
+/** Reads a manifest back as slices. */
+export function parseManifest(text: string): Slice[] {
+  return manifestItems(text).map(sliceOfItem);
 }

@@ -4,18 +4,26 @@ import type { RefundLine } from "../engine/refund-line";
  * A refund line's deterministic identity: (incidentId, subscriptionId, periodStart), or for goodwill
  * (incidentId, subscriberId). Ids may hold any character, so they are percent-encoded: `#` only ever separates.
  */
+/**
+ * Percent-encodes an id. A rejected row's id may hold the invalid-UTF-8 marker (a lone surrogate), which
+ * encodeURIComponent refuses: it becomes U+FFFD first (computed lines never hold one: such rows are rejected).
+ */
+function encodeId(id: string): string {
+  return encodeURIComponent(id.replace(/\p{Surrogate}/gu, "\uFFFD"));
+}
+
 export function lineIdOf(
   incidentId: string,
   line: Pick<RefundLine, "subscriptionId" | "subscriberId" | "periodStart">,
 ): string {
   return line.subscriptionId === null
-    ? `${incidentId}#G#${encodeURIComponent(line.subscriberId)}`
-    : `${incidentId}#S#${encodeURIComponent(line.subscriptionId)}#${line.periodStart}`;
+    ? `${incidentId}#G#${encodeId(line.subscriberId)}`
+    : `${incidentId}#S#${encodeId(line.subscriptionId)}#${line.periodStart}`;
 }
 
 /** The key all lines of one subscription share (goodwill: of one subscriber): a DynamoDB partition. */
 export function lineGroupOf(incidentId: string, line: Pick<RefundLine, "subscriptionId" | "subscriberId">): string {
   return line.subscriptionId === null
-    ? `${incidentId}#G#${encodeURIComponent(line.subscriberId)}`
-    : `${incidentId}#S#${encodeURIComponent(line.subscriptionId)}`;
+    ? `${incidentId}#G#${encodeId(line.subscriberId)}`
+    : `${incidentId}#S#${encodeId(line.subscriptionId)}`;
 }

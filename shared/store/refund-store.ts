@@ -132,7 +132,8 @@ export class ConcurrentChangeError extends Error {
     readonly lineId: string,
     options?: { cause?: unknown },
   ) {
-    super(`line ${lineId} changed while this run was writing it: another writer is active`, options);
+    // The line id names a subscriber: it stays on the error (for the run record), out of the message that is logged.
+    super("a line changed while this run was writing it: another writer is active", options);
     this.name = "ConcurrentChangeError";
   }
 }

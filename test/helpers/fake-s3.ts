@@ -3,9 +3,9 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   NoSuchKey,
-  NotFound,
   PutObjectCommand,
   S3Client,
+  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 
@@ -29,7 +29,14 @@ export class FakeS3 {
     });
     this.mock.on(HeadObjectCommand).callsFake((input) => {
       const object = this.find(input.Bucket, input.Key, input.VersionId);
-      if (!object) throw new NotFound({ message: "Not Found", $metadata: { httpStatusCode: 404 } });
+      // S3 answers 403, not 404, for a missing key to a caller without s3:ListBucket (hiwari's functions have none).
+      if (!object)
+        throw new S3ServiceException({
+          name: "Forbidden",
+          $fault: "client",
+          message: "Forbidden",
+          $metadata: { httpStatusCode: 403 },
+        });
       return { ContentLength: object.body.length, VersionId: object.versionId, $metadata: { httpStatusCode: 200 } };
     });
     this.mock.on(GetObjectCommand).callsFake((input) => {

@@ -2,10 +2,11 @@ import type { Context } from "aws-lambda";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../bin/io/dynamodb-local";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../functions/commons/dynamodb/dynamodb-refund-store";
-import type { RunDeps } from "../../functions/commons/runtime";
+import { type RunDeps, s3RunDeps } from "../../functions/commons/runtime";
 import { runPrefix } from "../../functions/commons/s3/s3-run-files";
 import { type ExecutionInput, s3Uri } from "../../shared/api/run-request";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import { manifestItems } from "../../shared/pipeline/survey-snapshot";
 import { FakeS3 } from "./fake-s3";
 
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
@@ -39,7 +40,7 @@ export async function startHarness(): Promise<Harness> {
   await createTables(db.client, TABLES);
   const s3 = new FakeS3();
   const store = new DynamoDbRefundStore(db.client, TABLES);
-  const deps: RunDeps = { store, s3: s3.client, workBucket: BUCKET };
+  const deps: RunDeps = s3RunDeps(store, s3.client, BUCKET);
   return { db, s3, store, deps: () => deps, stop: () => db.stop() };
 }
 
@@ -70,10 +71,7 @@ export function executionInput(
  * columns, every value a string, in batches of `perChild` with the BatchInput the ItemBatcher adds.
  */
 export function mapBatches(h: Harness, input: ExecutionInput, perChild: number) {
-  const text = h.s3.text(BUCKET, `${runPrefix(input)}manifest.csv`) ?? "";
-  const [head, ...rows] = text.trimEnd().split("\n");
-  const columns = (head ?? "").split(",");
-  const items = rows.map((r) => Object.fromEntries(r.split(",").map((v, i) => [columns[i], v])));
+  const items = manifestItems(h.s3.text(BUCKET, `${runPrefix(input)}manifest.csv`) ?? "");
   const batches = [];
   for (let i = 0; i < items.length; i += perChild)
     batches.push({

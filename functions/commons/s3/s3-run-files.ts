@@ -47,6 +47,10 @@ export class S3RunFiles implements RunFiles {
     readonly prefix: string,
   ) {}
 
+  location(name: string): { bucket: string; key: string } {
+    return { bucket: this.bucket, key: this.keyOf(name) };
+  }
+
   keyOf(name: string): string {
     return `${this.prefix}${name}`;
   }

@@ -3,7 +3,6 @@ import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
 import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
 import { makeCompleteHandler, makeFailHandler, makeShardHandler } from "../../../functions/finalize-run/handler";
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
-import type { ShardResult } from "../../../shared/pipeline/run-steps";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { run as computeInMemory, csvOf, incidentDoc, row } from "../../helpers/factories";
 import {
@@ -78,13 +77,9 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     expect(await linesNow()).toEqual(before);
 
     const shard = makeShardHandler(h.deps);
-    const shards: ShardResult[] = [];
     for (const n of prepared.shards)
-      shards.push(await shard({ incidentId: input.incidentId, runId: input.runId, shard: n }, lambdaContext));
-    const done = await makeCompleteHandler(h.deps)(
-      { incidentId: input.incidentId, runId: input.runId, shards },
-      lambdaContext,
-    );
+      await shard({ incidentId: input.incidentId, runId: input.runId, shard: n }, lambdaContext);
+    const done = await makeCompleteHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId }, lambdaContext);
 
     const expected = await computeInMemory(incident, csv);
     expect(done.status).toBe("completed");
@@ -156,9 +151,11 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     const failed = await h.store.getRun(input.incidentId, input.runId);
     expect(failed?.status).toBe("failed");
     expect(failed?.error).toBe(`States.ExceedToleratedFailureThreshold: ${(error as Error).message}`);
-    // The lock is free again: another run can take it.
-    await expect(h.store.acquireLock(input.incidentId, "run-next", 60_000)).resolves.toBeUndefined();
-    await h.store.releaseLock(input.incidentId, "run-next");
+    // The lock stays for the drain (a child still in flight may write for up to its 2 minutes), then lapses.
+    await expect(h.store.acquireLock(input.incidentId, "run-next", 60_000)).rejects.toThrow(/being run by run-/);
+    await expect(
+      h.store.acquireLock(input.incidentId, "run-next", 60_000).catch((e) => e.expiresAt - Date.now()),
+    ).resolves.toBeGreaterThan(150_000);
   });
 
   it("refuses an item that is not a manifest row, naming the field", async () => {

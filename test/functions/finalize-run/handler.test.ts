@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
 import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
-import { makeCompleteHandler, makeShardHandler, messageOf } from "../../../functions/finalize-run/handler";
+import {
+  makeCompleteHandler,
+  makeFailHandler,
+  makeShardHandler,
+  messageOf,
+} from "../../../functions/finalize-run/handler";
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
 import type { ExecutionInput } from "../../../shared/api/run-request";
-import type { ShardResult } from "../../../shared/pipeline/run-steps";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 import {
@@ -30,12 +34,13 @@ const incident = incidentDoc();
 async function runThrough(input: ExecutionInput, finalizeOnly?: number[]) {
   await makePrepare(h.deps)(input, lambdaContext);
   for (const batch of mapBatches(h, input, 2)) await makeComputeBatch(h.deps)(batch, lambdaContext);
-  const shards: ShardResult[] = [];
+  const shards = [];
   for (const shard of finalizeOnly ?? Array.from({ length: SHARDS }, (_, i) => i))
     shards.push(
       await makeShardHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId, shard }, lambdaContext),
     );
-  return makeCompleteHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId, shards }, lambdaContext);
+  expect(shards.map((s) => s.shard)).toEqual(finalizeOnly ?? Array.from({ length: SHARDS }, (_, i) => i));
+  return makeCompleteHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId }, lambdaContext);
 }
 
 describe("finalize-run and complete-run", () => {
@@ -81,8 +86,49 @@ describe("finalize-run and complete-run", () => {
   it("complete refuses a run with a shard not finalized: nothing is recorded as completed", async () => {
     const version = h.s3.put(BUCKET, "snapshots/c.csv", csvOf([row({}, 1), row({}, 3)]));
     const input = executionInput(incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
-    await expect(runThrough(input, [0, 1])).rejects.toThrow(`run ${input.runId}: 2 of 64 shards are finalized`);
+    await expect(runThrough(input, [0, 1])).rejects.toThrow(
+      `run ${input.runId}: 2 of 64 shards are finalized (not 2, 3, 4,`,
+    );
     expect((await h.store.getRun(input.incidentId, input.runId))?.status).toBe("running");
+  });
+});
+
+describe("fail-run", () => {
+  it("records a stopped or timed-out execution from its status-change event, and never un-completes a run", async () => {
+    const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1)]));
+    const input = executionInput(incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-5" });
+    await h.store.breakLock(input.incidentId); // the run left above (complete refused) holds it
+    await makePrepare(h.deps)(input, lambdaContext);
+    // EventBridge's "Step Functions Execution Status Change", as the rule hands it to fail-run.
+    const stopped = {
+      version: "0",
+      source: "aws.states",
+      "detail-type": "Step Functions Execution Status Change",
+      detail: {
+        executionArn: `arn:aws:states:ap-northeast-1:123456789012:execution:runs:${input.runId}`,
+        name: input.runId,
+        status: "ABORTED",
+        input: JSON.stringify(input),
+        cause: "stopped by an operator",
+        error: null,
+      },
+    };
+    await makeFailHandler(h.deps, 0)(stopped, lambdaContext);
+    expect(await h.store.getRun(input.incidentId, input.runId)).toMatchObject({
+      status: "failed",
+      error: "execution ABORTED: stopped by an operator",
+    });
+    // The lock is free at once with no drain (in process), so the incident can be run again.
+    await expect(h.store.acquireLock(input.incidentId, "run-next", 1)).resolves.toBeUndefined();
+
+    const completed = await h.store
+      .listRuns(incident.incidentId)
+      .then((runs) => runs.find((r) => r.status === "completed"));
+    await makeFailHandler(h.deps, 0)(
+      { incidentId: incident.incidentId, runId: completed?.runId, error: { Error: "States.Timeout", Cause: "late" } },
+      lambdaContext,
+    );
+    expect((await h.store.getRun(incident.incidentId, completed?.runId as string))?.status).toBe("completed");
   });
 });
 

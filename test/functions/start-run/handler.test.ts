@@ -122,14 +122,14 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
   });
 
   it("called again with the same request (a retry), starts nothing new and answers 200 with the same run", async () => {
-    // Even after a new version of the snapshot is uploaded: the retry is pinned to the version the run recorded…
-    const second = answer(
-      await handler(
-        post(request({ snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: snapshotVersion } })),
-        lambdaContext,
-      ),
-    );
+    // Even after a new version of the snapshot is uploaded: a retry without a version means the recorded one.
+    h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1), row({}, 2)]));
+    const second = answer(await handler(post(request()), lambdaContext));
     expect(second).toMatchObject({ http: 200, body: { runId, created: false, status: "requested" } });
+    // The incident with its keys in another order is the same incident.
+    const reordered = Object.fromEntries(Object.entries(incidentDoc()).reverse());
+    const third = answer(await handler(post(request({ incident: reordered })), lambdaContext));
+    expect(third).toMatchObject({ http: 200, body: { runId, created: false } });
     expect(steps.executions.size).toBe(1);
   });
 
@@ -141,8 +141,13 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
         message: `request finance-2011-12-22-001 started run ${runId} with another dry-run flag; use a new request id`,
       },
     });
-    h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1), row({}, 2)]));
-    const newer = answer(await handler(post(request()), lambdaContext)); // latest version is another snapshot now
+    const newest = h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1), row({}, 3)]));
+    const newer = answer(
+      await handler(
+        post(request({ snapshot: { bucket: BUCKET, key: "snapshots/2011-12/subs.csv", versionId: newest } })),
+        lambdaContext,
+      ),
+    );
     expect(newer.body.message).toMatch(/with another snapshot; use a new request id$/);
     expect(steps.executions.size).toBe(1);
   });
@@ -188,7 +193,7 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
       http: 400,
       body: {
         message: "the request is not valid",
-        problems: [`snapshot: s3://${BUCKET}/snapshots/none.csv does not exist`],
+        problems: [`snapshot: s3://${BUCKET}/snapshots/none.csv does not exist (or is not readable)`],
       },
     });
     const elsewhere = answer(

@@ -77,19 +77,23 @@ describe("RunPipeline: the state machine", () => {
     expect(map.ToleratedFailureCount ?? 0).toBe(0);
   });
 
-  it("finalizes the 64 shards 16 at a time, keeping their results for complete", () => {
+  it("finalizes the 64 shards 16 at a time; their totals go through the run's files, not the state", () => {
     expect(definition.States.FinalizeShards).toMatchObject({
       Type: "Map",
       ItemsPath: "$.prepared.shards",
       ItemSelector: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "shard.$": "$$.Map.Item.Value" },
       MaxConcurrency: 16,
-      ResultPath: "$.shards",
+      ResultPath: null,
       ItemProcessor: { ProcessorConfig: { Mode: "INLINE" } },
     });
+    expect(definition.States.Complete?.Parameters).toEqual({ "incidentId.$": "$.incidentId", "runId.$": "$.runId" });
+    // Nor do the Map's children keep theirs: each child's output is dropped.
+    expect(processorOf("ComputeBatches").Compute).toMatchObject({ OutputPath: null });
   });
 
   it("retries what may pass (backoff, full jitter) but never what cannot, and records any failure on the run", () => {
     const tasks = [
+      definition.States.RecordFailure,
       definition.States.Prepare,
       processorOf("ComputeBatches").Compute,
       processorOf("FinalizeShards").Finalize,
@@ -127,11 +131,33 @@ describe("RunPipeline: the state machine", () => {
     });
     expect(JSON.stringify(definition)).toContain('"TimeoutSeconds":86400');
     const machine = logicalId(app.template, "RunPipelineStateMachine");
-    app.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "ExecutionsFailed",
-      Namespace: "AWS/States",
-      Threshold: 0,
-      Dimensions: [{ Name: "StateMachineArn", Value: { Ref: machine } }],
+    const alarm = Object.values(app.template.findResources("AWS::CloudWatch::Alarm")).find((a) =>
+      (a as { Properties: { AlarmDescription?: string } }).Properties.AlarmDescription?.startsWith(
+        "a refund run failed",
+      ),
+    ) as {
+      Properties: { Metrics: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string } } }[] };
+    };
+    expect(alarm.Properties.Metrics.map((m) => m.Expression ?? m.MetricStat?.Metric.MetricName).sort()).toEqual([
+      "ExecutionsAborted",
+      "ExecutionsFailed",
+      "ExecutionsTimedOut",
+      "failed + timedOut + aborted",
+    ]);
+    // Timed out or stopped executions run no Catch: a rule sends their status change to fail-run.
+    app.template.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        detail: { status: ["TIMED_OUT", "ABORTED"], stateMachineArn: [{ Ref: machine }] },
+      },
+      Targets: [
+        {
+          Id: "Target0",
+          Arn: { "Fn::GetAtt": [logicalId(app.template, "RunPipelineFailRunFunction"), "Arn"] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+        },
+      ],
     });
   });
 });

@@ -87,6 +87,25 @@ describe("surveySnapshot", () => {
     );
   });
 
+  it("on a rerun, refuses a row whose subscription it cannot be sure of; on a first run only rejects it", async () => {
+    const rows = [
+      `${HEADER}`,
+      "C-1,S-1,IMADOKO,210,JPY,2011-01-01,,,", // line 2: fine
+      '"C-2"x,S-2,IMADOKO,210,JPY,2011-01-01,,,', // line 3: text after the closing quote of the id
+      "C-@3,S-3,IMADOKO,210,JPY,2011-01-01,,,", // line 4: an id with a byte that is not UTF-8 (the @, below)
+      "C-4,S-4,IMADOKO,210,JPY,2011-01-01,,", // line 5: eight fields
+    ];
+    const bytes = bytesOf(`${rows.join("\n")}\n`).map((b) => (b === 0x40 ? 0xff : b));
+    const error = await surveySnapshot("s.csv", chunked(bytes), 10).catch((e) => e);
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^line 3: subscription_id: /),
+      "line 4: subscription_id: holds bytes that are not UTF-8",
+      "line 5: has 8 fields, the header has 9, so its subscription_id may be another column's",
+    ]);
+    const first = await surveySnapshot("s.csv", chunked(bytes), 10, { strict: false });
+    expect(first.rows).toBe(4);
+  });
+
   it("refuses an empty file and a bad header as unusable", async () => {
     await expect(surveySnapshot("e.csv", chunked(new Uint8Array(0)), 5)).rejects.toThrow(
       new UnusableSnapshotError("e.csv: the file is empty: it needs a header row"),
