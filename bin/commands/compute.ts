@@ -17,18 +17,22 @@ export interface ComputeOptions {
   summary?: boolean;
 }
 
-/** Reads and validates the incident file; a UsageError names the file and every faulty field. */
-export function loadIncident(path: string): Incident {
-  let text: string;
+/** The incident file's text, without a byte-order mark; a UsageError names the file when it cannot be read. */
+export function readIncidentText(path: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8").replace(/^\uFEFF/, "");
   } catch (e) {
     throw new UsageError(
       `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
+}
+
+/** Reads and validates the incident file; a UsageError names the file and every faulty field. */
+export function loadIncident(path: string): Incident {
+  const text = readIncidentText(path);
   try {
-    return parseIncidentText(text.replace(/^\uFEFF/, ""));
+    return parseIncidentText(text);
   } catch (e) {
     if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
     throw e;

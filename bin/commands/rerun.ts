@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { parseRunRequest, parseS3Uri, RunRequestError } from "../../shared/api/run-request";
 import type { RunRecord } from "../../shared/store/refund-store";
 import { n, totalRow } from "../format";
@@ -11,6 +10,7 @@ import {
   signingRegion,
 } from "../io/signed-fetch";
 import { EXIT, UsageError } from "../usage-error";
+import { readIncidentText } from "./compute";
 
 /**
  * `hiwari rerun --api` and `hiwari api-runs`: finance asks the deployed finance API to run an incident and reads its
@@ -222,16 +222,9 @@ function endpoint(api: URL, path: string): URL {
 
 /** The incident file's JSON document, sent as it is; the API validates it again. */
 function readIncidentDocument(path: string): unknown {
-  let text: string;
+  const text = readIncidentText(path);
   try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(
-      `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    return JSON.parse(text);
   } catch (e) {
     throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`);
   }

@@ -17,7 +17,7 @@ import { n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, UsageError } from "../usage-error";
-import { loadIncident } from "./compute";
+import { loadIncident, readIncidentText } from "./compute";
 
 export interface RunOptions {
   incident: string;
@@ -53,7 +53,7 @@ export async function run(options: RunOptions): Promise<number> {
       `${options.subscriptions}: cannot read the subscriptions: ${(e as NodeJS.ErrnoException).code}`,
     );
   }
-  const incidentText = readFileSync(options.incident, "utf8").replace(/^\uFEFF/, "");
+  const incidentText = readIncidentText(options.incident);
   const requestId = options.requestId ?? randomUUID();
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = join(options.state, "runs", ref.runId);

@@ -2,9 +2,10 @@ import { Duration, type RemovalPolicy, Stack, type StackProps, Validations } fro
 import { EventBus } from "aws-cdk-lib/aws-events";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Construct } from "constructs";
 import { BillingConsumer, type RefundEventType } from "../../infra/constructs/billing-consumer";
+import { BUNDLING } from "../../infra/constructs/hiwari-function";
 
 export interface BillingConsumerStackProps extends StackProps {
   /**
@@ -48,14 +49,7 @@ export class BillingConsumerStack extends Stack {
       architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout: FUNCTION_TIMEOUT,
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        externalModules: ["@aws-sdk/*"],
-        mainFields: ["module", "main"],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
+      bundling: BUNDLING, // bundled as hiwari bundles its own functions
     });
     // The event source grants the function receive, delete, change visibility and get attributes/URL on the
     // queue, and nothing else (BillingConsumer.grantConsume is for consumers that are not Lambda functions).

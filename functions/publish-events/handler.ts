@@ -17,7 +17,14 @@ function busFromEnvironment(): EventBus {
 
 let bus: EventBus | undefined;
 
-/** publish-events: the refunds table's stream (the outbox) → billing events, one per line change. */
+/**
+ * publish-events: the refunds table's stream (the outbox) → billing events, one per line change.
+ *
+ * Partial batch failures are reported as Powertools' BatchProcessor would (`batchItemFailures` with the sequence
+ * numbers), but not through it: it hands records to a handler one at a time, and PutEvents takes ten entries a
+ * call under a quota counted in calls. `publishRecords` puts the batch's events ten at a time, retries only the
+ * entries that failed, and reports the records whose event did not go out.
+ */
 export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   bus ??= busFromEnvironment();
   const result = await publishRecords(event.Records, bus, { attempts: 5, baseDelayMs: 100 });

@@ -1,11 +1,24 @@
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { acknowledgeWildcard, arnOf } from "../nag";
+
+/**
+ * How every function is bundled: by the local esbuild (no Docker), minified ESM with a source map, the AWS SDK v3
+ * left to the runtime (which ships it), and `require` provided for the CommonJS dependencies.
+ */
+export const BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  minify: true,
+  sourceMap: true,
+  externalModules: ["@aws-sdk/*"],
+  mainFields: ["module", "main"],
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+};
 
 export interface HiwariFunctionProps {
   /** The handler file, relative to `functions/` (`compute-batch/handler.ts`). */
@@ -57,15 +70,7 @@ export class HiwariFunction extends Construct {
         NODE_OPTIONS: "--enable-source-maps",
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        // The runtime ships the AWS SDK v3; the handlers' clients come from it.
-        externalModules: ["@aws-sdk/*"],
-        mainFields: ["module", "main"],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
+      bundling: BUNDLING,
     });
     this.logGroup.grantWrite(this.role);
 
