@@ -9,10 +9,6 @@ import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import { manifestItems } from "../../shared/pipeline/survey-snapshot";
 import { FakeS3 } from "./fake-s3";
 
-process.env.POWERTOOLS_METRICS_DISABLED = "true";
-process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-process.env.POWERTOOLS_TRACE_ENABLED = "false";
-
 export const BUCKET = "hiwari-runs-test";
 export const TABLES = { refunds: "refunds", runs: "runs" };
 
