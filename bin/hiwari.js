@@ -14,4 +14,9 @@ process.emitWarning = (warning, ...rest) => {
   if (String(warning).startsWith("NodeVersionSupportWarning")) return;
   emitWarning(warning, ...rest);
 };
+// The Lambda handlers `hiwari run` invokes in process use Powertools, built when the bundle loads: errors only in a
+// terminal, no CloudWatch metrics to flush, no X-Ray (set before the bundle loads; the caller's values win).
+process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+process.env.POWERTOOLS_TRACE_ENABLED ??= "false";
 await import(bundle.href);

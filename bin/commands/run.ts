@@ -58,10 +58,6 @@ export async function run(options: RunOptions): Promise<number> {
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = join(options.state, "runs", ref.runId);
 
-  // The handlers' Powertools stay quiet in a terminal: errors only, no metrics to flush.
-  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
-  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-  process.env.POWERTOOLS_TRACE_ENABLED ??= "false";
   const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await Promise.all([
     import("../../functions/prepare-run/handler"),
     import("../../functions/compute-batch/handler"),

@@ -33,8 +33,6 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
     publishPending: async () => {
       // The same handler as on AWS; only its bus adapter differs (a file, chosen by HIWARI_EVENTS_FILE).
       process.env.HIWARI_EVENTS_FILE = eventsFile;
-      process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
-      process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
       const { handler } = await import("../../functions/publish-events/handler");
       const context = {
         functionName: "publish-events",

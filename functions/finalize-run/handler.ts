@@ -1,7 +1,8 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { completeStep, failStep, finalizeShardStep, type ShardResult } from "../../shared/pipeline/run-steps";
 import { withPowertools } from "../commons/powertools/middleware";
-import { logger } from "../commons/powertools/powertools";
+import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
 
 const RunRefSchema = z.object({ incidentId: z.string().min(1), runId: z.string().min(1) });
@@ -45,6 +46,8 @@ export function makeShardHandler(deps: () => RunDeps = runDepsFromEnvironment) {
     const ref = ShardEventSchema.parse(event);
     const { store, filesOf } = deps();
     const result = await finalizeShardStep(ref, ref.shard, { store, files: filesOf(ref) });
+    metrics.addMetric("ShardsFinalized", MetricUnit.Count, 1);
+    metrics.addMetric("LinesVoided", MetricUnit.Count, result.counts.voided);
     logger.info("shard finalized", { runId: ref.runId, shard: ref.shard, counts: result.counts });
     return { shard: result.shard, counts: result.counts };
   });
@@ -56,6 +59,7 @@ export function makeCompleteHandler(deps: () => RunDeps = runDepsFromEnvironment
     const ref = RunRefSchema.parse(event);
     const { store, filesOf } = deps();
     const done = await completeStep(ref, { store, files: filesOf(ref) });
+    metrics.addMetric("RunsCompleted", MetricUnit.Count, 1);
     logger.info("run completed", { runId: done.runId, counts: done.counts });
     return {
       incidentId: done.incidentId,
@@ -95,6 +99,7 @@ export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment, dr
     const { ref, error } = failureOf(event);
     const message = messageOf(error);
     await failStep(ref, message, deps(), drainMs);
+    metrics.addMetric("RunsFailed", MetricUnit.Count, 1);
     // The message may name a line (a subscriber): it is on the run record; the log has the error's kind only.
     logger.error("run failed", { runId: ref.runId, error: error.Error ?? "unknown" });
     return { incidentId: ref.incidentId, runId: ref.runId, status: "failed" };

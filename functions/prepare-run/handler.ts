@@ -28,6 +28,7 @@ export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
     );
     if (prepared.runId !== input.runId)
       throw new Error(`run id ${prepared.runId} is not the execution's ${input.runId}`);
+    metrics.addMetric("RunsPrepared", MetricUnit.Count, 1);
     logger.info("run prepared", { runId: prepared.runId, status: prepared.status });
     if (prepared.status !== "ready") return prepared;
     metrics.addMetric("SlicesPrepared", MetricUnit.Count, prepared.slices);

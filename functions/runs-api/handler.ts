@@ -1,7 +1,9 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RefundStore } from "../../shared/store/refund-store";
 import { json, problem } from "../commons/http/responses";
 import { withPowertools } from "../commons/powertools/middleware";
+import { metrics } from "../commons/powertools/powertools";
 
 /**
  * The finance API's reads: `GET /incidents/{incidentId}/runs` (every run, newest first) and
@@ -10,6 +12,7 @@ import { withPowertools } from "../commons/powertools/middleware";
 export async function readRuns(event: APIGatewayProxyEvent, store: RefundStore): Promise<APIGatewayProxyResult> {
   const incidentId = event.pathParameters?.incidentId ?? "";
   const runId = event.pathParameters?.runId;
+  metrics.addMetric("RunReads", MetricUnit.Count, 1);
   if (runId === undefined) {
     const runs = await store.listRuns(incidentId);
     runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));

@@ -95,6 +95,7 @@ function executionInput(
  */
 export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps): Promise<APIGatewayProxyResult> {
   const incidentId = event.pathParameters?.incidentId ?? "";
+  metrics.addMetric("RunRequests", MetricUnit.Count, 1);
   let body: unknown;
   try {
     body = JSON.parse(event.body ?? "");
