@@ -112,6 +112,29 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     expect(rejects.map((r: { line: number }) => r.line)).toContain(5); // fee "abc": line 5, after the two-line row 3–4
   });
 
+  it("a child run twice at once on a rerun (Express children are at least once) changes each line once", async () => {
+    await h.store.breakLock(incident.incidentId);
+    const csv = csvOf([row({ monthly_fee: "310" }, 1), row({}, 2), row({ monthly_fee: "310" }, 7)]);
+    const versionId = h.s3.put(BUCKET, "snapshots/2011-12/rerun.csv", csv);
+    const input = executionInput(
+      incident,
+      { key: "snapshots/2011-12/rerun.csv", versionId },
+      { requestId: "req-twice" },
+    );
+    await makePrepare(h.deps)(input, lambdaContext);
+    const [child] = mapBatches(h, input, 4);
+    const compute = makeComputeBatch(h.deps);
+    const outs = await Promise.all([compute(child as never, lambdaContext), compute(child as never, lambdaContext)]);
+    expect(outs.map((o) => o.rows)).toEqual([3, 3]);
+    const stored = await h.store.linesLike(incident.incidentId, [
+      { ...(await computeInMemory(incident, csv)).lines[0], lineId: "" } as never,
+    ]);
+    expect(stored.map((l) => [l.subscriptionId, l.version, String(l.amount), l.runId])).toEqual([
+      ["C-1", 2, "30", input.runId], // 310 × 3 / 31 = 30.0…: adjusted once, from 20, by this run
+    ]);
+    await h.store.breakLock(incident.incidentId);
+  });
+
   it("a child retried after its run completed writes nothing: the run's lock is gone", async () => {
     const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
     const [first] = mapBatches(h, input, 3);
