@@ -1,0 +1,256 @@
+/**
+ * npm run bench -- [--rows 1000000,10000000] [--smoke] [--keep DIR]
+ *
+ * For each size: writes the case (scripts/bench/generate-case.ts; timed apart, not compared), then measures three
+ * ways of getting through it, each in its own child process so that its peak RSS is its own:
+ *   floor   plain Node reading the CSV as a stream and splitting it into line strings (nothing else), then writing
+ *           a file of as many lines and bytes as hiwari's output: the I/O any line-based tool pays;
+ *   hiwari  `node bin/hiwari.js compute` writing JSON lines (it reads the file twice: the first pass finds duplicate
+ *           ids);
+ *   DuckDB  scripts/bench/duckdb-refunds.sql through @duckdb/node-api, COPY … TO a JSON-lines file: the analyst's
+ *           alternative (DuckDB uses every core; hiwari one).
+ * It prints one markdown table per size, with ratios to hiwari, then checks that DuckDB's lines equal hiwari's as
+ * multisets of the ten fields, and exits 1 on any disagreement. Wall time is measured here, from spawn to exit
+ * (Node's start included for all three); peak RSS comes from `/usr/bin/time -v`, or, where that is missing, from
+ * the child's own process.resourceUsage().maxRSS at exit.
+ *
+ * --smoke (CI): 2,000 rows, the same table and check, no timing assertion. --keep DIR keeps each case and its
+ * outputs in DIR/<rows>/ (else a temporary folder, removed).
+ */
+import { spawn } from "node:child_process";
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DuckDBInstance, version } from "@duckdb/node-api";
+import { generateCase } from "./generate-case";
+
+const SQL = "scripts/bench/duckdb-refunds.sql";
+const GNU_TIME = "/usr/bin/time";
+
+/** The floor: read + split into line strings, then write `BENCH_LINES` lines totalling `BENCH_BYTES` bytes. */
+const FLOOR_CHILD = `
+import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+const { BENCH_IN, BENCH_OUT } = process.env;
+const [lines, bytes] = [Number(process.env.BENCH_LINES), Number(process.env.BENCH_BYTES)];
+const t0 = performance.now();
+let read = 0, chars = 0, rest = "";
+for await (const chunk of createReadStream(BENCH_IN, { encoding: "utf8", highWaterMark: 1 << 20 })) {
+  const text = rest + chunk;
+  let start = 0, nl;
+  while ((nl = text.indexOf("\\n", start)) !== -1) { chars += text.slice(start, nl).length; read++; start = nl + 1; }
+  rest = text.slice(start);
+}
+const t1 = performance.now();
+const out = createWriteStream(BENCH_OUT);
+const base = Math.floor(bytes / Math.max(lines, 1)), longer = bytes - base * lines;
+const filler = "x".repeat(base + 1);
+let chunk = "";
+for (let i = 0; i < lines; i++) {
+  chunk += filler.slice(0, i < longer ? base : base - 1) + "\\n";
+  if (chunk.length > 1 << 20) { if (!out.write(chunk)) await once(out, "drain"); chunk = ""; }
+}
+out.end(chunk);
+await once(out, "close");
+console.log(JSON.stringify({ read, chars, readSeconds: (t1 - t0) / 1e3, writeSeconds: (performance.now() - t1) / 1e3 }));
+`;
+
+/** DuckDB: the query file, its inputs as variables, COPY to JSON lines. Spills (if ever) go to the case folder. */
+const DUCKDB_CHILD = `
+import { readFileSync } from "node:fs";
+import { DuckDBInstance } from "@duckdb/node-api";
+const { BENCH_SQL, BENCH_INCIDENT, BENCH_IN, BENCH_OUT, BENCH_DIR } = process.env;
+const q = (s) => "'" + s.replaceAll("'", "''") + "'";
+const db = await (await DuckDBInstance.create(":memory:", { temp_directory: BENCH_DIR })).connect();
+await db.run("SET VARIABLE incident = " + q(BENCH_INCIDENT));
+await db.run("SET VARIABLE subscriptions = " + q(BENCH_IN));
+const query = readFileSync(BENCH_SQL, "utf8").trim().replace(/;$/, "");
+await db.run("COPY (" + query + ") TO " + q(BENCH_OUT) + " (FORMAT json)");
+`;
+
+/** Fallback when GNU time is missing: the child writes its own peak RSS (KiB on Linux) to a file as it exits. */
+const RSS_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  'import { writeFileSync } from "node:fs"; process.on("exit", () => ' +
+    "writeFileSync(process.env.BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));",
+)}`;
+
+interface Measured {
+  name: string;
+  seconds: number;
+  rssMB: number;
+  lines: number;
+  stdout: string;
+}
+
+/** Runs `node ...args` as a child; fails the bench on a non-zero exit. */
+async function measure(name: string, args: string[], env: Record<string, string>, rssFile: string): Promise<Measured> {
+  const gnu = existsSync(GNU_TIME);
+  const [cmd, argv] = gnu
+    ? [GNU_TIME, ["-v", "-o", rssFile, process.execPath, ...args]]
+    : [process.execPath, [`--import=${RSS_PRELOAD}`, ...args]];
+  const started = process.hrtime.bigint();
+  const child = spawn(cmd, argv, { env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (code !== 0) throw new Error(`${name} exited with ${code}:\n${stderr}`);
+  const rssText = readFileSync(rssFile, "utf8");
+  const kib = gnu ? Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(rssText)?.[1]) : Number(rssText);
+  return { name, seconds, rssMB: kib / 1024, lines: 0, stdout };
+}
+
+/** Counts newline bytes: the lines of a JSON-lines file. */
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  }
+  return n;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+function table(rows: number, runs: Measured[], hiwari: Measured): string {
+  const head =
+    "| what | wall s | rows/s | lines/s | peak RSS MB | wall ÷ hiwari | RSS ÷ hiwari |\n|---|--:|--:|--:|--:|--:|--:|";
+  const body = runs.map(
+    (m) =>
+      `| ${m.name} | ${m.seconds.toFixed(2)} | ${int(rows / m.seconds)} | ${int(m.lines / m.seconds)} | ` +
+      `${int(m.rssMB)} | ${ratio(m.seconds, hiwari.seconds)} | ${ratio(m.rssMB, hiwari.rssMB)} |`,
+  );
+  return [head, ...body].join("\n");
+}
+
+/**
+ * DuckDB's lines against hiwari's, as multisets (EXCEPT ALL both ways) of the ten fields read as text, so that a
+ * number and a string, or a missing and a null field, differ. Returns the number of differing lines.
+ */
+async function compare(hiwariOut: string, duckdbOut: string, dir: string): Promise<number> {
+  const db = await (await DuckDBInstance.create(":memory:", { temp_directory: dir })).connect();
+  const fields = [
+    "subscriptionId",
+    "subscriberId",
+    "serviceCode",
+    "periodStart",
+    "periodEnd",
+    "unit",
+    "units",
+    "basis",
+    "amount",
+    "currency",
+  ];
+  const read = (path: string) =>
+    `SELECT * FROM read_json('${path.replaceAll("'", "''")}', format = 'newline_delimited', ` +
+    `columns = {${fields.map((f) => `${f}: 'VARCHAR'`).join(", ")}})`;
+  await db.run(`CREATE TEMP TABLE diff AS
+    SELECT 'only in hiwari' AS side, * FROM (${read(hiwariOut)} EXCEPT ALL ${read(duckdbOut)})
+    UNION ALL SELECT 'only in DuckDB' AS side, * FROM (${read(duckdbOut)} EXCEPT ALL ${read(hiwariOut)})`);
+  const count = Number((await db.runAndReadAll("SELECT count(*) FROM diff")).getRows()[0]?.[0]);
+  if (count > 0) {
+    const first = await db.runAndReadAll(
+      "SELECT * FROM diff ORDER BY subscriptionId NULLS FIRST, periodStart NULLS FIRST, side LIMIT 10",
+    );
+    console.log(`\n${count} lines differ; the first:`);
+    for (const row of first.getRowObjectsJson()) console.log(JSON.stringify(row));
+  }
+  return count;
+}
+
+/** One size: generate, measure the three, print, check. Returns false on any disagreement. */
+async function benchSize(rows: number, keep: string | undefined): Promise<boolean> {
+  const dir = keep ? join(keep, String(rows)) : mkdtempSync(join(tmpdir(), "hiwari-bench-"));
+  const input = join(dir, "subscriptions.csv");
+  const incident = join(dir, "incident.json");
+  const out = (name: string) => join(dir, name);
+  try {
+    const t = performance.now();
+    const csvBytes = await generateCase(dir, rows);
+    console.log(
+      `\n## ${int(rows)} rows (${(csvBytes / 1e6).toFixed(1)} MB of CSV, generated in ${((performance.now() - t) / 1000).toFixed(1)} s, not measured)\n`,
+    );
+
+    const hiwari = await measure(
+      "hiwari compute",
+      ["bin/hiwari.js", "compute", "--incident", incident, "--subscriptions", input, "--out", out("hiwari.jsonl")],
+      { BENCH_IN: input },
+      out("hiwari.rss"),
+    );
+    hiwari.lines = await countLines(out("hiwari.jsonl"));
+    const hiwariBytes = statSync(out("hiwari.jsonl")).size;
+
+    const floor = await measure(
+      "floor: read + split, write as much",
+      ["--input-type=module", "-e", FLOOR_CHILD],
+      {
+        BENCH_IN: input,
+        BENCH_OUT: out("floor.out"),
+        BENCH_LINES: String(hiwari.lines),
+        BENCH_BYTES: String(hiwariBytes),
+      },
+      out("floor.rss"),
+    );
+    floor.lines = hiwari.lines;
+    const floorRead = JSON.parse(floor.stdout) as { read: number; readSeconds: number; writeSeconds: number };
+
+    const duckdb = await measure(
+      `DuckDB ${version()} SQL`,
+      ["--input-type=module", "-e", DUCKDB_CHILD],
+      { BENCH_SQL: SQL, BENCH_INCIDENT: incident, BENCH_IN: input, BENCH_OUT: out("duckdb.jsonl"), BENCH_DIR: dir },
+      out("duckdb.rss"),
+    );
+    duckdb.lines = await countLines(out("duckdb.jsonl"));
+
+    console.log(table(rows, [floor, hiwari, duckdb], hiwari));
+    console.log(
+      `\nhiwari takes ${ratio(hiwari.seconds, floor.seconds)} the floor's time and ${ratio(hiwari.seconds, duckdb.seconds)} DuckDB's; ` +
+        `its peak RSS is ${ratio(hiwari.rssMB, floor.rssMB)} the floor's and ${ratio(hiwari.rssMB, duckdb.rssMB)} DuckDB's. ` +
+        `Output: ${int(hiwari.lines)} lines, ${(hiwariBytes / 1e6).toFixed(1)} MB. ` +
+        `The floor spent ${floorRead.readSeconds.toFixed(2)} s reading and splitting, ${floorRead.writeSeconds.toFixed(2)} s writing.`,
+    );
+
+    let ok = true;
+    if (floorRead.read !== rows + 1 || hiwari.lines !== rows) {
+      console.log(
+        `\nFAIL: expected ${rows + 1} CSV lines and ${rows} refund lines (one per row), got ${floorRead.read} and ${hiwari.lines}`,
+      );
+      ok = false;
+    }
+    const differing = await compare(out("hiwari.jsonl"), out("duckdb.jsonl"), dir);
+    if (differing > 0) ok = false;
+    else
+      console.log(
+        `\ncheck: DuckDB's ${int(duckdb.lines)} lines equal hiwari's ${int(hiwari.lines)} (ten fields, as multisets)`,
+      );
+    return ok;
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const { values } = parseArgs({
+  options: { rows: { type: "string" }, smoke: { type: "boolean" }, keep: { type: "string" } },
+});
+const sizes = values.smoke ? [2_000] : (values.rows ?? "1000000,10000000").split(",").map(Number);
+if (sizes.some((n) => !Number.isSafeInteger(n) || n < 1))
+  throw new Error(`--rows: positive integers, got ${values.rows}`);
+if (!existsSync("dist/hiwari.mjs")) throw new Error("dist/hiwari.mjs is missing: run `npm run prepare` first");
+
+console.log(
+  `# hiwari bench, ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, DuckDB ${version()}, ` +
+    `peak RSS from ${existsSync(GNU_TIME) ? GNU_TIME : "process.resourceUsage()"}`,
+);
+let allAgree = true;
+for (const rows of sizes) if (!(await benchSize(rows, values.keep))) allAgree = false;
+if (!allAgree) {
+  console.log("\nFAIL: the baselines and hiwari disagree");
+  process.exit(1);
+}
