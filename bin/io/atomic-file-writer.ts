@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
+import { Utf8Batcher } from "./utf8-batcher";
 
 /**
  * Writes a file in large buffers to a temporary name beside it and moves it into place only on `commit`, so a
@@ -8,17 +9,14 @@ import { dirname } from "node:path";
 export class AtomicFileWriter {
   private readonly temp: string;
   private stream: WriteStream | undefined;
-  private pending: string[] = [];
-  private pendingLength = 0;
+  private readonly pending = new Utf8Batcher((bytes) => this.open().write(bytes));
 
   constructor(readonly path: string) {
     this.temp = `${path}.tmp-${process.pid}`;
   }
 
   write(text: string): void {
-    this.pending.push(text);
-    this.pendingLength += text.length;
-    if (this.pendingLength >= 1 << 20) this.flush();
+    this.pending.write(text);
   }
 
   /** Resolves when the buffered text has gone to the operating system (backpressure for the producer). */
@@ -54,9 +52,6 @@ export class AtomicFileWriter {
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    this.open().write(this.pending.join(""));
-    this.pending = [];
-    this.pendingLength = 0;
+    this.pending.flush();
   }
 }

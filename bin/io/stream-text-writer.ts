@@ -1,16 +1,16 @@
 import type { Writable } from "node:stream";
+import { Utf8Batcher } from "./utf8-batcher";
 
 /** Writes text to an open stream (stdout, stderr) in large buffers, with backpressure. */
 export class StreamTextWriter {
-  private pending: string[] = [];
-  private pendingLength = 0;
+  private readonly pending: Utf8Batcher;
 
-  constructor(private readonly stream: Writable) {}
+  constructor(private readonly stream: Writable) {
+    this.pending = new Utf8Batcher((bytes) => this.stream.write(bytes), 1 << 16);
+  }
 
   write(text: string): void {
-    this.pending.push(text);
-    this.pendingLength += text.length;
-    if (this.pendingLength >= 1 << 16) this.flush();
+    this.pending.write(text);
   }
 
   async drain(): Promise<void> {
@@ -23,13 +23,10 @@ export class StreamTextWriter {
   }
 
   abort(): void {
-    this.pending = [];
+    this.pending.clear();
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    this.stream.write(this.pending.join(""));
-    this.pending = [];
-    this.pendingLength = 0;
+    this.pending.flush();
   }
 }

@@ -8,6 +8,7 @@ export const INVALID_UTF8 = "\uDFFF";
 
 export class Utf8ChunkDecoder {
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  private readonly strict = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
   private tail = new Uint8Array(0);
 
   /** Decodes the next chunk; an incomplete sequence at its end waits for the next chunk. */
@@ -26,6 +27,16 @@ export class Utf8ChunkDecoder {
   }
 
   private decodeComplete(bytes: Uint8Array): string {
+    // The common case, all valid: the native strict decoder checks and decodes in one pass. Only a chunk it
+    // refuses is walked byte by byte to mark the bad bytes.
+    try {
+      return this.strict.decode(bytes);
+    } catch {
+      return this.markInvalid(bytes);
+    }
+  }
+
+  private markInvalid(bytes: Uint8Array): string {
     let out = "";
     let from = 0;
     let i = 0;
