@@ -211,8 +211,11 @@ export async function finalizeShardStep(
   plan?: LoadedPlan,
 ): Promise<ShardResult> {
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARDS) throw new Error(`shard ${shard}: not a shard`);
-  const { context } = plan ?? (await loadPlan(ref, deps.files));
+  const { context, slices } = plan ?? (await loadPlan(ref, deps.files));
   await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
+  // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
+  const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);
+  if (recorded !== slices) throw new MissingBatchesError(ref.runId, recorded, slices);
   const result = await finalizeShard(context, shard, deps.store);
   const totals = new ServiceTotals();
   for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
@@ -222,7 +225,7 @@ export async function finalizeShardStep(
   return out;
 }
 
-/** Thrown when complete finds fewer batches recorded than prepare cut: finalize must not have run. */
+/** Thrown when finalize or complete finds fewer batches recorded than prepare cut: nothing may be voided. */
 export class MissingBatchesError extends Error {
   constructor(runId: string, recorded: number, expected: number) {
     super(`run ${runId}: ${recorded} of ${expected} batches are recorded; the run cannot complete`);

@@ -173,5 +173,7 @@ export interface RefundStore {
     books: ReadonlyMap<number, ShardBook>,
   ): Promise<void>;
   batchesOf(incidentId: string, runId: string): Promise<BatchSummary[]>;
+  /** How many batches the run has recorded (a count, without reading their contents out). */
+  countBatches(incidentId: string, runId: string): Promise<number>;
   shardBooksOf(runId: string, shard: number): Promise<ShardBook>;
 }

@@ -304,6 +304,27 @@ export class DynamoDbRefundStore implements RefundStore {
     return out;
   }
 
+  async countBatches(_incidentId: string, runId: string): Promise<number> {
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.runs,
+          KeyConditionExpression: "#pk = :pk",
+          ExpressionAttributeNames: { "#pk": KEYS.pk },
+          ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}` } },
+          ConsistentRead: true,
+          Select: "COUNT",
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey as Item | undefined;
+    } while (start);
+    return count;
+  }
+
   async shardBooksOf(runId: string, shard: number): Promise<ShardBook> {
     const merged: ShardBook = { produced: [], kept: [], eligible: [], protected: [] };
     for await (const page of this.query({

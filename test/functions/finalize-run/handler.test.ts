@@ -10,7 +10,7 @@ import {
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
 import type { ExecutionInput } from "../../../shared/api/run-request";
 import { SHARDS } from "../../../shared/store/refund-store";
-import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { csvOf, incidentDoc, keyedLine, row } from "../../helpers/factories";
 import {
   BUCKET,
   executionInput,
@@ -81,6 +81,32 @@ describe("finalize-run and complete-run", () => {
     expect(changes).toEqual([expect.objectContaining({ change: "adjusted", version: 2 })]);
     const [stored] = await h.store.linesLike(incident.incidentId, [changes[0].line]);
     expect(stored?.version).toBe(1);
+  });
+
+  it("finalize voids nothing while a batch is missing (a Map that lost a child)", async () => {
+    await h.store.breakLock(incident.incidentId);
+    const version = h.s3.put(
+      BUCKET,
+      "snapshots/e.csv",
+      csvOf([row({}, 1), row({}, 2), row({}, 4), row({}, 5), row({}, 6)]),
+    );
+    const input = executionInput(incident, { key: "snapshots/e.csv", versionId: version }, { requestId: "req-6" });
+    await makePrepare(h.deps)(input, lambdaContext);
+    const [first] = mapBatches(h, input, 1); // 3 slices of 2 rows: only the first child ran
+    await makeComputeBatch(h.deps)(first as never, lambdaContext);
+    const error = await Promise.all(
+      Array.from({ length: SHARDS }, (_, shard) =>
+        makeShardHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId, shard }, lambdaContext),
+      ),
+    ).catch((e: Error) => e);
+    expect(error).toMatchObject({
+      name: "MissingBatchesError",
+      message: `run ${input.runId}: 1 of 3 batches are recorded; the run cannot complete`,
+    });
+    // Subscription 3, absent from this snapshot, still stands: nothing was voided.
+    const [three] = await h.store.linesLike(incident.incidentId, [keyedLine("C-3", 0n)]);
+    expect(three?.status).toBe("active");
+    await h.store.breakLock(incident.incidentId);
   });
 
   it("complete refuses a run with a shard not finalized: nothing is recorded as completed", async () => {
