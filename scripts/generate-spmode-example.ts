@@ -5,22 +5,12 @@
  */
 import { writeFileSync } from "node:fs";
 import { SUBSCRIPTION_COLUMNS } from "../shared/input/subscription-row";
+import { seededRandom as random } from "./seeded-random";
 
 const DIR = "examples/spmode-2011";
 const AFFECTED_SUBSCRIBERS = 19_000;
 const UNAFFECTED_SUBSCRIBERS = 11_000;
 
-/** mulberry32: a small seeded generator, so the snapshot is the same on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 const rnd = random(20111220);
 const pick = <T>(weighted: [T, number][]): T => {
   let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DuckDBInstance, version } from "@duckdb/node-api";
+import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { generateCase } from "./generate-case";
 
 const SQL = "scripts/bench/duckdb-refunds.sql";
@@ -136,18 +137,7 @@ function table(rows: number, runs: Measured[], hiwari: Measured): string {
  */
 async function compare(hiwariOut: string, duckdbOut: string, dir: string): Promise<number> {
   const db = await (await DuckDBInstance.create(":memory:", { temp_directory: dir })).connect();
-  const fields = [
-    "subscriptionId",
-    "subscriberId",
-    "serviceCode",
-    "periodStart",
-    "periodEnd",
-    "unit",
-    "units",
-    "basis",
-    "amount",
-    "currency",
-  ];
+  const fields = LINE_FIELDS;
   const read = (path: string) =>
     `SELECT * FROM read_json('${path.replaceAll("'", "''")}', format = 'newline_delimited', ` +
     `columns = {${fields.map((f) => `${f}: 'VARCHAR'`).join(", ")}})`;

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SUBSCRIPTION_COLUMNS } from "../../shared/input/subscription-row";
+import { seededRandom as random } from "../seeded-random";
 
 /** The sample's windows (examples/spmode-2011); no goodwill, so the SQL baseline stays one plain query. */
 export const INCIDENT = {
@@ -43,17 +44,6 @@ const ENDS_INSIDE = [
   "2011-12-20T23:45:00+09:00", // 15 minutes of the 20th: 1
 ];
 
-/** mulberry32, as in scripts/generate-spmode-example.ts: seeded, so no Math.random. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
 /** Writes the case into `dir`; returns the CSV's size in bytes. */

@@ -1,4 +1,5 @@
 import type { Context } from "aws-lambda";
+import { afterAll, beforeAll } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../bin/io/dynamodb-local";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../functions/commons/dynamodb/dynamodb-refund-store";
@@ -38,6 +39,34 @@ export async function startHarness(): Promise<Harness> {
   const store = new DynamoDbRefundStore(db.client, TABLES);
   const deps: RunDeps = s3RunDeps(store, s3.client, BUCKET);
   return { db, s3, store, deps: () => deps, stop: () => db.stop() };
+}
+
+/** A harness for the test file: started before its tests, stopped after them (a fresh DynamoDB Local per file). */
+export function useHarness(): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startHarness();
+  }, 60_000);
+  afterAll(async () => {
+    await current?.stop();
+  });
+  const started = () => {
+    if (!current) throw new Error("the harness starts in beforeAll");
+    return current;
+  };
+  return {
+    get db() {
+      return started().db;
+    },
+    get s3() {
+      return started().s3;
+    },
+    get store() {
+      return started().store;
+    },
+    deps: () => started().deps(),
+    stop: () => started().stop(),
+  };
 }
 
 /** The execution input start-run would build for this request (snapshot pinned to its version). */

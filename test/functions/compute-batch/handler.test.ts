@@ -1,26 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
 import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
 import { makeCompleteHandler, makeFailHandler, makeShardHandler } from "../../../functions/finalize-run/handler";
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { run as computeInMemory, csvOf, incidentDoc, row } from "../../helpers/factories";
-import {
-  BUCKET,
-  executionInput,
-  type Harness,
-  lambdaContext,
-  mapBatches,
-  startHarness,
-} from "../../helpers/pipeline-harness";
+import { BUCKET, executionInput, lambdaContext, mapBatches, useHarness } from "../../helpers/pipeline-harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness();
 
 const incident = incidentDoc({ goodwill: { amount: 500, currency: "JPY" } });
 // Seven rows: three computed, one of another service (skipped), a bad fee and an id twice (both rejected, as the

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
 import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
 import {
@@ -11,22 +11,9 @@ import { makeHandler as makePrepare } from "../../../functions/prepare-run/handl
 import type { ExecutionInput } from "../../../shared/api/run-request";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, keyedLine, row } from "../../helpers/factories";
-import {
-  BUCKET,
-  executionInput,
-  type Harness,
-  lambdaContext,
-  mapBatches,
-  startHarness,
-} from "../../helpers/pipeline-harness";
+import { BUCKET, executionInput, lambdaContext, mapBatches, useHarness } from "../../helpers/pipeline-harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness();
 
 const incident = incidentDoc();
 

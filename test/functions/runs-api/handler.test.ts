@@ -1,16 +1,10 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeHandler } from "../../../functions/runs-api/handler";
 import type { RunRecord } from "../../../shared/store/refund-store";
-import { type Harness, lambdaContext, startHarness } from "../../helpers/pipeline-harness";
+import { lambdaContext, useHarness } from "../../helpers/pipeline-harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness();
 
 const get = (pathParameters: Record<string, string>): APIGatewayProxyEvent =>
   ({
