@@ -49,6 +49,34 @@ export interface RunCounts {
   totals: ServiceTotal[];
 }
 
+/** The snapshot's header from its first record; throws UnusableSnapshotError naming the file and line. */
+export function snapshotHeader(name: string, record: CsvRecord): SubscriptionHeader {
+  if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
+  const read = readHeader(record.fields);
+  if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
+  return read.header;
+}
+
+/** The error for a snapshot without even a header. */
+export const emptySnapshot = (name: string) =>
+  new UnusableSnapshotError(`${name}: the file is empty: it needs a header row`);
+
+/** Collects the subscription ids that occur more than once among the records of the right width. */
+export class DuplicateIds {
+  private readonly seen = new CompactStringSet(1 << 16);
+  readonly duplicates = new CompactStringSet();
+
+  /** Notes a record after the header; one of the wrong shape has no id to count. */
+  add(record: CsvRecord, header: SubscriptionHeader): void {
+    if (!checkShape(record, header)) this.addId(record.fields[header.index.subscription_id] as string);
+  }
+
+  /** Notes the id of a record already found of the right shape. */
+  addId(id: string): void {
+    if (!this.seen.add(id)) this.duplicates.add(id);
+  }
+}
+
 async function withHeader(
   source: RecordSource,
   each: (record: CsvRecord, header: SubscriptionHeader) => void,
@@ -61,34 +89,18 @@ async function withHeader(
         each(record, header);
         continue;
       }
-      if (record.error)
-        throw new UnusableSnapshotError(`${source.name}: line ${record.line}: header: ${record.error.reason}`);
-      const read = readHeader(record.fields);
-      if (!read.ok) throw new UnusableSnapshotError(`${source.name}: line ${record.line}: ${read.reason}`);
-      header = read.header;
+      header = snapshotHeader(source.name, record);
     }
     await afterBatch?.();
   }
-  if (!header) throw new UnusableSnapshotError(`${source.name}: the file is empty: it needs a header row`);
+  if (!header) throw emptySnapshot(source.name);
 }
 
-/**
- * First pass: the subscription ids that occur more than once among the records of the right width. `inspect`
- * sees every record after the header too (a run uses it to refuse snapshots it cannot rerun safely).
- */
-export async function findDuplicateIds(
-  source: RecordSource,
-  inspect?: (record: CsvRecord, header: SubscriptionHeader) => void,
-): Promise<CompactStringSet> {
-  const seen = new CompactStringSet(1 << 16);
-  const duplicates = new CompactStringSet();
-  await withHeader(source, (record, header) => {
-    inspect?.(record, header);
-    if (checkShape(record, header)) return;
-    const id = record.fields[header.index.subscription_id] as string;
-    if (!seen.add(id)) duplicates.add(id);
-  });
-  return duplicates;
+/** First pass: the subscription ids that occur more than once among the records of the right width. */
+export async function findDuplicateIds(source: RecordSource): Promise<CompactStringSet> {
+  const ids = new DuplicateIds();
+  await withHeader(source, (record, header) => ids.add(record, header));
+  return ids.duplicates;
 }
 
 /**

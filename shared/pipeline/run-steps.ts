@@ -158,10 +158,12 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
   };
 }
 
+/** One JSON line per change; the line as `toJsonLine` writes it, so amounts stay exact at any size. */
 function dryRunLines(changes: readonly LineChange[]): string {
   return changes
     .map(
-      (c) => `${JSON.stringify({ change: c.kind, version: c.next.version, line: JSON.parse(toJsonLine(c.next)) })}\n`,
+      (c) =>
+        `{"change":${JSON.stringify(c.kind)},"version":${c.next.version},"line":${toJsonLine(c.next).trimEnd()}}\n`,
     )
     .join("");
 }
@@ -169,7 +171,6 @@ function dryRunLines(changes: readonly LineChange[]): string {
 export interface ComputeOutput {
   batches: number;
   counts: RunCounts;
-  rejects: RejectedRow[];
 }
 
 /** Compute: the given slices, one batch each, renewing the run's lock before each. */
@@ -181,17 +182,15 @@ export async function computeStep(
 ): Promise<ComputeOutput> {
   const { context, header } = plan ?? (await loadPlan(ref, deps.files));
   let counts = { ...ZERO_COUNTS };
-  const rejects: RejectedRow[] = [];
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
     const records = recordsOfSlice(deps.snapshot.name, slice, await deps.snapshot.range(slice.start, slice.end));
     const result = await computeBatch(context, slice.batchNo, header, records, deps.store);
     counts = addCounts(counts, result.summary.counts);
-    rejects.push(...result.summary.rejects);
     if (context.dryRun)
       await deps.files.put(`${DRY_RUN_FOLDER}/batch-${slice.batchNo}.jsonl`, dryRunLines(result.changes));
   }
-  return { batches: slices.length, counts, rejects };
+  return { batches: slices.length, counts };
 }
 
 /** What finalize found in one shard: its changes' counts and the totals of what stands there besides batches'. */

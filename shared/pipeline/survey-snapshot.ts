@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { CompactStringSet } from "../collections/compact-string-set";
+import type { CompactStringSet } from "../collections/compact-string-set";
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
 import { INVALID_UTF8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
-import { UnusableSnapshotError } from "../engine/compute-refunds";
-import { checkShape, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import { DuplicateIds, emptySnapshot, snapshotHeader } from "../engine/compute-refunds";
+import { checkShape, type SubscriptionHeader } from "../input/subscription-row";
 
 /**
  * A slice of the snapshot: `rows` consecutive records, as the bytes [start, end) of the file, starting on
@@ -68,8 +68,7 @@ export async function surveySnapshot(
   const reader = new CsvRecordReader();
   const decoder = new Utf8ChunkDecoder();
   const digest = createHash("sha256");
-  const seen = new CompactStringSet(1 << 16);
-  const duplicates = new CompactStringSet();
+  const ids = new DuplicateIds();
   const slices: Slice[] = [];
   const unsafe: string[] = [];
   let unsafeCount = 0;
@@ -81,7 +80,7 @@ export async function surveySnapshot(
   let headerFields: string[] = [];
   let rows = 0;
   let slice: Omit<Slice, "end" | "sha256"> | undefined;
-  // The bytes of the open slice, hashed as they pass: [hashedTo, offset) is still to hash when a slice closes.
+  // The bytes not yet hashed into a slice's digest, from `pendingStart` on: hashed when their slice closes.
   let sliceHash = createHash("sha256");
   const pending: Uint8Array[] = [];
   let pendingStart = 0;
@@ -106,10 +105,7 @@ export async function surveySnapshot(
 
   const onRecord = (record: CsvRecord) => {
     if (!header) {
-      if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
-      const read = readHeader(record.fields);
-      if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
-      header = read.header;
+      header = snapshotHeader(name, record);
       headerFields = record.fields;
       return;
     }
@@ -135,9 +131,7 @@ export async function surveySnapshot(
       else if (id.includes(INVALID_UTF8)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
       else if (shape) note(`line ${record.line}: ${shape.reason}, so its subscription_id may be another column's`);
     }
-    if (shape) return;
-    const id = record.fields[header.index.subscription_id] as string;
-    if (!seen.add(id)) duplicates.add(id);
+    if (!shape) ids.addId(record.fields[header.index.subscription_id] as string);
   };
   const note = (problem: string) => {
     if (unsafeCount++ < UNSAFE_LISTED) unsafe.push(problem);
@@ -153,10 +147,18 @@ export async function surveySnapshot(
   for (const record of [...reader.push(decoder.end()), ...reader.end()]) onRecord(record);
   closeSlice(offset);
 
-  if (!header) throw new UnusableSnapshotError(`${name}: the file is empty: it needs a header row`);
+  if (!header) throw emptySnapshot(name);
   if (unsafeCount > UNSAFE_LISTED) unsafe.push(`… and ${unsafeCount - UNSAFE_LISTED} more like these`);
   if (unsafe.length > 0) throw new UnsafeSnapshotError(name, unsafe);
-  return { headerFields, header, duplicates, slices, rows, bytes: offset, sha256: digest.digest("hex") };
+  return {
+    headerFields,
+    header,
+    duplicates: ids.duplicates,
+    slices,
+    rows,
+    bytes: offset,
+    sha256: digest.digest("hex"),
+  };
 }
 
 /** Reads one slice's records from its bytes, on the lines prepare found them; refuses bytes that changed. */
@@ -228,9 +230,4 @@ export function manifestItems(text: string): Record<string, string>[] {
     const values = row.split(",");
     return Object.fromEntries(columns.map((c, i) => [c, values[i] ?? ""]));
   });
-}
-
-/** Reads a manifest back as slices. */
-export function parseManifest(text: string): Slice[] {
-  return manifestItems(text).map(sliceOfItem);
 }
