@@ -1,9 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { S3Location } from "../../shared/api/run-request";
 import type { RunFiles, RunRef, SnapshotBytes } from "../../shared/pipeline/run-steps";
 import type { RefundStore } from "../../shared/store/refund-store";
-import { DynamoDbRefundStore } from "./dynamodb/dynamodb-refund-store";
+import { requiredEnv, storeFromEnvironment } from "./environment";
 import { tracer } from "./powertools/powertools";
 import { runPrefix, S3RunFiles, S3Snapshot } from "./s3/s3-run-files";
 
@@ -31,23 +30,10 @@ export function s3RunDeps(store: RefundStore, s3: S3Client, runBucket: string): 
   };
 }
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment: ${name} is not set`);
-  return value;
-}
-
 let deps: RunDeps | undefined;
 
 /** The deployed dependencies, from the environment CDK sets (built once per container, clients traced). */
 export function runDepsFromEnvironment(): RunDeps {
-  deps ??= s3RunDeps(
-    new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), {
-      refunds: required("REFUNDS_TABLE"),
-      runs: required("RUNS_TABLE"),
-    }),
-    tracer.captureAWSv3Client(new S3Client({})),
-    required("WORK_BUCKET"),
-  );
+  deps ??= s3RunDeps(storeFromEnvironment(), tracer.captureAWSv3Client(new S3Client({})), requiredEnv("WORK_BUCKET"));
   return deps;
 }

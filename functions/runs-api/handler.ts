@@ -1,6 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RefundStore } from "../../shared/store/refund-store";
+import { storeFromEnvironment } from "../commons/environment";
 import { json, problem } from "../commons/http/responses";
 import { withPowertools } from "../commons/powertools/middleware";
 import { metrics } from "../commons/powertools/powertools";
@@ -24,20 +25,12 @@ export async function readRuns(event: APIGatewayProxyEvent, store: RefundStore):
 
 let store: RefundStore | undefined;
 
-async function storeFromEnvironment(): Promise<RefundStore> {
-  if (store) return store;
-  const [{ DynamoDBClient }, { DynamoDbRefundStore }, { tracer }] = await Promise.all([
-    import("@aws-sdk/client-dynamodb"),
-    import("../commons/dynamodb/dynamodb-refund-store"),
-    import("../commons/powertools/powertools"),
-  ]);
-  const tables = { refunds: process.env.REFUNDS_TABLE ?? "", runs: process.env.RUNS_TABLE ?? "" };
-  if (!tables.runs) throw new Error("environment: RUNS_TABLE is not set");
-  store = new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), tables);
+async function storeOnce(): Promise<RefundStore> {
+  store ??= storeFromEnvironment();
   return store;
 }
 
-export function makeHandler(getStore: () => Promise<RefundStore> = storeFromEnvironment) {
+export function makeHandler(getStore: () => Promise<RefundStore> = storeOnce) {
   return withPowertools(async (event: APIGatewayProxyEvent) => readRuns(event, await getStore()));
 }
 

@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { HeadObjectCommand, NotFound, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { HeadObjectCommand, NotFound, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
   type ExecutionInput,
@@ -10,11 +10,13 @@ import {
   s3Uri,
   type ValidRunRequest,
 } from "../../shared/api/run-request";
+import { differingInput } from "../../shared/pipeline/prepare-run";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import type { RefundStore, RunRecord } from "../../shared/store/refund-store";
+import { requiredEnv, storeFromEnvironment } from "../commons/environment";
 import { json, problem } from "../commons/http/responses";
 import { withPowertools } from "../commons/powertools/middleware";
-import { logger, metrics } from "../commons/powertools/powertools";
+import { logger, metrics, tracer } from "../commons/powertools/powertools";
 
 export interface StartRunDeps {
   store: RefundStore;
@@ -23,15 +25,6 @@ export interface StartRunDeps {
   stateMachineArn: string;
   /** The bucket finance puts snapshots in: the only one the functions may read. */
   snapshotBucket: string;
-}
-
-/** The same request (incident, snapshot version, dry-run flag, batch size) under one run id, or which differs. */
-function mismatchOf(existing: RunRecord, wanted: RunRecord): string | undefined {
-  if (existing.incidentDigest !== wanted.incidentDigest) return "incident";
-  if (existing.snapshotName !== wanted.snapshotName) return "snapshot";
-  if (existing.dryRun !== wanted.dryRun) return "dry-run flag";
-  if (existing.batchSize !== wanted.batchSize) return "batch size";
-  return undefined;
 }
 
 /** The snapshot's version now (the bucket is versioned): a run reads that version, whatever is uploaded later. */
@@ -149,7 +142,7 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
   if (!run) throw new Error(`run ${runId}: recorded, yet not found`);
   const answer = { runId, incidentId, links: { self: `/incidents/${encodeURIComponent(incidentId)}/runs/${runId}` } };
   if (!created) {
-    const differs = mismatchOf(run, wanted);
+    const differs = differingInput(run, wanted, run.snapshotName === wanted.snapshotName);
     if (differs)
       return problem(
         409,
@@ -181,29 +174,14 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
 
 let deps: StartRunDeps | undefined;
 
+/** The deployed dependencies, built once per container. */
 async function depsFromEnvironment(): Promise<StartRunDeps> {
-  if (deps) return deps;
-  const [{ DynamoDBClient }, { S3Client }, { SFNClient }, { DynamoDbRefundStore }, { tracer }] = await Promise.all([
-    import("@aws-sdk/client-dynamodb"),
-    import("@aws-sdk/client-s3"),
-    import("@aws-sdk/client-sfn"),
-    import("../commons/dynamodb/dynamodb-refund-store"),
-    import("../commons/powertools/powertools"),
-  ]);
-  const env = (name: string) => {
-    const value = process.env[name];
-    if (!value) throw new Error(`environment: ${name} is not set`);
-    return value;
-  };
-  deps = {
-    store: new DynamoDbRefundStore(tracer.captureAWSv3Client(new DynamoDBClient({})), {
-      refunds: env("REFUNDS_TABLE"),
-      runs: env("RUNS_TABLE"),
-    }),
+  deps ??= {
+    store: storeFromEnvironment(),
     s3: tracer.captureAWSv3Client(new S3Client({})),
     sfn: tracer.captureAWSv3Client(new SFNClient({})),
-    stateMachineArn: env("STATE_MACHINE_ARN"),
-    snapshotBucket: env("SNAPSHOT_BUCKET"),
+    stateMachineArn: requiredEnv("STATE_MACHINE_ARN"),
+    snapshotBucket: requiredEnv("SNAPSHOT_BUCKET"),
   };
   return deps;
 }

@@ -27,6 +27,24 @@ export const LOCK_LEASE_MS = 15 * 60 * 1000;
  * Starts (or resumes) a run: takes the incident's lock (refused while another live run holds it), records the
  * run, and says whether anything can be stored for the incident yet. A request already completed is not run again.
  */
+/**
+ * What differs between a recorded run and a request under the same run id, or undefined: a retried request must
+ * be the very same request (incident, snapshot, dry-run flag, batch size), or it would mix two runs' bookkeeping.
+ * `sameSnapshot` says whether the snapshots are the same, as far as the caller can tell (by digest once the
+ * run has read it, by pinned S3 version before).
+ */
+export function differingInput(
+  existing: RunRecord,
+  wanted: Pick<RunRecord, "incidentDigest" | "dryRun" | "batchSize">,
+  sameSnapshot: boolean,
+): string | undefined {
+  if (existing.incidentDigest !== wanted.incidentDigest) return "incident";
+  if (!sameSnapshot) return "snapshot";
+  if (existing.dryRun !== wanted.dryRun) return "dry-run flag";
+  if (existing.batchSize !== wanted.batchSize) return "batch size";
+  return undefined;
+}
+
 export async function prepareRun(request: RunRequest, store: RefundStore, now = new Date()): Promise<Prepared> {
   const { incident } = request;
   const runId = runIdOf(incident.incidentId, request.requestId);
@@ -34,12 +52,8 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
   // A run the API recorded as requested has not started: nothing of it is stored yet.
   const started = existing?.status === "requested" ? undefined : existing;
   if (existing) {
-    // A retried request resumes its run only with the very same inputs: another snapshot, incident, batch size or
-    // dry-run flag under the same run id would mix two runs' bookkeeping.
-    if (existing.incidentDigest !== request.incidentDigest) throw new RequestMismatchError(runId, "incident");
-    if (started && started.snapshotDigest !== request.snapshotDigest) throw new RequestMismatchError(runId, "snapshot");
-    if (existing.dryRun !== request.dryRun) throw new RequestMismatchError(runId, "dry-run flag");
-    if (existing.batchSize !== request.batchSize) throw new RequestMismatchError(runId, "batch size");
+    const differs = differingInput(existing, request, !started || started.snapshotDigest === request.snapshotDigest);
+    if (differs) throw new RequestMismatchError(runId, differs);
     if (existing.status === "completed") return { kind: "already-completed", run: existing };
   }
   await store.acquireLock(incident.incidentId, runId, LOCK_LEASE_MS);
