@@ -1,3 +1,5 @@
+import type { RunRecord } from "../shared/store/refund-store";
+
 /** A whole number for people: 1,234,567 (exact for BigInt and decimal strings). */
 export const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
 
@@ -9,4 +11,28 @@ export function totalRow(t: {
   amount: string | bigint;
 }): string {
   return `${(t.serviceCode ?? "goodwill").padEnd(12)} ${t.currency}  ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`;
+}
+
+/**
+ * A run as `hiwari runs` and `hiwari api-runs` print it: when, which, status, who and why, what it changed, its
+ * totals and error; with `detail`, also its snapshot, policy and end. Amounts are shown exactly.
+ */
+export function runSummary(r: RunRecord, detail = false): string {
+  const c = r.counts;
+  const lines = [
+    `${r.startedAt}  ${r.runId}  ${r.status}${r.dryRun ? " (dry run)" : ""}  by ${r.requestedBy}: ${r.reason}`,
+  ];
+  if (detail) {
+    lines.push(`    snapshot ${r.snapshotName}, batches of ${n(r.batchSize)} rows`);
+    if (r.policy)
+      lines.push(`    policy ${r.policy.rule}, day basis ${r.policy.dayBasis}, rounding ${r.policy.rounding}`);
+    if (r.completedAt) lines.push(`    completed ${r.completedAt}`);
+  }
+  if (c)
+    lines.push(
+      `    new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}, rejected rows ${n(c.rejected)}`,
+    );
+  for (const t of r.totals ?? []) lines.push(`    ${totalRow(t)}`);
+  if (r.error) lines.push(`    error: ${r.error}`);
+  return `${lines.join("\n")}\n`;
 }

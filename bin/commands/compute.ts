@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
 import { CSV_HEADER, toCsvRow, toJsonLine } from "../../shared/output/line-format";
@@ -17,10 +17,10 @@ export interface ComputeOptions {
   summary?: boolean;
 }
 
-/** The incident file's text, without a byte-order mark; a UsageError names the file when it cannot be read. */
-export function readIncidentText(path: string): string {
+/** The incident file's bytes; a UsageError names the file when it cannot be read. */
+function readIncidentBytes(path: string): Buffer {
   try {
-    return readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+    return readFileSync(path);
   } catch (e) {
     throw new UsageError(
       `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
@@ -28,24 +28,45 @@ export function readIncidentText(path: string): string {
   }
 }
 
-/** Reads and validates the incident file; a UsageError names the file and every faulty field. */
-export function loadIncident(path: string): Incident {
-  const text = readIncidentText(path);
+const textOf = (bytes: Buffer) => bytes.toString("utf8").replace(/^\uFEFF/, "");
+
+/** The incident file's text, without a byte-order mark (not validated: the caller does). */
+export function readIncidentText(path: string): string {
+  return textOf(readIncidentBytes(path));
+}
+
+/**
+ * Reads the incident file once: its bytes (what a run digests), its text without a byte-order mark, and the
+ * incident validated; a UsageError names the file and every faulty field.
+ */
+export function readIncidentFile(path: string): { bytes: Buffer; text: string; incident: Incident } {
+  const bytes = readIncidentBytes(path);
+  const text = textOf(bytes);
   try {
-    return parseIncidentText(text);
+    return { bytes, text, incident: parseIncidentText(text) };
   } catch (e) {
     if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
     throw e;
   }
 }
 
-function checkReadable(path: string): void {
+/** Reads and validates the incident file. */
+export function loadIncident(path: string): Incident {
+  return readIncidentFile(path).incident;
+}
+
+/** Checks that the subscriptions can be read (opened, and a first byte read), before anything is written. */
+export function checkReadable(path: string): void {
+  let fd: number | undefined;
   try {
-    readFileSync(path, { flag: "r" }).subarray(0, 0);
+    fd = openSync(path, "r");
+    readSync(fd, Buffer.alloc(1), 0, 1, 0); // a folder opens, and fails here (EISDIR)
   } catch (e) {
     throw new UsageError(
       `${path}: cannot read the subscriptions: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@ import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
 import { SHARDS } from "../../shared/store/refund-store";
-import { n, totalRow } from "../format";
+import { n, runSummary } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { openLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
@@ -23,22 +23,7 @@ export async function runs(options: { incident: string; state: string; json?: bo
       process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
       return EXIT.ok;
     }
-    for (const r of list) {
-      const c = r.counts;
-      process.stdout.write(
-        `${r.startedAt}  ${r.runId}  ${r.status}${r.dryRun ? " (dry run)" : ""}  by ${r.requestedBy}: ${r.reason}\n` +
-          (c
-            ? `    new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}, rejected rows ${n(c.rejected)}\n`
-            : "") +
-          (r.totals ?? [])
-            .map(
-              (t) => `    ${totalRow(t)}
-`,
-            )
-            .join("") +
-          (r.error ? `    error: ${r.error}\n` : ""),
-      );
-    }
+    process.stdout.write(list.map((r) => runSummary(r)).join(""));
     return EXIT.ok;
   } finally {
     await env.stop();

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { parseRunRequest, parseS3Uri, RunRequestError } from "../../shared/api/run-request";
 import type { RunRecord } from "../../shared/store/refund-store";
-import { n, totalRow } from "../format";
+import { runSummary } from "../format";
 import {
   RequestFailedError,
   type SignedAnswer,
@@ -117,7 +117,7 @@ export async function apiRuns(options: ApiRunsOptions, connection: Connection = 
     } else if (list.length === 0) {
       process.stdout.write(`no runs of incident ${options.incidentId} at ${options.api}\n`);
     } else {
-      process.stdout.write(list.map((r) => runText(r, options.runId !== undefined)).join(""));
+      process.stdout.write(list.map((r) => runSummary(r, options.runId !== undefined)).join(""));
     }
     return EXIT.ok;
   });
@@ -177,27 +177,6 @@ function messageOf(body: unknown): string {
   const message = (body as { message?: unknown })?.message;
   const text = typeof message === "string" ? message : typeof body === "string" ? body : JSON.stringify(body);
   return text?.trim().split("\n")[0]?.slice(0, 300) || "(no message)";
-}
-
-/** The run as `hiwari runs` prints it; with `detail`, also its snapshot, policy and end. Amounts are shown exactly. */
-function runText(r: RunRecord, detail: boolean): string {
-  const c = r.counts;
-  const lines = [
-    `${r.startedAt}  ${r.runId}  ${r.status}${r.dryRun ? " (dry run)" : ""}  by ${r.requestedBy}: ${r.reason}`,
-  ];
-  if (detail) {
-    lines.push(`    snapshot ${r.snapshotName}, batches of ${n(r.batchSize)} rows`);
-    if (r.policy)
-      lines.push(`    policy ${r.policy.rule}, day basis ${r.policy.dayBasis}, rounding ${r.policy.rounding}`);
-    if (r.completedAt) lines.push(`    completed ${r.completedAt}`);
-  }
-  if (c)
-    lines.push(
-      `    new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}, rejected rows ${n(c.rejected)}`,
-    );
-  for (const t of r.totals ?? []) lines.push(`    ${totalRow(t)}`);
-  if (r.error) lines.push(`    error: ${r.error}`);
-  return `${lines.join("\n")}\n`;
 }
 
 function apiUrl(text: string): URL {

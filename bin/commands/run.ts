@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecutionInput } from "../../shared/api/run-request";
 import { UnusableSnapshotError } from "../../shared/engine/compute-refunds";
@@ -17,7 +16,7 @@ import { n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, UsageError } from "../usage-error";
-import { loadIncident, readIncidentText } from "./compute";
+import { checkReadable, readIncidentFile } from "./compute";
 
 export interface RunOptions {
   incident: string;
@@ -42,18 +41,11 @@ const FINALIZE_CONCURRENCY = 8;
  * The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
  */
 export async function run(options: RunOptions): Promise<number> {
-  const incident = loadIncident(options.incident);
+  const { bytes: incidentBytes, text: incidentText, incident } = readIncidentFile(options.incident);
   const batchSize = Number(options.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UsageError(`--batch-size: must be a positive whole number (got ${options.batchSize})`);
-  try {
-    accessSync(options.subscriptions, constants.R_OK);
-  } catch (e) {
-    throw new UsageError(
-      `${options.subscriptions}: cannot read the subscriptions: ${(e as NodeJS.ErrnoException).code}`,
-    );
-  }
-  const incidentText = readIncidentText(options.incident);
+  checkReadable(options.subscriptions);
   const requestId = options.requestId ?? randomUUID();
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = join(options.state, "runs", ref.runId);
@@ -79,7 +71,7 @@ export async function run(options: RunOptions): Promise<number> {
       reason: options.reason,
       dryRun: Boolean(options.dryRun),
       batchSize,
-      incidentDigest: sha256(readFileSync(options.incident)),
+      incidentDigest: sha256(incidentBytes),
       incident: JSON.parse(incidentText),
       snapshot: { bucket: LOCAL_BUCKET, key: options.subscriptions },
     };

@@ -3,6 +3,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local";
+import { localLambdaContext } from "./local-run-files";
 import { drainStream } from "./local-stream-reader";
 
 export const LOCAL_TABLES: TableNames = { refunds: "hiwari-refunds", runs: "hiwari-runs" };
@@ -34,21 +35,14 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
       // The same handler as on AWS; only its bus adapter differs (a file, chosen by HIWARI_EVENTS_FILE).
       process.env.HIWARI_EVENTS_FILE = eventsFile;
       const { handler } = await import("../../functions/publish-events/handler");
-      const context = {
-        functionName: "publish-events",
-        awsRequestId: "local",
-        invokedFunctionArn: "local",
-        memoryLimitInMB: "1024",
-        functionVersion: "$LATEST",
-        getRemainingTimeInMillis: () => 900_000,
-      };
+      const context = localLambdaContext("publish-events");
       return drainStream(
         db.endpoint,
         db.client,
         LOCAL_TABLES.refunds,
         join(stateDir, "stream-checkpoint.json"),
         async (records: DynamoDBRecord[]) => {
-          const response = await handler({ Records: records }, context as never);
+          const response = await handler({ Records: records }, context);
           return (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
         },
       );
