@@ -1,11 +1,12 @@
 import { Duration, type RemovalPolicy, Token, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
 import { type IEventBus, Rule } from "aws-cdk-lib/aws-events";
 import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import type { Grant, IGrantable } from "aws-cdk-lib/aws-iam";
 import { type DeadLetterQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE, LINE_EVENT_TYPES, type LineEventType, RUN_COMPLETED } from "../../shared/events/refund-events";
+import { alarmAbove } from "./alarms";
 
 /** A detail-type hiwari publishes. */
 export type RefundEventType = LineEventType | typeof RUN_COMPLETED;
@@ -128,14 +129,10 @@ export class BillingConsumer extends Construct {
   }
 
   /** An alarm at the first visible message; no data is not a breach. */
-  private alarmAtFirstMessage(id: string, queue: Queue, alarmDescription: string): Alarm {
-    return new Alarm(this, id, {
-      alarmDescription,
+  private alarmAtFirstMessage(id: string, queue: Queue, description: string): Alarm {
+    return alarmAbove(this, id, {
+      description,
       metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }

@@ -11,7 +11,7 @@ import {
   RequestValidator,
   RestApi,
 } from "aws-cdk-lib/aws-apigateway";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import type { Alarm } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
@@ -19,6 +19,7 @@ import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { z } from "zod";
 import { RunRequestBodySchema } from "../../shared/api/run-request";
+import { alarmAbove } from "./alarms";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
 import { SNAPSHOTS_PREFIX } from "./run-bucket";
 
@@ -119,13 +120,9 @@ export class FinanceApi extends Construct {
       requestParameters: { "method.request.path.incidentId": true, "method.request.path.runId": true },
     });
 
-    this.serverErrorsAlarm = new Alarm(this, "ServerErrorsAlarm", {
-      alarmDescription: "the finance API answers 5xx: see the start-run / runs-api logs",
+    this.serverErrorsAlarm = alarmAbove(this, "ServerErrorsAlarm", {
+      description: "the finance API answers 5xx: see the start-run / runs-api logs",
       metric: this.api.metricServerError(),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
     Validations.of(this.api).acknowledge({

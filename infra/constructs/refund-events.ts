@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { type Alarm, Metric } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Archive, EventBus } from "aws-cdk-lib/aws-events";
 import { StartingPosition } from "aws-cdk-lib/aws-lambda";
@@ -9,6 +9,7 @@ import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE } from "../../shared/events/refund-events";
+import { alarmAbove } from "./alarms";
 import { HiwariFunction } from "./hiwari-function";
 
 export interface RefundEventsProps {
@@ -83,21 +84,19 @@ export class RefundEvents extends Construct {
         "This queue is the dead-letter queue (on-failure destination) of the stream event source; a DLQ of a DLQ only moves the problem.",
     });
 
-    this.deadLetterAlarm = this.alarmOnAny(
-      "DeadLettersAlarm",
-      "stream records that could not be published: see docs/operations.md",
-      this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-    );
+    this.deadLetterAlarm = alarmAbove(this, "DeadLettersAlarm", {
+      description: "stream records that could not be published: see docs/operations.md",
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+    });
     this.otherAlarms.push(
-      this.alarmOnAny(
-        "PublisherErrorsAlarm",
-        "publish-events fails: events wait in the stream (24 h)",
-        this.publisher.metricErrors({ period: Duration.minutes(5) }),
-      ),
+      alarmAbove(this, "PublisherErrorsAlarm", {
+        description: "publish-events fails: events wait in the stream (24 h)",
+        metric: this.publisher.metricErrors({ period: Duration.minutes(5) }),
+      }),
       // Throttled or refused entries are retried and then reported as batch item failures, not as function
       // errors: the publisher's own metric counts them. Sustained for 15 minutes, events are falling behind.
-      new Alarm(this, "PublisherRecordsFailedAlarm", {
-        alarmDescription:
+      alarmAbove(this, "PublisherRecordsFailedAlarm", {
+        description:
           "stream records not published for 15 minutes (throttling or an EventBridge outage): see docs/operations.md",
         metric: new Metric({
           namespace: "hiwari",
@@ -106,32 +105,14 @@ export class RefundEvents extends Construct {
           statistic: "Sum",
           period: Duration.minutes(5),
         }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
-      new Alarm(this, "PublisherBehindAlarm", {
-        alarmDescription:
+      alarmAbove(this, "PublisherBehindAlarm", {
+        description:
           "publish-events is more than 6 h behind the stream, which keeps records 24 h: see docs/operations.md",
         metric: this.publisher.metric("IteratorAge", { period: Duration.minutes(5), statistic: "Maximum" }),
         threshold: 6 * 60 * 60 * 1000,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );
-  }
-
-  /** An alarm at the first datum above zero; no data is not a breach. */
-  private alarmOnAny(id: string, alarmDescription: string, metric: IMetric): Alarm {
-    return new Alarm(this, id, {
-      alarmDescription,
-      metric,
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
   }
 }

@@ -1,5 +1,5 @@
 import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { type Alarm, MathExpression } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -30,6 +30,7 @@ import { Construct } from "constructs";
 import { KEYS } from "../../functions/commons/dynamodb/line-item";
 import { SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
+import { alarmAbove } from "./alarms";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
 import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
 
@@ -265,8 +266,8 @@ export class RunPipeline extends Construct {
     for (const resource of [`${executions}:${self}:*`, `${executions}:${self}/ComputeBatches:*`])
       acknowledgeWildcard(this.stateMachine, resource, "the Distributed Map's child executions of this state machine");
 
-    this.failedRunsAlarm = new Alarm(this, "FailedRunsAlarm", {
-      alarmDescription:
+    this.failedRunsAlarm = alarmAbove(this, "FailedRunsAlarm", {
+      description:
         "a refund run failed, timed out or was stopped: its error is on the run record; see docs/operations.md",
       metric: new MathExpression({
         expression: "failed + timedOut + aborted",
@@ -277,10 +278,6 @@ export class RunPipeline extends Construct {
         },
         period: Duration.minutes(5),
       }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     // An execution that times out or is stopped runs no Catch: a rule on its status change records the failure.
     new Rule(this, "EndedWithoutCatch", {
