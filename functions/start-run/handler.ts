@@ -138,7 +138,7 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
     batchSize: request.batchSize,
   };
   const created = await deps.store.createRun(wanted);
-  const run = created ? wanted : await deps.store.getRun(incidentId, runId);
+  const run = created ? wanted : (recorded ?? (await deps.store.getRun(incidentId, runId)));
   if (!run) throw new Error(`run ${runId}: recorded, yet not found`);
   const answer = { runId, incidentId, links: { self: `/incidents/${encodeURIComponent(incidentId)}/runs/${runId}` } };
   if (!created) {
