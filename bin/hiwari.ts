@@ -1,9 +1,13 @@
 import { Command, CommanderError, Option } from "commander";
-import { compute } from "./commands/compute";
-import { report, runs, unlock } from "./commands/finance";
-import { apiRuns, rerun } from "./commands/rerun";
-import { run } from "./commands/run";
 import { EXIT, UsageError } from "./usage-error";
+
+// Each command's module is loaded when it runs: `compute` starts without the AWS SDK, Powertools and the rest.
+const commands = {
+  compute: () => import("./commands/compute"),
+  finance: () => import("./commands/finance"),
+  rerun: () => import("./commands/rerun"),
+  run: () => import("./commands/run"),
+};
 
 const program = new Command("hiwari")
   .description("Pro-rated refunds (日割り) for paid monthly services that were suspended.")
@@ -19,6 +23,14 @@ program
   .option("--out <file>", "write lines to this file (created only when the run succeeds); default stdout")
   .option("--rejects <file>", "write rejected rows (JSON lines) to this file; default stderr")
   .option("--summary", "print counts and totals per service and currency to stderr at the end")
+  .addOption(
+    new Option(
+      "--engine <engine>",
+      "fast: reads the snapshot as bytes; plain: record by record, the reference the fast one is tested against (same output)",
+    )
+      .choices(["fast", "plain"])
+      .default("fast"),
+  )
   .addHelpText(
     "after",
     `
@@ -31,7 +43,7 @@ Examples:
   hiwari compute --incident incident.json --subscriptions subs.csv --format csv --out refunds.csv --rejects rejects.jsonl`,
   )
   .action(async (options) => {
-    process.exitCode = await compute(options);
+    process.exitCode = await (await commands.compute()).compute(options);
   });
 
 const STATE = ["--state <dir>", "the local state folder (DynamoDB Local data, events, run files)", ".hiwari"] as const;
@@ -64,7 +76,7 @@ Examples:
   hiwari run --incident corrected.json --subscriptions snapshot.csv --reason "window ended 14:00, not 15:00" --dry-run`,
   )
   .action(async (options) => {
-    process.exitCode = await run(options);
+    process.exitCode = await (await commands.run()).run(options);
   });
 
 program
@@ -74,7 +86,7 @@ program
   .option(...STATE)
   .option("--json", "print the run records as JSON")
   .action(async (options) => {
-    process.exitCode = await runs(options);
+    process.exitCode = await (await commands.finance()).runs(options);
   });
 
 program
@@ -84,7 +96,7 @@ program
   .option(...STATE)
   .option("--out <file>", "write the CSV here; default stdout")
   .action(async (options) => {
-    process.exitCode = await report(options);
+    process.exitCode = await (await commands.finance()).report(options);
   });
 
 program
@@ -93,7 +105,7 @@ program
   .requiredOption("--incident <id>", "the incident id")
   .option(...STATE)
   .action(async (options) => {
-    process.exitCode = await unlock(options);
+    process.exitCode = await (await commands.finance()).unlock(options);
   });
 
 const API = [
@@ -139,7 +151,7 @@ Examples:
                --reason "window ended 14:00" --request-id 3f0c6b1e-9d2a-4c1b-8f7e-2a5d9c4b7e10`,
   )
   .action(async (options) => {
-    process.exitCode = await rerun(options);
+    process.exitCode = await (await commands.rerun()).rerun(options);
   });
 
 program
@@ -151,7 +163,7 @@ program
   .option(...REGION)
   .option("--json", "print the run records as JSON")
   .action(async (options) => {
-    process.exitCode = await apiRuns(options);
+    process.exitCode = await (await commands.rerun()).apiRuns(options);
   });
 
 try {

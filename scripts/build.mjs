@@ -11,6 +11,9 @@ await build({
   format: "esm",
   target: "node20",
   packages: "external",
+  // One chunk per command (bin/hiwari.ts imports them when they run), so a command loads only what it uses.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   sourcemap: true,
   logLevel: "warning",
 });

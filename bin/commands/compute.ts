@@ -1,9 +1,12 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
+import type { RejectedRow } from "../../shared/input/subscription-row";
 import { CSV_HEADER, toCsvRow, toJsonLine } from "../../shared/output/line-format";
 import { n, totalRow } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
+import { FileByteSource } from "../io/file-byte-source";
 import { FileRecordSource } from "../io/file-record-source";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
@@ -15,6 +18,8 @@ export interface ComputeOptions {
   out?: string;
   rejects?: string;
   summary?: boolean;
+  /** fast (the default): the byte engine; plain: record by record, the reference it is tested against. */
+  engine?: "fast" | "plain";
 }
 
 /** The incident file's bytes; a UsageError names the file when it cannot be read. */
@@ -82,21 +87,27 @@ export async function compute(options: ComputeOptions): Promise<number> {
   const format = options.format === "csv" ? toCsvRow : toJsonLine;
   if (options.format === "csv") out.write(CSV_HEADER);
 
+  const reject = (r: RejectedRow) => rejects.write(`${JSON.stringify(r)}\n`);
+  const drain = async () => {
+    await out.drain();
+    await rejects.drain();
+  };
   let counts: RunCounts;
   try {
-    counts = await computeRefunds(
-      incident,
-      new FileRecordSource(options.subscriptions),
-      {
-        line: (line) => out.write(format(line)),
-        reject: (r) => rejects.write(`${JSON.stringify(r)}\n`),
-        drain: async () => {
-          await out.drain();
-          await rejects.drain();
-        },
-      },
-      progress,
-    );
+    counts =
+      options.engine === "plain"
+        ? await computeRefunds(
+            incident,
+            new FileRecordSource(options.subscriptions),
+            { line: (line) => out.write(format(line)), reject, drain },
+            progress,
+          )
+        : await computeRefundLines(
+            incident,
+            new FileByteSource(options.subscriptions),
+            { write: (bytes) => out.writeBytes(bytes), reject, drain },
+            { format, onProgress: progress },
+          );
     await out.commit();
     await rejects.commit();
   } catch (e) {

@@ -1,15 +1,16 @@
-import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { Utf8Batcher } from "./utf8-batcher";
 
 /**
  * Writes a file in large buffers to a temporary name beside it and moves it into place only on `commit`, so a
- * run that fails leaves the target neither created nor changed.
+ * run that fails leaves the target neither created nor changed. Writes are synchronous: the command has nothing
+ * else to do meanwhile, a write to the page cache is short, and the caller may reuse a buffer once it is written.
  */
 export class AtomicFileWriter {
   private readonly temp: string;
-  private stream: WriteStream | undefined;
-  private readonly pending = new Utf8Batcher((bytes) => this.open().write(bytes));
+  private fd: number | undefined;
+  private readonly pending = new Utf8Batcher((bytes) => this.put(bytes));
 
   constructor(readonly path: string) {
     this.temp = `${path}.tmp-${process.pid}`;
@@ -19,39 +20,44 @@ export class AtomicFileWriter {
     this.pending.write(text);
   }
 
-  /** Resolves when the buffered text has gone to the operating system (backpressure for the producer). */
+  /** Writes bytes already encoded, after the text before them; `bytes` may be reused once this returns. */
+  writeBytes(bytes: Uint8Array): void {
+    this.pending.flush();
+    this.put(bytes);
+  }
+
+  private put(bytes: Uint8Array): void {
+    const fd = this.open();
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+  }
+
+  /** Everything written so far is with the operating system (kept for callers that pace themselves on it). */
   async drain(): Promise<void> {
-    this.flush();
-    const stream = this.stream;
-    if (stream?.writableNeedDrain) await new Promise<void>((resolve) => stream.once("drain", resolve));
+    this.pending.flush();
   }
 
   async commit(): Promise<void> {
-    this.flush();
-    const stream = this.open();
-    await new Promise<void>((resolve, reject) => {
-      stream.once("error", reject);
-      stream.end(resolve);
-    });
+    this.pending.flush();
+    const fd = this.open();
+    this.fd = undefined;
+    closeSync(fd);
     mkdirSync(dirname(this.path), { recursive: true });
     renameSync(this.temp, this.path);
   }
 
   /** Drops what was written: the target stays as it was. */
   abort(): void {
-    this.stream?.destroy();
+    this.pending.clear();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     rmSync(this.temp, { force: true });
   }
 
-  private open(): WriteStream {
-    if (!this.stream) {
+  private open(): number {
+    if (this.fd === undefined) {
       mkdirSync(dirname(this.temp), { recursive: true });
-      this.stream = createWriteStream(this.temp);
+      this.fd = openSync(this.temp, "w");
     }
-    return this.stream;
-  }
-
-  private flush(): void {
-    this.pending.flush();
+    return this.fd;
   }
 }

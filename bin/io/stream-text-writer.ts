@@ -13,6 +13,12 @@ export class StreamTextWriter {
     this.pending.write(text);
   }
 
+  /** Writes bytes already encoded, after the text before them; `bytes` may be reused once this returns. */
+  writeBytes(bytes: Uint8Array): void {
+    this.flush();
+    this.stream.write(Buffer.from(bytes)); // a copy: the stream keeps what it is given until it is written
+  }
+
   async drain(): Promise<void> {
     this.flush();
     if (this.stream.writableNeedDrain) await new Promise<void>((resolve) => this.stream.once("drain", resolve));

@@ -62,6 +62,11 @@ export class CsvRecordReader {
     this.started = !start.dropBom;
   }
 
+  /** True when no record is open: the text fed so far ended where a record ends (or held none). */
+  get betweenRecords(): boolean {
+    return !this.content && this.carry === "" && this.state === State.FieldStart;
+  }
+
   /** Feeds the next piece of text; returns the records completed by it. */
   push(chunk: string): CsvRecord[] {
     let text = this.carry + chunk;

@@ -8,7 +8,7 @@ import {
   readHeader,
   type SubscriptionHeader,
 } from "../input/subscription-row";
-import { type ServiceTotal, ServiceTotals } from "../money/service-totals";
+import { ServiceTotals } from "../money/service-totals";
 import { goodwillLine, SubscriptionCalculator } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
 
@@ -34,7 +34,9 @@ export class UnusableSnapshotError extends Error {
   }
 }
 
-export type { ServiceTotal } from "../money/service-totals";
+import type { ServiceTotal } from "../money/service-totals";
+
+export type { ServiceTotal };
 
 /** What a run did with every row: rows = computed + skipped + rejected. */
 export interface RunCounts {
@@ -103,11 +105,86 @@ export async function findDuplicateIds(source: RecordSource): Promise<CompactStr
   return ids.duplicates;
 }
 
+/** Where one run's lines and rejects go, record by record. */
+export interface RunOutput {
+  line(line: RefundLine): void;
+  reject(reject: RejectedRow): void;
+}
+
+/**
+ * One run's bookkeeping over the snapshot's records: each record judged, computed, skipped or rejected; lines,
+ * totals, goodwill once per subscriber. Both engines judge records through it, the plain one every record and
+ * the fast one every record its byte path does not take (see compute-refund-lines.ts), so a row gets the same
+ * lines or the same reject whichever engine reads it.
+ */
+export class RefundRun {
+  readonly counts: RunCounts = {
+    rows: 0,
+    computed: 0,
+    skipped: 0,
+    rejected: 0,
+    lines: 0,
+    goodwillLines: 0,
+    totals: [],
+  };
+  readonly totals = new ServiceTotals();
+  /** Subscribers already credited with the goodwill line. */
+  readonly refunded = new CompactStringSet(1 << 16);
+  readonly calculator: SubscriptionCalculator;
+
+  constructor(
+    readonly incident: Incident,
+    private readonly out: RunOutput,
+    private readonly isDuplicate: (id: string) => boolean,
+  ) {
+    this.calculator = new SubscriptionCalculator(incident);
+  }
+
+  /** Judges one record after the header and emits what it owes. */
+  record(record: CsvRecord, header: SubscriptionHeader): void {
+    const { counts, incident } = this;
+    counts.rows++;
+    const checked = judgeRecord(record, header, incident.timeZone, this.isDuplicate);
+    if (!checked.ok) {
+      counts.rejected++;
+      this.out.reject(checked.reject);
+      return;
+    }
+    const row = checked.row;
+    if (!incident.windows.has(row.serviceCode)) {
+      counts.skipped++;
+      return;
+    }
+    counts.computed++;
+    const result = this.calculator.compute(row);
+    for (const line of result.lines) this.emit(line);
+    if (result.suspended && incident.goodwill && this.refunded.add(row.subscriberId)) {
+      const goodwill = goodwillLine(incident, row.subscriberId);
+      if (goodwill) {
+        counts.goodwillLines++;
+        this.emit(goodwill);
+      }
+    }
+  }
+
+  /** The counts with the totals, once every record is in. */
+  finish(): RunCounts {
+    this.counts.totals = this.totals.list();
+    return this.counts;
+  }
+
+  private emit(line: RefundLine): void {
+    this.totals.add(line.serviceCode, line.currency, 1, line.amount);
+    this.counts.lines++;
+    this.out.line(line);
+  }
+}
+
 /**
  * Computes an incident's refund lines over a subscriptions snapshot, streaming: two passes over the source (the
  * first finds duplicate ids), constant memory but for the compact sets of ids. Every bad row goes to
  * `sink.reject` once and never stops the others; throws UnusableSnapshotError before writing anything when the
- * header is unusable.
+ * header is unusable. The plain engine, record by record: `computeRefundLines` is the fast one over bytes.
  */
 export async function computeRefunds(
   incident: Incident,
@@ -116,48 +193,14 @@ export async function computeRefunds(
   onProgress?: (rows: number) => void,
 ): Promise<RunCounts> {
   const duplicates = await findDuplicateIds(source);
-  const calculator = new SubscriptionCalculator(incident);
-  const refunded = new CompactStringSet(1 << 16);
-  const totals = new ServiceTotals();
-  const counts: RunCounts = { rows: 0, computed: 0, skipped: 0, rejected: 0, lines: 0, goodwillLines: 0, totals: [] };
-
-  const emit = (line: RefundLine) => {
-    totals.add(line.serviceCode, line.currency, 1, line.amount);
-    counts.lines++;
-    sink.line(line);
-  };
-  const reject = (r: RejectedRow) => {
-    counts.rejected++;
-    sink.reject(r);
-  };
-
+  const run = new RefundRun(incident, sink, (id) => duplicates.size > 0 && duplicates.has(id));
   await withHeader(
     source,
-    (record, header) => {
-      counts.rows++;
-      const checked = judgeRecord(record, header, incident.timeZone, (id) => duplicates.size > 0 && duplicates.has(id));
-      if (!checked.ok) return reject(checked.reject);
-      const row = checked.row;
-      if (!incident.windows.has(row.serviceCode)) {
-        counts.skipped++;
-        return;
-      }
-      counts.computed++;
-      const result = calculator.compute(row);
-      for (const line of result.lines) emit(line);
-      if (result.suspended && incident.goodwill && refunded.add(row.subscriberId)) {
-        const goodwill = goodwillLine(incident, row.subscriberId);
-        if (goodwill) {
-          counts.goodwillLines++;
-          emit(goodwill);
-        }
-      }
-    },
+    (record, header) => run.record(record, header),
     async () => {
-      onProgress?.(counts.rows);
+      onProgress?.(run.counts.rows);
       await sink.drain?.();
     },
   );
-  counts.totals = totals.list();
-  return counts;
+  return run.finish();
 }

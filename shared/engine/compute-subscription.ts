@@ -52,7 +52,8 @@ export class SubscriptionCalculator {
     return { lines, suspended: true };
   }
 
-  private unitsFor(row: SubscriptionRow, pieces: Interval[]): PeriodUnits[] {
+  /** What the rule counts, per billing period, for suspended `pieces` in a zone and billing day (memoised). */
+  unitsFor(row: Pick<SubscriptionRow, "zone" | "billingDay">, pieces: readonly Interval[]): PeriodUnits[] {
     let key = `${row.zone}|${row.billingDay}`;
     for (const p of pieces) key += `|${p.start},${p.end}`;
     let units = this.memo.get(key);

@@ -1,9 +1,11 @@
+import { expect } from "vitest";
+import { computeRefundLines, type LineFormat } from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RunCounts } from "../../shared/engine/compute-refunds";
 import type { RefundLine } from "../../shared/engine/refund-line";
 import { TextRecordSource } from "../../shared/engine/text-record-source";
-import { type IncidentInput, parseIncident } from "../../shared/input/incident";
+import { type Incident, type IncidentInput, parseIncident } from "../../shared/input/incident";
 import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../shared/input/subscription-row";
-import { csvCell } from "../../shared/output/line-format";
+import { csvCell, toJsonLine } from "../../shared/output/line-format";
 import type { KeyedLine, StoredLine } from "../../shared/reconcile/reconcile";
 
 /** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
@@ -51,15 +53,56 @@ export interface Computed {
   counts: RunCounts;
 }
 
-/** Runs the engine on an incident document and CSV text, collecting everything it emits. */
-export async function run(incident: unknown, csv: string): Promise<Computed> {
+/** Runs the plain engine (record by record) on an incident and CSV text, collecting everything it emits. */
+export async function runPlain(incident: Incident, csv: string): Promise<Computed> {
   const lines: RefundLine[] = [];
   const rejects: RejectedRow[] = [];
-  const counts = await computeRefunds(parseIncident(incident), new TextRecordSource(csv), {
+  const counts = await computeRefunds(incident, new TextRecordSource(csv), {
     line: (l) => lines.push(l),
     reject: (r) => rejects.push(r),
   });
   return { lines, rejects, counts };
+}
+
+/** The fast engine's output over the same text as bytes, cut into chunks of `chunkBytes`. */
+export async function runFast(
+  incident: Incident,
+  csv: string | Uint8Array,
+  options: { chunkBytes?: number; format?: LineFormat } = {},
+): Promise<{ text: string; rejects: RejectedRow[]; counts: RunCounts }> {
+  const bytes = typeof csv === "string" ? new TextEncoder().encode(csv) : csv;
+  const chunkBytes = options.chunkBytes ?? 1 << 16;
+  const out: Uint8Array[] = [];
+  const rejects: RejectedRow[] = [];
+  const source = {
+    name: "subscriptions",
+    size: bytes.length,
+    async *chunks() {
+      for (let at = 0; at < bytes.length; at += chunkBytes) yield bytes.slice(at, at + chunkBytes);
+    },
+  };
+  const counts = await computeRefundLines(
+    incident,
+    source,
+    { write: (b) => out.push(b.slice()), reject: (r) => rejects.push(r) },
+    { format: options.format },
+  );
+  return { text: Buffer.concat(out).toString("utf8"), rejects, counts };
+}
+
+/**
+ * Runs both engines on an incident document and CSV text, checks that the fast one wrote exactly the plain one's
+ * lines (as JSON lines, byte for byte), rejects and counts, and returns what the plain one emitted. Every engine
+ * test goes through here, so each holds for both.
+ */
+export async function run(incident: unknown, csv: string): Promise<Computed> {
+  const parsed = parseIncident(incident);
+  const plain = await runPlain(parsed, csv);
+  const fast = await runFast(parsed, csv);
+  expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
+  expect(fast.rejects).toEqual(plain.rejects);
+  expect(fast.counts).toEqual(plain.counts);
+  return plain;
 }
 
 /** The lines of one subscription, without the goodwill ones, as compact tuples for exact assertions. */

@@ -1,0 +1,315 @@
+import { type CsvRecord, CsvRecordReader } from "./csv-record-reader";
+import { Utf8ChunkDecoder } from "./utf8-decoder";
+
+const LF = 10;
+
+/** What a byte means to the plain-line scan: part of a field, a comma, a line end, or anything else. */
+const ORDINARY = 0;
+const SEPARATOR = 1;
+const LINE_FEED = 2;
+const RETURN = 3;
+const SPECIAL = 4;
+const BYTE_CLASS = new Uint8Array(256).map((_, b) => {
+  if (b === 44) return SEPARATOR;
+  if (b === LF) return LINE_FEED;
+  if (b === 13) return RETURN;
+  // Control bytes, non-ASCII (UTF-8 to decode), the quote (CSV quoting) and the backslash (JSON escaping).
+  return b < 0x20 || b > 0x7e || b === 34 || b === 92 ? SPECIAL : ORDINARY;
+});
+
+/** What a scan of a snapshot hands on: the header, then every record, the plain ones as bytes. */
+export interface SnapshotVisitor {
+  /** The first record; returns the number of fields every record must have (or throws: the snapshot is unusable). */
+  header(record: CsvRecord): number;
+  /**
+   * A plain record: one physical line of printable ASCII (0x20–0x7E) without a quote or a backslash, split by
+   * exactly `width - 1` commas. Field k is `bytes[cuts[k] + 1 … cuts[k + 1])`; `cuts` is reused, read it now.
+   */
+  plain(bytes: Uint8Array, cuts: Int32Array, line: number): void;
+  /** Any other record (quoted, CRs, non-ASCII or bad UTF-8, the wrong width), as the CSV reader reads it. */
+  record(record: CsvRecord): void;
+}
+
+/**
+ * Reads a snapshot's bytes as CsvRecordReader would, and faster: a line that holds nothing the CSV grammar treats
+ * specially is split at its commas in place, without decoding it or making a string; any other line, and every
+ * line until the record it starts is complete, goes through CsvRecordReader itself, with the same physical line
+ * numbers. So the records visited are exactly the reader's (a property test holds the two together), and the
+ * common line costs one pass over its bytes.
+ */
+export class SnapshotScanner {
+  private line = 1;
+  private width = 0;
+  private cuts = new Int32Array(16);
+  /** The reader of a record that is not plain, from its first line until it completes; undefined between them. */
+  private reader: CsvRecordReader | undefined;
+  private decoder: Utf8ChunkDecoder | undefined;
+  /** The start of a line that the previous chunk did not finish. */
+  private carry: Uint8Array = new Uint8Array(0);
+  private carried = 0;
+  private atFileStart = true;
+
+  constructor(private readonly visitor: SnapshotVisitor) {}
+
+  /** True once the header has been read. */
+  get hasHeader(): boolean {
+    return this.width > 0;
+  }
+
+  /** Feeds the next chunk of the file. */
+  push(bytes: Uint8Array): void {
+    // One array type on the hot path (a Node Buffer is a subclass): the scan stays monomorphic.
+    const chunk =
+      bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    let from = 0;
+    if (this.carried > 0) {
+      const nl = chunk.indexOf(LF);
+      if (nl === -1) {
+        this.keep(chunk, 0);
+        return;
+      }
+      this.keep(chunk.subarray(0, nl + 1), 0);
+      const line = this.carry.subarray(0, this.carried);
+      this.carried = 0;
+      this.lines(line, 0);
+      from = nl + 1;
+    }
+    from = this.lines(chunk, from);
+    if (from < chunk.length) this.keep(chunk, from);
+  }
+
+  /** Ends the file: its last line, if it had no line break, and a record still open. */
+  end(): void {
+    if (this.carried > 0) {
+      const last = this.carry.subarray(0, this.carried);
+      this.carried = 0;
+      if (this.reader === undefined && this.width > 0 && this.split(last, 0, last.length)) {
+        this.visitor.plain(last, this.cuts, this.line);
+      } else {
+        this.feed(last);
+      }
+    }
+    if (this.reader) {
+      const reader = this.reader;
+      const records = [...reader.push((this.decoder as Utf8ChunkDecoder).end()), ...reader.end()];
+      this.reader = undefined;
+      this.decoder = undefined;
+      this.visit(records);
+    }
+  }
+
+  /** Appends bytes to the unfinished line (the buffer doubles, so a long line is copied a bounded number of times). */
+  private keep(bytes: Uint8Array, from: number): void {
+    const need = this.carried + bytes.length - from;
+    if (need > this.carry.length) {
+      const bigger = new Uint8Array(Math.max(need, this.carry.length * 2, 4096));
+      bigger.set(this.carry.subarray(0, this.carried));
+      this.carry = bigger;
+    }
+    this.carry.set(bytes.subarray(from), this.carried);
+    this.carried = need;
+  }
+
+  /**
+   * Visits the complete lines of `bytes` from `from` on; returns where the first incomplete one starts (the
+   * length when there is none). Each byte is looked at once: its class says whether the line stays plain.
+   */
+  private lines(bytes: Uint8Array, from: number): number {
+    const n = bytes.length;
+    const cuts = this.cuts;
+    let start = from;
+    while (start < n) {
+      if (this.reader !== undefined || this.width === 0) {
+        const nl = bytes.indexOf(LF, start);
+        if (nl === -1) return start;
+        this.feed(bytes.subarray(start, nl + 1));
+        this.line++;
+        start = nl + 1;
+        continue;
+      }
+      const last = this.width - 1;
+      let k = 0;
+      let plain = true;
+      let end = -1;
+      let j = start;
+      cuts[0] = start - 1;
+      for (; j < n; j++) {
+        const c = BYTE_CLASS[bytes[j] as number] as number;
+        if (c === ORDINARY) continue;
+        if (c === SEPARATOR) {
+          if (k < last) cuts[++k] = j;
+          else plain = false;
+          continue;
+        }
+        if (c === LINE_FEED) {
+          end = j;
+          break;
+        }
+        if (c === RETURN && j + 1 < n && bytes[j + 1] === LF) {
+          end = j++;
+          break;
+        }
+        plain = false;
+      }
+      if (end === -1) return start; // no line feed yet
+      if (end === start) {
+        this.line++; // an empty line: skipped, counted
+      } else if (plain && k === last) {
+        cuts[this.width] = end;
+        this.visitor.plain(bytes, cuts, this.line++);
+      } else {
+        this.feed(bytes.subarray(start, j + 1));
+        this.line++;
+      }
+      start = j + 1;
+    }
+    return start;
+  }
+
+  /** Puts the comma positions of a plain last line (no line feed) in `cuts`; false when it is not plain. */
+  private split(bytes: Uint8Array, start: number, end: number): boolean {
+    const cuts = this.cuts;
+    const last = this.width - 1;
+    let k = 0;
+    cuts[0] = start - 1;
+    for (let i = start; i < end; i++) {
+      const c = BYTE_CLASS[bytes[i] as number] as number;
+      if (c === SEPARATOR && k < last) cuts[++k] = i;
+      else if (c !== ORDINARY) return false;
+    }
+    if (k !== last) return false;
+    cuts[this.width] = end;
+    return true;
+  }
+
+  /** Hands a line (with its line feed, if it has one) to the CSV reader, starting one for a new record. */
+  private feed(bytes: Uint8Array): void {
+    if (this.reader === undefined) {
+      this.reader = new CsvRecordReader({ firstLine: this.line, dropBom: this.atFileStart });
+      this.decoder = new Utf8ChunkDecoder();
+    }
+    this.atFileStart = false;
+    const records = this.reader.push((this.decoder as Utf8ChunkDecoder).decode(bytes));
+    if (this.reader.betweenRecords) {
+      this.reader = undefined;
+      this.decoder = undefined;
+    }
+    this.visit(records);
+  }
+
+  private visit(records: CsvRecord[]): void {
+    for (const record of records) {
+      if (this.width > 0) {
+        this.visitor.record(record);
+        continue;
+      }
+      this.width = this.visitor.header(record);
+      if (this.cuts.length < this.width + 1) this.cuts = new Int32Array(this.width + 1);
+    }
+  }
+}
+
+/**
+ * Scans a snapshot given as chunks of bytes; `afterChunk` runs after each with the bytes read so far (progress, backpressure). Returns false
+ * when the file holds no record at all (not even a header).
+ */
+export async function scanSnapshot(
+  chunks: AsyncIterable<Uint8Array>,
+  visitor: SnapshotVisitor,
+  afterChunk?: (bytesRead: number) => Promise<void> | void,
+): Promise<boolean> {
+  const scanner = new SnapshotScanner(visitor);
+  let bytesRead = 0;
+  for await (const chunk of chunks) {
+    bytesRead += chunk.length;
+    scanner.push(chunk);
+    await afterChunk?.(bytesRead);
+  }
+  scanner.end();
+  await afterChunk?.(bytesRead);
+  return scanner.hasHeader;
+}
+
+/**
+ * A quick first look for the ids of a snapshot's records, line by line, for finding *candidate* duplicates: on
+ * every physical line after the first, the bytes from comma `column` to the next comma or the line's end. It may
+ * hand on bytes that are no record's id (a line inside a quoted field, a line of the wrong width); it never
+ * misses a record's id: where a line holds a byte the CSV grammar or UTF-8 decoding treats specially (a quote,
+ * a control byte, a lone CR, a non-ASCII byte) before the end of its id, the record's id could differ from the
+ * bytes, so it stops and returns false, and the caller reads the snapshot exactly (scanSnapshot) instead.
+ */
+export async function scanIdsLoosely(
+  chunks: AsyncIterable<Uint8Array>,
+  column: number,
+  each: (bytes: Uint8Array, start: number, end: number) => void,
+  afterChunk?: (bytesRead: number) => void,
+): Promise<boolean> {
+  let line = 0;
+  /** One line `bytes[start … end)` without its line end; false when it is not safe to read loosely. */
+  const visit = (bytes: Uint8Array, start: number, end: number): boolean => {
+    if (++line === 1 || end === start) return true; // the header's line, an empty line
+    let from = start;
+    for (let k = 0; k < column; k++) {
+      const comma = bytes.indexOf(44, from);
+      if (comma === -1 || comma >= end) return clean(bytes, start, end); // too few fields on this line: no id
+      from = comma + 1;
+    }
+    let to = bytes.indexOf(44, from);
+    if (to === -1 || to > end) to = end;
+    if (!clean(bytes, start, to)) return false;
+    each(bytes, from, to);
+    return true;
+  };
+  let carry = new Uint8Array(0);
+  let carried = 0;
+  let bytesRead = 0;
+  for await (const chunk of chunks) {
+    bytesRead += chunk.length;
+    let from = 0;
+    let nl = chunk.indexOf(LF);
+    if (carried > 0 || nl === -1) {
+      const piece = chunk.subarray(0, nl === -1 ? chunk.length : nl + 1);
+      if (carried + piece.length > carry.length) {
+        const bigger = new Uint8Array(Math.max(carried + piece.length, carry.length * 2, 4096));
+        bigger.set(carry.subarray(0, carried));
+        carry = bigger;
+      }
+      carry.set(piece, carried);
+      carried += piece.length;
+      if (nl === -1) {
+        afterChunk?.(bytesRead);
+        continue;
+      }
+      if (!visit(carry, 0, lineEnd(carry, 0, carried - 1))) return false;
+      carried = 0;
+      from = nl + 1;
+      nl = chunk.indexOf(LF, from);
+    }
+    for (; nl !== -1; nl = chunk.indexOf(LF, from)) {
+      if (!visit(chunk, from, lineEnd(chunk, from, nl))) return false;
+      from = nl + 1;
+    }
+    if (from < chunk.length) {
+      if (chunk.length - from > carry.length) carry = new Uint8Array(Math.max(chunk.length - from, 4096));
+      carry.set(chunk.subarray(from));
+      carried = chunk.length - from;
+    }
+    afterChunk?.(bytesRead);
+  }
+  // The last line without a line feed: its final CR is data, not a line end (CsvRecordReader's rule).
+  return carried === 0 || visit(carry, 0, carried);
+}
+
+/** Where a line that ends with a line feed at `nl` ends: before a CR just before it. */
+function lineEnd(bytes: Uint8Array, start: number, nl: number): number {
+  return nl > start && bytes[nl - 1] === 13 ? nl - 1 : nl;
+}
+
+/** True when `bytes[start … end)` holds only plain bytes and commas. */
+function clean(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = BYTE_CLASS[bytes[i] as number] as number;
+    if (c !== ORDINARY && c !== SEPARATOR) return false;
+  }
+  return true;
+}
