@@ -80,22 +80,23 @@ export class SnapshotScanner {
 
   /** Ends the file: its last line, if it had no line break, and a record still open. */
   end(): void {
-    if (this.carried > 0) {
-      const last = this.carry.subarray(0, this.carried);
-      this.carried = 0;
-      if (this.reader === undefined && this.width > 0 && this.split(last, 0, last.length)) {
+    const last = this.carry.subarray(0, this.carried);
+    this.carried = 0;
+    if (this.reader === undefined) {
+      if (last.length === 0) return;
+      if (this.width > 0 && this.split(last, 0, last.length)) {
         this.visitor.plain(last, this.cuts, this.line);
-      } else {
-        this.feed(last);
+        return;
       }
+      this.reader = new CsvRecordReader({ firstLine: this.line, dropBom: this.atFileStart });
+      this.decoder = new Utf8ChunkDecoder();
     }
-    if (this.reader) {
-      const reader = this.reader;
-      const records = [...reader.push((this.decoder as Utf8ChunkDecoder).end()), ...reader.end()];
-      this.reader = undefined;
-      this.decoder = undefined;
-      this.visit(records);
-    }
+    const reader = this.reader;
+    const decoder = this.decoder as Utf8ChunkDecoder;
+    this.reader = undefined;
+    this.decoder = undefined;
+    // The last bytes may end inside a UTF-8 sequence: the decoder's end marks them.
+    this.visit([...reader.push(decoder.decode(last)), ...reader.push(decoder.end()), ...reader.end()]);
   }
 
   /** Appends bytes to the unfinished line (the buffer doubles, so a long line is copied a bounded number of times). */

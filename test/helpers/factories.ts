@@ -1,6 +1,8 @@
 import { expect } from "vitest";
+import { CsvRecordReader } from "../../shared/csv/csv-record-reader";
+import { Utf8ChunkDecoder } from "../../shared/csv/utf8-decoder";
 import { computeRefundLines, type LineFormat } from "../../shared/engine/compute-refund-lines";
-import { computeRefunds, type RunCounts } from "../../shared/engine/compute-refunds";
+import { computeRefunds, type RecordSource, type RunCounts } from "../../shared/engine/compute-refunds";
 import type { RefundLine } from "../../shared/engine/refund-line";
 import { TextRecordSource } from "../../shared/engine/text-record-source";
 import { type Incident, type IncidentInput, parseIncident } from "../../shared/input/incident";
@@ -54,10 +56,22 @@ export interface Computed {
 }
 
 /** Runs the plain engine (record by record) on an incident and CSV text, collecting everything it emits. */
-export async function runPlain(incident: Incident, csv: string): Promise<Computed> {
+export async function runPlain(incident: Incident, csv: string | Uint8Array): Promise<Computed> {
   const lines: RefundLine[] = [];
   const rejects: RejectedRow[] = [];
-  const counts = await computeRefunds(incident, new TextRecordSource(csv), {
+  const source: RecordSource =
+    typeof csv === "string"
+      ? new TextRecordSource(csv)
+      : {
+          name: "subscriptions",
+          async *records() {
+            // As FileRecordSource reads a file: bytes decoded in chunks, marking bytes that are not UTF-8.
+            const reader = new CsvRecordReader();
+            const decoder = new Utf8ChunkDecoder();
+            yield [...reader.push(decoder.decode(csv)), ...reader.push(decoder.end()), ...reader.end()];
+          },
+        };
+  const counts = await computeRefunds(incident, source, {
     line: (l) => lines.push(l),
     reject: (r) => rejects.push(r),
   });

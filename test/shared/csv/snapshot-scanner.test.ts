@@ -1,0 +1,117 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type CsvRecord, CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { scanIdsLoosely, scanSnapshot } from "../../../shared/csv/snapshot-scanner";
+import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+/** The records CsvRecordReader makes of a file's bytes, as FileRecordSource reads it. */
+function readerRecords(bytes: Uint8Array): CsvRecord[] {
+  const reader = new CsvRecordReader();
+  const decoder = new Utf8ChunkDecoder();
+  return [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()];
+}
+
+async function* chunked(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.slice(at, at + size);
+}
+
+/** What the scanner hands on, as records (a plain line's fields decoded), the header first. */
+async function scannedRecords(bytes: Uint8Array, chunkSize: number) {
+  const records: CsvRecord[] = [];
+  let plain = 0;
+  const found = await scanSnapshot(chunked(bytes, chunkSize), {
+    header: (record) => {
+      records.push(record);
+      return record.fields.length;
+    },
+    plain: (line, cuts, at) => {
+      plain++;
+      const fields: string[] = [];
+      for (let k = 0; k < records[0]!.fields.length; k++) {
+        fields.push(new TextDecoder().decode(line.subarray(cuts[k]! + 1, cuts[k + 1])));
+      }
+      records.push({ line: at, fields });
+    },
+    record: (record) => records.push(record),
+  });
+  return { records, plain, found };
+}
+
+/** CSV-ish text from the characters the grammar cares about, and bytes that are not UTF-8 (from U+0000). */
+const textArb = fc
+  .string({
+    unit: fc.constantFrom("a", "b", "1", ",", ",", '"', "\n", "\n", "\r", "\r\n", "\uFEFF", "é", "\\", "\t", "\u0000"),
+    maxLength: 200,
+  })
+  .map((text) => {
+    const bytes = encode(text);
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = 0xc3; // a lead byte with no follower
+    return bytes;
+  });
+
+describe("SnapshotScanner", () => {
+  it("hands on exactly CsvRecordReader's records, with the same line numbers, however the bytes are cut", async () => {
+    await fc.assert(
+      fc.asyncProperty(textArb, fc.integer({ min: 1, max: 64 }), async (bytes, chunkSize) => {
+        const expected = readerRecords(bytes);
+        const { records, found } = await scannedRecords(bytes, chunkSize);
+        expect(records).toEqual(expected);
+        expect(found).toBe(expected.length > 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("splits plain lines in place and gives the reader the rest: quotes, lone CRs, non-ASCII, wrong widths", async () => {
+    const text =
+      '\uFEFFid,name,fee\r\nC-1,a,1\r\nC-2,"b\nc",2\nC-3,é,3\nC-4,x\ry,4\nC-5,too,many,5\n\nC-6,back\\slash,6\nC-7,z,7';
+    const { records, plain } = await scannedRecords(encode(text), 7);
+    expect(records.map((r) => [r.line, ...r.fields])).toEqual([
+      [1, "id", "name", "fee"],
+      [2, "C-1", "a", "1"],
+      [3, "C-2", "b\nc", "2"],
+      [5, "C-3", "é", "3"],
+      [6, "C-4", "x\ry", "4"],
+      [7, "C-5", "too", "many", "5"],
+      [9, "C-6", "back\\slash", "6"],
+      [10, "C-7", "z", "7"],
+    ]);
+    expect(plain).toBe(2); // C-1 and C-7; the backslash goes to the reader too (JSON must escape it)
+  });
+});
+
+describe("scanIdsLoosely", () => {
+  it("finds every record's id among the ids it hands on, or says it cannot read the file loosely", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        textArb,
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (b, column, size) => {
+          const seen = new Set<string>();
+          const loose = await scanIdsLoosely(chunked(b, size), column, (bytes, start, end) => {
+            seen.add(new TextDecoder().decode(bytes.subarray(start, end)));
+          });
+          if (!loose) return;
+          const [, ...rows] = readerRecords(b);
+          for (const record of rows) {
+            if (!record.error && record.fields.length > column) expect(seen).toContain(record.fields[column]);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("reads plain lines after the header, and gives up at a quote before the id's end", async () => {
+    const ids: string[] = [];
+    const each = (bytes: Uint8Array, start: number, end: number) =>
+      ids.push(new TextDecoder().decode(bytes.subarray(start, end)));
+    const plain = encode('h1,h2\nA,C-1\r\nB,C-2,"x\n\nshort\nD,C-3');
+    expect(await scanIdsLoosely(chunked(plain, 3), 1, each)).toBe(true);
+    expect(ids).toEqual(["C-1", "C-2", "C-3"]);
+    expect(await scanIdsLoosely(chunked(encode('h1,h2\nA,"C-1"\n'), 64), 1, each)).toBe(false);
+  });
+});

@@ -1,0 +1,230 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseIncident } from "../../../shared/input/incident";
+import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
+import { csvCell, toCsvRow, toJsonLine } from "../../../shared/output/line-format";
+import { csvOf, incidentDoc, row, runFast, runPlain } from "../../helpers/factories";
+
+// The fast engine against the plain one (the reference) on random snapshots: every rule, day basis, rounding,
+// zone and billing day, and rows that are wrong in every way the byte path must hand over to the plain one.
+
+const BASE = Date.UTC(2011, 9, 1) / 1000; // 2011-10-01
+const SPAN = 150 * 86_400;
+const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+/** The same instant written with a +09:00 offset. */
+const jst = (s: number) => `${iso(s + 9 * 3600).slice(0, 19)}+09:00`;
+const ZONES = ["Asia/Tokyo", "UTC", "America/New_York", "Australia/Sydney", "Pacific/Apia", "Asia/Kolkata"];
+
+const instant = fc.integer({ min: BASE, max: BASE + SPAN });
+const window = fc
+  .tuple(instant, fc.integer({ min: 1, max: 12 * 86_400 }), fc.constantFrom("IMADOKO", "DRIVENET"))
+  .map(([start, length, serviceCode]) => ({ serviceCode, start: iso(start), end: iso(start + length) }));
+const incidentArb = fc
+  .record({
+    rule: fc.constantFrom("calendar-day", "full-24h", "exact"),
+    dayBasis: fc.constantFrom("actual", 30),
+    rounding: fc.constantFrom("floor", "ceil", "half-up", "half-even"),
+    zone: fc.constantFrom(...ZONES),
+    windows: fc.array(window, { minLength: 1, maxLength: 3 }),
+    goodwill: fc.boolean(),
+  })
+  .map(({ rule, dayBasis, rounding, zone, windows, goodwill }) =>
+    parseIncident(
+      incidentDoc({
+        timeZone: zone,
+        policy: { rule, dayBasis, rounding } as never,
+        suspensions: windows,
+        ...(goodwill ? { goodwill: { amount: 500, currency: "JPY" } } : {}),
+      }),
+    ),
+  );
+
+/** A field value: mostly valid, sometimes wrong in a way one check or another must catch. */
+const timestamp = fc.oneof(
+  { weight: 6, arbitrary: instant.map(iso) },
+  { weight: 4, arbitrary: instant.map(jst) },
+  { weight: 3, arbitrary: instant.map((s) => iso(s).slice(0, 10)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "2011-02-29",
+      "2011-13-01",
+      "0000-01-01",
+      "2011-12-20T24:00:00Z",
+      "2011-12-20T23:60:00Z",
+      "2011-12-20T23:00:00+24:00",
+      "2011-12-20 23:00:00Z",
+      "2011-12-20T23:00:00z",
+      "2011-12-20T23:00Z",
+      "20111220",
+      "",
+    ),
+  },
+);
+const fieldsArb = fc.record({
+  subscription_id: fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0, max: 40 }).map((n) => `C-${n}`) },
+    { weight: 1, arbitrary: fc.constantFrom("", "x".repeat(129), "x".repeat(128), "日本-1", 'q"1', "a,b", "b\\s") },
+  ),
+  subscriber_id: fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0, max: 8 }).map((n) => `S-${n}`) },
+    { weight: 1, arbitrary: fc.constantFrom("", "S-é", "S\t1") },
+  ),
+  service_code: fc.constantFrom("IMADOKO", "IMADOKO", "DRIVENET", "OTHER", "imadoko", ""),
+  monthly_fee: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("0", "1", "210", "315", "999999999999999") },
+    { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: 10n ** 20n }).map(String) },
+    { weight: 1, arbitrary: fc.constantFrom("01", "-1", "1.5", "", " 210", "1e3") },
+  ),
+  currency: fc.constantFrom("JPY", "JPY", "USD", "jpy", "XYZ", "JP", ""),
+  active_from: timestamp,
+  active_to: fc.oneof({ weight: 3, arbitrary: fc.constant("") }, { weight: 2, arbitrary: timestamp }),
+  time_zone: fc.constantFrom("", "", "", ...ZONES, "asia/tokyo", "JST", "+09:00"),
+  billing_day: fc.constantFrom("", "1", "15", "28", "29", "30", "31", "0", "32", "07"),
+});
+
+/** How a row is written: plainly, every field quoted, with extra or missing fields, or broken on purpose. */
+const shapeArb = fc.constantFrom(
+  "plain",
+  "plain",
+  "plain",
+  "plain",
+  "quoted",
+  "extra",
+  "short",
+  "crlf",
+  "lone-cr",
+  "bad-utf8",
+  "open-quote",
+  "empty-line",
+);
+type Fields = Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>;
+
+function lineOf(fields: Fields, shape: string, columns: readonly string[]): string {
+  const cells = columns.map((c) => (c === "note" ? "n" : csvCell((fields as Record<string, string>)[c] ?? "")));
+  switch (shape) {
+    case "quoted":
+      return `${columns.map((c) => `"${((fields as Record<string, string>)[c] ?? "").replaceAll('"', '""')}"`).join(",")}\n`;
+    case "extra":
+      return `${cells.join(",")},more\n`;
+    case "short":
+      return `${cells.slice(1).join(",")}\n`;
+    case "crlf":
+      return `${cells.join(",")}\r\n`;
+    case "lone-cr":
+      return `${cells.join(",")}\r\r\n`;
+    case "bad-utf8":
+      return `${cells.join(",")}\u0000BAD\n`;
+    case "open-quote":
+      return `${cells.slice(0, -1).join(",")},"line\nbreak\n`;
+    case "empty-line":
+      return `\n${cells.join(",")}\n`;
+    default:
+      return `${cells.join(",")}\n`;
+  }
+}
+
+/** A snapshot as bytes: a header (columns in any order, an extra one), rows, and how the file starts and ends. */
+const snapshotArb = fc
+  .record({
+    order: fc.shuffledSubarray([...SUBSCRIPTION_COLUMNS, "note"], { minLength: 10, maxLength: 10 }),
+    rows: fc.array(fc.tuple(fieldsArb, shapeArb), { maxLength: 40 }),
+    bom: fc.boolean(),
+    lastLineFeed: fc.boolean(),
+  })
+  .map(({ order, rows, bom, lastLineFeed }) => {
+    let text = `${bom ? "\uFEFF" : ""}${order.join(",")}\n`;
+    for (const [fields, shape] of rows) text += lineOf(fields, shape, order);
+    if (!lastLineFeed) text = text.replace(/\r?\n$/, "");
+    // Bytes that are not UTF-8 where a row asked for them.
+    const bytes = new TextEncoder().encode(text);
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = 0xff;
+    return bytes;
+  });
+
+describe("computeRefundLines (the fast engine)", () => {
+  it("writes exactly the plain engine's lines, rejects and counts on random snapshots, however they are cut", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        incidentArb,
+        snapshotArb,
+        fc.integer({ min: 1, max: 300 }),
+        fc.boolean(),
+        async (incident, bytes, chunkBytes, csv) => {
+          const plain = await runPlain(incident, bytes);
+          const format = csv ? toCsvRow : toJsonLine;
+          const fast = await runFast(incident, bytes, { chunkBytes, format });
+          expect(fast.text).toBe(plain.lines.map(format).join(""));
+          expect(fast.rejects).toEqual(plain.rejects);
+          expect(fast.counts).toEqual(plain.counts);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes any id as the plain engine does: quotes, backslashes, commas, controls, non-ASCII, long", async () => {
+    const idArb = fc.oneof(
+      // Printable ASCII, which the byte path copies as it is, but for the backslash JSON must escape.
+      fc.string({ unit: fc.constantFrom("a", "1", "-", "\\", " ", "~") }),
+      fc.string({ unit: fc.constantFrom("a", "1", "\\", '"', ",", "\t", "\r", "\n", "é", "日", "\u007f", " ") }),
+      fc.string({ unit: "binary", maxLength: 140 }),
+      fc.string({ minLength: 120, maxLength: 140 }),
+    );
+    const incident = parseIncident(incidentDoc({ goodwill: { amount: 500, currency: "JPY" } }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(idArb, idArb), { maxLength: 12 }), fc.boolean(), async (ids, csv) => {
+        const rows = ids.map(([id, subscriber]) => row({ subscription_id: id, subscriber_id: subscriber }));
+        const text = csvOf(rows);
+        const plain = await runPlain(incident, text);
+        const format = csv ? toCsvRow : toJsonLine;
+        const fast = await runFast(incident, text, { format });
+        expect(fast.text).toBe(plain.lines.map(format).join(""));
+        expect(fast.rejects).toEqual(plain.rejects);
+        expect(fast.counts).toEqual(plain.counts);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("gives every plain row of one class its line, computed by hand: 3 days of 31 at 310 JPY is 30 JPY", async () => {
+    const incident = parseIncident(incidentDoc());
+    const rows = Array.from({ length: 5 }, (_, i) => row({ monthly_fee: "310" }, i + 1));
+    const csv = `${SUBSCRIPTION_COLUMNS.join(",")}\n${rows.map((r) => SUBSCRIPTION_COLUMNS.map((c) => r[c]).join(",")).join("\n")}\n`;
+    const fast = await runFast(incident, csv);
+    // 3 days of December's 31 at 310 JPY: 30 JPY each, by hand.
+    expect(fast.text.trim().split("\n")).toHaveLength(5);
+    expect(fast.text).toContain(
+      '{"subscriptionId":"C-3","subscriberId":"S-3","serviceCode":"IMADOKO","periodStart":"2011-12-01","periodEnd":"2012-01-01","unit":"day","units":3,"basis":31,"amount":30,"currency":"JPY"}\n',
+    );
+    expect(fast.counts.totals).toEqual([{ serviceCode: "IMADOKO", currency: "JPY", lines: 5, amount: 150n }]);
+  });
+
+  it("rejects every occurrence of a duplicate id, and only those, even when a quoted field's second line looks like a row", async () => {
+    const incident = parseIncident(incidentDoc());
+    const header = SUBSCRIPTION_COLUMNS.join(",");
+    const csv = [
+      header,
+      "C-1,S-1,IMADOKO,210,JPY,2011-01-01,,,",
+      // A note-like quoted subscriber id whose second physical line reads like a row of C-1: not a duplicate.
+      'C-2,"S-2\nC-1,S-9",IMADOKO,210,JPY,2011-01-01,,,',
+      "C-3,S-3,IMADOKO,210,JPY,2011-01-01,,,",
+      "C-3,S-4,IMADOKO,210,JPY,2011-01-01,,,",
+      "",
+    ].join("\n");
+    const fast = await runFast(incident, csv);
+    const plain = await runPlain(incident, csv);
+    expect(fast.rejects).toEqual(plain.rejects);
+    expect(fast.rejects.map((r) => [r.line, r.subscriptionId, r.field])).toEqual([
+      [5, "C-3", "subscription_id"],
+      [6, "C-3", "subscription_id"],
+    ]);
+    expect(fast.counts).toMatchObject({ rows: 4, computed: 2, rejected: 2 });
+  });
+
+  it("refuses a snapshot without a header, naming it, before writing anything", async () => {
+    const incident = parseIncident(incidentDoc());
+    await expect(runFast(incident, "")).rejects.toThrow("subscriptions: the file is empty: it needs a header row");
+    await expect(runFast(incident, "a,b\n1,2\n")).rejects.toThrow(/subscriptions: line 1: the header lacks/);
+  });
+});
