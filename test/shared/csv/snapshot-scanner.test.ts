@@ -21,16 +21,18 @@ async function* chunked(bytes: Uint8Array, size: number): AsyncIterable<Uint8Arr
 async function scannedRecords(bytes: Uint8Array, chunkSize: number) {
   const records: CsvRecord[] = [];
   let plain = 0;
+  let width = 0;
   const found = await scanSnapshot(chunked(bytes, chunkSize), {
     header: (record) => {
       records.push(record);
-      return record.fields.length;
+      width = record.fields.length;
+      return width;
     },
     plain: (line, cuts, at) => {
       plain++;
       const fields: string[] = [];
-      for (let k = 0; k < records[0]!.fields.length; k++) {
-        fields.push(new TextDecoder().decode(line.subarray(cuts[k]! + 1, cuts[k + 1])));
+      for (let k = 0; k < width; k++) {
+        fields.push(new TextDecoder().decode(line.subarray((cuts[k] as number) + 1, cuts[k + 1])));
       }
       records.push({ line: at, fields });
     },
