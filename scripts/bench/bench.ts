@@ -3,10 +3,12 @@
  *
  * For each size: writes the case (scripts/bench/generate-case.ts; timed apart, not compared), then measures three
  * ways of getting through it, each in its own child process so that its peak RSS is its own:
- *   floor   plain Node reading the CSV as a stream and splitting it into line strings (nothing else), then writing
- *           a file of as many lines and bytes as hiwari's output: the I/O any line-based tool pays;
- *   hiwari  `node bin/hiwari.js compute` writing JSON lines (it reads the file twice: the first pass finds duplicate
- *           ids);
+ *   floor   plain Node reading the CSV's bytes and finding its line ends (nothing else), then writing a file of as
+ *           many lines and bytes as hiwari's output: the I/O any line-based tool pays;
+ *   hiwari  `node bin/hiwari.js compute` writing JSON lines (the fast engine; it reads the file twice: the first
+ *           pass finds duplicate ids);
+ *   plain   the same with `--engine plain`: the record-by-record engine the fast one is tested against, which
+ *           must write the same bytes (checked);
  *   DuckDB  scripts/bench/duckdb-refunds.sql through @duckdb/node-api, COPY … TO a JSON-lines file: the analyst's
  *           alternative (DuckDB uses every core; hiwari one).
  * It prints one markdown table per size, with ratios to hiwari, then checks that DuckDB's lines equal hiwari's as
@@ -29,32 +31,32 @@ import { generateCase } from "./generate-case";
 const SQL = "scripts/bench/duckdb-refunds.sql";
 const GNU_TIME = "/usr/bin/time";
 
-/** The floor: read + split into line strings, then write `BENCH_LINES` lines totalling `BENCH_BYTES` bytes. */
+/**
+ * The floor: read the CSV in 4 MiB chunks and find every line end (bytes, no strings), then write `BENCH_BYTES`
+ * bytes of lines (`BENCH_LINES` of them) in 1 MiB buffers: what any line-based tool pays to read and write.
+ */
 const FLOOR_CHILD = `
-import { createReadStream, createWriteStream } from "node:fs";
-import { once } from "node:events";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 const { BENCH_IN, BENCH_OUT } = process.env;
 const [lines, bytes] = [Number(process.env.BENCH_LINES), Number(process.env.BENCH_BYTES)];
 const t0 = performance.now();
-let read = 0, chars = 0, rest = "";
-for await (const chunk of createReadStream(BENCH_IN, { encoding: "utf8", highWaterMark: 1 << 20 })) {
-  const text = rest + chunk;
-  let start = 0, nl;
-  while ((nl = text.indexOf("\\n", start)) !== -1) { chars += text.slice(start, nl).length; read++; start = nl + 1; }
-  rest = text.slice(start);
+const chunk = new Uint8Array(1 << 22);
+const input = openSync(BENCH_IN, "r");
+let read = 0, n, tail = 0;
+while ((n = readSync(input, chunk, 0, chunk.length, null)) > 0) {
+  for (let i = chunk.indexOf(10); i !== -1 && i < n; i = chunk.indexOf(10, i + 1)) read++;
+  tail = chunk[n - 1] === 10 ? 0 : 1;
 }
+read += tail;
+closeSync(input);
 const t1 = performance.now();
-const out = createWriteStream(BENCH_OUT);
-const base = Math.floor(bytes / Math.max(lines, 1)), longer = bytes - base * lines;
-const filler = "x".repeat(base + 1);
-let chunk = "";
-for (let i = 0; i < lines; i++) {
-  chunk += filler.slice(0, i < longer ? base : base - 1) + "\\n";
-  if (chunk.length > 1 << 20) { if (!out.write(chunk)) await once(out, "drain"); chunk = ""; }
-}
-out.end(chunk);
-await once(out, "close");
-console.log(JSON.stringify({ read, chars, readSeconds: (t1 - t0) / 1e3, writeSeconds: (performance.now() - t1) / 1e3 }));
+const out = openSync(BENCH_OUT, "w");
+const buffer = new Uint8Array(1 << 20).fill(120);
+const every = Math.max(1, Math.round(bytes / Math.max(lines, 1)));
+for (let i = every - 1; i < buffer.length; i += every) buffer[i] = 10;
+for (let left = bytes; left > 0; left -= buffer.length) writeSync(out, buffer, 0, Math.min(left, buffer.length));
+closeSync(out);
+console.log(JSON.stringify({ read, readSeconds: (t1 - t0) / 1e3, writeSeconds: (performance.now() - t1) / 1e3 }));
 `;
 
 /** DuckDB: the query file, its inputs as variables, COPY to JSON lines. Spills (if ever) go to the case folder. */
@@ -117,6 +119,24 @@ async function countLines(path: string): Promise<number> {
   return n;
 }
 
+/** True when two files hold the same bytes. */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  if (statSync(a).size !== statSync(b).size) return false;
+  const left = createReadStream(a, { highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
+  let pending: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(b, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let at = 0;
+    while (at < chunk.length) {
+      if (pending.length === 0) pending = (await left.next()).value as Buffer;
+      const n = Math.min(pending.length, chunk.length - at);
+      if (!pending.subarray(0, n).equals(chunk.subarray(at, at + n))) return false;
+      pending = pending.subarray(n);
+      at += n;
+    }
+  }
+  return true;
+}
+
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
@@ -177,8 +197,28 @@ async function benchSize(rows: number, keep: string | undefined): Promise<boolea
     hiwari.lines = await countLines(out("hiwari.jsonl"));
     const hiwariBytes = statSync(out("hiwari.jsonl")).size;
 
+    const plain = await measure(
+      "hiwari compute --engine plain",
+      [
+        "bin/hiwari.js",
+        "compute",
+        "--engine",
+        "plain",
+        "--incident",
+        incident,
+        "--subscriptions",
+        input,
+        "--out",
+        out("plain.jsonl"),
+      ],
+      {},
+      out("plain.rss"),
+    );
+    plain.lines = hiwari.lines;
+    const plainAgrees = await sameBytes(out("hiwari.jsonl"), out("plain.jsonl"));
+
     const floor = await measure(
-      "floor: read + split, write as much",
+      "floor: read, find line ends, write as much",
       ["--input-type=module", "-e", FLOOR_CHILD],
       {
         BENCH_IN: input,
@@ -199,12 +239,12 @@ async function benchSize(rows: number, keep: string | undefined): Promise<boolea
     );
     duckdb.lines = await countLines(out("duckdb.jsonl"));
 
-    console.log(table(rows, [floor, hiwari, duckdb], hiwari));
+    console.log(table(rows, [floor, hiwari, plain, duckdb], hiwari));
     console.log(
       `\nhiwari takes ${ratio(hiwari.seconds, floor.seconds)} the floor's time and ${ratio(hiwari.seconds, duckdb.seconds)} DuckDB's; ` +
         `its peak RSS is ${ratio(hiwari.rssMB, floor.rssMB)} the floor's and ${ratio(hiwari.rssMB, duckdb.rssMB)} DuckDB's. ` +
         `Output: ${int(hiwari.lines)} lines, ${(hiwariBytes / 1e6).toFixed(1)} MB. ` +
-        `The floor spent ${floorRead.readSeconds.toFixed(2)} s reading and splitting, ${floorRead.writeSeconds.toFixed(2)} s writing.`,
+        `The floor spent ${floorRead.readSeconds.toFixed(2)} s reading and finding line ends, ${floorRead.writeSeconds.toFixed(2)} s writing.`,
     );
 
     let ok = true;
@@ -214,6 +254,10 @@ async function benchSize(rows: number, keep: string | undefined): Promise<boolea
       );
       ok = false;
     }
+    if (!plainAgrees) {
+      console.log("\nFAIL: the plain engine's output differs from the fast engine's");
+      ok = false;
+    } else console.log("\ncheck: the plain engine wrote the same bytes as the fast one");
     const differing = await compare(out("hiwari.jsonl"), out("duckdb.jsonl"), dir);
     if (differing > 0) ok = false;
     else
