@@ -29,7 +29,11 @@ export class CompactStringSet {
 
   /** Adds `value`; true when it was not in the set before. */
   add(value: string): boolean {
-    const bytes = this.encode(value);
+    return this.addBytes(this.encode(value));
+  }
+
+  /** Adds a value given as its UTF-8 bytes (copied); true when it was not in the set before. */
+  addBytes(bytes: Uint8Array): boolean {
     const hash = hashOf(bytes);
     const mask = this.slots.length - 1;
     let i = hash & mask;

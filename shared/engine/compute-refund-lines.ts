@@ -455,7 +455,7 @@ class FastEngine {
       out.put(tail);
     }
     counts.lines += entry.tails.length;
-    if (this.goodwill && this.run.refunded.add(asciiText(bytes, subStart, subEnd))) {
+    if (this.goodwill && this.run.refunded.addBytes(bytes.subarray(subStart, subEnd))) {
       const { template } = this.goodwill;
       out.room(template.middle.length + template.tail.length + (subEnd - subStart));
       out.put(template.middle);
