@@ -1,15 +1,9 @@
 import { CompactStringSet } from "../collections/compact-string-set";
 import type { CsvRecord } from "../csv/csv-record-reader";
 import type { Incident } from "../input/incident";
-import {
-  checkShape,
-  judgeRecord,
-  type RejectedRow,
-  readHeader,
-  type SubscriptionHeader,
-} from "../input/subscription-row";
+import { checkShape, type RejectedRow, readHeader, type SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
-import { goodwillLine, SubscriptionCalculator } from "./compute-subscription";
+import { goodwillLine, judgeAndCompute, type RowCounts, SubscriptionCalculator } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
 
 /** A subscriptions snapshot that can be read more than once, in batches of records (the header first). */
@@ -38,14 +32,8 @@ import type { ServiceTotal } from "../money/service-totals";
 
 export type { ServiceTotal };
 
-/** What a run did with every row: rows = computed + skipped + rejected. */
-export interface RunCounts {
-  rows: number;
-  /** Valid rows of a service the incident names (whether or not they were suspended). */
-  computed: number;
-  /** Valid rows of a service the incident does not name: no line, not an error. */
-  skipped: number;
-  rejected: number;
+/** What a run did with every row (rows = computed + skipped + rejected), and the lines it wrote. */
+export interface RunCounts extends RowCounts {
   lines: number;
   goodwillLines: number;
   totals: ServiceTotal[];
@@ -142,26 +130,15 @@ export class RefundRun {
 
   /** Judges one record after the header and emits what it owes. */
   record(record: CsvRecord, header: SubscriptionHeader): void {
-    const { counts, incident } = this;
-    counts.rows++;
-    const checked = judgeRecord(record, header, incident.timeZone, this.isDuplicate);
-    if (!checked.ok) {
-      counts.rejected++;
-      this.out.reject(checked.reject);
-      return;
-    }
-    const row = checked.row;
-    if (!incident.windows.has(row.serviceCode)) {
-      counts.skipped++;
-      return;
-    }
-    counts.computed++;
-    const result = this.calculator.compute(row);
+    const judged = judgeAndCompute(record, header, this.calculator, this.isDuplicate, this.counts);
+    if (judged.kind === "rejected") this.out.reject(judged.reject);
+    if (judged.kind !== "computed") return;
+    const { row, result } = judged;
     for (const line of result.lines) this.emit(line);
-    if (result.suspended && incident.goodwill && this.refunded.add(row.subscriberId)) {
-      const goodwill = goodwillLine(incident, row.subscriberId);
+    if (result.suspended && this.incident.goodwill && this.refunded.add(row.subscriberId)) {
+      const goodwill = goodwillLine(this.incident, row.subscriberId);
       if (goodwill) {
-        counts.goodwillLines++;
+        this.counts.goodwillLines++;
         this.emit(goodwill);
       }
     }

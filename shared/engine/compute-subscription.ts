@@ -1,5 +1,11 @@
+import type { CsvRecord } from "../csv/csv-record-reader";
 import type { Incident } from "../input/incident";
-import type { SubscriptionRow } from "../input/subscription-row";
+import {
+  judgeRecord,
+  type RejectedRow,
+  type SubscriptionHeader,
+  type SubscriptionRow,
+} from "../input/subscription-row";
 import { clipTo, type Interval } from "../interval/interval-set";
 import { prorate } from "../money/rounding";
 import { RULE_BY_NAME } from "../rules";
@@ -26,7 +32,7 @@ const UNITS_MEMO_LIMIT = 100_000;
 export class SubscriptionCalculator {
   private readonly memo = new Map<string, PeriodUnits[]>();
 
-  constructor(private readonly incident: Incident) {}
+  constructor(readonly incident: Incident) {}
 
   compute(row: SubscriptionRow): SubscriptionResult {
     const windows = this.incident.windows.get(row.serviceCode);
@@ -85,4 +91,46 @@ export function goodwillLine(incident: Incident, subscriberId: string): RefundLi
     amount: incident.goodwill.amount,
     currency: incident.goodwill.currency,
   };
+}
+
+/** How many rows a run or batch has judged: rows = computed + skipped + rejected. */
+export interface RowCounts {
+  rows: number;
+  /** Valid rows of a service the incident names (whether or not they were suspended). */
+  computed: number;
+  /** Valid rows of a service the incident does not name: no line, not an error. */
+  skipped: number;
+  rejected: number;
+}
+
+/** What a record comes to. */
+export type Judged =
+  | { kind: "rejected"; reject: RejectedRow }
+  | { kind: "skipped" }
+  | { kind: "computed"; row: SubscriptionRow; result: SubscriptionResult };
+
+/**
+ * Judges one record after the header, computes it when it is valid and of a service the incident names, and
+ * counts it: the one place where the engines and the pipeline's batches account for a row.
+ */
+export function judgeAndCompute(
+  record: CsvRecord,
+  header: SubscriptionHeader,
+  calculator: SubscriptionCalculator,
+  isDuplicate: (id: string) => boolean,
+  counts: RowCounts,
+): Judged {
+  const { incident } = calculator;
+  counts.rows++;
+  const checked = judgeRecord(record, header, incident.timeZone, isDuplicate);
+  if (!checked.ok) {
+    counts.rejected++;
+    return { kind: "rejected", reject: checked.reject };
+  }
+  if (!incident.windows.has(checked.row.serviceCode)) {
+    counts.skipped++;
+    return { kind: "skipped" };
+  }
+  counts.computed++;
+  return { kind: "computed", row: checked.row, result: calculator.compute(checked.row) };
 }

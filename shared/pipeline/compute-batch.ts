@@ -1,6 +1,6 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
-import { SubscriptionCalculator } from "../engine/compute-subscription";
-import { judgeRecord, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
+import { judgeAndCompute, SubscriptionCalculator } from "../engine/compute-subscription";
+import type { RejectedRow, SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
@@ -61,7 +61,6 @@ export async function computeBatch(
     lineGroupOf(incident.incidentId, { subscriptionId: null, subscriberId });
 
   const reject = (r: RejectedRow, record: CsvRecord) => {
-    counts.rejected++;
     rejects.push(r);
     // A rejected row keeps its stored lines: protect its subscription and its subscriber's goodwill.
     if (r.subscriptionId !== null) {
@@ -72,20 +71,15 @@ export async function computeBatch(
     if (subscriberId) bookFor(books, goodwillGroup(subscriberId)).protected.push(goodwillGroup(subscriberId));
   };
 
+  const isDuplicate = (id: string) => context.duplicates.has(id);
   for (const record of records) {
-    counts.rows++;
-    const checked = judgeRecord(record, header, incident.timeZone, (id) => context.duplicates.has(id));
-    if (!checked.ok) {
-      reject(checked.reject, record);
+    const judged = judgeAndCompute(record, header, calculator, isDuplicate, counts);
+    if (judged.kind === "rejected") {
+      reject(judged.reject, record);
       continue;
     }
-    const row = checked.row;
-    if (!incident.windows.has(row.serviceCode)) {
-      counts.skipped++;
-      continue;
-    }
-    counts.computed++;
-    const result = calculator.compute(row);
+    if (judged.kind === "skipped") continue;
+    const { row, result } = judged;
     for (const line of result.lines) {
       const lineId = lineIdOf(incident.incidentId, line);
       computed.push({ ...line, lineId });
