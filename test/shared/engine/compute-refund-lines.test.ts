@@ -1,5 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
 import { parseIncident } from "../../../shared/input/incident";
 import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
 import { csvCell, toCsvRow, toJsonLine } from "../../../shared/output/line-format";
@@ -142,6 +144,13 @@ const snapshotArb = fc
     return bytes;
   });
 
+/** How many records the CSV reader finds in a file's bytes, the header included. */
+function recordsIn(bytes: Uint8Array): number {
+  const reader = new CsvRecordReader();
+  const decoder = new Utf8ChunkDecoder();
+  return [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()].length;
+}
+
 describe("computeRefundLines (the fast engine)", () => {
   it("writes exactly the plain engine's lines, rejects and counts on random snapshots, however they are cut", async () => {
     await fc.assert(
@@ -152,6 +161,10 @@ describe("computeRefundLines (the fast engine)", () => {
         fc.boolean(),
         async (incident, bytes, chunkBytes, csv) => {
           const plain = await runPlain(incident, bytes);
+          // Every record after the header is accounted for, once: computed, skipped or rejected.
+          const { rows, computed, skipped, rejected } = plain.counts;
+          expect(rows).toBe(computed + skipped + rejected);
+          expect(rows).toBe(recordsIn(bytes) - 1);
           const format = csv ? toCsvRow : toJsonLine;
           const fast = await runFast(incident, bytes, { chunkBytes, format });
           expect(fast.text).toBe(plain.lines.map(format).join(""));
