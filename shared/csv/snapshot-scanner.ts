@@ -117,7 +117,6 @@ export class SnapshotScanner {
    */
   private lines(bytes: Uint8Array, from: number): number {
     const n = bytes.length;
-    const cuts = this.cuts;
     let start = from;
     while (start < n) {
       if (this.reader !== undefined || this.width === 0) {
@@ -128,6 +127,8 @@ export class SnapshotScanner {
         start = nl + 1;
         continue;
       }
+      // Read here, not before the loop: the header, read in this same call, may have made the array longer.
+      const cuts = this.cuts;
       const last = this.width - 1;
       let k = 0;
       let plain = true;
@@ -249,17 +250,24 @@ export async function scanIdsLoosely(
   /** One line `bytes[start … end)` without its line end; false when it is not safe to read loosely. */
   const visit = (bytes: Uint8Array, start: number, end: number): boolean => {
     if (++line === 1 || end === start) return true; // the header's line, an empty line
+    // One look at each byte up to the id's end (never past the line's end): commas counted, others checked.
     let from = start;
-    for (let k = 0; k < column; k++) {
-      const comma = bytes.indexOf(44, from);
-      if (comma === -1 || comma >= end) return clean(bytes, start, end); // too few fields on this line: no id
-      from = comma + 1;
+    let k = 0;
+    for (let i = start; i < end; i++) {
+      const c = BYTE_CLASS[bytes[i] as number] as number;
+      if (c === SEPARATOR) {
+        if (k === column) {
+          each(bytes, from, i);
+          return true;
+        }
+        k++;
+        from = i + 1;
+      } else if (c !== ORDINARY) {
+        return false;
+      }
     }
-    let to = bytes.indexOf(44, from);
-    if (to === -1 || to > end) to = end;
-    if (!clean(bytes, start, to)) return false;
-    each(bytes, from, to);
-    return true;
+    if (k === column) each(bytes, from, end); // the id is the line's last field
+    return true; // or the line has too few fields: no id
   };
   let carry = new Uint8Array(0);
   let carried = 0;
@@ -304,13 +312,4 @@ export async function scanIdsLoosely(
 /** Where a line that ends with a line feed at `nl` ends: before a CR just before it. */
 function lineEnd(bytes: Uint8Array, start: number, nl: number): number {
   return nl > start && bytes[nl - 1] === 13 ? nl - 1 : nl;
-}
-
-/** True when `bytes[start … end)` holds only plain bytes and commas. */
-function clean(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = BYTE_CLASS[bytes[i] as number] as number;
-    if (c !== ORDINARY && c !== SEPARATOR) return false;
-  }
-  return true;
 }

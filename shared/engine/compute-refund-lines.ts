@@ -41,7 +41,9 @@ const BUFFER_BYTES = 1 << 20;
 const MAX_ID = 128;
 /** Fees up to 15 digits are exact doubles and their products with any units stay below 2^53 for the lookup key. */
 const MAX_FAST_FEE_DIGITS = 15;
-const PARTIAL_CLASSES_LIMIT = 100_000;
+/** Bounds on what the engine remembers (a few hundred bytes an entry): past them it settles and starts afresh. */
+const PARTIAL_CLASSES_LIMIT = 20_000;
+const FEE_ENTRIES_LIMIT = 10_000;
 
 /** JSON lines gathered in 1 MiB buffers, handed on whole. */
 class LineBuffer {
@@ -158,6 +160,8 @@ interface RowClass {
   service: string;
   periods: PeriodUnits[];
   fees: Map<number, FeeEntry[]>;
+  /** Per currency, each period's line tail split where its amount goes: a new fee only fills in the digits. */
+  tails: Map<string, { before: Uint8Array; after: Uint8Array }[]>;
 }
 
 /** A zone met in the snapshot: its tz database name and its clock. */
@@ -314,6 +318,8 @@ class FastEngine {
   private readonly goodwill: { template: LineTemplate; amount: bigint; currency: string; rows: number } | undefined;
   private readonly fingerprint = new Fingerprint();
   private readonly date = { day: Number.NaN };
+  /** Lines per (class, fee, currency) held now, across all classes. */
+  private feeEntries = 0;
   private readonly marks: { id: string; subscriber: string };
 
   constructor(
@@ -561,7 +567,7 @@ class FastEngine {
     let c = this.partial.get(key);
     if (!c) {
       if (this.partial.size >= PARTIAL_CLASSES_LIMIT) {
-        for (const old of this.partial.values()) this.settle(old);
+        this.forgetFees();
         this.partial = new Map();
       }
       c = this.newClass(name, zoneName, billingDay, pieces);
@@ -571,7 +577,8 @@ class FastEngine {
   }
 
   private newClass(service: string, zone: string, billingDay: number, pieces: readonly Interval[]): RowClass {
-    return { service, periods: this.run.calculator.unitsFor({ zone, billingDay }, pieces), fees: new Map() };
+    const periods = this.run.calculator.unitsFor({ zone, billingDay }, pieces);
+    return { service, periods, fees: new Map(), tails: new Map() };
   }
 
   private entryOf(c: RowClass, fee: number, currency: string): FeeEntry {
@@ -581,9 +588,35 @@ class FastEngine {
       c.fees.set(fee, list);
     }
     for (const e of list) if (e.currencyCode === currency) return e;
+    if (this.feeEntries >= FEE_ENTRIES_LIMIT) {
+      this.forgetFees();
+      return this.entryOf(c, fee, currency);
+    }
+    this.feeEntries++;
     const amounts = c.periods.map((p) => prorate(BigInt(fee), p.units, p.basis, this.incident.rounding));
-    const tails = c.periods.map(
-      (p, k) =>
+    const split = this.tailsOf(c, currency);
+    const tails = amounts.map((amount, k) => {
+      const { before, after } = split[k] as { before: Uint8Array; after: Uint8Array };
+      const digits = String(amount);
+      const tail = new Uint8Array(before.length + digits.length + after.length);
+      tail.set(before);
+      for (let i = 0; i < digits.length; i++) tail[before.length + i] = digits.charCodeAt(i);
+      tail.set(after, before.length + digits.length);
+      return tail;
+    });
+    const entry: FeeEntry = { currencyCode: currency, tails, amounts, rows: 0 };
+    list.push(entry);
+    return entry;
+  }
+
+  /**
+   * A class's line tails in a currency, each split where the amount's digits go: found by rendering the line
+   * with amounts 0 and 1 and seeing where the two differ (the format writes an amount as its plain digits).
+   */
+  private tailsOf(c: RowClass, currency: string): { before: Uint8Array; after: Uint8Array }[] {
+    let split = c.tails.get(currency);
+    if (!split) {
+      const tailWith = (p: PeriodUnits, amount: bigint) =>
         this.templateOf({
           subscriptionId: this.marks.id,
           subscriberId: this.marks.subscriber,
@@ -593,13 +626,33 @@ class FastEngine {
           unit: p.unit,
           units: p.units,
           basis: p.basis,
-          amount: amounts[k] as bigint,
+          amount,
           currency,
-        }).tail,
-    );
-    const entry: FeeEntry = { currencyCode: currency, tails, amounts, rows: 0 };
-    list.push(entry);
-    return entry;
+        }).tail;
+      split = c.periods.map((p) => {
+        const zero = tailWith(p, 0n);
+        const one = tailWith(p, 1n);
+        let at = 0;
+        while (zero[at] === one[at]) at++;
+        return { before: zero.slice(0, at), after: zero.slice(at + 1) };
+      });
+      c.tails.set(currency, split);
+    }
+    return split;
+  }
+
+  /**
+   * Settles every class and forgets its lines per fee, so that memory stays bounded however many different fees
+   * the snapshot holds (a fee met again is simply rendered again).
+   */
+  private forgetFees(): void {
+    for (const classes of [this.whole.values(), this.partial.values()]) {
+      for (const c of classes) {
+        this.settle(c);
+        c.fees.clear();
+      }
+    }
+    this.feeEntries = 0;
   }
 
   /** Adds a class's rows to the totals (once: its counters restart at zero). */

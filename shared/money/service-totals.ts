@@ -25,9 +25,11 @@ export class ServiceTotals {
   }
 
   list(): ServiceTotal[] {
+    // localeCompare for people's order; code units break its ties (it finds some different codes equal), so the
+    // order never depends on the order totals were added in.
+    const byText = (a: string, b: string) => a.localeCompare(b) || (a < b ? -1 : a > b ? 1 : 0);
     return [...this.byKey.values()].sort(
-      (a, b) =>
-        (a.serviceCode ?? "\uffff").localeCompare(b.serviceCode ?? "\uffff") || a.currency.localeCompare(b.currency),
+      (a, b) => byText(a.serviceCode ?? "\uffff", b.serviceCode ?? "\uffff") || byText(a.currency, b.currency),
     );
   }
 

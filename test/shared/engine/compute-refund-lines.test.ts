@@ -103,7 +103,7 @@ const shapeArb = fc.constantFrom(
 type Fields = Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>;
 
 function lineOf(fields: Fields, shape: string, columns: readonly string[]): string {
-  const cells = columns.map((c) => (c === "note" ? "n" : csvCell((fields as Record<string, string>)[c] ?? "")));
+  const cells = columns.map((c) => (c.startsWith("note") ? "n" : csvCell((fields as Record<string, string>)[c] ?? "")));
   switch (shape) {
     case "quoted":
       return `${columns.map((c) => `"${((fields as Record<string, string>)[c] ?? "").replaceAll('"', '""')}"`).join(",")}\n`;
@@ -129,7 +129,11 @@ function lineOf(fields: Fields, shape: string, columns: readonly string[]): stri
 /** A snapshot as bytes: a header (columns in any order, an extra one), rows, and how the file starts and ends. */
 const snapshotArb = fc
   .record({
-    order: fc.shuffledSubarray([...SUBSCRIPTION_COLUMNS, "note"], { minLength: 10, maxLength: 10 }),
+    // The nine columns and up to 12 others, in any order (a header wider than the scanner's first guess of 16).
+    order: fc.integer({ min: 0, max: 12 }).chain((extra) => {
+      const all = [...SUBSCRIPTION_COLUMNS, ...Array.from({ length: extra }, (_, i) => `note${i}`)];
+      return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+    }),
     rows: fc.array(fc.tuple(fieldsArb, shapeArb), { maxLength: 40 }),
     bom: fc.boolean(),
     lastLineFeed: fc.boolean(),
@@ -233,6 +237,36 @@ describe("computeRefundLines (the fast engine)", () => {
       [6, "C-3", "subscription_id"],
     ]);
     expect(fast.counts).toMatchObject({ rows: 4, computed: 2, rejected: 2 });
+  });
+
+  it("reads a header of 17 columns, the fee last, at the right places (3 days of 31 at 3,100 JPY is 300 JPY)", async () => {
+    const incident = parseIncident(incidentDoc());
+    const header =
+      "subscription_id,subscriber_id,service_code,currency,active_from,active_to,time_zone,billing_day," +
+      "n1,n2,n3,n4,n5,n6,n7,n8,monthly_fee";
+    const csv = `${header}\nC1,S1,IMADOKO,JPY,2011-01-01,,,,,,,,,,,,3100\nC2,S2,IMADOKO,JPY,2011-01-01,,,15,,,,,,,,,3100\n`;
+    const fast = await runFast(incident, csv);
+    expect(fast.text).toBe((await runPlain(incident, csv)).lines.map(toJsonLine).join(""));
+    expect(fast.text).toContain(
+      '"subscriptionId":"C1","subscriberId":"S1","serviceCode":"IMADOKO","periodStart":"2011-12-01","periodEnd":"2012-01-01","unit":"day","units":3,"basis":31,"amount":300',
+    );
+    expect(fast.text).toContain(
+      '"subscriptionId":"C2","subscriberId":"S2","serviceCode":"IMADOKO","periodStart":"2011-12-15","periodEnd":"2012-01-15"',
+    );
+  });
+
+  it("keeps its memory bounded through 12,000 different fees and 25,000 partial classes, same lines and totals", async () => {
+    const incident = parseIncident(incidentDoc({ goodwill: { amount: 500, currency: "JPY" } }));
+    const start = Date.UTC(2011, 11, 20, 14, 30) / 1000; // inside the window (20th 23:30 JST … 22nd 14:00 JST)
+    const rows = Array.from({ length: 25_000 }, (_, i) =>
+      row({ monthly_fee: String(1000 + (i % 12_000)), active_to: iso(start + (i + 1) * 5) }, i),
+    );
+    const csv = csvOf(rows);
+    const plain = await runPlain(incident, csv);
+    const fast = await runFast(incident, csv);
+    expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
+    expect(fast.counts).toEqual(plain.counts);
+    expect(plain.counts.lines).toBe(50_000); // a line and a goodwill line each
   });
 
   it("refuses a snapshot without a header, naming it, before writing anything", async () => {

@@ -17,4 +17,14 @@ describe("ServiceTotals", () => {
       { serviceCode: null, currency: "JPY", lines: 2, amount: "400" },
     ]);
   });
+
+  it("lists codes that collate as equal in one order, whatever the order they were added in", () => {
+    const codes = ["A", "A\u200b", "B"];
+    const listed = (order: string[]) => {
+      const totals = new ServiceTotals();
+      for (const code of order) totals.add(code, "JPY", 1, 1n);
+      return totals.list().map((t) => t.serviceCode);
+    };
+    expect(listed(codes)).toEqual(listed([...codes].reverse()));
+  });
 });
