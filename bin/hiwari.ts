@@ -9,6 +9,20 @@ const commands = {
   run: () => import("./commands/run"),
 };
 
+/** An error the operating system reported (it has a code such as ENOSPC and names its system call). */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && "syscall" in e;
+}
+
+// A reader that stops early (`hiwari compute … | head`) closes the pipe: stop quietly with the status a shell
+// gives a command ended by SIGPIPE, as other command-line tools do; any other output error is reported.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") process.stderr.write(`hiwari: cannot write the output: ${e.message}\n`);
+    process.exit(e.code === "EPIPE" ? 141 : EXIT.failure);
+  });
+}
+
 const program = new Command("hiwari")
   .description("Pro-rated refunds (日割り) for paid monthly services that were suspended.")
   .exitOverride()
@@ -174,6 +188,10 @@ try {
   } else if (e instanceof UsageError) {
     process.stderr.write(`hiwari: ${e.message}\n`);
     process.exitCode = EXIT.usage;
+  } else if (isSystemError(e)) {
+    // The machine refused (a full disk, a lost file): its own words, no stack trace; not a fault of hiwari's.
+    process.stderr.write(`hiwari: ${e.message}\n`);
+    process.exitCode = EXIT.failure;
   } else {
     process.stderr.write(`hiwari: internal error: ${(e as Error).stack ?? e}\n`);
     process.exitCode = EXIT.failure;

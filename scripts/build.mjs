@@ -1,6 +1,10 @@
 // Bundles the `hiwari` command line into dist/ with the local esbuild (run by `npm ci` through `prepare`).
 // Dependencies stay external: they are installed beside it, and bundling CommonJS ones into ESM breaks their require()s.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
+
+// Chunk names carry a hash of their content: start from an empty folder, so that old chunks do not pile up.
+rmSync("dist", { recursive: true, force: true });
 
 await build({
   entryPoints: { hiwari: "bin/hiwari.ts" },

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { resolve } from "node:path";
 import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
@@ -75,12 +76,35 @@ export function checkReadable(path: string): void {
   }
 }
 
+/**
+ * A file for --out or --rejects, created now under a temporary name beside it (moved into place only when the
+ * run succeeds), so that a path that cannot be written stops the command before any work, naming the option.
+ */
+function fileWriter(path: string, option: string): AtomicFileWriter {
+  const writer = new AtomicFileWriter(path);
+  try {
+    writer.begin();
+  } catch (e) {
+    throw new UsageError(`${option} ${path}: cannot write there (${(e as Error).message})`);
+  }
+  return writer;
+}
+
 /** `hiwari compute`: pure, no database, no network. Returns the exit status (0 all accepted, 3 rows rejected). */
 export async function compute(options: ComputeOptions): Promise<number> {
   const incident = loadIncident(options.incident);
   checkReadable(options.subscriptions);
-  const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
-  const rejects = options.rejects ? new AtomicFileWriter(options.rejects) : new StreamTextWriter(process.stderr);
+  if (options.out && options.rejects && resolve(options.out) === resolve(options.rejects)) {
+    throw new UsageError(`--out and --rejects name the same file (${options.out}): give each its own`);
+  }
+  const out = options.out ? fileWriter(options.out, "--out") : new StreamTextWriter(process.stdout);
+  let rejects: AtomicFileWriter | StreamTextWriter;
+  try {
+    rejects = options.rejects ? fileWriter(options.rejects, "--rejects") : new StreamTextWriter(process.stderr);
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
   const progress = process.stderr.isTTY
     ? (rows: number) => process.stderr.write(`\rhiwari compute: ${rows.toLocaleString("en-US")} rows`)
     : undefined;
@@ -108,8 +132,11 @@ export async function compute(options: ComputeOptions): Promise<number> {
             { write: (bytes) => out.writeBytes(bytes), reject, drain },
             { format, onProgress: progress },
           );
-    await out.commit();
-    await rejects.commit();
+    // Both files are finished (the step that can fail) before either is moved into place.
+    await out.finish();
+    await rejects.finish();
+    out.publish();
+    rejects.publish();
   } catch (e) {
     out.abort();
     rejects.abort();

@@ -36,21 +36,42 @@ export class AtomicFileWriter {
     this.pending.flush();
   }
 
-  async commit(): Promise<void> {
+  /**
+   * Creates the temporary file now (its folder too), so that a path that cannot be written is found before any
+   * work is done; throws the file system's error.
+   */
+  begin(): void {
+    this.open();
+  }
+
+  /** Writes what is pending and closes the temporary file: the step that can fail (a full disk), before any move. */
+  async finish(): Promise<void> {
     this.pending.flush();
     const fd = this.open();
     this.fd = undefined;
     closeSync(fd);
-    mkdirSync(dirname(this.path), { recursive: true });
+  }
+
+  /** Moves the finished file into place. */
+  publish(): void {
     renameSync(this.temp, this.path);
   }
 
-  /** Drops what was written: the target stays as it was. */
+  async commit(): Promise<void> {
+    await this.finish();
+    this.publish();
+  }
+
+  /** Drops what was written: the target stays as it was. Never throws (it runs while another error is handled). */
   abort(): void {
     this.pending.clear();
-    if (this.fd !== undefined) closeSync(this.fd);
+    try {
+      if (this.fd !== undefined) closeSync(this.fd);
+    } catch {
+      // already closed or never usable: nothing to release
+    }
     this.fd = undefined;
-    rmSync(this.temp, { force: true });
+    rmSync(this.temp, { force: true, maxRetries: 0 });
   }
 
   private open(): number {

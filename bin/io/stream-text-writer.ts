@@ -28,6 +28,13 @@ export class StreamTextWriter {
     await this.drain();
   }
 
+  /** As AtomicFileWriter's: all written; nothing to move into place. */
+  async finish(): Promise<void> {
+    await this.drain();
+  }
+
+  publish(): void {}
+
   abort(): void {
     this.pending.clear();
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -82,6 +82,72 @@ describe("hiwari compute", () => {
     expect(option.status).toBe(2);
     expect(option.stderr).toMatch(/required option '--subscriptions <file>' not specified/);
     for (const r of [header, missing, option]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 2 naming the option when --out cannot be written, or names the same file as --rejects, leaving no file", () => {
+    const rejects = join(dir, "rejects.jsonl");
+    const blocked = join(subs, "out.jsonl"); // a file is not a folder
+    const r = hiwari(
+      "compute",
+      "--incident",
+      incident,
+      "--subscriptions",
+      subs,
+      "--out",
+      blocked,
+      "--rejects",
+      rejects,
+    );
+    expect([r.status, r.stderr]).toEqual([
+      2,
+      expect.stringMatching(`^hiwari: --out ${blocked}: cannot write there \\(E`),
+    ]);
+    const same = hiwari(
+      "compute",
+      "--incident",
+      incident,
+      "--subscriptions",
+      subs,
+      "--out",
+      rejects,
+      "--rejects",
+      rejects,
+    );
+    expect(same.status).toBe(2);
+    expect(same.stderr).toContain("--out and --rejects name the same file");
+    const other = hiwari(
+      "compute",
+      "--incident",
+      incident,
+      "--subscriptions",
+      subs,
+      "--out",
+      rejects,
+      "--rejects",
+      blocked,
+    );
+    expect([other.status, other.stderr]).toEqual([
+      2,
+      expect.stringMatching(`^hiwari: --rejects ${blocked}: cannot write there \\(E`),
+    ]);
+    expect(readdirSync(dir).sort()).toEqual(["incident.json", "subs.csv"]); // no target, no temporary file
+  });
+
+  it("stops quietly with status 141 when the reader of its output goes away (| head)", () => {
+    writeFileSync(subs, csvOf(Array.from({ length: 20_000 }, (_, i) => row({}, i))));
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `"${process.execPath}" --import tsx bin/hiwari.ts compute --incident "$1" --subscriptions "$2" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+        "-",
+        incident,
+        subs,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.stdout.trim()).toBe("141");
+    expect(r.stderr).toBe("");
   });
 
   it("prints help with examples", () => {
