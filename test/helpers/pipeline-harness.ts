@@ -5,9 +5,15 @@ import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type RunDeps, s3RunDeps } from "../../functions/commons/runtime";
 import { runPrefix } from "../../functions/commons/s3/s3-run-files";
+import { makeHandler as makeComputeBatch } from "../../functions/compute-batch/handler";
+import { makeCompleteHandler, makeShardHandler } from "../../functions/finalize-run/handler";
+import { makeHandler as makePrepare } from "../../functions/prepare-run/handler";
 import { type ExecutionInput, s3Uri } from "../../shared/api/run-request";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import { type PrepareOutput, SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { manifestItems } from "../../shared/pipeline/survey-snapshot";
+import type { StoredLine } from "../../shared/reconcile/reconcile";
+import { type RefundStore, SHARDS } from "../../shared/store/refund-store";
 import { FakeS3 } from "./fake-s3";
 
 export const BUCKET = "hiwari-runs-test";
@@ -107,3 +113,44 @@ export function mapBatches(h: Harness, input: ExecutionInput, perChild: number) 
 }
 
 export { s3Uri };
+
+/**
+ * The state machine's steps, driven through the handlers as `hiwari run` drives them: prepare, the Map's children
+ * (each a few manifest rows), each shard of finalize, complete. Step by step, for tests that break one of them.
+ */
+export function runSteps(h: Harness, deps: () => RunDeps, input: ExecutionInput, perChild = SLICES_PER_CHILD) {
+  const ref = { incidentId: input.incidentId, runId: input.runId };
+  const compute = makeComputeBatch(deps);
+  return {
+    ref,
+    prepare: async () => (await makePrepare(deps)(input, lambdaContext)) as PrepareOutput,
+    children: () => mapBatches(h, input, perChild),
+    compute: (child: ReturnType<typeof mapBatches>[number]) => compute(child, lambdaContext),
+    finalize: async () => {
+      // Eight shards at once, as the state machine's inline Map and `hiwari run` do.
+      const shard = makeShardHandler(deps);
+      let next = 0;
+      const worker = async () => {
+        while (next < SHARDS) await shard({ ...ref, shard: next++ }, lambdaContext);
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      return makeCompleteHandler(deps)(ref, lambdaContext);
+    },
+  };
+}
+
+/** A whole run through the handlers; returns what complete-run returns. */
+export async function runThrough(h: Harness, deps: () => RunDeps, input: ExecutionInput, perChild?: number) {
+  const steps = runSteps(h, deps, input, perChild);
+  const prepared = await steps.prepare();
+  if (prepared.status !== "ready") throw new Error(`run ${input.runId}: ${prepared.status}`);
+  for (const child of steps.children()) await steps.compute(child);
+  return steps.finalize();
+}
+
+/** Every line of an incident (standing and voided), from its 64 shards. */
+export async function storedLinesOf(store: RefundStore, incidentId: string): Promise<StoredLine[]> {
+  const all: StoredLine[] = [];
+  for (let n = 0; n < SHARDS; n++) for await (const page of store.linesOfShard(incidentId, n)) all.push(...page);
+  return all;
+}

@@ -27,11 +27,22 @@ export interface TableNames {
   runs: string;
 }
 
-/** Runs `task` over `items`, `limit` at a time. */
+/**
+ * Runs `task` over `items`, `limit` at a time. After a task fails no new one starts (those in flight still end),
+ * so nothing goes on writing long after the call has failed; a retried batch redoes what is missing.
+ */
 async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
+    while (!failed && next < items.length) {
+      try {
+        await task(items[next++] as T);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
