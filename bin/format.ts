@@ -1,7 +1,11 @@
-import type { RunRecord } from "../shared/store/refund-store";
+import type { RunCounts, RunRecord } from "../shared/store/refund-store";
 
 /** A whole number for people: 1,234,567 (exact for BigInt and decimal strings). */
 export const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
+
+/** Where every row of a run went: `rows 42,123 = computed 24,132 + skipped 17,991 + rejected 0`. */
+export const accountingRow = (c: RunCounts) =>
+  `rows ${n(c.rows)} = computed ${n(c.computed)} + skipped ${n(c.skipped)} + rejected ${n(c.rejected)}`;
 
 /** One row of totals per service and currency, as every command prints it. */
 export function totalRow(t: {
@@ -28,10 +32,12 @@ export function runSummary(r: RunRecord, detail = false): string {
       lines.push(`    policy ${r.policy.rule}, day basis ${r.policy.dayBasis}, rounding ${r.policy.rounding}`);
     if (r.completedAt) lines.push(`    completed ${r.completedAt}`);
   }
-  if (c)
+  if (c) {
+    lines.push(`    ${accountingRow(c)}`);
     lines.push(
-      `    new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}, rejected rows ${n(c.rejected)}`,
+      `    lines: new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}`,
     );
+  }
   for (const t of r.totals ?? []) lines.push(`    ${totalRow(t)}`);
   if (r.error) lines.push(`    error: ${r.error}`);
   return `${lines.join("\n")}\n`;

@@ -1,9 +1,11 @@
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
-import { SHARDS } from "../../shared/store/refund-store";
-import { n, runSummary } from "../format";
+import { REJECTS_FILE } from "../../shared/pipeline/run-steps";
+import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
+import { accountingRow, n, runSummary } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { openLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
@@ -41,7 +43,9 @@ export async function report(options: { incident: string; state: string; out?: s
   const env = await openLocalEnvironment(options.state);
   const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
   const totals = new ServiceTotals();
+  let runsOf: RunRecord[] = [];
   try {
+    runsOf = await env.store.listRuns(options.incident);
     out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
     for (let shard = 0; shard < SHARDS; shard++) {
       for await (const page of env.store.linesOfShard(options.incident, shard)) {
@@ -71,9 +75,24 @@ export async function report(options: { incident: string; state: string; out?: s
         `  ${`${t.serviceCode ?? "goodwill"} ${t.currency}`.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
     );
   process.stderr.write(
-    `owed now for incident ${options.incident}:\n${summary.join("\n")}\n${options.out ? `lines written to ${options.out}\n` : ""}`,
+    `owed now for incident ${options.incident}:\n${summary.join("\n")}\n${standingRun(runsOf, options.state)}${options.out ? `lines written to ${options.out}\n` : ""}`,
   );
   return EXIT.ok;
+}
+
+/**
+ * The run the standing lines are the outcome of (the last completed one that wrote: every run reconciles the whole
+ * incident) and where its rows went, so the books show that every row of its snapshot is accounted for.
+ */
+function standingRun(runs: readonly RunRecord[], state: string): string {
+  const last = runs
+    .filter((r) => r.status === "completed" && !r.dryRun)
+    .sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? ""))
+    .at(-1);
+  if (!last?.counts) return "";
+  const rejected =
+    last.counts.rejected > 0 ? `; rejected rows in ${join(state, "runs", last.runId, REJECTS_FILE)}` : "";
+  return `as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}${rejected}\n`;
 }
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */

@@ -12,7 +12,7 @@ import {
 } from "../../shared/pipeline/run-steps";
 import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
-import { n, totalRow } from "../format";
+import { accountingRow, n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, UsageError } from "../usage-error";
@@ -162,7 +162,7 @@ function report(run: RunRecord, options: RunOptions, eventsFile: string, publish
     `  by ${run.requestedBy}: ${run.reason}`,
   ];
   if (c) {
-    lines.push(`  rows ${n(c.rows)}: computed ${n(c.computed)}, skipped ${n(c.skipped)}, rejected ${n(c.rejected)}`);
+    lines.push(`  ${accountingRow(c)}`);
     lines.push(
       `  lines: new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}`,
     );

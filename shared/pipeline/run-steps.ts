@@ -76,6 +76,8 @@ interface Plan {
   fresh: boolean;
   dryRun: boolean;
   slices: number;
+  /** Records after the header, as the survey counted them: every one must end computed, skipped or rejected. */
+  rows: number;
   snapshot: string;
 }
 
@@ -123,6 +125,7 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
     fresh: prepared.fresh,
     dryRun: input.dryRun,
     slices: survey.slices.length,
+    rows: survey.rows,
     snapshot: deps.snapshot.name,
   };
   await deps.files.put(MANIFEST_FILE, manifestCsv(survey.slices));
@@ -142,6 +145,7 @@ export interface LoadedPlan {
   context: RunContext;
   header: SubscriptionHeader;
   slices: number;
+  rows: number;
 }
 
 /** Reads the plan prepare wrote. Lambdas keep it per run id (a warm container serves many batches of one run). */
@@ -155,6 +159,7 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
     context: { incident, runId: ref.runId, dryRun: plan.dryRun, fresh: plan.fresh, duplicates },
     header: header.header,
     slices: plan.slices,
+    rows: plan.rows,
   };
 }
 
@@ -233,6 +238,26 @@ export class MissingBatchesError extends Error {
 }
 
 /**
+ * What is wrong with a run's accounting, or undefined when every row the survey counted ended once as computed,
+ * skipped or rejected (`rows = computed + skipped + rejected`, and `rows` the survey's count).
+ */
+export function unaccountedRows(counts: RunCounts, surveyed: number): string | undefined {
+  const ended = counts.computed + counts.skipped + counts.rejected;
+  if (counts.rows !== surveyed) return `the batches judged ${counts.rows} rows where the snapshot holds ${surveyed}`;
+  if (ended !== counts.rows)
+    return `${counts.rows} rows, yet ${counts.computed} computed + ${counts.skipped} skipped + ${counts.rejected} rejected = ${ended}`;
+  return undefined;
+}
+
+/** Thrown by complete when the rows do not add up: the run fails rather than report totals that lost a row. */
+export class UnaccountedRowsError extends Error {
+  constructor(runId: string, what: string) {
+    super(`run ${runId}: the rows do not add up: ${what}`);
+    this.name = "UnaccountedRowsError";
+  }
+}
+
+/**
  * Complete: the run's counts and totals (every batch's, plus every shard's), the run record and `Refund Run
  * Completed`, the lock released; the rejected rows and the run record into the run's files.
  */
@@ -264,6 +289,8 @@ export async function completeStep(
     counts = addCounts(counts, part.counts);
     for (const t of part.totals ?? []) totals.add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
   }
+  const unaccounted = unaccountedRows(counts, plan.rows);
+  if (unaccounted) throw new UnaccountedRowsError(ref.runId, unaccounted);
   for (const b of batches) rejects.push(...b.rejects);
   await deps.files.put(REJECTS_FILE, rejects.map((r) => `${JSON.stringify(r)}\n`).join(""));
   const done = await completeRun(run, { counts, totals: totals.listAsText() }, deps.store, now);

@@ -403,7 +403,8 @@ describe("hiwari api-runs", () => {
       stderr: "",
       stdout:
         "2012-01-10T01:00:00.000Z  run-7  completed  by arn:aws:sts::123456789012:assumed-role/Finance/alice: window ended 14:00\n" +
-        "    new 1,200,000, adjusted 34,000, voided 12, unchanged 0, rejected rows 67\n" +
+        "    rows 1,234,567 = computed 1,234,000 + skipped 500 + rejected 67\n" +
+        "    lines: new 1,200,000, adjusted 34,000, voided 12, unchanged 0\n" +
         "    IMADOKO      JPY   1,200,000 lines  98,765,432,109,876,543,210\n" +
         "    goodwill     JPY           3 lines             600\n" +
         "2012-01-11T01:00:00.000Z  run-8  failed (dry run)  by arn:aws:sts::123456789012:assumed-role/Finance/alice: preview\n" +
@@ -432,7 +433,8 @@ describe("hiwari api-runs", () => {
         "    snapshot s3://hiwari-snapshots/2011-12/subscriptions.csv, batches of 1,000 rows\n" +
         "    policy calendar-day, day basis actual, rounding floor\n" +
         "    completed 2012-01-10T01:02:03.000Z\n" +
-        "    new 1,200,000, adjusted 34,000, voided 12, unchanged 0, rejected rows 67\n" +
+        "    rows 1,234,567 = computed 1,234,000 + skipped 500 + rejected 67\n" +
+        "    lines: new 1,200,000, adjusted 34,000, voided 12, unchanged 0\n" +
         "    IMADOKO      JPY   1,200,000 lines  98,765,432,109,876,543,210\n" +
         "    goodwill     JPY           3 lines             600\n",
     );

@@ -226,6 +226,16 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     expect(rows).toHaveLength(5); // C-1, C-2, C-3 (back in the snapshot) and the goodwill of S-1 and S-3
     expect(stderr).toMatch(/IMADOKO JPY\s+3 lines\s+70/);
     expect(stderr).toMatch(/goodwill JPY\s+2 lines\s+400/);
+    // Where every row of the snapshot behind these lines went (the last run that wrote: "the real thing").
+    const accounting =
+      /as of run (run-\w+) \(.*\): rows (\d+) = computed (\d+) \+ skipped (\d+) \+ rejected (\d+)/.exec(stderr);
+    const [, runId, judged, ...ended] = accounting ?? [];
+    const { runs } = await import("../../../bin/commands/finance");
+    const listed = JSON.parse(
+      await capture(process.stdout, () => runs({ incident: "test-incident", state, json: true })),
+    );
+    expect(runId).toBe(listed.findLast((r: { reason: string }) => r.reason === "the real thing").runId);
+    expect(ended.reduce((sum, x) => sum + Number(x), 0)).toBe(Number(judged));
   });
 });
 

@@ -9,9 +9,17 @@ import {
 } from "../../../functions/finalize-run/handler";
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
 import type { ExecutionInput } from "../../../shared/api/run-request";
+import { PLAN_FILE } from "../../../shared/pipeline/run-steps";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, keyedLine, row } from "../../helpers/factories";
-import { BUCKET, executionInput, lambdaContext, mapBatches, useHarness } from "../../helpers/pipeline-harness";
+import {
+  BUCKET,
+  executionInput,
+  lambdaContext,
+  mapBatches,
+  runSteps,
+  useHarness,
+} from "../../helpers/pipeline-harness";
 
 const h = useHarness();
 
@@ -101,6 +109,24 @@ describe("finalize-run and complete-run", () => {
     const input = executionInput(incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
     await expect(runThrough(input, [0, 1])).rejects.toThrow(
       `run ${input.runId}: 2 of 64 shards are finalized (not 2, 3, 4,`,
+    );
+    expect((await h.store.getRun(input.incidentId, input.runId))?.status).toBe("running");
+  });
+
+  it("complete refuses a run whose rows do not add up to the snapshot's: nothing is recorded as completed", async () => {
+    await h.store.breakLock(incident.incidentId);
+    const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1), row({ monthly_fee: "x" }, 2), row({}, 3)]));
+    const input = executionInput(incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-rows" });
+    const steps = runSteps(h, h.deps, input, 2);
+    await steps.prepare();
+    // The survey counted 3 rows; say it counted 4, as if a batch had lost one on its way.
+    const planKey = `${runPrefix(input)}${PLAN_FILE}`;
+    const plan = JSON.parse(h.s3.text(BUCKET, planKey) ?? "{}");
+    expect(plan.rows).toBe(3);
+    h.s3.put(BUCKET, planKey, JSON.stringify({ ...plan, rows: 4 }));
+    for (const child of steps.children()) await steps.compute(child);
+    await expect(steps.finalize()).rejects.toThrow(
+      `run ${input.runId}: the rows do not add up: the batches judged 3 rows where the snapshot holds 4`,
     );
     expect((await h.store.getRun(input.incidentId, input.runId))?.status).toBe("running");
   });
