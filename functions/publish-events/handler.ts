@@ -3,7 +3,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import middy from "@middy/core";
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { EventBridgeBus, type EventBus, FileBus } from "../commons/bus/event-bus";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { publishRecords } from "./publish-records";
@@ -17,6 +17,9 @@ function busFromEnvironment(): EventBus {
 
 let bus: EventBus | undefined;
 
+/** Retries of refused entries may use the invocation's time up to 40 s, leaving 20 s to report and return. */
+export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_000, remainingMs - 20_000));
+
 /**
  * publish-events: the refunds table's stream (the outbox) → billing events, one per line change.
  *
@@ -25,9 +28,13 @@ let bus: EventBus | undefined;
  * call under a quota counted in calls. `publishRecords` puts the batch's events ten at a time, retries only the
  * entries that failed, and reports the records whose event did not go out.
  */
-export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+export const handler = middy(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
   bus ??= busFromEnvironment();
-  const result = await publishRecords(event.Records, bus, { attempts: 5, baseDelayMs: 100 });
+  const result = await publishRecords(event.Records, bus, {
+    budgetMs: retryBudgetMs(context.getRemainingTimeInMillis()),
+    baseDelayMs: 100,
+    maxDelayMs: 5_000,
+  });
   metrics.addMetric("EventsPublished", MetricUnit.Count, result.published);
   metrics.addMetric("RecordsFailed", MetricUnit.Count, result.failed.length);
   if (result.failed.length > 0)

@@ -20,8 +20,14 @@ export function eventOfRecord(record: DynamoDBRecord): BusEvent | undefined {
 }
 
 export interface PublishOptions {
-  attempts: number;
+  /**
+   * How long the retries of refused entries may take in all: a time budget, not a count, so that throttling costs
+   * time inside one invocation rather than the event source mapping's retries (docs/scale.md, "When throttled").
+   */
+  budgetMs: number;
+  /** The first retry waits up to this long; each next one up to twice as long, capped at `maxDelayMs`. */
   baseDelayMs: number;
+  maxDelayMs: number;
 }
 
 export interface PublishResult {
@@ -34,7 +40,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Turns stream records into events, one per line change, and puts them on the bus in calls of at most 10,
- * retrying only the entries that failed, with exponential backoff and jitter. Records that still fail are
+ * retrying only the entries that failed, with exponential backoff and full jitter, for as long as the budget
+ * lasts. Records that still fail are
  * returned so that the caller reports them as partial batch failures (the stream redelivers; billing dedupes
  * on eventId).
  */
@@ -58,8 +65,14 @@ export async function publishRecords(
     }
   }
   let published = 0;
-  for (let attempt = 0; pending.length > 0 && attempt < options.attempts; attempt++) {
-    if (attempt > 0) await sleep(Math.random() * options.baseDelayMs * 2 ** attempt);
+  const deadline = Date.now() + options.budgetMs;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) {
+      // Full jitter: a random wait up to the capped exponential delay, only if it ends within the budget.
+      const delay = Math.random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
+      if (Date.now() + delay >= deadline) break;
+      await sleep(delay);
+    }
     const rejected = await bus.put(pending);
     published += pending.length - rejected.length;
     pending = rejected;

@@ -2,6 +2,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { EventBus } from "../../../functions/commons/bus/event-bus";
 import { toItem } from "../../../functions/commons/dynamodb/line-item";
+import { retryBudgetMs } from "../../../functions/publish-events/handler";
 import { eventOfRecord, publishRecords } from "../../../functions/publish-events/publish-records";
 import type { BusEvent } from "../../../shared/events/event-of-change";
 import { RefundLineEvent } from "../../../shared/events/refund-events";
@@ -93,7 +94,7 @@ describe("publishRecords", () => {
 
   it("puts at most 10 events a call and retries only the entries that failed", async () => {
     const bus = flakyBus(new Set(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]), 1);
-    const result = await publishRecords(records, bus, { attempts: 3, baseDelayMs: 1 });
+    const result = await publishRecords(records, bus, { budgetMs: 1_000, baseDelayMs: 1, maxDelayMs: 4 });
     expect(result).toEqual({ published: 23, failed: [] });
     expect(bus.calls.map((c) => c.length)).toEqual([23, 2]); // the bus adapter splits by 10; the retry holds the two
     expect(bus.calls[1]?.map((e) => e.eventId)).toEqual(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]);
@@ -104,10 +105,34 @@ describe("publishRecords", () => {
       eventID: "bad",
       dynamodb: { SequenceNumber: "99", NewImage: { kind: { S: "LINE" } } as never },
     };
-    const bus = flakyBus(new Set(["inc#S#C-5#2011-12-01#1"]), 10);
-    const result = await publishRecords([...records, poison], bus, { attempts: 3, baseDelayMs: 1 });
+    const bus = flakyBus(new Set(["inc#S#C-5#2011-12-01#1"]), Number.POSITIVE_INFINITY);
+    const result = await publishRecords([...records, poison], bus, { budgetMs: 30, baseDelayMs: 1, maxDelayMs: 4 });
     expect(result.failed.sort()).toEqual(["6", "99"]);
     expect(result.published).toBe(22);
+  });
+});
+
+describe("publishRecords' time budget", () => {
+  const records = Array.from({ length: 3 }, (_, i) =>
+    record(String(i + 1), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }),
+  );
+
+  it("retries refused entries for as long as its budget lasts, not a fixed number of times", async () => {
+    const bus = flakyBus(new Set(["inc#S#C-1#2011-12-01#1"]), 12);
+    const result = await publishRecords(records, bus, { budgetMs: 5_000, baseDelayMs: 1, maxDelayMs: 4 });
+    expect(result).toEqual({ published: 3, failed: [] });
+    expect(bus.calls).toHaveLength(13);
+  });
+
+  it("makes one attempt and reports the refused records when there is no budget left", async () => {
+    const bus = flakyBus(new Set(["inc#S#C-1#2011-12-01#1"]), 1);
+    const result = await publishRecords(records, bus, { budgetMs: 0, baseDelayMs: 1, maxDelayMs: 4 });
+    expect(result).toEqual({ published: 2, failed: ["2"] });
+    expect(bus.calls).toHaveLength(1);
+  });
+
+  it("takes up to 40 s of the invocation's time and leaves it 20 s to report", () => {
+    expect([60_000, 45_000, 20_000, 5_000].map(retryBudgetMs)).toEqual([40_000, 25_000, 0, 0]);
   });
 });
 

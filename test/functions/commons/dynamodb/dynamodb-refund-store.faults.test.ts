@@ -144,7 +144,7 @@ function fakeEventBridge() {
 async function publish(bridge: ReturnType<typeof fakeEventBridge>, checkpoint = "checkpoint.json") {
   const bus = new EventBridgeBus(bridge.client, "hiwari-refunds");
   return drainStream(h.db.endpoint, h.db.client, TABLES.refunds, join(stateDir, checkpoint), async (records) => {
-    const result = await publishRecords(records, bus, { attempts: 3, baseDelayMs: 1 });
+    const result = await publishRecords(records, bus, { budgetMs: 20, baseDelayMs: 1, maxDelayMs: 4 });
     return result.failed;
   });
 }
