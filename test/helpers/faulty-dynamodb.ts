@@ -9,6 +9,7 @@ import {
   ThrottlingException,
 } from "@aws-sdk/client-dynamodb";
 import { localClientConfig } from "../../bin/io/dynamodb-local";
+import { seededRandom } from "../../scripts/seeded-random";
 
 /**
  * What can go wrong with one DynamoDB call, as DynamoDB and the network make it go wrong:
@@ -132,21 +133,9 @@ async function halfOfGet(next: Next, args: { input: object }) {
   };
 }
 
-/** A deterministic generator in [0, 1) (mulberry32): the same seed, the same faults. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Each call and attempt meets one of `faults` with probability `rate`, from a seeded generator. */
 export function randomFaults(seed: number, rate: number, faults: readonly Fault[]): FaultPlan {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   return () => (random() < rate ? faults[Math.floor(random() * faults.length)] : undefined);
 }
 

@@ -9,11 +9,12 @@ import { EventBridgeBus } from "../../../../functions/commons/bus/event-bus";
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
 import { s3RunDeps } from "../../../../functions/commons/runtime";
 import { publishRecords } from "../../../../functions/publish-events/publish-records";
+import { seededRandom } from "../../../../scripts/seeded-random";
 import type { RefundLine } from "../../../../shared/engine/refund-line";
 import type { StoredLine } from "../../../../shared/reconcile/reconcile";
 import { RunLockedError } from "../../../../shared/store/refund-store";
 import { run as computeInMemory, csvOf, incidentDoc, type Row, row } from "../../../helpers/factories";
-import { crashAt, faultyClient, InjectedCrashError, randomFaults, seeded } from "../../../helpers/faulty-dynamodb";
+import { crashAt, faultyClient, InjectedCrashError, randomFaults } from "../../../helpers/faulty-dynamodb";
 import {
   BUCKET,
   executionInput,
@@ -117,7 +118,7 @@ function fakeEventBridge() {
   });
   const mock = mockClient(client);
   const delivered: { eventId: string; detailType: string; detail: Record<string, unknown> }[] = [];
-  const random = seeded(7);
+  const random = seededRandom(7);
   const bridge = { client, mode: "up" as "up" | "partial" | "down", delivered, restore: () => mock.restore() };
   mock.on(PutEventsCommand).callsFake((input) => {
     if (bridge.mode === "down")
@@ -148,6 +149,17 @@ async function publish(bridge: ReturnType<typeof fakeEventBridge>, checkpoint = 
     return result.failed;
   });
 }
+/** Publishes the whole stream (from its start, with this checkpoint) to an EventBridge that is up: the incident's events. */
+async function publishAll(incidentId: string, checkpoint: string) {
+  const bridge = fakeEventBridge();
+  try {
+    await publish(bridge, checkpoint);
+    return bridge.delivered.filter((e) => e.detail.incidentId === incidentId);
+  } finally {
+    bridge.restore();
+  }
+}
+
 /**
  * Each change of each stored line reached billing under exactly one eventId once deduplicated (`lineId#version`
  * for versions 1..v), every copy of an eventId carries the same detail, and nothing else was delivered but runs.
@@ -238,13 +250,7 @@ describe("a run under DynamoDB faults", () => {
     stored = await expectStoredAsContract(corrected, rows);
     expect(Math.max(...stored.map((l) => l.version))).toBe(2); // adjusted once, never twice
 
-    const bridge = fakeEventBridge();
-    await publish(bridge, "crash-checkpoint.json");
-    expectOneEventPerChange(
-      stored,
-      bridge.delivered.filter((e) => e.detail.incidentId === incident.incidentId),
-    );
-    bridge.restore();
+    expectOneEventPerChange(stored, await publishAll(incident.incidentId, "crash-checkpoint.json"));
   });
 });
 
@@ -316,12 +322,6 @@ describe("runs of one incident at once, and a run that died holding the lock", (
     const stored = await expectStoredAsContract(incident, rows);
     expect(stored.every((l) => l.version === 1)).toBe(true);
 
-    const bridge = fakeEventBridge();
-    await publish(bridge, "dead-checkpoint.json");
-    expectOneEventPerChange(
-      stored,
-      bridge.delivered.filter((e) => e.detail.incidentId === incident.incidentId),
-    );
-    bridge.restore();
+    expectOneEventPerChange(stored, await publishAll(incident.incidentId, "dead-checkpoint.json"));
   });
 });
