@@ -49,7 +49,8 @@ export interface RunPipelineProps {
 /**
  * Errors that retrying cannot mend: the run fails at once and says why (a bad snapshot, a lock held by another
  * run, a request reused with other inputs, a snapshot changed under the run, a lost lock, a race with another
- * writer). Everything else (throttling, timeouts, Lambda's own errors) is retried with backoff and jitter.
+ * writer, rows that do not add up). Everything else (throttling, timeouts, Lambda's own errors) is retried with
+ * backoff and jitter.
  */
 export const PERMANENT_ERRORS = [
   "UnsafeSnapshotError",
@@ -59,6 +60,7 @@ export const PERMANENT_ERRORS = [
   "RequestMismatchError",
   "SnapshotChangedError",
   "MissingBatchesError",
+  "UnaccountedRowsError",
   "LockLostError",
   "ConcurrentChangeError",
   "ZodError",

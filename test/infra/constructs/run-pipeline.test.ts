@@ -1,6 +1,17 @@
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { PERMANENT_ERRORS } from "../../../infra/constructs/run-pipeline";
+import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
+import { IncidentError } from "../../../shared/input/incident";
+import { MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
+import { SnapshotChangedError, UnsafeSnapshotError } from "../../../shared/pipeline/survey-snapshot";
+import {
+  ConcurrentChangeError,
+  LockLostError,
+  RequestMismatchError,
+  RunLockedError,
+} from "../../../shared/store/refund-store";
 import { grantsOf, logicalId, render, synthApp } from "../template-helpers";
 
 let app: ReturnType<typeof synthApp>;
@@ -121,6 +132,23 @@ describe("RunPipeline: the state machine", () => {
       Next: "RunFailed",
     });
     expect(definition.States.RunFailed?.Type).toBe("Fail");
+  });
+
+  it("fails at once, without retries, on the errors retrying cannot mend, named as the code names them", () => {
+    const thrown = [
+      new UnsafeSnapshotError("s.csv", []),
+      new UnusableSnapshotError("header"),
+      new IncidentError([]),
+      new RunLockedError("i", "r", 0),
+      new RequestMismatchError("r", "incident"),
+      new SnapshotChangedError("changed"),
+      new MissingBatchesError("r", 1, 2),
+      new UnaccountedRowsError("r", "lost"),
+      new LockLostError("i", "r"),
+      new ConcurrentChangeError("line"),
+      new z.ZodError([]),
+    ].map((e) => e.name);
+    expect([...PERMANENT_ERRORS].sort()).toEqual(thrown.sort());
   });
 
   it("is a STANDARD state machine with tracing, error logs, a 24 h limit, and an alarm on failed runs", () => {
