@@ -5,7 +5,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import middy from "@middy/core";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { EventBridgeBus, type EventBus, FileBus } from "../commons/bus/event-bus";
-import { logger, metrics } from "../commons/powertools/powertools";
+import { LOG_CONTEXT, logger, metrics } from "../commons/powertools/powertools";
 import { publishRecords } from "./publish-records";
 
 /** The bus adapter: a local JSON Lines file when HIWARI_EVENTS_FILE is set (`hiwari run`), else EventBridge. */
@@ -41,5 +41,5 @@ export const handler = middy(async (event: DynamoDBStreamEvent, context: Context
     logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
   return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
 })
-  .use(injectLambdaContext(logger))
+  .use(injectLambdaContext(logger, LOG_CONTEXT))
   .use(logMetrics(metrics));

@@ -105,17 +105,20 @@ export class FinanceApi extends Construct {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
+    // No test-invoke permission: the console's "Test" calls a method's integration without its IAM authorisation
+    // (it needs only the API Gateway management API), so a function is reached through the deployed stage only.
+    const integration = (fn: HiwariFunction) => new LambdaIntegration(fn.fn, { allowTestInvoke: false });
     const incidentRuns = this.api.root.addResource("incidents").addResource("{incidentId}").addResource("runs");
-    incidentRuns.addMethod("POST", new LambdaIntegration(this.startRun.fn), {
+    incidentRuns.addMethod("POST", integration(this.startRun), {
       requestModels: { "application/json": body },
       requestValidator: validator,
       requestParameters: { "method.request.path.incidentId": true },
     });
-    incidentRuns.addMethod("GET", new LambdaIntegration(this.readRuns.fn), {
+    incidentRuns.addMethod("GET", integration(this.readRuns), {
       requestValidator: validator,
       requestParameters: { "method.request.path.incidentId": true },
     });
-    incidentRuns.addResource("{runId}").addMethod("GET", new LambdaIntegration(this.readRuns.fn), {
+    incidentRuns.addResource("{runId}").addMethod("GET", integration(this.readRuns), {
       requestValidator: validator,
       requestParameters: { "method.request.path.incidentId": true, "method.request.path.runId": true },
     });

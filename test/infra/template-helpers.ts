@@ -52,28 +52,60 @@ export function render(value: unknown): string {
   return JSON.stringify(value);
 }
 
+type Statement = {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+  Condition?: unknown;
+};
+type PolicyDocument = { Statement: Statement[] };
+
+/** One `Allow <action> on <resource>` line per action and resource of the statements (conditions appended). */
+function linesOf(statements: readonly Statement[]): string[] {
+  const lines: string[] = [];
+  for (const s of statements) {
+    // NotAction / NotResource grant everything but what they name: never expected, so shown whole to fail loudly.
+    if (s.NotAction !== undefined || s.NotResource !== undefined) {
+      lines.push(`${s.Effect} NOT ${JSON.stringify(s)}`);
+      continue;
+    }
+    const when = s.Condition === undefined ? "" : ` when ${JSON.stringify(s.Condition)}`;
+    for (const action of [s.Action].flat())
+      for (const resource of [s.Resource].flat()) lines.push(`${s.Effect} ${action} on ${render(resource)}${when}`);
+  }
+  return lines;
+}
+
+/** The bare logical ids (`FinanceApiStartRunRole`, without CDK's hash) of every IAM role of the template. */
+export function rolesOf(template: Template): string[] {
+  return Object.keys(template.findResources("AWS::IAM::Role"))
+    .map((id) => id.replace(/[0-9A-F]{8}$/, ""))
+    .sort();
+}
+
 /**
  * Everything granted to the role `rolePrefix`, one `Allow <action> on <resource>` line per action and resource
- * (however CDK merged them into statements), sorted: what least privilege is asserted against, exactly.
+ * (however CDK merged them into statements; ` when {…}` if conditioned), sorted: what least privilege is asserted
+ * against, exactly. Counts every way a role gets permissions: policies attached to it (AWS::IAM::Policy and
+ * AWS::IAM::ManagedPolicy), its inline policies, and its managed policy ARNs (`managed <arn>`).
  */
 export function grantsOf(template: Template, rolePrefix: string): string[] {
   const roleId = logicalId(template, rolePrefix);
   const lines: string[] = [];
-  for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
-    const p = policy as {
-      Properties: {
-        Roles: unknown[];
-        PolicyDocument: { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] };
-      };
-    };
-    if (!p.Properties.Roles.some((r) => (r as { Ref?: string }).Ref === roleId)) continue;
-    for (const s of p.Properties.PolicyDocument.Statement) {
-      for (const action of [s.Action].flat())
-        for (const resource of [s.Resource].flat()) lines.push(`${s.Effect} ${action} on ${render(resource)}`);
-    }
+  const attached = [
+    ...Object.values(template.findResources("AWS::IAM::Policy")),
+    ...Object.values(template.findResources("AWS::IAM::ManagedPolicy")),
+  ] as { Properties: { Roles?: unknown[]; PolicyDocument: PolicyDocument } }[];
+  for (const policy of attached) {
+    if (!(policy.Properties.Roles ?? []).some((r) => (r as { Ref?: string }).Ref === roleId)) continue;
+    lines.push(...linesOf(policy.Properties.PolicyDocument.Statement));
   }
-  const managed = (template.toJSON().Resources[roleId] as { Properties: { ManagedPolicyArns?: unknown[] } }).Properties
-    .ManagedPolicyArns;
-  for (const arn of managed ?? []) lines.push(`managed ${render(arn)}`);
+  const role = template.toJSON().Resources[roleId] as {
+    Properties: { ManagedPolicyArns?: unknown[]; Policies?: { PolicyDocument: PolicyDocument }[] };
+  };
+  for (const inline of role.Properties.Policies ?? []) lines.push(...linesOf(inline.PolicyDocument.Statement));
+  for (const arn of role.Properties.ManagedPolicyArns ?? []) lines.push(`managed ${render(arn)}`);
   return lines.sort();
 }

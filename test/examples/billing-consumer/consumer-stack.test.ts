@@ -76,7 +76,11 @@ describe("the example billing consumer stack", () => {
     expect(queue.Properties.VisibilityTimeout).toBe(180);
   });
 
-  it("lets the function receive and delete from this queue only, and nothing else but its logs", () => {
+  it("lets the function receive and delete from this queue only, and write its own log group, nothing else", () => {
+    const logs = Object.keys(template.findResources("AWS::Logs::LogGroup"));
+    expect(logs).toHaveLength(1);
+    const [fn] = resourcesOf("AWS::Lambda::Function");
+    expect(fn?.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: logs[0] } });
     const policies = resourcesOf("AWS::IAM::Policy");
     expect(policies.map((p) => [p.Properties.Roles, p.Properties.PolicyDocument])).toEqual([
       [
@@ -84,6 +88,11 @@ describe("the example billing consumer stack", () => {
         {
           Version: "2012-10-17",
           Statement: [
+            {
+              Effect: "Allow",
+              Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+              Resource: arn(logs[0] as string),
+            },
             {
               Effect: "Allow",
               Action: [
@@ -100,15 +109,14 @@ describe("the example billing consumer stack", () => {
       ],
     ]);
     const role = template.toJSON().Resources[ids.role] as Resource;
-    expect(role.Properties.ManagedPolicyArns).toEqual([
-      {
-        "Fn::Join": [
-          "",
-          ["arn:", { Ref: "AWS::Partition" }, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
-        ],
-      },
-    ]);
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: "sts:AssumeRole", Principal: { Service: "lambda.amazonaws.com" } }],
+    });
+    // No managed policy (AWSLambdaBasicExecutionRole would let it create and write any log group), no inline one.
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     expect(role.Properties.Policies).toBeUndefined();
+    expect(resourcesOf("AWS::IAM::Role")).toHaveLength(1);
   });
 
   it("finds nothing unacknowledged under cdk-nag AwsSolutionsChecks", () => {
@@ -120,10 +128,6 @@ describe("the example billing consumer stack", () => {
     expect(nag.map((r) => [r.conclusion, r.violations])).toEqual([["success", []]]);
     const acknowledged = nag[0]?.suppressedViolations ?? [];
     expect(acknowledged.map((v) => [v.ruleName, v.violatingConstructs.map((c) => c.constructPath)]).sort()).toEqual([
-      [
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        ["BillingConsumerExample/Handler/ServiceRole/Resource"],
-      ],
       ["AwsSolutions-L1", ["BillingConsumerExample/Handler/Resource"]],
       ["AwsSolutions-SQS3", ["BillingConsumerExample/Consumer/UndeliveredQueue/Resource"]],
     ]);
