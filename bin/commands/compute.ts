@@ -1,8 +1,14 @@
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
 import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
-import { type Incident, IncidentError, parseIncidentText } from "../../shared/input/incident";
+import {
+  checkIncidentSize,
+  type Incident,
+  IncidentError,
+  MAX_INCIDENT_BYTES,
+  parseIncidentText,
+} from "../../shared/input/incident";
 import type { RejectedRow } from "../../shared/input/subscription-row";
 import { CSV_HEADER, toCsvRow, toJsonLine } from "../../shared/output/line-format";
 import { n, totalRow } from "../format";
@@ -23,14 +29,32 @@ export interface ComputeOptions {
   engine?: "fast" | "plain";
 }
 
-/** The incident file's bytes; a UsageError names the file when it cannot be read. */
+/**
+ * The incident file's bytes; a UsageError names the file when it cannot be read or is larger than an incident may
+ * be. Its size is checked before it is read, and again as it is read (a pipe has no size, a file may grow), so no
+ * more than the limit and one buffer is ever held.
+ */
 function readIncidentBytes(path: string): Buffer {
+  let fd: number | undefined;
   try {
-    return readFileSync(path);
+    fd = openSync(path, "r");
+    checkIncidentSize(fstatSync(fd).size);
+    const buffer = Buffer.allocUnsafe(MAX_INCIDENT_BYTES + 1);
+    let read = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, read, buffer.length - read, null);
+      if (n === 0) break;
+      read += n;
+      checkIncidentSize(read); // the buffer is one byte longer than the limit: a full one is too much
+    }
+    return Buffer.from(buffer.subarray(0, read));
   } catch (e) {
+    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
     throw new UsageError(
       `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,4 +1,4 @@
-import { type CsvRecord, CsvRecordReader } from "./csv-record-reader";
+import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "./csv-record-reader";
 import { Utf8ChunkDecoder } from "./utf8-decoder";
 
 const LF = 10;
@@ -23,7 +23,8 @@ export interface SnapshotVisitor {
   header(record: CsvRecord): number;
   /**
    * A plain record: one physical line of printable ASCII (0x20–0x7E) without a quote or a backslash, split by
-   * exactly `width - 1` commas. Field k is `bytes[cuts[k] + 1 … cuts[k + 1])`; `cuts` is reused, read it now.
+   * exactly `width - 1` commas, and no longer than MAX_RECORD_BYTES (a longer one is the reader's to refuse).
+   * Field k is `bytes[cuts[k] + 1 … cuts[k + 1])`; `cuts` is reused, read it now.
    */
   plain(bytes: Uint8Array, cuts: Int32Array, line: number): void;
   /** Any other record (quoted, CRs, non-ASCII or bad UTF-8, the wrong width), as the CSV reader reads it. */
@@ -35,7 +36,8 @@ export interface SnapshotVisitor {
  * specially is split at its commas in place, without decoding it or making a string; any other line, and every
  * line until the record it starts is complete, goes through CsvRecordReader itself, with the same physical line
  * numbers. So the records visited are exactly the reader's (a property test holds the two together), and the
- * common line costs one pass over its bytes.
+ * common line costs one pass over its bytes. A line that grows past MAX_RECORD_BYTES without ending is handed to
+ * the reader as it comes, so the scanner never holds much more than that limit and a chunk, however long the line.
  */
 export class SnapshotScanner {
   private line = 1;
@@ -66,6 +68,7 @@ export class SnapshotScanner {
       const nl = chunk.indexOf(LF);
       if (nl === -1) {
         this.keep(chunk, 0);
+        this.spillLongLine();
         return;
       }
       this.keep(chunk.subarray(0, nl + 1), 0);
@@ -75,7 +78,10 @@ export class SnapshotScanner {
       from = nl + 1;
     }
     from = this.lines(chunk, from);
-    if (from < chunk.length) this.keep(chunk, from);
+    if (from < chunk.length) {
+      this.keep(chunk, from);
+      this.spillLongLine();
+    }
   }
 
   /** Ends the file: its last line, if it had no line break, and a record still open. */
@@ -97,6 +103,17 @@ export class SnapshotScanner {
     this.decoder = undefined;
     // The last bytes may end inside a UTF-8 sequence: the decoder's end marks them.
     this.visit([...reader.push(decoder.decode(last)), ...reader.push(decoder.end()), ...reader.end()]);
+  }
+
+  /**
+   * Hands the unfinished line to the reader once it is longer than a record may be: it cannot be plain, and the
+   * reader, which counts it against the limit and stops keeping its text, reads the rest of it as it comes.
+   */
+  private spillLongLine(): void {
+    if (this.carried <= MAX_RECORD_BYTES) return;
+    const part = this.carry.subarray(0, this.carried);
+    this.carried = 0;
+    this.feed(part); // no line feed in it: the line number moves on when its end comes
   }
 
   /** Appends bytes to the unfinished line (the buffer doubles, so a long line is copied a bounded number of times). */
@@ -156,7 +173,7 @@ export class SnapshotScanner {
       if (end === -1) return start; // no line feed yet
       if (end === start) {
         this.line++; // an empty line: skipped, counted
-      } else if (plain && k === last) {
+      } else if (plain && k === last && end - start <= MAX_RECORD_BYTES) {
         cuts[this.width] = end;
         this.visitor.plain(bytes, cuts, this.line++);
       } else {
@@ -170,6 +187,7 @@ export class SnapshotScanner {
 
   /** Puts the comma positions of a plain last line (no line feed) in `cuts`; false when it is not plain. */
   private split(bytes: Uint8Array, start: number, end: number): boolean {
+    if (end - start > MAX_RECORD_BYTES) return false;
     const cuts = this.cuts;
     const last = this.width - 1;
     let k = 0;
@@ -238,7 +256,8 @@ export async function scanSnapshot(
  * hand on bytes that are no record's id (a line inside a quoted field, a line of the wrong width); it never
  * misses a record's id: where a line holds a byte the CSV grammar or UTF-8 decoding treats specially (a quote,
  * a control byte, a lone CR, a non-ASCII byte) before the end of its id, the record's id could differ from the
- * bytes, so it stops and returns false, and the caller reads the snapshot exactly (scanSnapshot) instead.
+ * bytes, so it stops and returns false, and the caller reads the snapshot exactly (scanSnapshot) instead. It
+ * does the same at a line longer than MAX_RECORD_BYTES, rather than hold it: such a record has no id to count.
  */
 export async function scanIdsLoosely(
   chunks: AsyncIterable<Uint8Array>,
@@ -278,6 +297,7 @@ export async function scanIdsLoosely(
     let nl = chunk.indexOf(LF);
     if (carried > 0 || nl === -1) {
       const piece = chunk.subarray(0, nl === -1 ? chunk.length : nl + 1);
+      if (carried + piece.length > MAX_RECORD_BYTES) return false;
       if (carried + piece.length > carry.length) {
         const bigger = new Uint8Array(Math.max(carried + piece.length, carry.length * 2, 4096));
         bigger.set(carry.subarray(0, carried));

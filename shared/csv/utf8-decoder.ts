@@ -6,6 +6,19 @@
  */
 export const INVALID_UTF8 = "\uDFFF";
 
+/**
+ * True when `text` holds a byte the decoder marked as not UTF-8: a U+DFFF on its own. The same code unit is also
+ * the second half of a valid pair (U+1F3FF, say, is D83C DFFF), so one right after a high surrogate is a character,
+ * not a mark: the decoder only ever writes a high surrogate as the first half of a pair.
+ */
+export function holdsInvalidUtf8(text: string): boolean {
+  for (let at = text.indexOf(INVALID_UTF8); at !== -1; at = text.indexOf(INVALID_UTF8, at + 1)) {
+    const before = text.charCodeAt(at - 1); // NaN at the start
+    if (!(before >= 0xd800 && before <= 0xdbff)) return true;
+  }
+  return false;
+}
+
 export class Utf8ChunkDecoder {
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   private readonly strict = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });

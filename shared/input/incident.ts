@@ -4,6 +4,7 @@ import { isCurrencyCode } from "../money/currency";
 import { ROUNDING_MODES, type RoundingMode } from "../money/rounding";
 import { resolveTimeZone } from "../time/time-zone";
 import { INSTANT_FORM, parseInstant } from "../time/timestamp";
+import { shown } from "./subscription-row";
 
 export const RULES = ["calendar-day", "full-24h", "exact"] as const;
 export type RuleName = (typeof RULES)[number];
@@ -27,7 +28,7 @@ const or = (message: string) => (issue: { input: unknown }) => (issue.input === 
 
 const instant = z.string({ error: or(`must be a string: an instant ${INSTANT_FORM}`) }).superRefine((text, ctx) => {
   const parsed = parseInstant(text);
-  if (!parsed.ok) ctx.addIssue({ code: "custom", message: `${parsed.reason} (got ${JSON.stringify(text)})` });
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: `${parsed.reason} (got ${shown(text)})` });
 });
 
 const oneOf = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(", ");
@@ -45,7 +46,7 @@ export const IncidentSchema = z.object(
     timeZone: z
       .string({ error: or("must be a string: a time zone name of the tz database") })
       .refine((name) => resolveTimeZone(name) !== undefined, {
-        error: (issue) => `${JSON.stringify(issue.input)} is not a time zone of the tz database (IANA)`,
+        error: (issue) => `${shown(issue.input as string)} is not a time zone of the tz database (IANA)`,
       }),
     policy: z.object(
       {
@@ -87,7 +88,7 @@ export const IncidentSchema = z.object(
             .positive({ error: "must be a positive integer in the currency's minor unit" })
             .max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` }),
           currency: z.string({ error: or("must be a string: an ISO 4217 code") }).refine(isCurrencyCode, {
-            error: (issue) => `${JSON.stringify(issue.input)} is not an ISO 4217 currency code`,
+            error: (issue) => `${shown(issue.input as string)} is not an ISO 4217 currency code`,
           }),
         },
         { error: "must be an object with amount and currency" },
@@ -148,8 +149,33 @@ export function parseIncident(document: unknown): Incident {
   return incident;
 }
 
-/** Parses an incident file's text (JSON); throws IncidentError naming what is wrong. */
+/**
+ * The most bytes an incident file may hold (1 MiB). A real incident is a few hundred bytes to a few kilobytes (a
+ * window is about 100 bytes); the limit keeps a wrong file (a snapshot given as the incident, say) from being
+ * read whole and parsed.
+ */
+export const MAX_INCIDENT_BYTES = 1 << 20;
+
+/**
+ * Refuses an incident of more than MAX_INCIDENT_BYTES: call it with the file's size before reading it whole, and
+ * with the bytes read so far while reading one whose size was not known. Throws IncidentError.
+ */
+export function checkIncidentSize(bytes: number): void {
+  if (bytes > MAX_INCIDENT_BYTES) {
+    throw new IncidentError([
+      `the file is larger than 1 MiB (${MAX_INCIDENT_BYTES.toLocaleString("en-US")} bytes), the most an incident may hold`,
+    ]);
+  }
+}
+
+/**
+ * Parses an incident file's text (JSON, at most MAX_INCIDENT_BYTES as UTF-8); throws IncidentError naming what is
+ * wrong.
+ */
 export function parseIncidentText(text: string): Incident {
+  // A UTF-16 code unit is 1 to 3 bytes of UTF-8: encode only when the length alone does not decide.
+  if (text.length > MAX_INCIDENT_BYTES) checkIncidentSize(text.length);
+  else if (text.length * 3 > MAX_INCIDENT_BYTES) checkIncidentSize(new TextEncoder().encode(text).length);
   let document: unknown;
   try {
     document = JSON.parse(text);

@@ -1,5 +1,5 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
-import { INVALID_UTF8 } from "../csv/utf8-decoder";
+import { holdsInvalidUtf8 } from "../csv/utf8-decoder";
 import { isCurrencyCode } from "../money/currency";
 import { resolveTimeZone } from "../time/time-zone";
 import { parseTimestamp, type Timestamp } from "../time/timestamp";
@@ -71,6 +71,11 @@ export function readHeader(fields: readonly string[]): HeaderResult {
 export type RowResult = { ok: true; row: SubscriptionRow } | { ok: false; reject: RejectedRow };
 
 const MAX_ID = 128;
+/**
+ * No name of the tz database is longer (the longest has 32 characters): a longer value is refused without being
+ * looked up, since the look-up remembers every name it is given (a huge field would stay in memory for the run).
+ */
+export const MAX_ZONE_NAME = 64;
 const FEE = /^(0|[1-9][0-9]*)$/;
 const BILLING_DAY = /^([1-9]|[12][0-9]|3[01])$/;
 
@@ -113,7 +118,7 @@ export function validateRow(
 
   if (duplicate) return bad("subscription_id", `${shown(rawId)} occurs more than once in the file`);
   for (const c of SUBSCRIPTION_COLUMNS) {
-    if (value(c).includes(INVALID_UTF8)) return bad(c, "is not valid UTF-8");
+    if (holdsInvalidUtf8(value(c))) return bad(c, "is not valid UTF-8");
   }
   for (const c of ["subscription_id", "subscriber_id", "service_code"] as const) {
     const why = checkId(value(c));
@@ -138,7 +143,7 @@ export function validateRow(
   if (to && !to.ok) return bad("active_to", `${to.reason} (got ${shown(toText)})`);
 
   const zoneText = value("time_zone");
-  const zone = zoneText === "" ? defaultZone : resolveTimeZone(zoneText);
+  const zone = zoneText === "" ? defaultZone : zoneText.length > MAX_ZONE_NAME ? undefined : resolveTimeZone(zoneText);
   if (zone === undefined) return bad("time_zone", `${shown(zoneText)} is not a time zone of the tz database (IANA)`);
 
   const dayText = value("billing_day");

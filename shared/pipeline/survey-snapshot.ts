@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { CompactStringSet } from "../collections/compact-string-set";
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
-import { INVALID_UTF8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
+import { holdsInvalidUtf8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
 import { DuplicateIds, emptySnapshot, snapshotHeader } from "../engine/compute-refunds";
 import { checkShape, type SubscriptionHeader } from "../input/subscription-row";
 
@@ -55,9 +55,11 @@ const UNSAFE_LISTED = 10;
  *
  * With `strict` (a rerun: the incident has stored lines), refuses (UnsafeSnapshotError) a snapshot with a row whose
  * subscription a rerun cannot be sure of: no subscription id, an unreadable or non-UTF-8 one, a row of the wrong
- * width (its columns may be shifted), or a quote never closed (which swallows every later row into one). A
- * rejected row keeps the stored lines of its subscription; with the wrong id, finalize would void refunds it
- * cannot see. On an incident's first run nothing is stored, so such rows are only rejected.
+ * width (its columns may be shifted), a quote never closed (which swallows every later row into one), or a record
+ * longer than MAX_RECORD_BYTES (its text past the limit is not kept, so nothing it holds is certain). A rejected
+ * row keeps the stored lines of its subscription; with the wrong id, finalize would void refunds it cannot see.
+ * On an incident's first run nothing is stored, so such rows are only rejected. The reader keeps no more than the
+ * limit of any one record, so the survey's memory stays bounded too.
  */
 export async function surveySnapshot(
   name: string,
@@ -126,9 +128,11 @@ export async function surveySnapshot(
     if (options.strict) {
       const id = record.fields[header.index.subscription_id];
       if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
+      else if (record.error?.tooLong)
+        note(`line ${record.line}: ${record.error.reason}, so its subscription_id is not certain`);
       else if (!id) note(`line ${record.line}: no subscription_id`);
       else if (shape?.subscriptionId === null) note(`line ${record.line}: subscription_id: ${shape.reason}`);
-      else if (id.includes(INVALID_UTF8)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
+      else if (holdsInvalidUtf8(id)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
       else if (shape) note(`line ${record.line}: ${shape.reason}, so its subscription_id may be another column's`);
     }
     if (!shape) ids.addId(record.fields[header.index.subscription_id] as string);

@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { MAX_RECORD_BYTES, RECORD_TOO_LONG } from "../../../shared/csv/csv-record-reader";
+import { MAX_INCIDENT_BYTES } from "../../../shared/input/incident";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
 // The command as users run it, through tsx so that the test needs no build.
@@ -155,6 +157,61 @@ describe("hiwari compute", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Exit status: 0 all rows accepted; 3 some rows rejected/);
     expect(r.stdout).toMatch(/Examples:/);
+  });
+});
+
+describe("hiwari compute at its size limits", () => {
+  const TOO_LARGE = "the file is larger than 1 MiB (1,048,576 bytes), the most an incident may hold";
+
+  it("exits 2 naming the file and the limit for an incident over 1 MiB, from a file or a pipe, writing nothing", () => {
+    const padded = JSON.stringify(incidentDoc()) + " ".repeat(MAX_INCIDENT_BYTES);
+    writeFileSync(incident, padded);
+    const out = join(dir, "out.jsonl");
+    const file = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out);
+    expect(file).toMatchObject({ status: 2, stdout: "", stderr: `hiwari: ${incident}: ${TOO_LARGE}\n` });
+    // A pipe has no size to look at first: it is read up to the limit and no further.
+    const pipe = spawnSync(
+      "bash",
+      [
+        "-c",
+        `cat "$1" 2>/dev/null | "${process.execPath}" --import tsx bin/hiwari.ts compute --incident /dev/stdin --subscriptions "$2" --out "$3"`,
+        "-",
+        incident,
+        subs,
+        out,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(pipe).toMatchObject({ status: 2, stdout: "", stderr: `hiwari: /dev/stdin: ${TOO_LARGE}\n` });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("exits 3 for a row over the limit, rejected at its line, and computes the rows after it, in either engine", () => {
+    const long = row({ subscriber_id: "S".repeat(MAX_RECORD_BYTES) }, 2);
+    writeFileSync(subs, csvOf([row({}, 1), long, row({}, 3)]));
+    for (const engine of ["fast", "plain"]) {
+      const rejects = join(dir, `rejects-${engine}.jsonl`);
+      const r = hiwari(
+        "compute",
+        "--incident",
+        incident,
+        "--subscriptions",
+        subs,
+        "--rejects",
+        rejects,
+        "--engine",
+        engine,
+      );
+      expect(r.status).toBe(3);
+      expect(JSON.parse(readFileSync(rejects, "utf8"))).toEqual({
+        line: 3,
+        subscriptionId: "C-2",
+        field: null,
+        reason: RECORD_TOO_LONG,
+      });
+      expect(r.stdout.match(/"subscriptionId":"C-\d"/g)).toEqual(['"subscriptionId":"C-1"', '"subscriptionId":"C-3"']);
+      expect(r.stderr).toBe("");
+    }
   });
 });
 

@@ -1,7 +1,12 @@
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CsvRecord, CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import {
+  type CsvRecord,
+  CsvRecordReader,
+  MAX_RECORD_BYTES,
+  RECORD_TOO_LONG,
+} from "../../../shared/csv/csv-record-reader";
 
 function readAll(text: string, chunkSizes: number[] = [text.length || 1]): CsvRecord[] {
   const reader = new CsvRecordReader();
@@ -64,6 +69,59 @@ describe("CsvRecordReader", () => {
     expect(records).toHaveLength(3);
     expect(records[2]).toMatchObject({ line: 3, error: { fieldIndex: 1 } });
     expect(records[2]?.error?.reason).toMatch(/never closed/);
+  });
+
+  it("refuses a record longer than the limit as a whole, keeping the fields it completed and the records after it", () => {
+    const text = `h,i,j\nC-1,${"x".repeat(MAX_RECORD_BYTES)},z\nC-2,ok,1\n`;
+    const records = readAll(text, [65_536]);
+    expect(records).toHaveLength(3);
+    expect(records[1]).toEqual({
+      line: 2,
+      fields: ["C-1"],
+      error: { fieldIndex: -1, reason: RECORD_TOO_LONG, tooLong: true },
+    });
+    expect(records[2]).toEqual({ line: 3, fields: ["C-2", "ok", "1"] });
+  });
+
+  it("counts a record's bytes as UTF-8, its line end excluded: exactly the limit passes, one byte more does not", () => {
+    const half = "é".repeat(MAX_RECORD_BYTES / 2 - 1); // 2 bytes each
+    const fits = `h\n${half}ab\r\n`; // the limit exactly; the CRLF that ends it is not counted
+    expect(readAll(fits)[1]).toEqual({ line: 2, fields: [`${half}ab`] });
+    expect(readAll(`h\n${half}abc\n`)[1]?.error?.reason).toBe(RECORD_TOO_LONG);
+    // A lone U+DFFF marks one byte that is not UTF-8; U+1F3FF is four bytes (a pair whose second half is U+DFFF).
+    expect(readAll(`h\n${"\uDFFF".repeat(MAX_RECORD_BYTES)}\n`)[1]?.error).toBeUndefined();
+    expect(readAll(`h\n${"\u{1F3FF}".repeat(MAX_RECORD_BYTES / 4)}\n`)[1]?.error).toBeUndefined();
+    expect(readAll(`h\n${"\u{1F3FF}".repeat(MAX_RECORD_BYTES / 4)}a\n`)[1]?.error?.reason).toBe(RECORD_TOO_LONG);
+  });
+
+  it("follows the quotes of a record too long to the end, so the lines after it keep their numbers", () => {
+    const lines = MAX_RECORD_BYTES / 2 + 1;
+    const text = `h,i\nC-1,"${"a\n".repeat(lines)}""still quoted, here",x\nC-2,ok\n`;
+    const records = readAll(text, [4096, 7, 100_000]);
+    expect(records.map((r) => [r.line, r.error?.reason ?? "ok"])).toEqual([
+      [1, "ok"],
+      [2, RECORD_TOO_LONG],
+      [3 + lines, "ok"],
+    ]);
+    expect(records[2]?.fields).toEqual(["C-2", "ok"]);
+  });
+
+  it("keeps no more of a record's text than the limit, however long the record", () => {
+    const records = readAll(`h\n${"ab,".repeat(MAX_RECORD_BYTES)}\n`, [1 << 20]);
+    const kept = records[1]?.fields.reduce((sum, f) => sum + f.length + 1, 0) ?? 0;
+    expect(kept).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    expect(records[1]?.error?.tooLong).toBe(true);
+  });
+
+  it("names the quote never closed, not the length, when an open quote swallowed the rest of the file", () => {
+    const records = readAll(`h,i\nC-1,"${"long ".repeat(MAX_RECORD_BYTES / 4)}`);
+    expect(records[1]?.error).toEqual({
+      fieldIndex: 1,
+      reason: "the quote that opens it is never closed: the file ends inside field 2",
+      unclosed: true,
+      tooLong: true,
+    });
+    expect(records[1]?.fields).toEqual(["C-1"]);
   });
 
   const cell = fc.oneof(

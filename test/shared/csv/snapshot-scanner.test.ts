@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CsvRecord, CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "../../../shared/csv/csv-record-reader";
 import { scanIdsLoosely, scanSnapshot } from "../../../shared/csv/snapshot-scanner";
 import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
 
@@ -82,6 +82,38 @@ describe("SnapshotScanner", () => {
     ]);
     expect(plain).toBe(2); // C-1 and C-7; the backslash goes to the reader too (JSON must escape it)
   });
+
+  it("gives the reader a plain line longer than a record may be, however it is cut, and reads the next lines plain", async () => {
+    const long = `C-2,${"x".repeat(MAX_RECORD_BYTES - 4)},2`; // the limit and one byte
+    const exact = `C-3,${"y".repeat(MAX_RECORD_BYTES - 6)},3`; // the limit exactly: still plain
+    for (const last of ["\n", ""]) {
+      const bytes = encode(`id,name,fee\nC-1,a,1\n${exact}\n${long}${last === "" ? "" : `\nC-4,d,4${last}`}`);
+      for (const chunkSize of [1 << 22, 65_536, 999_999]) {
+        const { records, plain } = await scannedRecords(bytes, chunkSize);
+        expect(records).toEqual(readerRecords(bytes));
+        expect(records[3]?.error?.tooLong).toBe(true);
+        expect(plain).toBe(last === "" ? 2 : 3); // C-1, C-3 (and C-4)
+      }
+    }
+  });
+
+  it("reads megabytes without a line feed as one record too long, then the line after it as plain", async () => {
+    async function* stream() {
+      const chunk = encode("x".repeat(65_536));
+      yield encode("id,name\nC-1,");
+      for (let i = 0; i < 40; i++) yield chunk; // 2.5 MiB without a line feed: handed on as it comes, not held
+      yield encode("\nC-2,b\n");
+    }
+    const records: CsvRecord[] = [];
+    const plain: number[] = [];
+    await scanSnapshot(stream(), {
+      header: (r) => r.fields.length,
+      plain: (_bytes, _cuts, line) => plain.push(line),
+      record: (r) => records.push(r),
+    });
+    expect(records.map((r) => [r.line, r.fields, r.error?.tooLong])).toEqual([[2, ["C-1"], true]]);
+    expect(plain).toEqual([3]);
+  });
 });
 
 describe("scanIdsLoosely", () => {
@@ -115,5 +147,10 @@ describe("scanIdsLoosely", () => {
     expect(await scanIdsLoosely(chunked(plain, 3), 1, each)).toBe(true);
     expect(ids).toEqual(["C-1", "C-2", "C-3"]);
     expect(await scanIdsLoosely(chunked(encode('h1,h2\nA,"C-1"\n'), 64), 1, each)).toBe(false);
+  });
+
+  it("gives up at a line longer than a record may be rather than hold it", async () => {
+    const bytes = encode(`h1,h2\nA,C-1\nB,${"x".repeat(MAX_RECORD_BYTES)}\nC,C-3\n`);
+    expect(await scanIdsLoosely(chunked(bytes, 65_536), 1, () => {})).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { INVALID_UTF8, Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
+import { holdsInvalidUtf8, INVALID_UTF8, Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
 
 function decodeIn(bytes: Uint8Array, sizes: number[]): string {
   const decoder = new Utf8ChunkDecoder();
@@ -35,5 +35,13 @@ describe("Utf8ChunkDecoder", () => {
       `S${INVALID_UTF8}1\uFFFD${INVALID_UTF8}${INVALID_UTF8}${INVALID_UTF8}${INVALID_UTF8}${INVALID_UTF8}${INVALID_UTF8}`,
     );
     expect(decodeIn(bytes, [64])).toBe(decodeIn(bytes, [1]));
+  });
+
+  it("tells a mark from the second half of a character such as U+1F3FF, whose pair ends in the same code unit", () => {
+    const emoji = decodeIn(new TextEncoder().encode("S-\u{1F3FF}\u{10FFFF}"), [1]);
+    expect(emoji).toBe("S-\uD83C\uDFFF\uDBFF\uDFFF");
+    expect(holdsInvalidUtf8(emoji)).toBe(false);
+    expect(holdsInvalidUtf8(decodeIn(Uint8Array.from([0xf0, 0x9f, 0x8f, 0xbf, 0xff]), [2]))).toBe(true);
+    expect(holdsInvalidUtf8(decodeIn(Uint8Array.from([0xff, 0x41]), [1]))).toBe(true);
   });
 });

@@ -123,6 +123,24 @@ describe("bad rows", () => {
     expect(counts).toMatchObject({ rows: 3, computed: 2, rejected: 1 });
   });
 
+  it("accepts any character outside the Basic Multilingual Plane in an id, U+1F3FF included", async () => {
+    const { lines, rejects } = await run(incidentDoc(), csvOf([row({ subscriber_id: "S-\u{1F3FF}" })]));
+    expect(rejects).toEqual([]);
+    expect(lines[0]?.subscriberId).toBe("S-\u{1F3FF}");
+  });
+
+  it("refuses a time_zone of 100,000 characters, quoting it cut short", async () => {
+    const { rejects } = await run(incidentDoc(), csvOf([row({ time_zone: "Asia/Tokyo".repeat(10_000) })]));
+    expect(rejects).toEqual([
+      {
+        line: 2,
+        subscriptionId: "C-1",
+        field: "time_zone",
+        reason: `${JSON.stringify(`${"Asia/Tokyo".repeat(4)}…`)} is not a time zone of the tz database (IANA)`,
+      },
+    ]);
+  });
+
   it("accepts zone names in any case and links such as Japan", async () => {
     const { lines, rejects } = await run(
       incidentDoc(),

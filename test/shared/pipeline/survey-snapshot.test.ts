@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { CsvRecordReader, MAX_RECORD_BYTES, RECORD_TOO_LONG } from "../../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
 import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
 import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
@@ -104,6 +104,22 @@ describe("surveySnapshot", () => {
     ]);
     const first = await surveySnapshot("s.csv", chunked(bytes), 10, { strict: false });
     expect(first.rows).toBe(4);
+  });
+
+  it("on a rerun, refuses a record longer than the limit; on a first run reads past it to the next rows", async () => {
+    const text = `${HEADER}\nC-1,S-1,IMADOKO,210,JPY,2011-01-01,,,${"x".repeat(MAX_RECORD_BYTES)}\nC-2,S-2,IMADOKO,210,JPY,2011-01-01,,,\n`;
+    const bytes = bytesOf(text);
+    const error = await surveySnapshot("s.csv", chunked(bytes, [65_536]), 10).catch((e) => e);
+    expect(error).toBeInstanceOf(UnsafeSnapshotError);
+    expect(error.problems).toEqual([`line 2: ${RECORD_TOO_LONG}, so its subscription_id is not certain`]);
+    const first = await surveySnapshot("s.csv", chunked(bytes, [65_536]), 1, { strict: false });
+    expect(first.rows).toBe(2);
+    expect(first.duplicates.size).toBe(0);
+    const records = first.slices.flatMap((s) => recordsOfSlice("s.csv", s, bytes.subarray(s.start, s.end)));
+    expect(records.map((r) => [r.line, r.error?.reason])).toEqual([
+      [2, RECORD_TOO_LONG],
+      [3, undefined],
+    ]);
   });
 
   it("refuses an empty file and a bad header as unusable", async () => {
