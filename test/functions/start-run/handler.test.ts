@@ -179,6 +179,10 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
     expect(otherIncident.body.problems).toEqual([
       'incident.incidentId: is "test-incident", but the path names "another-incident"',
     ]);
+    const huge = { ...incidentDoc(), title: "x".repeat(1 << 20) };
+    expect(answer(await handler(post({ ...request(), incident: huge }), lambdaContext)).body.problems).toEqual([
+      "incident: is larger than 1 MiB (1,048,576 bytes) as JSON, the most an incident may hold",
+    ]);
     expect(steps.executions.size).toBe(1);
   });
 
