@@ -27,24 +27,52 @@ export interface TableNames {
   runs: string;
 }
 
+/** Thrown into the tasks still waiting to retry once another has failed: the call is failing, they stop. */
+class StoppedError extends Error {}
+
 /**
- * Runs `task` over `items`, `limit` at a time. After a task fails no new one starts (those in flight still end),
- * so nothing goes on writing long after the call has failed; a retried batch redoes what is missing.
+ * Runs `task` over `items`, `limit` at a time, and returns (or throws the first error) only once every task
+ * started has ended: a Lambda that returns with writes in flight would resume them in its next invocation, which
+ * may be another run's. After a task fails no new one starts, and those in flight stop at their next retry
+ * (`stopped()` says so); a retried batch redoes what is missing.
  */
-async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, stopped: () => boolean) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
+  const stopped = () => failure !== undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!stopped() && next < items.length) {
       try {
-        await task(items[next++] as T);
-      } catch (e) {
-        failed = true;
-        throw e;
+        await task(items[next++] as T, stopped);
+      } catch (error) {
+        if (!(error instanceof StoppedError)) failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+/**
+ * Sends `pending` until nothing comes back unprocessed, with exponential backoff and full jitter between tries,
+ * 10 retries at most, and none once `stopped()`.
+ */
+async function untilProcessed<T>(
+  what: string,
+  pending: T[],
+  send: (items: T[]) => Promise<T[]>,
+  stopped: () => boolean,
+): Promise<void> {
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) await sleep(backoff(attempt));
+    if (stopped()) throw new StoppedError();
+    if (attempt > 10) throw new Error(`${what}: ${pending.length} still unprocessed after 10 retries`);
+    pending = await send(pending);
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,18 +106,22 @@ export class DynamoDbRefundStore implements RefundStore {
     const keys = lines.map((l) => keyOf(incidentId, l));
     const chunks: Item[][] = [];
     for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
-    await eachLimited(chunks, this.concurrency, async (chunk) => {
-      let pending: Item[] = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
-        if (attempt > 10) throw new Error(`BatchGetItem: ${pending.length} keys still unprocessed after 10 retries`);
-        const result = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.tables.refunds]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.tables.refunds] ?? []) out.push(fromItem(item as Item));
-        pending = (result.UnprocessedKeys?.[this.tables.refunds]?.Keys ?? []) as Item[];
-      }
-    });
+    await eachLimited(chunks, this.concurrency, (chunk, stopped) =>
+      untilProcessed(
+        "BatchGetItem: keys",
+        chunk,
+        async (pending) => {
+          const result = await this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.tables.refunds]: { Keys: pending, ConsistentRead: true } },
+            }),
+          );
+          for (const item of result.Responses?.[this.tables.refunds] ?? []) out.push(fromItem(item as Item));
+          return (result.UnprocessedKeys?.[this.tables.refunds]?.Keys ?? []) as Item[];
+        },
+        stopped,
+      ),
+    );
     return out;
   }
 
@@ -356,19 +388,21 @@ export class DynamoDbRefundStore implements RefundStore {
     return merged;
   }
 
-  /** BatchWriteItem in chunks of 25, retrying unprocessed items with exponential backoff and jitter. */
+  /** BatchWriteItem in chunks of 25, retrying unprocessed items (untilProcessed). */
   private async batchWrite(table: string, requests: WriteRequest[]): Promise<void> {
     const chunks: WriteRequest[][] = [];
     for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
-    await eachLimited(chunks, this.concurrency, async (chunk) => {
-      let pending = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
-        if (attempt > 10) throw new Error(`BatchWriteItem: ${pending.length} items still unprocessed after 10 retries`);
-        const result = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
-        pending = result.UnprocessedItems?.[table] ?? [];
-      }
-    });
+    await eachLimited(chunks, this.concurrency, (chunk, stopped) =>
+      untilProcessed(
+        "BatchWriteItem: items",
+        chunk,
+        async (pending) => {
+          const result = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+          return result.UnprocessedItems?.[table] ?? [];
+        },
+        stopped,
+      ),
+    );
   }
 
   private async *query(input: ConstructorParameters<typeof QueryCommand>[0]): AsyncIterable<Item[]> {

@@ -11,9 +11,9 @@ import { s3RunDeps } from "../../../../functions/commons/runtime";
 import { publishRecords } from "../../../../functions/publish-events/publish-records";
 import { seededRandom } from "../../../../scripts/seeded-random";
 import type { RefundLine } from "../../../../shared/engine/refund-line";
-import type { StoredLine } from "../../../../shared/reconcile/reconcile";
+import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import { RunLockedError } from "../../../../shared/store/refund-store";
-import { run as computeInMemory, csvOf, incidentDoc, type Row, row } from "../../../helpers/factories";
+import { run as computeInMemory, csvOf, incidentDoc, keyedLine, type Row, row } from "../../../helpers/factories";
 import { crashAt, faultyClient, InjectedCrashError, randomFaults } from "../../../helpers/faulty-dynamodb";
 import {
   BUCKET,
@@ -251,6 +251,28 @@ describe("a run under DynamoDB faults", () => {
     expect(Math.max(...stored.map((l) => l.version))).toBe(2); // adjusted once, never twice
 
     expectOneEventPerChange(stored, await publishAll(incident.incidentId, "crash-checkpoint.json"));
+  });
+});
+
+describe("a write call that fails", () => {
+  it("returns only once nothing of it is still writing: the other chunks stop at their next retry", async () => {
+    const store = new DynamoDbRefundStore(faulty.client, TABLES);
+    const changes = reconcile(
+      [],
+      Array.from({ length: 200 }, (_, i) => keyedLine(`W-${i}`, 20n, { lineId: `faults-stop#S#W-${i}#2011-12-01` })),
+      "run-stop",
+    ).changes;
+    let attempts = 0;
+    faulty.setPlan((command, stage) => {
+      if (command !== "BatchWriteItemCommand") return undefined;
+      if (stage === "call") return "unprocessed"; // every chunk is left retrying half of its items
+      return ++attempts === 3 ? "crash" : undefined;
+    });
+    await expect(store.writeChanges(changes, { exclusive: true })).rejects.toThrow(InjectedCrashError);
+    const atFailure = faulty.log.attempts.BatchWriteItemCommand;
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // longer than any backoff of the first retries
+    faulty.setPlan(() => undefined);
+    expect(faulty.log.attempts.BatchWriteItemCommand).toBe(atFailure);
   });
 });
 
