@@ -32,8 +32,10 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
     store: new DynamoDbRefundStore(db.client, LOCAL_TABLES),
     eventsFile,
     publishPending: async () => {
-      // The same handler as on AWS; only its bus adapter differs (a file, chosen by HIWARI_EVENTS_FILE).
+      // The same handler as on AWS; only its adapters differ: files, chosen by HIWARI_EVENTS_FILE and
+      // HIWARI_PARKED_FILE (poison stream records, parked whole).
       process.env.HIWARI_EVENTS_FILE = eventsFile;
+      process.env.HIWARI_PARKED_FILE = join(stateDir, "parked-records.jsonl");
       const { handler } = await import("../../functions/publish-events/handler");
       const context = localLambdaContext("publish-events");
       return drainStream(

@@ -2,13 +2,9 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDbRefundStore } from "./dynamodb/dynamodb-refund-store";
 import { DYNAMODB_RETRY } from "./dynamodb/retry-settings";
 import { tracer } from "./powertools/powertools";
+import { requiredEnv } from "./required-env";
 
-/** A setting CDK gives the function; missing means a broken deployment, said by name. */
-export function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment: ${name} is not set`);
-  return value;
-}
+export { requiredEnv };
 
 /** The refund store on the deployment's tables (REFUNDS_TABLE, RUNS_TABLE), its DynamoDB client traced and retrying as DYNAMODB_RETRY says. */
 export function storeFromEnvironment(): DynamoDbRefundStore {

@@ -2,20 +2,33 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { EventBridgeBus, type EventBus, FileBus } from "../commons/bus/event-bus";
+import { FileRecordParking, type RecordParking, SqsRecordParking } from "../commons/bus/record-parking";
 import { LOG_CONTEXT, logger, metrics } from "../commons/powertools/powertools";
+import { requiredEnv } from "../commons/required-env";
 import { publishRecords } from "./publish-records";
 
-/** The bus adapter: a local JSON Lines file when HIWARI_EVENTS_FILE is set (`hiwari run`), else EventBridge. */
-function busFromEnvironment(): EventBus {
-  const file = process.env.HIWARI_EVENTS_FILE;
-  if (file) return new FileBus(file);
-  return new EventBridgeBus(new EventBridgeClient({}), process.env.EVENT_BUS_NAME ?? "default");
+/**
+ * The adapters: local JSON Lines files when HIWARI_EVENTS_FILE and HIWARI_PARKED_FILE are set (`hiwari run`),
+ * else EventBridge (a call that hangs gives up after 5 s: the SDK retries it) and the dead-letter queue.
+ */
+function adaptersFromEnvironment(): { bus: EventBus; parking: RecordParking } {
+  const events = process.env.HIWARI_EVENTS_FILE;
+  const parked = process.env.HIWARI_PARKED_FILE;
+  if (events && parked) return { bus: new FileBus(events), parking: new FileRecordParking(parked) };
+  return {
+    bus: new EventBridgeBus(
+      new EventBridgeClient({ requestHandler: { requestTimeout: 5_000 } }),
+      requiredEnv("EVENT_BUS_NAME"),
+    ),
+    parking: new SqsRecordParking(new SQSClient({}), requiredEnv("PARKED_QUEUE_URL")),
+  };
 }
 
-let bus: EventBus | undefined;
+let adapters: { bus: EventBus; parking: RecordParking } | undefined;
 
 /** Retries of refused entries may use the invocation's time up to 40 s, leaving 20 s to report and return. */
 export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_000, remainingMs - 20_000));
@@ -29,14 +42,22 @@ export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_00
  * entries that failed, and reports the records whose event did not go out.
  */
 export const handler = middy(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
-  bus ??= busFromEnvironment();
-  const result = await publishRecords(event.Records, bus, {
-    budgetMs: retryBudgetMs(context.getRemainingTimeInMillis()),
+  adapters ??= adaptersFromEnvironment();
+  const remaining = context.getRemainingTimeInMillis();
+  const result = await publishRecords(event.Records, adapters.bus, {
+    budgetMs: retryBudgetMs(remaining),
     baseDelayMs: 100,
     maxDelayMs: 5_000,
+    stopBy: Date.now() + remaining - 10_000,
+    parking: adapters.parking,
   });
   metrics.addMetric("EventsPublished", MetricUnit.Count, result.published);
   metrics.addMetric("RecordsFailed", MetricUnit.Count, result.failed.length);
+  metrics.addMetric("RecordsParked", MetricUnit.Count, result.parked);
+  if (result.parked > 0)
+    logger.error("poison stream records parked in the dead-letter queue: see docs/operations.md", {
+      parked: result.parked,
+    });
   if (result.failed.length > 0)
     logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
   return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };

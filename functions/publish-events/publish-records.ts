@@ -2,6 +2,7 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { type BusEvent, lineEventOf, runCompletedEventOf } from "../../shared/events/event-of-change";
 import type { RunRecord } from "../../shared/store/refund-store";
 import type { EventBus } from "../commons/bus/event-bus";
+import type { RecordParking } from "../commons/bus/record-parking";
 import { fromItem, type Item } from "../commons/dynamodb/line-item";
 
 /** The event a stream record becomes, or undefined for records that are no event (a removed item). */
@@ -28,10 +29,19 @@ export interface PublishOptions {
   /** The first retry waits up to this long; each next one up to twice as long, capped at `maxDelayMs`. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * When no PutEvents call may start any more (epoch ms; none by default): what is left is reported failed while
+   * the invocation still has time to return its partial failures (a timed-out invocation reports none).
+   */
+  stopBy?: number;
+  /** Where poison records go; without it they are reported failed. */
+  parking?: RecordParking;
 }
 
 export interface PublishResult {
   published: number;
+  /** Poison records parked (never retried: their events cannot be built). */
+  parked: number;
   /** Sequence numbers of the records whose event could not be mapped or put: reported as batch item failures. */
   failed: string[];
 }
@@ -41,9 +51,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Turns stream records into events, one per line change, and puts them on the bus in calls of at most 10,
  * retrying only the entries that failed, with exponential backoff and full jitter, for as long as the budget
- * lasts. Records that still fail are
- * returned so that the caller reports them as partial batch failures (the stream redelivers; billing dedupes
- * on eventId).
+ * lasts. Records that still fail are returned so that the caller reports them as partial batch failures: they
+ * wait in the stream and come again (billing dedupes on eventId). A record no event can be built from is parked
+ * instead, whole, so that it does not hold the records after it.
  */
 export async function publishRecords(
   records: readonly DynamoDBRecord[],
@@ -51,6 +61,7 @@ export async function publishRecords(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const failed = new Set<string>();
+  const poison: { record: DynamoDBRecord; sequence: string; reason: string }[] = [];
   const byEvent = new Map<BusEvent, string>();
   let pending: BusEvent[] = [];
   for (const record of records) {
@@ -60,8 +71,18 @@ export async function publishRecords(
       if (!event) continue;
       byEvent.set(event, sequence);
       pending.push(event);
+    } catch (e) {
+      poison.push({ record, sequence, reason: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  let parked = 0;
+  for (const p of poison) {
+    try {
+      if (!options.parking) throw new Error("nowhere to park it");
+      await options.parking.park(p.record, p.reason);
+      parked++;
     } catch {
-      failed.add(sequence); // a poison record: it will reach the DLQ after the mapping's retries
+      failed.add(p.sequence); // not parked: it stays in the stream and comes again
     }
   }
   let published = 0;
@@ -73,10 +94,10 @@ export async function publishRecords(
       if (Date.now() + delay >= deadline) break;
       await sleep(delay);
     }
-    const rejected = await bus.put(pending);
+    const rejected = await bus.put(pending, options.stopBy);
     published += pending.length - rejected.length;
     pending = rejected;
   }
   for (const event of pending) failed.add(byEvent.get(event) as string);
-  return { published, failed: [...failed] };
+  return { published, parked, failed: [...failed] };
 }

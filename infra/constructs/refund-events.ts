@@ -59,7 +59,7 @@ export class RefundEvents extends Construct {
       entry: "publish-events/handler.ts",
       description: "hiwari publish-events: refunds table stream, billing events",
       timeout: Duration.minutes(1),
-      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName, PARKED_QUEUE_URL: this.deadLetters.queueUrl },
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
       otherWildcards: "dynamodb:ListStreams, granted by the stream event source, supports no resource-level permission",
@@ -72,7 +72,11 @@ export class RefundEvents extends Construct {
         batchSize: 100,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        retryAttempts: 10,
+        // No retry limit and no age limit: a record the publisher could not publish (EventBridge refusing or down)
+        // is retried until it goes out, however long the outage, within the stream's 24 hours (PublisherBehindAlarm
+        // goes off at 6). A limit would send it to the queue below as coordinates only, its event lost with the
+        // stream. Poison records do not hold the shard: the publisher parks them in that queue whole. The queue
+        // still takes whatever the mapping gives up on (a record that expired unpublished).
         onFailure: new SqsDlq(this.deadLetters),
       }),
     );

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEvent, Context, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -35,6 +36,7 @@ const settings = vi.hoisted(() => {
     POWERTOOLS_LOGGER_LOG_EVENT: "true",
     POWERTOOLS_METRICS_DISABLED: "false",
     EVENT_BUS_NAME: "hiwari-test-bus",
+    PARKED_QUEUE_URL: "https://sqs.ap-northeast-1.amazonaws.com/123456789012/hiwari-dlq",
     // The logger's own console on process.stdout/stderr, as in Lambda (POWERTOOLS_DEV would use vitest's console).
     POWERTOOLS_DEV: undefined,
     HIWARI_EVENTS_FILE: undefined,
@@ -115,6 +117,15 @@ mockClient(EventBridgeClient)
         throttled ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" } : { EventId: `event-${i}` },
       ),
     };
+  });
+
+/** The dead-letter queue where publish-events parks poison records (SQS SendMessage). */
+const parkedMessages: string[] = [];
+mockClient(SQSClient)
+  .on(SendMessageCommand)
+  .callsFake((request: { MessageBody?: string }) => {
+    parkedMessages.push(request.MessageBody ?? "");
+    return { MessageId: `m-${parkedMessages.length}`, MD5OfMessageBody: "x" };
   });
 
 const startRun = makeStartRun(async () => ({
@@ -306,6 +317,7 @@ describe("the logs of a run, its rerun and their failures, at the most verbose s
     expect(logged("run completed")).toHaveLength(2);
     expect(logged("run failed")).toHaveLength(4); // c (unsafe), d (changed), f (locked), e (stopped)
     expect(logged("records not published; reported as batch item failures").length).toBeGreaterThan(0);
+    expect(logged("poison stream records parked in the dead-letter queue: see docs/operations.md")).toHaveLength(1);
     // The runtime's lines for what the handlers threw, and Powertools' metrics (EMF, on stdout).
     expect(
       lines()
@@ -319,7 +331,10 @@ describe("the logs of a run, its rerun and their failures, at the most verbose s
     const details = published.map((e) => e.Detail ?? "").join("\n");
     for (const n of [1, 3, 4, 5, 6]) expect(details).toContain(subscription(n));
     expect(details).toContain(subscriber(2)); // its line voided
-    expect(poisonAnswer.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["9001", "9002"]);
+    // The poison records were parked whole in the dead-letter queue (not retried), ids and all.
+    expect(poisonAnswer.batchItemFailures).toEqual([]);
+    expect(parkedMessages.map((m) => JSON.parse(m).record.eventID)).toEqual(["poison-9001", "poison-9002"]);
+    expect(parkedMessages.join("")).toContain(subscription(4));
     const rejects = h.s3
       .keys(BUCKET)
       .filter((k) => k.endsWith("rejects.jsonl"))

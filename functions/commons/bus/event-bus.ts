@@ -4,9 +4,12 @@ import { dirname } from "node:path";
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { BusEvent } from "../../../shared/events/event-of-change";
 
-/** Where events go: EventBridge on AWS, a JSON Lines file under `hiwari run`. Returns the events not accepted. */
+/**
+ * Where events go: EventBridge on AWS, a JSON Lines file under `hiwari run`. Returns the events not accepted,
+ * including those it did not try because `stopBy` (epoch ms) had passed.
+ */
 export interface EventBus {
-  put(events: readonly BusEvent[]): Promise<BusEvent[]>;
+  put(events: readonly BusEvent[], stopBy?: number): Promise<BusEvent[]>;
 }
 
 /** At most 10 entries per PutEvents call (the API's limit). */
@@ -19,10 +22,14 @@ export class EventBridgeBus implements EventBus {
     private readonly busName: string,
   ) {}
 
-  async put(events: readonly BusEvent[]): Promise<BusEvent[]> {
+  async put(events: readonly BusEvent[], stopBy = Number.POSITIVE_INFINITY): Promise<BusEvent[]> {
     const failed: BusEvent[] = [];
     for (let i = 0; i < events.length; i += PUT_EVENTS_MAX) {
       const chunk = events.slice(i, i + PUT_EVENTS_MAX);
+      if (Date.now() >= stopBy) {
+        failed.push(...chunk); // out of time: not tried, reported failed, published on the next delivery
+        continue;
+      }
       const entries: PutEventsRequestEntry[] = chunk.map((e) => ({
         EventBusName: this.busName,
         Source: e.source,

@@ -95,7 +95,7 @@ describe("publishRecords", () => {
   it("puts at most 10 events a call and retries only the entries that failed", async () => {
     const bus = flakyBus(new Set(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]), 1);
     const result = await publishRecords(records, bus, { budgetMs: 1_000, baseDelayMs: 1, maxDelayMs: 4 });
-    expect(result).toEqual({ published: 23, failed: [] });
+    expect(result).toEqual({ published: 23, parked: 0, failed: [] });
     expect(bus.calls.map((c) => c.length)).toEqual([23, 2]); // the bus adapter splits by 10; the retry holds the two
     expect(bus.calls[1]?.map((e) => e.eventId)).toEqual(["inc#S#C-3#2011-12-01#1", "inc#S#C-17#2011-12-01#1"]);
   });
@@ -112,6 +112,63 @@ describe("publishRecords", () => {
   });
 });
 
+describe("poison records", () => {
+  const records = Array.from({ length: 3 }, (_, i) =>
+    record(String(i + 1), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }),
+  );
+  const poison: DynamoDBRecord = {
+    eventID: "bad",
+    dynamodb: { SequenceNumber: "99", NewImage: { kind: { S: "SOMETHING" } } as never },
+  };
+
+  it("parks a record no event can be built from, whole, and holds nothing on it", async () => {
+    const parked: { record: DynamoDBRecord; reason: string }[] = [];
+    const parking = { park: async (record: DynamoDBRecord, reason: string) => void parked.push({ record, reason }) };
+    const bus = flakyBus(new Set(), 0);
+    const result = await publishRecords([records[0], poison, ...records.slice(1)] as DynamoDBRecord[], bus, {
+      budgetMs: 0,
+      baseDelayMs: 1,
+      maxDelayMs: 4,
+      parking,
+    });
+    expect(result).toEqual({ published: 3, parked: 1, failed: [] });
+    expect(parked).toEqual([{ record: poison, reason: "stream record bad: unknown item kind SOMETHING" }]);
+  });
+
+  it("reports a poison record failed when it cannot be parked: it stays in the stream", async () => {
+    const parking = {
+      park: async () => {
+        throw new Error("queue unavailable");
+      },
+    };
+    const result = await publishRecords([poison], flakyBus(new Set(), 0), {
+      budgetMs: 0,
+      baseDelayMs: 1,
+      maxDelayMs: 4,
+      parking,
+    });
+    expect(result).toEqual({ published: 0, parked: 0, failed: ["99"] });
+  });
+
+  it("sends a parked record to the dead-letter queue as SQS takes it: the record whole, with the reason", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { SQSClient, SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    const { SqsRecordParking } = await import("../../../functions/commons/bus/record-parking");
+    const mock = mockClient(SQSClient);
+    mock.on(SendMessageCommand).resolves({ MessageId: "m-1", MD5OfMessageBody: "x" });
+    const url = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/dlq";
+    await new SqsRecordParking(new SQSClient({}), url).park(poison, "unknown item kind");
+    const [call] = mock.commandCalls(SendMessageCommand);
+    expect(call?.args[0].input.QueueUrl).toBe(url);
+    expect(JSON.parse(call?.args[0].input.MessageBody as string)).toEqual({
+      parked: "poison stream record",
+      reason: "unknown item kind",
+      record: poison,
+    });
+    mock.restore();
+  });
+});
+
 describe("publishRecords' time budget", () => {
   const records = Array.from({ length: 3 }, (_, i) =>
     record(String(i + 1), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }),
@@ -120,14 +177,14 @@ describe("publishRecords' time budget", () => {
   it("retries refused entries for as long as its budget lasts, not a fixed number of times", async () => {
     const bus = flakyBus(new Set(["inc#S#C-1#2011-12-01#1"]), 12);
     const result = await publishRecords(records, bus, { budgetMs: 5_000, baseDelayMs: 1, maxDelayMs: 4 });
-    expect(result).toEqual({ published: 3, failed: [] });
+    expect(result).toEqual({ published: 3, parked: 0, failed: [] });
     expect(bus.calls).toHaveLength(13);
   });
 
   it("makes one attempt and reports the refused records when there is no budget left", async () => {
     const bus = flakyBus(new Set(["inc#S#C-1#2011-12-01#1"]), 1);
     const result = await publishRecords(records, bus, { budgetMs: 0, baseDelayMs: 1, maxDelayMs: 4 });
-    expect(result).toEqual({ published: 2, failed: ["2"] });
+    expect(result).toEqual({ published: 2, parked: 0, failed: ["2"] });
     expect(bus.calls).toHaveLength(1);
   });
 
@@ -166,6 +223,11 @@ describe("EventBridgeBus (PutEvents mocked with the real request and response sh
     });
     expect(JSON.parse(calls[0]?.[0]?.Detail as string).eventId).toBe("inc#S#C-0#2011-12-01#1");
     expect(failed.map((e) => e.eventId)).toEqual([events[3], ...events.slice(10, 20)].map((e) => e?.eventId));
+    // Out of time: nothing is tried, everything comes back failed (published on the next delivery).
+    const calls0 = mock.commandCalls(PutEventsCommand).length;
+    const late = await new EventBridgeBus(new EventBridgeClient({}), "hiwari-bus").put(events, Date.now() - 1);
+    expect(late).toHaveLength(21);
+    expect(mock.commandCalls(PutEventsCommand)).toHaveLength(calls0);
     mock.restore();
   });
 });

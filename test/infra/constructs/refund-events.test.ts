@@ -34,17 +34,23 @@ describe("RefundEvents", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
       Runtime: "nodejs22.x",
       Architectures: ["arm64"],
-      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: ref("RefundEventsBus") } }) },
+      Environment: {
+        Variables: Match.objectLike({
+          EVENT_BUS_NAME: { Ref: ref("RefundEventsBus") },
+          PARKED_QUEUE_URL: { Ref: ref("RefundEventsPublisherDeadLetters") },
+        }),
+      },
     });
   });
 
-  it("reads the refunds stream with partial batch failures, bisection, retries and a dead-letter queue", () => {
+  it("reads the refunds stream with partial batch failures, bisection, retries until a record goes out, and a dead-letter queue", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [ref("RefundsTable"), "StreamArn"] },
       StartingPosition: "TRIM_HORIZON",
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       BisectBatchOnFunctionError: true,
-      MaximumRetryAttempts: 10,
+      MaximumRetryAttempts: Match.absent(), // -1: until it goes out (or the stream drops it after 24 h)
+      MaximumRecordAgeInSeconds: Match.absent(),
       DestinationConfig: {
         OnFailure: { Destination: { "Fn::GetAtt": [ref("RefundEventsPublisherDeadLetters"), "Arn"] } },
       },
