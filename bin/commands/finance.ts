@@ -84,15 +84,25 @@ export async function report(options: { incident: string; state: string; out?: s
  * The run the standing lines are the outcome of (the last completed one that wrote: every run reconciles the whole
  * incident) and where its rows went, so the books show that every row of its snapshot is accounted for.
  */
-function standingRun(runs: readonly RunRecord[], state: string): string {
-  const last = runs
-    .filter((r) => r.status === "completed" && !r.dryRun)
+export function standingRun(runs: readonly RunRecord[], state: string): string {
+  const writers = runs.filter((r) => !r.dryRun);
+  const last = writers
+    .filter((r) => r.status === "completed")
     .sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? ""))
     .at(-1);
-  if (!last?.counts) return "";
+  // A run that failed (or is still running) after it may have changed lines too: the books must say so.
+  const since = writers.filter(
+    (r) => (r.status === "failed" || r.status === "running") && (!last || r.startedAt > last.startedAt),
+  );
+  const unsettled = since.map(
+    (r) =>
+      `note: run ${r.runId} (${r.status}, started ${r.startedAt}) came after it and may have changed lines; ` +
+      "run the incident again to settle them\n",
+  );
+  if (!last?.counts) return unsettled.join("");
   const rejected =
     last.counts.rejected > 0 ? `; rejected rows in ${join(state, "runs", last.runId, REJECTS_FILE)}` : "";
-  return `as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}${rejected}\n`;
+  return `as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}${rejected}\n${unsettled.join("")}`;
 }
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */
