@@ -385,6 +385,23 @@ describe("masking (docs/security.md)", () => {
       runId: "run-1",
       line: 4,
     });
+    // Keys, items, stream images, a queue message and an event's Detail as sent hold ids inside: masked whole.
+    const call = {
+      Key: { pk: { S: "inc#S#SBSC-1-QZ7" }, sk: { S: "L#2011-12-01" } },
+      pk: "inc#S#SBSC-1-QZ7",
+      NewImage: { subscriptionId: { S: "SBSC-1-QZ7" } },
+      Items: [{ lineId: { S: "x" } }],
+      MessageBody: '{"record":{"subscriptionId":"SBSC-1-QZ7"}}',
+      Entries: [{ Detail: '{"subscriptionId":"SBSC-1-QZ7"}', DetailType: "Refund Calculated" }],
+    };
+    expect(JSON.parse(JSON.stringify(call, maskIdentifiers))).toEqual({
+      Key: "***",
+      pk: "***",
+      NewImage: "***",
+      Items: "***",
+      MessageBody: "***",
+      Entries: [{ Detail: "***", DetailType: "Refund Calculated" }],
+    });
   });
 
   it("is what the functions' logger writes", () => {

@@ -21,9 +21,18 @@ export function maskId(id: string): string {
   return chars.length <= 5 ? "***" : `***${chars.slice(-KEPT).join("")}`;
 }
 
+/**
+ * Attribute names whose values hold ids inside a structure or a text: DynamoDB keys and items (a line's key is
+ * its subscription's), stream images, an SQS body, an event's `Detail` as PutEvents sends it (JSON text). Masked
+ * whole: `***`.
+ */
+const HOLDS_IDS = /^(pk|sk|gsi1pk|gsi1sk|keys?|items?|newimage|oldimage|messagebody)$/i;
+
 /** A Powertools `jsonReplacerFn`: masks the values of id-named attributes, at any depth of a log line. */
 export function maskIdentifiers(key: string, value: unknown): unknown {
-  if (!ID_KEY.test(key) || value === null || value === undefined) return value;
+  if (value === null || value === undefined) return value;
+  if (HOLDS_IDS.test(key) || (/^detail$/i.test(key) && typeof value === "string")) return "***";
+  if (!ID_KEY.test(key)) return value;
   if (typeof value === "string") return maskId(value);
   if (Array.isArray(value)) return value.map((v) => (typeof v === "string" ? maskId(v) : "***"));
   return "***";
