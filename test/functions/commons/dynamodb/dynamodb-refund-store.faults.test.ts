@@ -309,21 +309,29 @@ describe("events under EventBridge faults and redelivery", () => {
 });
 
 describe("runs of one incident at once, and a run that died holding the lock", () => {
-  it("lets one of two runs started together take the incident; the other is refused and the lines come out once", async () => {
+  it("lets one of two reruns started together take the incident; the other is refused and each change comes out once", async () => {
     const incident = incidentFor("faults-race");
     const rows = snapshotRows(40);
-    const a = runSteps(h, deps, request(incident, rows, "a"));
-    const b = runSteps(h, deps, request(incident, rows, "b"));
+    await runThrough(h, deps, request(incident, rows, "first"));
+    // Two corrections requested at once (two people in finance, or one request sent twice with new ids).
+    const corrected = incidentFor("faults-race", "2011-12-21T14:00:00+09:00");
+    const a = runSteps(h, deps, request(corrected, rows, "a"));
+    const b = runSteps(h, deps, request(corrected, rows, "b"));
     const [pa, pb] = await Promise.allSettled([a.prepare(), b.prepare()]);
-    const outcomes = [pa.status, pb.status].sort();
-    expect(outcomes).toEqual(["fulfilled", "rejected"]);
+    expect([pa.status, pb.status].sort()).toEqual(["fulfilled", "rejected"]);
     const loser = pa.status === "rejected" ? pa : (pb as PromiseRejectedResult);
     expect(loser.reason).toBeInstanceOf(RunLockedError);
     const winner = pa.status === "fulfilled" ? a : b;
-    for (const child of winner.children()) await winner.compute(child);
+    // The loser tries again while the winner computes: refused again, nothing written by it.
+    const children = winner.children();
+    await winner.compute(children[0] as (typeof children)[number]);
+    await expect((winner === a ? b : a).prepare()).rejects.toThrow(RunLockedError);
+    for (const child of children.slice(1)) await winner.compute(child);
     expect((await winner.finalize()).status).toBe("completed");
-    const stored = await expectStoredAsContract(incident, rows);
-    expect(stored.every((l) => l.version === 1)).toBe(true);
+    const stored = await expectStoredAsContract(corrected, rows);
+    expect(stored.some((l) => l.version === 2)).toBe(true);
+    expect(stored.every((l) => l.version <= 2 && (l.version === 1 || l.runId === winner.ref.runId))).toBe(true);
+    expectOneEventPerChange(stored, await publishAll(incident.incidentId, "race-checkpoint.json"));
   });
 
   it("refuses others while a dead run holds the lock; after `hiwari unlock`, a new request completes with each line once", async () => {
