@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { formatPath, type Incident, IncidentError, MAX_INCIDENT_BYTES, parseIncident } from "../input/incident";
+import {
+  formatPath,
+  INCIDENT_TOO_LARGE,
+  type Incident,
+  IncidentError,
+  MAX_INCIDENT_BYTES,
+  parseIncident,
+} from "../input/incident";
 
 /**
  * The finance API's request to run (or rerun) an incident: `POST /incidents/{incidentId}/runs`.
@@ -72,9 +79,7 @@ export function parseRunRequest(incidentId: string, body: unknown): ValidRunRequ
     if (!problems.some((p) => p.startsWith("incident:"))) problems.push("incident: is required");
   } else if (new TextEncoder().encode(JSON.stringify(document)).length > MAX_INCIDENT_BYTES) {
     // The same limit as an incident file's (API Gateway's own is 10 MB a body).
-    problems.push(
-      `incident: is larger than 1 MiB (${MAX_INCIDENT_BYTES.toLocaleString("en-US")} bytes) as JSON, the most an incident may hold`,
-    );
+    problems.push(`incident: is ${INCIDENT_TOO_LARGE} (as JSON)`);
   } else {
     try {
       incident = parseIncident(document);

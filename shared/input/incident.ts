@@ -161,12 +161,11 @@ export const MAX_INCIDENT_BYTES = 1 << 20;
  * with the bytes read so far while reading one whose size was not known. Throws IncidentError.
  */
 export function checkIncidentSize(bytes: number): void {
-  if (bytes > MAX_INCIDENT_BYTES) {
-    throw new IncidentError([
-      `the file is larger than 1 MiB (${MAX_INCIDENT_BYTES.toLocaleString("en-US")} bytes), the most an incident may hold`,
-    ]);
-  }
+  if (bytes > MAX_INCIDENT_BYTES) throw new IncidentError([`the file is ${INCIDENT_TOO_LARGE}`]);
 }
+
+/** What is said of an incident over MAX_INCIDENT_BYTES, as a file or inside a run request. */
+export const INCIDENT_TOO_LARGE = `larger than 1 MiB (${MAX_INCIDENT_BYTES.toLocaleString("en-US")} bytes), the most an incident may hold`;
 
 /**
  * Parses an incident file's text (JSON, at most MAX_INCIDENT_BYTES as UTF-8); throws IncidentError naming what is

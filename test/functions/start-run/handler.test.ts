@@ -181,7 +181,7 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
     ]);
     const huge = { ...incidentDoc(), title: "x".repeat(1 << 20) };
     expect(answer(await handler(post({ ...request(), incident: huge }), lambdaContext)).body.problems).toEqual([
-      "incident: is larger than 1 MiB (1,048,576 bytes) as JSON, the most an incident may hold",
+      "incident: is larger than 1 MiB (1,048,576 bytes), the most an incident may hold (as JSON)",
     ]);
     expect(steps.executions.size).toBe(1);
   });
