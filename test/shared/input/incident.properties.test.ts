@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { IncidentError, MAX_INCIDENT_BYTES, parseIncidentText } from "../../../shared/input/incident";
@@ -9,17 +10,8 @@ import { resolveTimeZone } from "../../../shared/time/time-zone";
 // JSON, and too large. parseIncidentText must throw IncidentError, never anything else, and every problem it
 // lists must name the field that was broken, quoting no more than a short piece of the value.
 
-const VALID = {
-  incidentId: "spmode-2011-12",
-  title: "sp-mode mail address mix-up",
-  timeZone: "Asia/Tokyo",
-  policy: { rule: "calendar-day", dayBasis: "actual", rounding: "floor" },
-  suspensions: [
-    { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" },
-    { serviceCode: "DRIVENET", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" },
-  ],
-  goodwill: { amount: 200, currency: "JPY" },
-};
+/** The sample incident: two services, goodwill, every optional field present. */
+const VALID = JSON.parse(readFileSync("examples/spmode-2011/incident.json", "utf8")) as Record<string, unknown>;
 
 /** The key taken away: a required field left out. */
 const MISSING = Symbol("missing");
