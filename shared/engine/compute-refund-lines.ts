@@ -3,7 +3,7 @@ import { Fingerprint, FingerprintList, type FingerprintTable } from "../collecti
 import type { CsvRecord } from "../csv/csv-record-reader";
 import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../csv/snapshot-scanner";
 import type { Incident } from "../input/incident";
-import { checkShape, MAX_ZONE_NAME, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
+import { checkShape, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
 import { clipTo, type Interval } from "../interval/interval-set";
 import { isCurrencyCode } from "../money/currency";
 import { prorate } from "../money/rounding";
@@ -525,12 +525,7 @@ class FastEngine {
       const w = written[i] as { bytes: Uint8Array; zone: number };
       if (sameBytes(w.bytes, bytes, start, end)) return w.zone;
     }
-    const zone =
-      end === start
-        ? this.incident.timeZone
-        : end - start > MAX_ZONE_NAME
-          ? undefined
-          : resolveTimeZone(asciiText(bytes, start, end));
+    const zone = end === start ? this.incident.timeZone : resolveTimeZone(asciiText(bytes, start, end));
     if (zone === undefined) return -1;
     let index = this.zoneIndex.get(zone);
     if (index === undefined) {
