@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
+import { CompactStringSetFullError } from "../../shared/collections/compact-string-set";
 import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import {
@@ -165,6 +166,9 @@ export async function compute(options: ComputeOptions): Promise<number> {
     out.abort();
     rejects.abort();
     if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
+    // Ids past what one run can remember (about 107 million UUIDs): a snapshot too big for one run, not a fault.
+    if (e instanceof CompactStringSetFullError)
+      throw new UsageError(`${options.subscriptions}: too many distinct ids for one run to remember: ${e.message}`);
     throw e;
   } finally {
     if (progress) process.stderr.write("\n");

@@ -1,38 +1,87 @@
 /**
+ * The default and largest arena of a `CompactStringSet`: 4 GiB less 64 KiB. An entry is found through its arena
+ * offset + 1 in a 32-bit unsigned slot, so no offset may reach 2^32 - 1; and one typed array holds at most 2^32
+ * bytes on Node 20 anyway. The 64 KiB margin keeps every offset clear of both limits.
+ */
+export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 16;
+
+/**
+ * Thrown by `CompactStringSet.add`/`addBytes` when a new entry would take the arena past its cap: the set is left
+ * as it was (every entry already added is still found, exactly), it only cannot hold more.
+ */
+export class CompactStringSetFullError extends Error {
+  constructor(
+    /** Entries held when the add was refused. */
+    readonly entries: number,
+    /** Arena bytes they take (4 a length, then their UTF-8). */
+    readonly bytes: number,
+    /** The arena's cap in bytes. */
+    readonly maxBytes: number,
+    /** Arena bytes the refused entry needed. */
+    readonly needed: number,
+  ) {
+    const n = (x: number) => x.toLocaleString("en-US");
+    super(
+      `a CompactStringSet of ${n(entries)} strings (${n(bytes)} of its ${n(maxBytes)} bytes) cannot hold more: the next needs ${n(needed)} bytes`,
+    );
+    this.name = "CompactStringSetFullError";
+  }
+}
+
+/**
  * A set of strings kept compactly: UTF-8 bytes in one growing arena, found through an open-addressing table of
  * 32-bit slots. Why not a `Set<string>`: a run remembers every subscription id (to find duplicates) and every
  * refunded subscriber (for goodwill), tens of millions at the scale of a national outage; a V8 string in a Set
  * costs about 60 bytes, an entry here its UTF-8 length plus about 12. Membership is exact: equal hashes are
  * confirmed byte by byte. Strings must be well-formed UTF-16, as decoded text always is (TextEncoder would
  * turn two different lone surrogates into the same bytes).
+ *
+ * The arena holds each entry as a 4-byte length and its UTF-8 bytes, up to `maxBytes` (default and largest
+ * `MAX_ARENA_BYTES`, 4 GiB less 64 KiB): about 107 million UUID ids (36 bytes + 4 = 40 bytes each), 252 million
+ * ids of 13 bytes. An add past the cap throws `CompactStringSetFullError` and changes nothing, so the set never
+ * wraps an offset and never loses or confuses an entry (it used signed 32-bit slots, which wrapped past 2 GiB).
+ * Near the cap the table of slots and hashes takes up to 2 GiB more (8 bytes a slot, at most half of them full).
  */
 export class CompactStringSet {
-  private slots: Int32Array; // arena offset + 1 of each entry, 0 = empty
+  private slots: Uint32Array; // arena offset + 1 of each entry, 0 = empty; unsigned: offsets up to 4 GiB
   private hashes: Int32Array; // the entry's hash, to skip most byte comparisons
   private arena: Uint8Array;
   private used = 0;
   private count = 0;
+  private readonly maxBytes: number;
   private readonly encoder = new TextEncoder();
   private scratch = new Uint8Array(1024);
 
-  constructor(expected = 1024) {
+  /**
+   * @param expected entries to make room for at once.
+   * @param options.maxBytes the arena's cap (default and at most `MAX_ARENA_BYTES`); a smaller one makes the
+   *   boundary testable.
+   */
+  constructor(expected = 1024, options: { maxBytes?: number } = {}) {
+    const maxBytes = options.maxBytes ?? MAX_ARENA_BYTES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > MAX_ARENA_BYTES)
+      throw new RangeError(`maxBytes must be a whole number from 0 to ${MAX_ARENA_BYTES} (got ${maxBytes})`);
+    this.maxBytes = maxBytes;
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity);
+    this.slots = new Uint32Array(capacity);
     this.hashes = new Int32Array(capacity);
-    this.arena = new Uint8Array(Math.max(4096, expected * 16));
+    this.arena = new Uint8Array(Math.min(maxBytes, Math.max(4096, expected * 16)));
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Adds `value`; true when it was not in the set before. */
+  /** Adds `value`; true when it was not in the set before. Throws CompactStringSetFullError past the cap. */
   add(value: string): boolean {
     return this.addBytes(this.encode(value));
   }
 
-  /** Adds a value given as its UTF-8 bytes (copied); true when it was not in the set before. */
+  /**
+   * Adds a value given as its UTF-8 bytes (copied); true when it was not in the set before. A new value that
+   * would take the arena past its cap throws CompactStringSetFullError before anything changes.
+   */
   addBytes(bytes: Uint8Array): boolean {
     const hash = hashOf(bytes);
     const mask = this.slots.length - 1;
@@ -79,13 +128,15 @@ export class CompactStringSet {
     return this.scratch.subarray(0, written);
   }
 
-  /** Entry layout: length as 4 bytes little-endian, then the bytes. */
+  /** Entry layout: length as 4 bytes little-endian, then the bytes. Refuses (throws) before changing anything. */
   private store(bytes: Uint8Array): number {
     const need = this.used + 4 + bytes.length;
+    if (need > this.maxBytes)
+      throw new CompactStringSetFullError(this.count, this.used, this.maxBytes, 4 + bytes.length);
     if (need > this.arena.length) {
-      let size = this.arena.length * 2;
+      let size = Math.max(4096, this.arena.length * 2);
       while (size < need) size *= 2;
-      const next = new Uint8Array(size);
+      const next = new Uint8Array(Math.min(size, this.maxBytes)); // need <= maxBytes: it fits
       next.set(this.arena.subarray(0, this.used));
       this.arena = next;
     }
@@ -122,7 +173,7 @@ export class CompactStringSet {
   private grow(): void {
     const oldSlots = this.slots;
     const oldHashes = this.hashes;
-    this.slots = new Int32Array(oldSlots.length * 2);
+    this.slots = new Uint32Array(oldSlots.length * 2);
     this.hashes = new Int32Array(oldSlots.length * 2);
     const mask = this.slots.length - 1;
     for (let j = 0; j < oldSlots.length; j++) {

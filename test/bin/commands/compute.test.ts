@@ -2,7 +2,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { compute } from "../../../bin/commands/compute";
+import { UsageError } from "../../../bin/usage-error";
+import { CompactStringSet, CompactStringSetFullError } from "../../../shared/collections/compact-string-set";
 import { MAX_RECORD_BYTES, RECORD_TOO_LONG } from "../../../shared/csv/csv-record-reader";
 import { MAX_INCIDENT_BYTES } from "../../../shared/input/incident";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
@@ -213,6 +216,38 @@ describe("hiwari compute at its size limits", () => {
       expect(r.stderr).toBe("");
     }
   });
+});
+
+describe("hiwari compute past the ids one run can remember", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each(["fast", "plain"] as const)(
+    "refuses with a UsageError naming the file (exit 2, no stack trace) when a set of ids is full, writing nothing (%s engine)",
+    async (engine) => {
+      // Prepare: every compact set full from the start (a real one is full at 4 GiB of ids): the plain engine
+      // meets it with the first id it remembers, the fast one with the first subscriber credited with goodwill.
+      vi.spyOn(CompactStringSet.prototype, "addBytes").mockImplementation(() => {
+        throw new CompactStringSetFullError(107_372_544, 4_294_901_760, 4_294_901_760, 40);
+      });
+      const out = join(dir, "out.jsonl");
+      const rejects = join(dir, "rejects.jsonl");
+
+      // Act
+      const error = await compute({ incident, subscriptions: subs, format: "jsonl", out, rejects, engine }).catch(
+        (e) => e,
+      );
+
+      // Assess
+      expect(error).toBeInstanceOf(UsageError);
+      expect(error.message).toBe(
+        `${subs}: too many distinct ids for one run to remember: a CompactStringSet of 107,372,544 strings (4,294,901,760 of its 4,294,901,760 bytes) cannot hold more: the next needs 40 bytes`,
+      );
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(rejects)).toBe(false);
+    },
+  );
 });
 
 describe("hiwari compute on raw bytes", () => {
