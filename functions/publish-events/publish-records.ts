@@ -40,7 +40,7 @@ export interface PublishOptions {
 
 export interface PublishResult {
   published: number;
-  /** Poison records parked (never retried: their events cannot be built). */
+  /** Poison records parked (never retried: their events cannot be built, or EventBridge can never accept them). */
   parked: number;
   /** Sequence numbers of the records whose event could not be mapped or put: reported as batch item failures. */
   failed: string[];
@@ -61,29 +61,30 @@ export async function publishRecords(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const failed = new Set<string>();
-  const poison: { record: DynamoDBRecord; sequence: string; reason: string }[] = [];
-  const byEvent = new Map<BusEvent, string>();
+  const byEvent = new Map<BusEvent, { record: DynamoDBRecord; sequence: string }>();
+  let parked = 0;
+  const park = async (record: DynamoDBRecord, sequence: string, reason: string) => {
+    try {
+      if (!options.parking) throw new Error("nowhere to park it");
+      await options.parking.park(record, reason);
+      parked++;
+    } catch {
+      failed.add(sequence); // not parked: it stays in the stream and comes again
+    }
+  };
   let pending: BusEvent[] = [];
   for (const record of records) {
     const sequence = record.dynamodb?.SequenceNumber ?? record.eventID ?? "";
+    let event: BusEvent | undefined;
     try {
-      const event = eventOfRecord(record);
-      if (!event) continue;
-      byEvent.set(event, sequence);
-      pending.push(event);
+      event = eventOfRecord(record);
     } catch (e) {
-      poison.push({ record, sequence, reason: e instanceof Error ? e.message : String(e) });
+      await park(record, sequence, e instanceof Error ? e.message : String(e));
+      continue;
     }
-  }
-  let parked = 0;
-  for (const p of poison) {
-    try {
-      if (!options.parking) throw new Error("nowhere to park it");
-      await options.parking.park(p.record, p.reason);
-      parked++;
-    } catch {
-      failed.add(p.sequence); // not parked: it stays in the stream and comes again
-    }
+    if (!event) continue;
+    byEvent.set(event, { record, sequence });
+    pending.push(event);
   }
   let published = 0;
   const deadline = Date.now() + options.budgetMs;
@@ -94,10 +95,15 @@ export async function publishRecords(
       if (Date.now() + delay >= deadline) break;
       await sleep(delay);
     }
-    const rejected = await bus.put(pending, options.stopBy);
-    published += pending.length - rejected.length;
-    pending = rejected;
+    const { retry, refused } = await bus.put(pending, options.stopBy);
+    published += pending.length - retry.length - refused.length;
+    // An event the bus can never accept is parked with its record, as a poison record is: never retried.
+    for (const r of refused) {
+      const source = byEvent.get(r.event) as { record: DynamoDBRecord; sequence: string };
+      await park(source.record, source.sequence, `EventBridge refused its event: ${r.reason}`);
+    }
+    pending = retry;
   }
-  for (const event of pending) failed.add(byEvent.get(event) as string);
+  for (const event of pending) failed.add(byEvent.get(event)?.sequence as string);
   return { published, parked, failed: [...failed] };
 }

@@ -26,8 +26,9 @@ export interface RefundEventsProps {
  *
  * Defaults: the function on ARM64 and nodejs22.x, bundled by the local esbuild (no Docker), ESM, 1 GiB, 1 min;
  * the stream read from the trim horizon in batches of 100, with partial batch failures reported, a failing batch
- * bisected, 10 retries, then the records' coordinates to an encrypted dead-letter queue with an alarm at the
- * first message; an alarm on function errors.
+ * bisected and retried without limit (a record waits up to the stream's 24 hours; PublisherBehindAlarm at 6 h);
+ * records that can never become an event EventBridge accepts are parked whole by the publisher itself in an
+ * encrypted dead-letter queue, with an alarm at the first message; an alarm on function errors.
  */
 export class RefundEvents extends Construct {
   readonly bus: EventBus;

@@ -42,7 +42,7 @@ function flakyBus(refuse: Set<string>, times: number): EventBus & { calls: BusEv
         if (refuse.has(e.eventId) && n <= times) failed.push(e);
         else bus.accepted.push(e);
       }
-      return failed;
+      return { retry: failed, refused: [] };
     },
   };
   return bus;
@@ -213,7 +213,8 @@ describe("EventBridgeBus (PutEvents mocked with the real request and response sh
       { length: 21 },
       (_, i) => eventOfRecord(record(String(i), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` })) as BusEvent,
     );
-    const failed = await new EventBridgeBus(new EventBridgeClient({}), "hiwari-bus").put(events);
+    const { retry: failed, refused } = await new EventBridgeBus(new EventBridgeClient({}), "hiwari-bus").put(events);
+    expect(refused).toEqual([]);
     const calls = mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries ?? []);
     expect(calls.map((entries) => entries.length)).toEqual([10, 10, 1]);
     expect(calls[0]?.[0]).toMatchObject({
@@ -226,8 +227,154 @@ describe("EventBridgeBus (PutEvents mocked with the real request and response sh
     // Out of time: nothing is tried, everything comes back failed (published on the next delivery).
     const calls0 = mock.commandCalls(PutEventsCommand).length;
     const late = await new EventBridgeBus(new EventBridgeClient({}), "hiwari-bus").put(events, Date.now() - 1);
-    expect(late).toHaveLength(21);
+    expect(late.retry).toHaveLength(21);
     expect(mock.commandCalls(PutEventsCommand)).toHaveLength(calls0);
     mock.restore();
+  });
+});
+
+describe("events EventBridge can never accept are parked, not retried forever", () => {
+  const parkingInto = (parked: { record: DynamoDBRecord; reason: string }[]) => ({
+    park: async (r: DynamoDBRecord, reason: string) => void parked.push({ record: r, reason }),
+  });
+  const options = { budgetMs: 2_000, baseDelayMs: 1, maxDelayMs: 4 };
+
+  it("parks a record whose event is over 256 KB without sending it, and publishes the others", async () => {
+    // Prepare: a line whose subscription id alone is 300,000 characters, beside an ordinary one.
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
+    const mock = mockClient(EventBridgeClient);
+    mock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
+      FailedEntryCount: 0,
+      Entries: input.Entries.map((_, k) => ({ EventId: `id-${k}` })),
+    }));
+    const huge = record("1", { ...line(1, 20n), subscriptionId: "x".repeat(300_000), lineId: "inc#S#huge#2011-12-01" });
+    const ordinary = record("2", { ...line(1, 20n), lineId: "inc#S#C-2#2011-12-01" });
+    const parked: { record: DynamoDBRecord; reason: string }[] = [];
+
+    // Act
+    const result = await publishRecords([huge, ordinary], new EventBridgeBus(new EventBridgeClient({}), "bus"), {
+      ...options,
+      parking: parkingInto(parked),
+    });
+
+    // Assess: one call with the ordinary entry only; the huge record parked whole, with why.
+    expect(result).toEqual({ published: 1, parked: 1, failed: [] });
+    expect(mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.length)).toEqual([1]);
+    expect(parked.map((p) => p.record)).toEqual([huge]);
+    expect(parked[0]?.reason).toMatch(
+      /^EventBridge refused its event: the entry is \d+ bytes; EventBridge takes 262,144$/,
+    );
+    mock.restore();
+  });
+
+  it("parks an entry refused with an error code of its own, retries a throttled one", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
+    const mock = mockClient(EventBridgeClient);
+    mock
+      .on(PutEventsCommand)
+      .resolvesOnce({
+        FailedEntryCount: 2,
+        Entries: [
+          { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." },
+          { ErrorCode: "ThrottlingException", ErrorMessage: "slow down" },
+          { EventId: "id-3" },
+        ],
+      })
+      .resolves({ FailedEntryCount: 0, Entries: [{ EventId: "id-2" }] });
+    const records = [1, 2, 3].map((i) => record(String(i), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }));
+    const parked: { record: DynamoDBRecord; reason: string }[] = [];
+
+    const result = await publishRecords(records, new EventBridgeBus(new EventBridgeClient({}), "bus"), {
+      ...options,
+      parking: parkingInto(parked),
+    });
+
+    expect(result).toEqual({ published: 2, parked: 1, failed: [] });
+    expect(parked.map((p) => [p.record, p.reason])).toEqual([
+      [records[0], "EventBridge refused its event: MalformedDetail: Detail is malformed."],
+    ]);
+    expect(mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.length)).toEqual([3, 1]);
+    mock.restore();
+  });
+
+  it("finds the entry of a call refused as invalid by sending each alone, and parks only that one", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
+    const invalid = () => Object.assign(new Error("1 validation error detected"), { name: "ValidationException" });
+    const mock = mockClient(EventBridgeClient);
+    mock.on(PutEventsCommand).callsFake((input: { Entries: { Detail?: string }[] }) => {
+      if (input.Entries.some((e) => e.Detail?.includes("C-2#"))) throw invalid();
+      return { FailedEntryCount: 0, Entries: input.Entries.map((_, k) => ({ EventId: `id-${k}` })) };
+    });
+    const records = [1, 2, 3].map((i) => record(String(i), { ...line(1, 20n), lineId: `inc#S#C-${i}#2011-12-01` }));
+    const parked: { record: DynamoDBRecord; reason: string }[] = [];
+
+    const result = await publishRecords(records, new EventBridgeBus(new EventBridgeClient({}), "bus"), {
+      ...options,
+      parking: parkingInto(parked),
+    });
+
+    expect(result).toEqual({ published: 2, parked: 1, failed: [] });
+    expect(parked.map((p) => p.record)).toEqual([records[1]]);
+    expect(mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.length)).toEqual([3, 1, 1, 1]);
+    mock.restore();
+  });
+
+  it("keeps retrying what a deployment fault refuses (no permission): the records wait, nothing is parked", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
+    const mock = mockClient(EventBridgeClient);
+    mock.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [{ ErrorCode: "NotAuthorizedForSourceException", ErrorMessage: "not authorized" }],
+    });
+    const one = record("7", { ...line(1, 20n), lineId: "inc#S#C-7#2011-12-01" });
+    const parked: { record: DynamoDBRecord; reason: string }[] = [];
+
+    const result = await publishRecords([one], new EventBridgeBus(new EventBridgeClient({}), "bus"), {
+      budgetMs: 50,
+      baseDelayMs: 1,
+      maxDelayMs: 2,
+      parking: parkingInto(parked),
+    });
+
+    expect(result).toEqual({ published: 0, parked: 0, failed: ["7"] });
+    expect(parked).toEqual([]);
+    expect(mock.commandCalls(PutEventsCommand).length).toBeGreaterThan(1);
+    mock.restore();
+  });
+});
+
+describe("a parked record in SQS", () => {
+  it("goes whole when it fits, and without its images (then its keys) when it passes SQS's 256 KiB", async () => {
+    const { sqsParkedMessage, SQS_MAX_MESSAGE_BYTES } = await import("../../../functions/commons/bus/record-parking");
+    const small = record("1", line(1, 20n));
+    const big = record("2", { ...line(1, 20n), subscriberId: "y".repeat(300_000) });
+    const huge = record("3", { ...line(1, 20n), subscriptionId: "x".repeat(300_000) });
+    huge.dynamodb = {
+      ...huge.dynamodb,
+      Keys: { pk: { S: `inc#S#${"x".repeat(300_000)}` }, sk: { S: "L#2011-12-01" } },
+    };
+
+    expect(JSON.parse(sqsParkedMessage(small, "why")).record).toEqual(small);
+    const bigMessage = sqsParkedMessage(big, "why");
+    expect(Buffer.byteLength(bigMessage)).toBeLessThanOrEqual(SQS_MAX_MESSAGE_BYTES);
+    expect(JSON.parse(bigMessage).record.dynamodb).toEqual({
+      SequenceNumber: "2",
+      StreamViewType: "NEW_AND_OLD_IMAGES",
+    });
+    const hugeMessage = JSON.parse(sqsParkedMessage(huge, "why"));
+    expect(hugeMessage.omitted).toMatch(/and its keys too$/);
+    expect(hugeMessage.record).toEqual({
+      eventID: "e3",
+      eventName: "INSERT",
+      dynamodb: { SequenceNumber: "3", StreamViewType: "NEW_AND_OLD_IMAGES" },
+    });
   });
 });
