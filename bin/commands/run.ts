@@ -5,6 +5,7 @@ import { UnusableSnapshotError } from "../../shared/engine/compute-refunds";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import {
   DRY_RUN_FOLDER,
+  INCIDENT_FILE,
   MANIFEST_FILE,
   type PrepareOutput,
   REJECTS_FILE,
@@ -63,7 +64,12 @@ export async function run(options: RunOptions): Promise<number> {
     const context = localLambdaContext("hiwari-run");
     // Events of changes stored by an earlier run that died before publishing go out first.
     await env.publishPending();
-    // The state machine's input, as start-run builds it on AWS; the snapshot "location" is the file.
+    // The state machine's input, as start-run builds it on AWS: the incident left among the run's files and passed
+    // by reference (pinned by the digest of its bytes); the snapshot "location" is the file.
+    const files = deps.filesOf(ref);
+    const left = await files.get(INCIDENT_FILE).catch(() => undefined);
+    if (left === undefined) await files.put(INCIDENT_FILE, incidentText);
+    else if (left !== incidentText) throw new UsageError(new RequestMismatchError(ref.runId, "incident").message);
     const input: ExecutionInput = {
       ...ref,
       requestId,
@@ -72,7 +78,7 @@ export async function run(options: RunOptions): Promise<number> {
       dryRun: Boolean(options.dryRun),
       batchSize,
       incidentDigest: sha256(incidentBytes),
-      incident: JSON.parse(incidentText),
+      incident: { ...files.location(INCIDENT_FILE), sha256: sha256(incidentText) },
       snapshot: { bucket: LOCAL_BUCKET, key: options.subscriptions },
     };
     const prepared = (await makePrepare(depsOf)(input, context).catch((e) => {
@@ -100,7 +106,7 @@ export async function run(options: RunOptions): Promise<number> {
     let done: RunRecord;
     try {
       // The Map: the manifest's rows, as the CSV item reader gives them, a few per child.
-      const items = manifestItems(await deps.filesOf(ref).get(MANIFEST_FILE));
+      const items = manifestItems(await files.get(MANIFEST_FILE));
       const compute = makeCompute(depsOf);
       for (let i = 0; i < items.length; i += SLICES_PER_CHILD) {
         const batch = { BatchInput: { ...ref, snapshot: input.snapshot }, Items: items.slice(i, i + SLICES_PER_CHILD) };

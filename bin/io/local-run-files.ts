@@ -46,6 +46,18 @@ export class FolderRunFiles implements RunFiles {
     return readFile(join(this.folder, name), "utf8");
   }
 
+  async putStream(name: string, body: AsyncIterable<string>): Promise<void> {
+    const path = join(this.folder, name);
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(`${path}.partial`, "w");
+    try {
+      for await (const text of body) await file.write(text);
+    } finally {
+      await file.close();
+    }
+    await rename(`${path}.partial`, path);
+  }
+
   location(name: string): { bucket: string; key: string } {
     return { bucket: LOCAL_BUCKET, key: join(this.folder, name) };
   }

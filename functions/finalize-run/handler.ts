@@ -1,6 +1,13 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
-import { completeStep, failStep, finalizeShardStep, type ShardResult } from "../../shared/pipeline/run-steps";
+import {
+  completeStep,
+  failStep,
+  finalizeShardStep,
+  recordBatchFailure,
+  type ShardResult,
+} from "../../shared/pipeline/run-steps";
+import { sliceOfItem } from "../../shared/pipeline/survey-snapshot";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
@@ -10,6 +17,11 @@ const ShardEventSchema = RunRefSchema.extend({ shard: z.number().int() });
 const CatchErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
 /** A Catch's error output: `Cause` is the Lambda's error as JSON, or plain text for the service's own errors. */
 const FailEventSchema = RunRefSchema.extend({ error: CatchErrorSchema.optional() });
+/** A Map child's Catch: the child's manifest rows (its batches) and its error. */
+const BatchFailureSchema = RunRefSchema.extend({
+  items: z.array(z.record(z.string(), z.unknown())).min(1),
+  error: CatchErrorSchema,
+});
 /**
  * An execution that ended without its Catch (timed out, stopped): Step Functions' "Execution Status Change" event,
  * whose `detail.input` is the execution's input as JSON text.
@@ -85,17 +97,30 @@ export function messageOf(error: { Error?: string; Cause?: string } | undefined)
 }
 
 /**
- * How long a failed run keeps the incident's lock: a Map child still in flight ends within its time limit (2 min);
- * the next run may start after that.
+ * How long a failed run keeps the incident's lock: an invocation still in flight when the run failed (a Map child's
+ * batch, at most 2 minutes; a shard's finalize, at most 15) may still write until its time limit; the next run may
+ * start after the longest of them, with a minute to spare. An infra test holds this above every run function's
+ * timeout.
  */
-export const DRAIN_MS = 3 * 60 * 1000;
+export const DRAIN_MS = 16 * 60 * 1000;
 
 /**
  * fail-run: a run's failure on its record, the lock given up after the drain, so a corrected rerun can start.
  * Invoked by the state machine's Catch, and by a rule on executions that ended without it (timed out, stopped).
+ * A Map child's Catch invokes it too, with the child's batches: the child's own error is then recorded on the run
+ * (the run itself fails when the Map does, and its error names the child's).
  */
 export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment, drainMs = DRAIN_MS) {
   return withPowertools(async (event: unknown) => {
+    const batch = BatchFailureSchema.safeParse(event);
+    if (batch.success) {
+      const { items, error, ...ref } = batch.data;
+      const batches = items.map((item) => sliceOfItem(item).batchNo);
+      await recordBatchFailure(ref, batches, messageOf(error), deps());
+      metrics.addMetric("BatchesFailed", MetricUnit.Count, batches.length);
+      logger.error("batch failed", { runId: ref.runId, batches, error: error.Error ?? "unknown" });
+      return { incidentId: ref.incidentId, runId: ref.runId, batches };
+    }
     const { ref, error } = failureOf(event);
     const message = messageOf(error);
     await failStep(ref, message, deps(), drainMs);

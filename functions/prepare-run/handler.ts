@@ -1,22 +1,25 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ExecutionInputSchema } from "../../shared/api/run-request";
-import { prepareStep } from "../../shared/pipeline/run-steps";
+import { INCIDENT_FILE, prepareStep, readRunIncident } from "../../shared/pipeline/run-steps";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
 
 /**
- * prepare-run, the state machine's first step: one pass over the snapshot, the run's lock and record, and the
- * manifest of slices the Distributed Map reads. Returns the manifest's S3 location for the Map's item reader.
+ * prepare-run, the state machine's first step: the incident from the run's files (checked against the digest in the
+ * input), one pass over the snapshot, the run's lock and record, and the manifest of slices the Distributed Map reads. Returns the manifest's S3 location for the Map's item reader.
  */
 export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown) => {
     const input = ExecutionInputSchema.parse(event);
     const { store, snapshotOf, filesOf } = deps();
     const files = filesOf(input);
+    const own = files.location(INCIDENT_FILE);
+    if (input.incident.bucket !== own.bucket || input.incident.key !== own.key)
+      throw new Error(`the incident must be the run's own ${INCIDENT_FILE}, not ${input.incident.key}`);
     const prepared = await prepareStep(
       {
-        incidentDocument: input.incident,
+        incidentDocument: await readRunIncident(files, input.incident.sha256),
         incidentDigest: input.incidentDigest,
         requestId: input.requestId,
         requestedBy: input.requestedBy,

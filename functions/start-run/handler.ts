@@ -12,15 +12,20 @@ import {
 } from "../../shared/api/run-request";
 import { differingInput } from "../../shared/pipeline/prepare-run";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import { INCIDENT_FILE, type RunRef } from "../../shared/pipeline/run-steps";
 import type { RefundStore, RunRecord } from "../../shared/store/refund-store";
 import { requiredEnv, storeFromEnvironment } from "../commons/environment";
 import { json, problem } from "../commons/http/responses";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics, tracer } from "../commons/powertools/powertools";
+import type { RunFilesAt } from "../commons/runtime";
+import { runPrefix, S3RunFiles } from "../commons/s3/s3-run-files";
 
 export interface StartRunDeps {
   store: RefundStore;
   s3: S3Client;
+  /** The run's files (the run bucket's `runs/<incident>/<run>/`), where the incident is left for prepare. */
+  filesOf(ref: RunRef): RunFilesAt;
   sfn: SFNClient;
   stateMachineArn: string;
   /** The bucket finance puts snapshots in: the only one the functions may read. */
@@ -65,6 +70,7 @@ function executionInput(
   run: RunRecord,
   request: ValidRunRequest,
   snapshot: ExecutionInput["snapshot"],
+  incident: ExecutionInput["incident"],
 ): ExecutionInput {
   return {
     incidentId: run.incidentId,
@@ -75,7 +81,7 @@ function executionInput(
     dryRun: run.dryRun,
     batchSize: run.batchSize,
     incidentDigest: run.incidentDigest,
-    incident: request.incidentDocument,
+    incident,
     snapshot,
   };
 }
@@ -155,12 +161,18 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
       );
     if (run.status === "completed") return json(200, { ...answer, status: run.status, created: false });
   }
+  // The incident travels by reference (it may be 1 MiB; an execution's input is at most 256 KiB): written among the
+  // run's files as canonical JSON, so a retried request writes the same bytes and starts the same input.
+  const incidentText = canonicalJson(request.incidentDocument);
+  const files = deps.filesOf({ incidentId, runId });
+  await files.put(INCIDENT_FILE, incidentText);
+  const incident = { ...files.location(INCIDENT_FILE), sha256: sha256(incidentText) };
   try {
     await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.stateMachineArn,
         name: runId,
-        input: JSON.stringify(executionInput(run, request, snapshot)),
+        input: JSON.stringify(executionInput(run, request, snapshot, incident)),
       }),
     );
   } catch (e) {
@@ -176,13 +188,18 @@ let deps: StartRunDeps | undefined;
 
 /** The deployed dependencies, built once per container. */
 async function depsFromEnvironment(): Promise<StartRunDeps> {
-  deps ??= {
-    store: storeFromEnvironment(),
-    s3: tracer.captureAWSv3Client(new S3Client({})),
-    sfn: tracer.captureAWSv3Client(new SFNClient({})),
-    stateMachineArn: requiredEnv("STATE_MACHINE_ARN"),
-    snapshotBucket: requiredEnv("SNAPSHOT_BUCKET"),
-  };
+  if (!deps) {
+    const s3 = tracer.captureAWSv3Client(new S3Client({}));
+    const bucket = requiredEnv("SNAPSHOT_BUCKET"); // snapshots and run files share the run bucket
+    deps = {
+      store: storeFromEnvironment(),
+      s3,
+      filesOf: (ref) => new S3RunFiles(s3, bucket, runPrefix(ref)),
+      sfn: tracer.captureAWSv3Client(new SFNClient({})),
+      stateMachineArn: requiredEnv("STATE_MACHINE_ARN"),
+      snapshotBucket: bucket,
+    };
+  }
   return deps;
 }
 

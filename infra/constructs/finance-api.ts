@@ -21,7 +21,7 @@ import { z } from "zod";
 import { RunRequestBodySchema } from "../../shared/api/run-request";
 import { alarmAbove } from "./alarms";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
-import { SNAPSHOTS_PREFIX } from "./run-bucket";
+import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
 
 /** The API Gateway stage the finance API is deployed to: `…/v1/incidents/{incidentId}/runs`. */
 export const API_STAGE = "v1";
@@ -69,6 +69,8 @@ export class FinanceApi extends Construct {
     })
       .allow(["dynamodb:GetItem", "dynamodb:PutItem"], [runs.tableArn])
       .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
+      // The incident goes to prepare by reference: start-run leaves it among the run's files.
+      .allowObjects(["s3:PutObject"], bucket, RUNS_PREFIX)
       .allow(["states:StartExecution"], [stateMachine.stateMachineArn]);
     this.readRuns = new HiwariFunction(this, "ReadRuns", {
       ...common,

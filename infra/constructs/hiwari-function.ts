@@ -112,7 +112,8 @@ export class HiwariFunction extends Construct {
 export const FUNCTION_TIMEOUTS = {
   api: Duration.seconds(29),
   prepare: Duration.minutes(15),
-  // An Express child of the Map runs at most 5 minutes, retries included: a batch must end well inside it.
+  // A batch of at most 2,000 rows takes seconds; 2 minutes leaves room for throttling inside one attempt (the Map's
+  // STANDARD children retry an attempt that timed out). fail-run's drain (DRAIN_MS) outlasts every timeout here.
   batch: Duration.minutes(2),
   finalize: Duration.minutes(15),
   complete: Duration.minutes(5),

@@ -8,6 +8,11 @@ import { SNAPSHOTS_PREFIX } from "../../shared/api/run-request";
 export { SNAPSHOTS_PREFIX };
 /** Where each run keeps its files (manifest, plan, rejected rows, dry-run changes, run record). */
 export const RUNS_PREFIX = "runs/";
+/**
+ * Where the Distributed Map's ResultWriter puts its children's results (`<prefix>/<map run id>/manifest.json`, …):
+ * among the run files, apart from any run's own prefix (`runs/<incident>/run-…/`).
+ */
+export const MAP_RESULTS_PREFIX = `${RUNS_PREFIX}map-results`;
 
 export interface RunBucketProps {
   readonly removalPolicy: RemovalPolicy;

@@ -1,23 +1,25 @@
-import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Aws, type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { type Alarm, MathExpression } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
-import type { Bucket } from "aws-cdk-lib/aws-s3";
+import type { Bucket, IBucket } from "aws-cdk-lib/aws-s3";
 import {
   Choice,
   Condition,
   CsvHeaders,
   DefinitionBody,
   DistributedMap,
+  type DistributedMapProps,
   Fail,
   Map as InlineMap,
   ItemBatcher,
   JitterType,
   JsonPath,
   LogLevel,
+  type QueryLanguage,
   S3CsvItemReader,
   StateMachine,
   StateMachineType,
@@ -32,7 +34,7 @@ import { SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
 import { alarmAbove } from "./alarms";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
-import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
+import { MAP_RESULTS_PREFIX, RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
 
 export interface RunPipelineProps {
   readonly refunds: Table;
@@ -63,6 +65,7 @@ export const PERMANENT_ERRORS = [
   "UnaccountedRowsError",
   "LockLostError",
   "ConcurrentChangeError",
+  "IncidentChangedError",
   "ZodError",
 ];
 
@@ -142,7 +145,7 @@ export class RunPipeline extends Construct {
     this.prepare
       .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
       .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
-      .allowObjects(["s3:PutObject"], bucket, RUNS_PREFIX);
+      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
     this.computeBatch
       .allow(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], [runs.tableArn])
       .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
@@ -156,7 +159,8 @@ export class RunPipeline extends Construct {
     this.complete
       .allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn])
       .allow(["dynamodb:PutItem"], [refunds.tableArn])
-      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+      // The reject report is a multipart upload, aborted if it fails.
+      .allowObjects(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], bucket, RUNS_PREFIX);
     this.fail.allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn]);
 
     // Recording the failure is retried too: a run left `running` would hold its incident until the lease ran out.
@@ -171,8 +175,22 @@ export class RunPipeline extends Construct {
     );
 
     const prepare = this.invoke("Prepare", this.prepare, JsonPath.entirePayload, "$.prepared");
+    // Prepare surveys the whole snapshot in one invocation: a survey that ran out of time would again, so a timeout is
+    // not retried, and anything else at most twice (a retried prepare resumes the same run: its lock, its record).
+    prepare.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
+    prepare.addRetry({ errors: ["Sandbox.Timedout", "States.Timeout"], maxAttempts: 0 });
+    prepare.addRetry({
+      errors: ["States.ALL"],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 2,
+      jitterStrategy: JitterType.FULL,
+    });
 
-    const computeBatches = new DistributedMap(this, "ComputeBatches", {
+    const computeBatches = new DistributedMapWithResults(this, "ComputeBatches", {
+      // The children's results go to S3, never into the state: 36,000 children's results would pass 256 KiB.
+      resultsBucket: bucket,
+      resultsPrefix: MAP_RESULTS_PREFIX,
       comment:
         "one child per few slices of the snapshot; any failed child fails the run before finalize voids anything",
       label: "ComputeBatches",
@@ -193,13 +211,38 @@ export class RunPipeline extends Construct {
       maxConcurrency: props.mapConcurrency ?? 8,
       // Zero: a batch that failed after its retries leaves lines unproduced, and finalize would void them.
       toleratedFailurePercentage: 0,
-      mapExecutionType: StateMachineType.EXPRESS,
+      // STANDARD children: a child may retry a throttled batch for as long as its backoff needs (an EXPRESS child
+      // ends at 5 minutes, retries included: two attempts of a 2-minute batch). docs/scale.md has the cost.
+      mapExecutionType: StateMachineType.STANDARD,
       resultPath: JsonPath.DISCARD,
     });
-    // A child's output is dropped (OutputPath null): 9,000 children's results must not add up past 256 KiB.
-    computeBatches.itemProcessor(
-      this.retried(this.invoke("Compute", this.computeBatch, JsonPath.entirePayload, undefined, JsonPath.DISCARD)),
+    // A child that failed after its retries records its own error and batches on the run (the Map itself only says
+    // States.ExceedToleratedFailureThreshold), then fails with that very error.
+    const recordBatchFailure = this.retried(
+      this.invoke(
+        "RecordBatchFailure",
+        this.fail,
+        {
+          "incidentId.$": "$.BatchInput.incidentId",
+          "runId.$": "$.BatchInput.runId",
+          "items.$": "$.Items",
+          "error.$": "$.error",
+        },
+        JsonPath.DISCARD,
+      ),
+    ).next(
+      new Fail(this, "BatchFailed", {
+        comment: "the child's own error, recorded on the run by RecordBatchFailure",
+        errorPath: JsonPath.stringAt("$.error.Error"),
+        causePath: JsonPath.stringAt("$.error.Cause"),
+      }),
     );
+    // A child's output is dropped (OutputPath null): nothing of it needs to reach the Map's results.
+    const compute = this.retried(
+      this.invoke("Compute", this.computeBatch, JsonPath.entirePayload, undefined, JsonPath.DISCARD),
+    );
+    compute.addCatch(recordBatchFailure, { errors: ["States.ALL"], resultPath: "$.error" });
+    computeBatches.itemProcessor(compute);
 
     const finalizeShards = new InlineMap(this, "FinalizeShards", {
       comment: "voids, goodwill and totals, one shard of the incident's lines at a time",
@@ -226,7 +269,7 @@ export class RunPipeline extends Construct {
       state.addCatch(failRun, { errors: ["States.ALL"], resultPath: "$.error" });
       return state;
     };
-    const definition = this.retried(catchAll(prepare)).next(
+    const definition = catchAll(prepare).next(
       new Choice(this, "AlreadyCompleted?")
         .when(
           Condition.stringEquals("$.prepared.status", "already-completed"),
@@ -235,7 +278,10 @@ export class RunPipeline extends Construct {
         .otherwise(catchAll(computeBatches).next(catchAll(finalizeShards)).next(catchAll(complete))),
     );
 
+    // Under /aws/vendedlogs/: Step Functions' log delivery writes there without a resource policy per group (AWS
+    // allows 5,120 characters of CloudWatch Logs resource policy per region, which named groups elsewhere fill up).
     const logs = new LogGroup(this, "StateMachineLogs", {
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-runs`,
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
@@ -247,13 +293,25 @@ export class RunPipeline extends Construct {
       logs: { destination: logs, level: LogLevel.ERROR, includeExecutionData: false },
       timeout: Duration.hours(24),
     });
-    // The Map's item reader reads the manifest prepare wrote, and nothing else of the bucket.
+    // The Map's item reader reads the manifest prepare wrote, and nothing else of the bucket; its result writer writes
+    // under MAP_RESULTS_PREFIX only (CDK's own ResultWriter would grant these on every object of the bucket).
     this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ["s3:GetObject"], resources: [runFiles] }));
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+        resources: [bucket.arnForObjects(`${MAP_RESULTS_PREFIX}/*`)],
+      }),
+    );
     const role = this.stateMachine.role;
     acknowledgeWildcard(
       role,
       `${arnOf(bucket)}/${RUNS_PREFIX}*`,
       "the Map's item reader reads the manifest among the run files",
+    );
+    acknowledgeWildcard(
+      role,
+      `${arnOf(bucket)}/${MAP_RESULTS_PREFIX}/*`,
+      "the Map's result writer writes its children's results (one folder per map run, named by Step Functions)",
     );
     acknowledgeWildcard(role, "*", "xray:PutTraceSegments and friends (tracing) support no resource-level permission");
     for (const f of [this.prepare, this.computeBatch, this.finalizeShard, this.complete, this.fail])
@@ -326,5 +384,33 @@ export class RunPipeline extends Construct {
       jitterStrategy: JitterType.FULL,
     });
     return task;
+  }
+}
+
+interface DistributedMapWithResultsProps extends DistributedMapProps {
+  readonly resultsBucket: IBucket;
+  readonly resultsPrefix: string;
+}
+
+/**
+ * A Distributed Map whose ResultWriter writes the children's results to `resultsBucket` under `resultsPrefix`
+ * (`<prefix>/<map run id>/manifest.json`, `SUCCEEDED_0.json`, `FAILED_0.json`, …), and whose output is then only
+ * where they are. CDK's own `ResultWriterV2` renders the same ASL but grants its S3 actions on every object of the
+ * bucket; here the caller grants them on the prefix alone.
+ */
+class DistributedMapWithResults extends DistributedMap {
+  private readonly results: { Bucket: string; Prefix: string };
+
+  constructor(scope: Construct, id: string, props: DistributedMapWithResultsProps) {
+    const { resultsBucket, resultsPrefix, ...rest } = props;
+    super(scope, id, rest);
+    this.results = { Bucket: resultsBucket.bucketName, Prefix: resultsPrefix };
+  }
+
+  override toStateJson(queryLanguage?: QueryLanguage): object {
+    return {
+      ...super.toStateJson(queryLanguage),
+      ResultWriter: { Resource: `arn:${Aws.PARTITION}:states:::s3:putObject`, Parameters: this.results },
+    };
   }
 }

@@ -18,7 +18,7 @@ export const SNAPSHOTS_PREFIX = "snapshots/";
 
 /** Rows per batch (one slice of the snapshot): a batch must end well inside the compute function's time limit. */
 export const DEFAULT_BATCH_SIZE = 1000;
-/** A batch's record holds its rejected rows: 2,000 of them (~180 B each) stay inside DynamoDB's 400 KB item. */
+/** Rows per batch at most: a batch of 2,000 rows ends well inside the compute function's 2 minutes (its rejects go to the run's files). */
 export const MAX_BATCH_SIZE = 2_000;
 
 /** An S3 object: the subscriptions snapshot. `versionId` pins it (the bucket is versioned); latest when absent. */
@@ -119,9 +119,17 @@ export function parseS3Uri(uri: string): S3Location | undefined {
   return { bucket: m[1] as string, key: m[2] as string };
 }
 
+/** Where a run's incident document is (an object among its files) and the SHA-256 of its bytes. */
+export const IncidentRefSchema = z.strictObject({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type IncidentRef = z.infer<typeof IncidentRefSchema>;
+
 /**
  * What start-run hands the state machine (`StartExecution` input): the recorded request, with the incident
- * document and the snapshot pinned to a version. Built from the stored run record, so a retried request starts
+ * by reference and the snapshot pinned to a version. Built from the stored run record, so a retried request starts
  * the execution with the very same input (Step Functions then answers as for the first call).
  */
 export const ExecutionInputSchema = z.strictObject({
@@ -133,7 +141,11 @@ export const ExecutionInputSchema = z.strictObject({
   dryRun: z.boolean(),
   batchSize: z.number().int().positive(),
   incidentDigest: z.string().regex(/^[0-9a-f]{64}$/),
-  incident: z.unknown(),
+  /**
+   * The incident document by reference: the run's `incident.json` among its files, pinned by the SHA-256 of its
+   * bytes. Never the document itself: an incident may be 1 MiB, a state machine's input at most 256 KiB.
+   */
+  incident: IncidentRefSchema,
   snapshot: S3LocationSchema,
 });
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;

@@ -16,6 +16,8 @@ import type { RunContext } from "./run-context";
 
 export interface BatchResult {
   summary: BatchSummary;
+  /** The batch's rejected rows, in line order (saved in the run's files before the batch is recorded). */
+  rejects: RejectedRow[];
   /** The changes written (or, in a dry run, that would have been). */
   changes: LineChange[];
 }
@@ -39,7 +41,8 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
 
 /**
  * One batch of snapshot rows: validate, compute, reconcile with the stored lines of the same ids, write the
- * changes (conditionally on version) and record what the batch produced for finalize. Idempotent: a retried
+ * changes (conditionally on version), save the rejected rows (`saveRejects`, before the record: a recorded batch
+ * always has them) and record what the batch produced for finalize. Idempotent: a retried
  * batch reads its own earlier writes back as stored lines and writes nothing again (on a first run, which reads
  * nothing, it rewrites the same version-1 items: the publisher emits nothing for a write that changed nothing).
  * Goodwill is decided in finalize, since a subscriber's rows may fall in different batches.
@@ -50,6 +53,7 @@ export async function computeBatch(
   header: SubscriptionHeader,
   records: readonly CsvRecord[],
   store: RefundStore,
+  saveRejects: (rejects: readonly RejectedRow[]) => Promise<void> = async () => {},
 ): Promise<BatchResult> {
   const { incident, runId } = context;
   const calculator = new SubscriptionCalculator(incident);
@@ -95,7 +99,8 @@ export async function computeBatch(
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
   if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
-  const summary: BatchSummary = { batchNo, counts, rejects, totals: totalsOf(computed) };
+  if (rejects.length > 0) await saveRejects(rejects);
+  const summary: BatchSummary = { batchNo, counts, totals: totalsOf(computed) };
   await store.putBatch(incident.incidentId, runId, summary, books);
-  return { summary, changes };
+  return { summary, rejects, changes };
 }

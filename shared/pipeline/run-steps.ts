@@ -1,10 +1,11 @@
 import { type Incident, parseIncident } from "../input/incident";
-import { type RejectedRow, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import { readHeader, type SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
 import { toJsonLine } from "../output/line-format";
 import type { LineChange } from "../reconcile/reconcile";
 import {
   addCounts,
+  type BatchSummary,
   LockLostError,
   type RefundStore,
   type RunCounts,
@@ -16,7 +17,7 @@ import {
 import { computeBatch } from "./compute-batch";
 import { finalizeShard } from "./finalize-run";
 import { completeRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
-import { type RunContext, runIdOf } from "./run-context";
+import { type RunContext, runIdOf, sha256 } from "./run-context";
 import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
 
 /**
@@ -39,6 +40,11 @@ export interface SnapshotBytes {
 export interface RunFiles {
   put(name: string, body: string): Promise<void>;
   get(name: string): Promise<string>;
+  /**
+   * Writes a file from pieces of text as they come, holding only a part of it at a time (a run's reject report can
+   * be larger than any one string): whole or not at all, as `put`.
+   */
+  putStream(name: string, body: AsyncIterable<string>): Promise<void>;
 }
 
 export interface StepDeps {
@@ -56,6 +62,25 @@ export interface PrepareInput {
   reason: string;
   dryRun: boolean;
   batchSize: number;
+}
+
+/** Thrown when the incident among a run's files is not the one the run was started with (its SHA-256 differs). */
+export class IncidentChangedError extends Error {
+  constructor(name: string, expected: string, found: string) {
+    super(`${name}: its SHA-256 is ${found}, not ${expected} as the run was started with; start a new run`);
+    this.name = "IncidentChangedError";
+  }
+}
+
+/**
+ * The incident document a run was started with, read from the run's files and checked against the SHA-256 of its
+ * bytes that start-run (or `hiwari run`) pinned in the execution's input.
+ */
+export async function readRunIncident(files: RunFiles, sha256Hex: string): Promise<unknown> {
+  const text = await files.get(INCIDENT_FILE);
+  const found = sha256(text);
+  if (found !== sha256Hex) throw new IncidentChangedError(INCIDENT_FILE, sha256Hex, found);
+  return JSON.parse(text);
 }
 
 /** Names a run between steps. */
@@ -85,8 +110,16 @@ interface Plan {
 export const SLICES_PER_CHILD = 4;
 
 export const PLAN_FILE = "plan.json";
+/**
+ * The incident document, as start-run (or `hiwari run`) wrote it among the run's files: it travels to prepare by
+ * reference (an incident of up to 1 MiB does not fit a state machine's 256 KiB input), pinned by its SHA-256.
+ */
+export const INCIDENT_FILE = "incident.json";
 export const MANIFEST_FILE = "manifest.csv";
+/** The run's reject report: every batch's rejected rows, in batch order, one JSON line each. */
 export const REJECTS_FILE = "rejects.jsonl";
+/** Where a batch leaves its rejected rows (only a batch with any): complete joins them into REJECTS_FILE. */
+export const batchRejectsFile = (batchNo: number) => `rejects/batch-${String(batchNo).padStart(7, "0")}.jsonl`;
 export const RUN_FILE = "run.json";
 /** Where a dry run leaves the changes it would make: one file per batch and per shard. */
 export const DRY_RUN_FOLDER = "dry-run";
@@ -100,7 +133,7 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
   // Strict on a rerun: a rejected row keeps its stored lines, so its subscription must be known for sure.
   const runId = runIdOf(incident.incidentId, input.requestId);
   const strict = (await deps.store.listRuns(incident.incidentId)).some((r) => !r.dryRun && r.runId !== runId);
-  const survey = await surveySnapshot(deps.snapshot.name, deps.snapshot.stream(), input.batchSize, { strict });
+  const survey = await surveySnapshot(deps.snapshot.name, () => deps.snapshot.stream(), input.batchSize, { strict });
   const prepared = await prepareRun(
     {
       incident,
@@ -190,7 +223,9 @@ export async function computeStep(
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
     const records = recordsOfSlice(deps.snapshot.name, slice, await deps.snapshot.range(slice.start, slice.end));
-    const result = await computeBatch(context, slice.batchNo, header, records, deps.store);
+    const result = await computeBatch(context, slice.batchNo, header, records, deps.store, (rejects) =>
+      deps.files.put(batchRejectsFile(slice.batchNo), rejects.map((r) => `${JSON.stringify(r)}\n`).join("")),
+    );
     counts = addCounts(counts, result.summary.counts);
     if (context.dryRun)
       await deps.files.put(`${DRY_RUN_FOLDER}/batch-${slice.batchNo}.jsonl`, dryRunLines(result.changes));
@@ -284,18 +319,39 @@ export async function completeStep(
     );
   let counts = { ...ZERO_COUNTS };
   const totals = new ServiceTotals();
-  const rejects: RejectedRow[] = [];
   for (const part of [...batches, ...shards]) {
     counts = addCounts(counts, part.counts);
     for (const t of part.totals ?? []) totals.add(t.serviceCode, t.currency, t.lines, BigInt(t.amount));
   }
   const unaccounted = unaccountedRows(counts, plan.rows);
   if (unaccounted) throw new UnaccountedRowsError(ref.runId, unaccounted);
-  for (const b of batches) rejects.push(...b.rejects);
-  await deps.files.put(REJECTS_FILE, rejects.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  await deps.files.putStream(REJECTS_FILE, rejectReport(batches, deps.files));
   const done = await completeRun(run, { counts, totals: totals.listAsText() }, deps.store, now);
   await deps.files.put(RUN_FILE, `${JSON.stringify(done, null, 2)}\n`);
   return done;
+}
+
+/** The batches' reject files in batch order, one at a time: the report is never held whole. */
+async function* rejectReport(batches: readonly BatchSummary[], files: RunFiles): AsyncIterable<string> {
+  const rejected = batches.filter((b) => b.counts.rejected > 0).sort((a, b) => a.batchNo - b.batchNo);
+  for (const b of rejected) yield await files.get(batchRejectsFile(b.batchNo));
+}
+
+/**
+ * A Map child's own failure, recorded on the run before the child fails (on AWS the Map only says that a child
+ * failed): `batch 3, 4: SnapshotChangedError: …`. The run's failure (failStep) then names it. A completed run is
+ * left as it is.
+ */
+export async function recordBatchFailure(
+  ref: RunRef,
+  batches: readonly number[],
+  error: string,
+  deps: Pick<StepDeps, "store">,
+): Promise<void> {
+  const run = await deps.store.getRun(ref.incidentId, ref.runId);
+  if (!run || run.status === "completed") return;
+  const which = batches.length === 1 ? "batch" : "batches";
+  await deps.store.putRun({ ...run, batchError: `${which} ${batches.join(", ")}: ${error}` });
 }
 
 /**
@@ -307,7 +363,9 @@ export async function completeStep(
 export async function failStep(ref: RunRef, error: string, deps: Pick<StepDeps, "store">, drainMs = 0): Promise<void> {
   const run = await deps.store.getRun(ref.incidentId, ref.runId);
   if (!run || run.status === "completed") return;
-  await deps.store.putRun({ ...run, status: "failed", error });
+  // A child's own error says more than the Map's "a child failed": it leads, the Map's error follows.
+  const message = run.batchError ? `${run.batchError} (then: ${error})` : error;
+  await deps.store.putRun({ ...run, status: "failed", error: message });
   if (drainMs === 0) await deps.store.releaseLock(ref.incidentId, ref.runId);
   else
     await deps.store.renewLock(ref.incidentId, ref.runId, drainMs).catch((e) => {

@@ -1,4 +1,3 @@
-import type { RejectedRow } from "../input/subscription-row";
 import type { KeyedLine, LineChange, StoredLine } from "../reconcile/reconcile";
 
 /** Number of shards an incident's lines are spread over in the per-incident index (see docs/data-model.md). */
@@ -51,10 +50,14 @@ export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
   return out;
 }
 
+/**
+ * What a batch recorded: its counts and totals. Its rejected rows are not here but in the run's files
+ * (`rejects/batch-<n>.jsonl`, written before this record): 2,000 rejects of long or CJK ids pass DynamoDB's
+ * 400 KB item, and a run's rejects are no business of the table.
+ */
 export interface BatchSummary {
   batchNo: number;
   counts: RunCounts;
-  rejects: RejectedRow[];
   /** What the lines this batch produced add up to, per service and currency (they stand at these amounts now). */
   totals: TotalLine[];
 }
@@ -88,6 +91,11 @@ export interface RunRecord {
   counts?: RunCounts;
   totals?: TotalLine[];
   error?: string;
+  /**
+   * A Map child's own error, recorded by the child before it failed (`batch 12: SnapshotChangedError: …`): on AWS the
+   * Map itself only says that a child failed, and the run's error names this one.
+   */
+  batchError?: string;
 }
 
 /** Thrown when another run holds the incident's lock. */

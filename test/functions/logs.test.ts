@@ -131,6 +131,7 @@ mockClient(SQSClient)
 const startRun = makeStartRun(async () => ({
   store: h.store,
   s3: h.s3.client,
+  filesOf: h.deps().filesOf,
   sfn,
   stateMachineArn: "arn:aws:states:ap-northeast-1:123456789012:stateMachine:runs",
   snapshotBucket: BUCKET,
@@ -263,15 +264,15 @@ beforeAll(async () => {
 
     // A run whose batch finds the snapshot other than prepare surveyed it, and fails.
     const dVersion = h.s3.put(BUCKET, "snapshots/leak/d.csv", csvOf(second));
-    const d = executionInput(incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-d" });
+    const d = executionInput(h, incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-d" });
     await runPipeline(d, (item) => {
       item.sha256 = "0".repeat(64);
     });
 
     // A run refused because another holds the incident, and the holder stopped by an operator (the rule's event).
-    const e = executionInput(incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-e" });
+    const e = executionInput(h, incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-e" });
     await invoke(makePrepare(h.deps), e);
-    const f = executionInput(incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-f" });
+    const f = executionInput(h, incident, { key: "snapshots/leak/d.csv", versionId: dVersion }, { requestId: "req-f" });
     await invoke(makePrepare(h.deps), f).catch((error: Error) => failed(f, error));
     await invoke(makeFailHandler(h.deps, 0), {
       "detail-type": "Step Functions Execution Status Change",

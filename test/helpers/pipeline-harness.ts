@@ -10,7 +10,7 @@ import { makeCompleteHandler, makeShardHandler } from "../../functions/finalize-
 import { makeHandler as makePrepare } from "../../functions/prepare-run/handler";
 import { type ExecutionInput, s3Uri } from "../../shared/api/run-request";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
-import { type PrepareOutput, SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
+import { INCIDENT_FILE, type PrepareOutput, SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { manifestItems } from "../../shared/pipeline/survey-snapshot";
 import type { StoredLine } from "../../shared/reconcile/reconcile";
 import { type RefundStore, SHARDS } from "../../shared/store/refund-store";
@@ -75,23 +75,31 @@ export function useHarness(): Harness {
   };
 }
 
-/** The execution input start-run would build for this request (snapshot pinned to its version). */
+/**
+ * The execution input start-run would build for this request (snapshot pinned to its version), with the incident
+ * left among the run's files in the harness's bucket, as start-run leaves it, and passed by reference.
+ */
 export function executionInput(
+  h: Pick<Harness, "s3">,
   incident: { incidentId: string },
   snapshot: { key: string; versionId: string },
   extra: Partial<ExecutionInput> = {},
 ): ExecutionInput {
   const requestId = extra.requestId ?? "req-1";
+  const runId = runIdOf(incident.incidentId, requestId);
+  const text = JSON.stringify(incident);
+  const key = `${runPrefix({ incidentId: incident.incidentId, runId })}${INCIDENT_FILE}`;
+  h.s3.put(BUCKET, key, text);
   return {
     incidentId: incident.incidentId,
-    runId: runIdOf(incident.incidentId, requestId),
+    runId,
     requestId,
     requestedBy: "arn:aws:iam::123456789012:user/finance",
     reason: "test",
     dryRun: false,
     batchSize: 2,
-    incidentDigest: sha256(JSON.stringify(incident)),
-    incident,
+    incidentDigest: sha256(text),
+    incident: { bucket: BUCKET, key, sha256: sha256(text) },
     snapshot: { bucket: BUCKET, ...snapshot },
     ...extra,
   };

@@ -179,7 +179,13 @@ describe("HiwariStack: what differs between stages", () => {
         delete resource.UpdateReplacePolicy;
         delete resource.Properties?.DeletionProtectionEnabled;
         if (resource.Type === "AWS::Events::Archive") delete resource.Properties?.RetentionDays;
-        if (resource.Type === "AWS::Logs::LogGroup") delete resource.Properties?.RetentionInDays;
+        if (resource.Type === "AWS::Logs::LogGroup") {
+          delete resource.Properties?.RetentionInDays;
+          // The state machine's vended-logs group is named after the stack, which is named after the stage.
+          const name = resource.Properties?.LogGroupName;
+          if (typeof name === "string" && resource.Properties)
+            resource.Properties.LogGroupName = name.replace(`hiwari-${stage}`, "hiwari-STAGE");
+        }
         if (resource.Type === "AWS::S3::Bucket") {
           const lifecycle = resource.Properties?.LifecycleConfiguration as
             | { Rules: Record<string, unknown>[] }

@@ -1,5 +1,14 @@
 import type { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { type S3Location, s3Uri } from "../../../shared/api/run-request";
 import type { RunFiles, RunRef, SnapshotBytes } from "../../../shared/pipeline/run-steps";
 
@@ -34,6 +43,12 @@ export class S3Snapshot implements SnapshotBytes {
   }
 }
 
+/** Parts of a streamed upload: S3 takes parts of 5 MiB at least (but the last), 10,000 parts at most (80 GB). */
+export const PART_BYTES = 8 * 1024 * 1024;
+
+const contentTypeOf = (name: string) =>
+  name.endsWith(".json") ? "application/json" : name.endsWith(".csv") ? "text/csv" : "application/x-ndjson";
+
 /** Where a run's files live in the work bucket: `runs/<incident>/<run>/`. */
 export function runPrefix(ref: RunRef): string {
   return `runs/${encodeURIComponent(ref.incidentId)}/${ref.runId}/`;
@@ -55,15 +70,73 @@ export class S3RunFiles implements RunFiles {
     return `${this.prefix}${name}`;
   }
 
-  async put(name: string, body: string): Promise<void> {
-    const contentType = name.endsWith(".json")
-      ? "application/json"
-      : name.endsWith(".csv")
-        ? "text/csv"
-        : "application/x-ndjson";
+  async put(name: string, body: string | Uint8Array): Promise<void> {
     await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(name), Body: body, ContentType: contentType }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.keyOf(name),
+        Body: body,
+        ContentType: contentTypeOf(name),
+      }),
     );
+  }
+
+  /**
+   * A multipart upload of parts of PART_BYTES as the text comes (one PutObject when it all fits in one part), so
+   * no more than a part is held; aborted on failure, so no half object is left (S3 shows nothing until complete).
+   * Written here rather than with `@aws-sdk/lib-storage`'s Upload: a few calls, no extra package in the bundle.
+   */
+  async putStream(name: string, body: AsyncIterable<string>): Promise<void> {
+    const encoder = new TextEncoder();
+    const pending: Uint8Array[] = [];
+    let size = 0;
+    let uploadId: string | undefined;
+    const parts: CompletedPart[] = [];
+    const Key = this.keyOf(name);
+    const flush = async () => {
+      uploadId ??= (
+        await this.s3.send(
+          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: contentTypeOf(name) }),
+        )
+      ).UploadId;
+      const PartNumber = parts.length + 1;
+      const answer = await this.s3.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          PartNumber,
+          Body: Buffer.concat(pending),
+        }),
+      );
+      parts.push({ PartNumber, ETag: answer.ETag });
+      pending.length = 0;
+      size = 0;
+    };
+    try {
+      for await (const text of body) {
+        const bytes = encoder.encode(text);
+        pending.push(bytes);
+        size += bytes.length;
+        if (size >= PART_BYTES) await flush();
+      }
+      if (uploadId === undefined) return await this.put(name, Buffer.concat(pending));
+      if (size > 0) await flush();
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (e) {
+      if (uploadId !== undefined)
+        await this.s3
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
+          .catch(() => undefined); // the bucket's lifecycle rule removes what an abort could not
+      throw e;
+    }
   }
 
   async get(name: string): Promise<string> {

@@ -26,7 +26,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
   it("stores exactly the lines `hiwari compute` gives, reading only each slice's bytes", async () => {
     const csv = csvOf(rows);
     const versionId = h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csv);
-    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId });
+    const input = executionInput(h, incident, { key: "snapshots/2011-12/subs.csv", versionId });
 
     const prepared = (await makePrepare(h.deps)(input, lambdaContext)) as {
       status: string;
@@ -104,6 +104,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     const csv = csvOf([row({ monthly_fee: "310" }, 1), row({}, 2), row({ monthly_fee: "310" }, 7)]);
     const versionId = h.s3.put(BUCKET, "snapshots/2011-12/rerun.csv", csv);
     const input = executionInput(
+      h,
       incident,
       { key: "snapshots/2011-12/rerun.csv", versionId },
       { requestId: "req-twice" },
@@ -123,7 +124,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
   });
 
   it("a child retried after its run completed writes nothing: the run's lock is gone", async () => {
-    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const input = executionInput(h, incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
     const [first] = mapBatches(h, input, 3);
     await expect(makeComputeBatch(h.deps)(first as never, lambdaContext)).rejects.toMatchObject({
       name: "LockLostError",
@@ -132,6 +133,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
 
   it("refuses a child whose snapshot bytes are not the version prepare surveyed; fail-run records it", async () => {
     const input = executionInput(
+      h,
       incident,
       { key: "snapshots/2011-12/subs.csv", versionId: "v1" },
       { requestId: "req-2" },
@@ -148,32 +150,86 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
       name: "SnapshotChangedError",
       message: expect.stringMatching(/batch 1: the bytes \d+–\d+ are not those the run was prepared from$/),
     });
-    // The state machine's Catch hands the error to fail-run as Step Functions shapes it (Cause: the Lambda's JSON).
+    // The child's Catch hands its error to fail-run as Step Functions shapes it (Cause: the Lambda's JSON), with the
+    // child's manifest rows; the run is not failed yet (the Map is), but the child's error is on it.
     const cause = JSON.stringify({ errorType: "SnapshotChangedError", errorMessage: (error as Error).message });
+    await makeFailHandler(h.deps)(
+      { ...first?.BatchInput, items: first?.Items, error: { Error: "SnapshotChangedError", Cause: cause } },
+      lambdaContext,
+    );
+    expect(await h.store.getRun(input.incidentId, input.runId)).toMatchObject({
+      status: "running",
+      batchError: `batch 1: SnapshotChangedError: ${(error as Error).message}`,
+    });
+    // Then the Map fails, saying only that a child did; the parent's Catch hands that to fail-run.
     await makeFailHandler(h.deps)(
       {
         incidentId: input.incidentId,
         runId: input.runId,
-        error: { Error: "States.ExceedToleratedFailureThreshold", Cause: cause },
+        error: {
+          Error: "States.ExceedToleratedFailureThreshold",
+          Cause: "The specified tolerated failure threshold was exceeded",
+        },
       },
       lambdaContext,
     );
     const failed = await h.store.getRun(input.incidentId, input.runId);
     expect(failed?.status).toBe("failed");
-    expect(failed?.error).toBe(`States.ExceedToleratedFailureThreshold: ${(error as Error).message}`);
-    // The lock stays for the drain (a child still in flight may write for up to its 2 minutes), then lapses.
+    expect(failed?.error).toBe(
+      `batch 1: SnapshotChangedError: ${(error as Error).message} (then: States.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded)`,
+    );
+    // The lock stays for the drain (an invocation still in flight may write up to its time limit), then lapses.
     await expect(h.store.acquireLock(input.incidentId, "run-next", 60_000)).rejects.toThrow(/being run by run-/);
     await expect(
       h.store.acquireLock(input.incidentId, "run-next", 60_000).catch((e) => e.expiresAt - Date.now()),
-    ).resolves.toBeGreaterThan(150_000);
+    ).resolves.toBeGreaterThan(15 * 60_000);
   });
 
   it("refuses an item that is not a manifest row, naming the field", async () => {
-    const input = executionInput(incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const input = executionInput(h, incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
     const [first] = mapBatches(h, input, 1);
     const bad = { ...first, Items: [{ ...first?.Items[0], start: "x" }] };
     await expect(makeComputeBatch(h.deps)(bad as never, lambdaContext)).rejects.toThrow(
       'manifest item: start: must be a whole number (got "x")',
     );
+  });
+});
+
+describe("a batch's rejected rows", () => {
+  it("go to the run's files, not the batch's item: 2,000 rejects of 128-character CJK ids in one batch complete", async () => {
+    // Prepare: one batch of 2,000 rows, every one rejected (a bad fee), each id 128 CJK characters (384 bytes):
+    // kept in the batch's DynamoDB item they were 1.3 MB, past the 400 KB item limit DynamoDB Local enforces too.
+    const id = (n: number) => `${"日割".repeat(60)}${String(n).padStart(8, "0")}`;
+    const bad = Array.from({ length: 2_000 }, (_, i) => row({ subscription_id: id(i), monthly_fee: "abc" }, i));
+    const versionId = h.s3.put(BUCKET, "snapshots/rejects/cjk.csv", csvOf(bad));
+    const input = executionInput(
+      h,
+      { ...incident, incidentId: "rejects-cjk" },
+      { key: "snapshots/rejects/cjk.csv", versionId },
+      { batchSize: 2_000 },
+    );
+
+    // Act
+    await makePrepare(h.deps)(input, lambdaContext);
+    const [child] = mapBatches(h, input, 4);
+    await makeComputeBatch(h.deps)(child as never, lambdaContext);
+    const ref = { incidentId: input.incidentId, runId: input.runId };
+    for (let shard = 0; shard < SHARDS; shard++) await makeShardHandler(h.deps)({ ...ref, shard }, lambdaContext);
+    const done = await makeCompleteHandler(h.deps)(ref, lambdaContext);
+
+    // Assess: the batch's record holds counts only; its rejects are one file, and the report joins them in order.
+    expect(done.counts).toMatchObject({ rows: 2_000, rejected: 2_000, computed: 0 });
+    const [summary] = await h.store.batchesOf(input.incidentId, input.runId);
+    expect(Object.keys(summary ?? {}).sort()).toEqual(["batchNo", "counts", "totals"]);
+    const prefix = runPrefix(input);
+    const batchFile = h.s3.text(BUCKET, `${prefix}rejects/batch-0000001.jsonl`) ?? "";
+    const report = h.s3.text(BUCKET, `${prefix}rejects.jsonl`) ?? "";
+    expect(report).toBe(batchFile);
+    const lines = report
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { line: number; subscriptionId: string });
+    expect(lines.map((l) => l.line)).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 2));
+    expect(lines[1999]?.subscriptionId).toBe(id(1999));
   });
 });

@@ -41,13 +41,13 @@ async function runThrough(input: ExecutionInput, finalizeOnly?: number[]) {
 describe("finalize-run and complete-run", () => {
   it("voids the lines of a subscription absent from the corrected snapshot, and totals what is owed now", async () => {
     const first = h.s3.put(BUCKET, "snapshots/a.csv", csvOf([row({}, 1), row({}, 2), row({}, 3)]));
-    const done1 = await runThrough(executionInput(incident, { key: "snapshots/a.csv", versionId: first }));
+    const done1 = await runThrough(executionInput(h, incident, { key: "snapshots/a.csv", versionId: first }));
     expect(done1.counts).toMatchObject({ calculated: 3, voided: 0 });
     // 210 JPY, December 2011 (31 days), calendar days 20–22 suspended: 3 days, floor(210 × 3 / 31) = 20 each.
     expect(done1.totals).toEqual([{ serviceCode: "IMADOKO", currency: "JPY", lines: 3, amount: "60" }]);
 
     const second = h.s3.put(BUCKET, "snapshots/a.csv", csvOf([row({}, 1), row({}, 3)]));
-    const input = executionInput(incident, { key: "snapshots/a.csv", versionId: second }, { requestId: "req-2" });
+    const input = executionInput(h, incident, { key: "snapshots/a.csv", versionId: second }, { requestId: "req-2" });
     const done2 = await runThrough(input);
     expect(done2.counts).toMatchObject({ rows: 2, calculated: 0, adjusted: 0, voided: 1, unchanged: 2 });
     expect(done2.totals).toEqual([{ serviceCode: "IMADOKO", currency: "JPY", lines: 2, amount: "40" }]);
@@ -60,6 +60,7 @@ describe("finalize-run and complete-run", () => {
   it("a dry run leaves the changes it would make in the run's files and writes no line", async () => {
     const version = h.s3.put(BUCKET, "snapshots/b.csv", csvOf([row({ monthly_fee: "310" }, 1), row({}, 3)]));
     const input = executionInput(
+      h,
       incident,
       { key: "snapshots/b.csv", versionId: version },
       { requestId: "req-3", dryRun: true },
@@ -85,7 +86,7 @@ describe("finalize-run and complete-run", () => {
       "snapshots/e.csv",
       csvOf([row({}, 1), row({}, 2), row({}, 4), row({}, 5), row({}, 6)]),
     );
-    const input = executionInput(incident, { key: "snapshots/e.csv", versionId: version }, { requestId: "req-6" });
+    const input = executionInput(h, incident, { key: "snapshots/e.csv", versionId: version }, { requestId: "req-6" });
     await makePrepare(h.deps)(input, lambdaContext);
     const [first] = mapBatches(h, input, 1); // 3 slices of 2 rows: only the first child ran
     await makeComputeBatch(h.deps)(first as never, lambdaContext);
@@ -106,7 +107,7 @@ describe("finalize-run and complete-run", () => {
 
   it("complete refuses a run with a shard not finalized: nothing is recorded as completed", async () => {
     const version = h.s3.put(BUCKET, "snapshots/c.csv", csvOf([row({}, 1), row({}, 3)]));
-    const input = executionInput(incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
+    const input = executionInput(h, incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
     await expect(runThrough(input, [0, 1])).rejects.toThrow(
       `run ${input.runId}: 2 of 64 shards are finalized (not 2, 3, 4,`,
     );
@@ -116,7 +117,12 @@ describe("finalize-run and complete-run", () => {
   it("complete refuses a run whose rows do not add up to the snapshot's: nothing is recorded as completed", async () => {
     await h.store.breakLock(incident.incidentId);
     const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1), row({ monthly_fee: "x" }, 2), row({}, 3)]));
-    const input = executionInput(incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-rows" });
+    const input = executionInput(
+      h,
+      incident,
+      { key: "snapshots/d.csv", versionId: version },
+      { requestId: "req-rows" },
+    );
     const steps = runSteps(h, h.deps, input, 2);
     await steps.prepare();
     // The survey counted 3 rows; say it counted 4, as if a batch had lost one on its way.
@@ -135,7 +141,7 @@ describe("finalize-run and complete-run", () => {
 describe("fail-run", () => {
   it("records a stopped or timed-out execution from its status-change event, and never un-completes a run", async () => {
     const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1)]));
-    const input = executionInput(incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-5" });
+    const input = executionInput(h, incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-5" });
     await h.store.breakLock(input.incidentId); // the run left above (complete refused) holds it
     await makePrepare(h.deps)(input, lambdaContext);
     // EventBridge's "Step Functions Execution Status Change", as the rule hands it to fail-run.

@@ -4,7 +4,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler, type StartRunDeps } from "../../../functions/start-run/handler";
 import { ExecutionInputSchema } from "../../../shared/api/run-request";
-import { runIdOf } from "../../../shared/pipeline/run-context";
+import { runIdOf, sha256 } from "../../../shared/pipeline/run-context";
+import { readRunIncident } from "../../../shared/pipeline/run-steps";
 import type { RunRecord } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 import { BUCKET, type Harness, lambdaContext, startHarness } from "../../helpers/pipeline-harness";
@@ -47,7 +48,14 @@ let snapshotVersion: string;
 beforeAll(async () => {
   h = await startHarness();
   steps = fakeStepFunctions();
-  deps = { store: h.store, s3: h.s3.client, sfn: steps.sfn, stateMachineArn: STATE_MACHINE, snapshotBucket: BUCKET };
+  deps = {
+    store: h.store,
+    s3: h.s3.client,
+    filesOf: h.deps().filesOf,
+    sfn: steps.sfn,
+    stateMachineArn: STATE_MACHINE,
+    snapshotBucket: BUCKET,
+  };
   handler = makeHandler(async () => deps);
   snapshotVersion = h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1)]));
 }, 60_000);
@@ -118,6 +126,48 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
       requestedBy: "arn:aws:iam::123456789012:user/finance",
       reason: "sp-mode mail outage, first run",
       snapshotName: `s3://${BUCKET}/snapshots/2011-12/subs.csv?versionId=${snapshotVersion}`,
+    });
+  });
+
+  it("passes an incident of ~300 KB by reference: left among the run's files, pinned by its digest, read by prepare", async () => {
+    // Prepare: 3,000 windows make a valid incident of about 300 KB (an execution's input takes 256 KiB at most).
+    const windows = Array.from({ length: 3_000 }, (_, i) => ({
+      serviceCode: `SERVICE-${String(i).padStart(5, "0")}`,
+      start: "2011-12-20T23:30:00+09:00",
+      end: "2011-12-22T14:00:00+09:00",
+    }));
+    const big = incidentDoc({ incidentId: "big-incident", suspensions: windows, title: "大規模障害".repeat(40) });
+    const bigRunId = runIdOf("big-incident", "req-big");
+    expect(JSON.stringify(big).length).toBeGreaterThan(290_000);
+
+    const own = fakeStepFunctions();
+    const bigHandler = makeHandler(async () => ({ ...deps, sfn: own.sfn }));
+
+    // Act
+    const result = answer(
+      await bigHandler(post(request({ requestId: "req-big", incident: big }), "big-incident"), lambdaContext),
+    );
+
+    // Assess: the execution's input is small and names the incident by key and SHA-256; the object is the document.
+    expect(result.http).toBe(202);
+    const text = own.executions.get(bigRunId)?.input ?? "";
+    expect(Buffer.byteLength(text)).toBeLessThan(4_096);
+    const input = ExecutionInputSchema.parse(JSON.parse(text));
+    expect(input.incident).toEqual({
+      bucket: BUCKET,
+      key: `runs/big-incident/${bigRunId}/incident.json`,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const stored = h.s3.text(BUCKET, input.incident.key) ?? "";
+    expect(sha256(stored)).toBe(input.incident.sha256);
+    expect(JSON.parse(stored)).toEqual(big);
+    // prepare reads it back through the same reference, and refuses it once changed under the run.
+    const files = h.deps().filesOf(input);
+    await expect(readRunIncident(files, input.incident.sha256)).resolves.toEqual(big);
+    h.s3.put(BUCKET, input.incident.key, JSON.stringify({ ...big, title: "changed" }));
+    await expect(readRunIncident(files, input.incident.sha256)).rejects.toMatchObject({
+      name: "IncidentChangedError",
+      message: expect.stringMatching(/^incident\.json: its SHA-256 is [0-9a-f]{64}, not [0-9a-f]{64} as the run/),
     });
   });
 

@@ -61,7 +61,7 @@ describe("FinanceApi", () => {
     });
   });
 
-  it("start-run may record runs, read the snapshots' heads and start executions of this state machine only", () => {
+  it("start-run may record runs, read the snapshots' heads, leave the incident among the run files and start executions of this state machine only", () => {
     expect(grantsOf(app.template, "FinanceApiStartRunRole")).toEqual(
       [
         "Allow dynamodb:GetItem on RunsTable.Arn",
@@ -70,6 +70,7 @@ describe("FinanceApi", () => {
         "Allow logs:PutLogEvents on FinanceApiStartRunLogs.Arn",
         "Allow s3:GetObject on RunBucket.Arn/snapshots/*",
         "Allow s3:GetObjectVersion on RunBucket.Arn/snapshots/*",
+        "Allow s3:PutObject on RunBucket.Arn/runs/*",
         "Allow states:StartExecution on RunPipelineStateMachine",
         "Allow xray:PutTelemetryRecords on *",
         "Allow xray:PutTraceSegments on *",

@@ -1,10 +1,11 @@
 import aslValidator from "asl-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { DRAIN_MS } from "../../../functions/finalize-run/handler";
 import { PERMANENT_ERRORS } from "../../../infra/constructs/run-pipeline";
 import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
 import { IncidentError } from "../../../shared/input/incident";
-import { MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
+import { IncidentChangedError, MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
 import { SnapshotChangedError, UnsafeSnapshotError } from "../../../shared/pipeline/survey-snapshot";
 import {
   ConcurrentChangeError,
@@ -67,7 +68,8 @@ describe("RunPipeline: the state machine", () => {
       Type: "Map",
       Label: "ComputeBatches",
       ItemProcessor: {
-        ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "EXPRESS" },
+        // STANDARD children: a child's retries may take as long as throttling lasts (an EXPRESS child stops at 5 min).
+        ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
         States: { Compute: { Type: "Task", Resource: lambdaResource("RunPipelineComputeBatch"), End: true } },
       },
       ItemReader: {
@@ -80,7 +82,12 @@ describe("RunPipeline: the state machine", () => {
         BatchInput: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "snapshot.$": "$.snapshot" },
       },
       MaxConcurrency: 8,
-      // Children's results are not kept: 9,000 of them would pass the 256 KiB state limit.
+      // Children's results go to S3 (36,000 of them would pass the 256 KiB state limit), and the Map's output
+      // (where they are) is not kept either.
+      ResultWriter: {
+        Resource: "arn:<AWS::Partition>:states:::s3:putObject",
+        Parameters: { Bucket: "RunBucket", Prefix: "runs/map-results" },
+      },
       ResultPath: null,
     });
     // Zero tolerated failures: ASL's default, which CDK leaves out rather than write 0; no threshold is set above it.
@@ -105,8 +112,8 @@ describe("RunPipeline: the state machine", () => {
   it("retries what may pass (backoff, full jitter) but never what cannot, and records any failure on the run", () => {
     const tasks = [
       definition.States.RecordFailure,
-      definition.States.Prepare,
       processorOf("ComputeBatches").Compute,
+      processorOf("ComputeBatches").RecordBatchFailure,
       processorOf("FinalizeShards").Finalize,
       definition.States.Complete,
     ];
@@ -122,10 +129,36 @@ describe("RunPipeline: the state machine", () => {
           JitterStrategy: "FULL",
         },
       ]);
+    // Prepare surveys the whole snapshot: a timeout would come again, and anything else is retried twice at most.
+    expect(definition.States.Prepare?.Retry).toEqual([
+      { ErrorEquals: PERMANENT_ERRORS, MaxAttempts: 0 },
+      { ErrorEquals: ["Sandbox.Timedout", "States.Timeout"], MaxAttempts: 0 },
+      { ErrorEquals: ["States.ALL"], IntervalSeconds: 5, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: "FULL" },
+    ]);
     for (const state of ["Prepare", "ComputeBatches", "FinalizeShards", "Complete"])
       expect(definition.States[state]?.Catch).toEqual([
         { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RecordFailure" },
       ]);
+    // A child that failed records its own error and batches on the run, then fails with that very error.
+    expect(processorOf("ComputeBatches").Compute).toMatchObject({
+      Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "RecordBatchFailure" }],
+    });
+    expect(processorOf("ComputeBatches").RecordBatchFailure).toMatchObject({
+      Resource: lambdaResource("RunPipelineFailRun"),
+      Parameters: {
+        "incidentId.$": "$.BatchInput.incidentId",
+        "runId.$": "$.BatchInput.runId",
+        "items.$": "$.Items",
+        "error.$": "$.error",
+      },
+      ResultPath: null,
+      Next: "BatchFailed",
+    });
+    expect(processorOf("ComputeBatches").BatchFailed).toMatchObject({
+      Type: "Fail",
+      ErrorPath: "$.error.Error",
+      CausePath: "$.error.Cause",
+    });
     expect(definition.States.RecordFailure).toMatchObject({
       Resource: lambdaResource("RunPipelineFailRun"),
       Parameters: { "incidentId.$": "$.incidentId", "runId.$": "$.runId", "error.$": "$.error" },
@@ -146,6 +179,7 @@ describe("RunPipeline: the state machine", () => {
       new UnaccountedRowsError("r", "lost"),
       new LockLostError("i", "r"),
       new ConcurrentChangeError("line"),
+      new IncidentChangedError("incident.json", "a", "b"),
       new z.ZodError([]),
     ].map((e) => e.name);
     expect([...PERMANENT_ERRORS].sort()).toEqual(thrown.sort());
@@ -156,6 +190,10 @@ describe("RunPipeline: the state machine", () => {
       StateMachineType: "STANDARD",
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: "ERROR", IncludeExecutionData: false },
+    });
+    // Under /aws/vendedlogs/, where log delivery needs no resource policy per group (their size is capped per region).
+    app.template.hasResourceProperties("AWS::Logs::LogGroup", {
+      LogGroupName: "/aws/vendedlogs/states/hiwari-prod-runs",
     });
     expect(JSON.stringify(definition)).toContain('"TimeoutSeconds":86400');
     const machine = logicalId(app.template, "RunPipelineStateMachine");
@@ -221,6 +259,9 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
         MemorySize: memory,
         TracingConfig: { Mode: "Active" },
       });
+    // A failed run holds its lock until every invocation that may still be writing has reached its time limit.
+    for (const prefix of ["RunPipelineComputeBatch", "RunPipelineFinalizeRun", "RunPipelineCompleteRun"])
+      expect(DRAIN_MS).toBeGreaterThan((fn(prefix).Timeout as number) * 1000);
     expect(fn("RunPipelineFinalizeRun").Handler).toBe("index.shardHandler");
     expect(fn("RunPipelineCompleteRun").Handler).toBe("index.completeHandler");
     expect(fn("RunPipelineFailRun").Handler).toBe("index.failHandler");
@@ -232,7 +273,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
         logs("RunPipelinePrepareRun"),
         allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
         allow(["s3:GetObject", "s3:GetObjectVersion"], "RunBucket.Arn/snapshots/*"),
-        allow(["s3:PutObject"], "RunBucket.Arn/runs/*"),
+        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
       ),
     );
   });
@@ -267,7 +308,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
         logs("RunPipelineCompleteRun"),
         allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], "RunsTable.Arn"),
         allow(["dynamodb:PutItem"], "RefundsTable.Arn"),
-        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
+        allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "RunBucket.Arn/runs/*"),
       ),
     );
     expect(grantsOf(app.template, "RunPipelineFailRunRole")).toEqual(
@@ -278,7 +319,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
     );
   });
 
-  it("the state machine: its five functions, the manifest among the run files, its own Map children", () => {
+  it("the state machine: its five functions, the manifest among the run files, the Map's results, its own children", () => {
     const tasks = ["CompleteRun", "ComputeBatch", "FailRun", "FinalizeRun", "PrepareRun"].flatMap((f) => [
       `Allow lambda:InvokeFunction on RunPipeline${f}Function.Arn`,
       `Allow lambda:InvokeFunction on RunPipeline${f}Function.Arn:*`,
@@ -304,6 +345,10 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
         tasks,
         allow(delivery, "*"),
         allow(["s3:GetObject"], "RunBucket.Arn/runs/*"),
+        allow(
+          ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+          "RunBucket.Arn/runs/map-results/*",
+        ),
         allow(["states:StartExecution"], "RunPipelineStateMachine"),
         allow(["states:DescribeExecution", "states:StopExecution"], `${executions}:*`),
         allow(["states:RedriveExecution"], `${executions}/ComputeBatches:*`),

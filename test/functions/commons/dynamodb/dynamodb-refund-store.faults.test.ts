@@ -76,7 +76,7 @@ let uploads = 0;
 function request(incident: { incidentId: string }, rows: Row[], requestId: string) {
   const key = `snapshots/faults/${++uploads}.csv`;
   const versionId = h.s3.put(BUCKET, key, csvOf(rows));
-  return executionInput(incident, { key, versionId }, { requestId, batchSize: 25 });
+  return executionInput(h, incident, { key, versionId }, { requestId, batchSize: 25 });
 }
 
 const fields = (l: RefundLine) =>
