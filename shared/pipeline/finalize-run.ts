@@ -29,7 +29,11 @@ export async function finalizeShard(context: RunContext, shard: number, store: R
   const keptGoodwill = new Set(book.protected);
   const candidates: StoredLine[] = [];
   const keptLines: StoredLine[] = [];
-  for await (const page of store.linesOfShard(incident.incidentId, shard)) {
+  // On an incident's first run nothing stood before it: every line in the shard is one its batches produced, and
+  // no goodwill line exists but those a retried shard already wrote (rewritten as they are: version 1, no event).
+  // So neither the shard's lines nor the goodwill due are read: 36 M reads at KDDI size, for nothing.
+  const lines = context.fresh ? [] : store.linesOfShard(incident.incidentId, shard);
+  for await (const page of lines) {
     for (const line of page) {
       if (line.subscriptionId === null) candidates.push(line);
       else if (line.status === "active" && !produced.has(line.lineId)) {
@@ -47,7 +51,8 @@ export async function finalizeShard(context: RunContext, shard: number, store: R
   const dueIds = new Set(dueGoodwill.map((l) => l.lineId));
   const unique = new Map<string, KeyedLine>();
   for (const l of [...candidates, ...dueGoodwill]) unique.set(l.lineId, l);
-  const current = unique.size === 0 ? [] : await store.linesLike(incident.incidentId, [...unique.values()]);
+  const current =
+    unique.size === 0 || context.fresh ? [] : await store.linesLike(incident.incidentId, [...unique.values()]);
   const absent = current.filter((l) => l.subscriptionId !== null && l.status === "active" && !produced.has(l.lineId));
   const storedGoodwill = current.filter((l) => l.subscriptionId === null);
   // A subscriber with a rejected row keeps the goodwill that stands.

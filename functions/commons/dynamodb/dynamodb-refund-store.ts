@@ -130,8 +130,11 @@ export class DynamoDbRefundStore implements RefundStore {
     if (options.exclusive && changes.every((c) => c.previous === undefined)) {
       // First run of an incident, under its lock: nothing stored, no one else writing. Batched writes are safe, and
       // a repeated one rewrites the same version-1 item, which the publisher does not turn into an event again.
-      const requests = changes.map((c) => ({ PutRequest: { Item: toItem(incidentOf(c.next.lineId), c.next, now) } }));
-      await this.batchWrite(this.tables.refunds, requests);
+      // Items are built a chunk at a time, as they are sent: a shard's 560,000 goodwill lines at KDDI size would be
+      // over a gigabyte of items built at once.
+      await this.batchWrite(this.tables.refunds, changes, (c) => ({
+        PutRequest: { Item: toItem(incidentOf(c.next.lineId), c.next, now) },
+      }));
       return;
     }
     await eachLimited(changes, this.concurrency, async (change) => {
@@ -330,7 +333,7 @@ export class DynamoDbRefundStore implements RefundStore {
         },
       });
     }
-    await this.batchWrite(this.tables.runs, requests);
+    await this.batchWrite(this.tables.runs, requests, (r) => r);
   }
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {
@@ -388,14 +391,21 @@ export class DynamoDbRefundStore implements RefundStore {
     return merged;
   }
 
-  /** BatchWriteItem in chunks of 25, retrying unprocessed items (untilProcessed). */
-  private async batchWrite(table: string, requests: WriteRequest[]): Promise<void> {
-    const chunks: WriteRequest[][] = [];
-    for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
+  /**
+   * BatchWriteItem in chunks of 25, retrying unprocessed items (untilProcessed). Each chunk's requests are built
+   * (`toRequest`) when it is sent, so no more than `concurrency` chunks of items exist at once.
+   */
+  private async batchWrite<T>(
+    table: string,
+    entries: readonly T[],
+    toRequest: (entry: T) => WriteRequest,
+  ): Promise<void> {
+    const chunks: T[][] = [];
+    for (let i = 0; i < entries.length; i += 25) chunks.push(entries.slice(i, i + 25));
     await eachLimited(chunks, this.concurrency, (chunk, stopped) =>
       untilProcessed(
         "BatchWriteItem: items",
-        chunk,
+        chunk.map(toRequest),
         async (pending) => {
           const result = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
           return result.UnprocessedItems?.[table] ?? [];

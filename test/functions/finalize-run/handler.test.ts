@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runPrefix } from "../../../functions/commons/s3/s3-run-files";
 import { makeHandler as makeComputeBatch } from "../../../functions/compute-batch/handler";
 import {
@@ -18,6 +18,7 @@ import {
   lambdaContext,
   mapBatches,
   runSteps,
+  storedLinesOf,
   useHarness,
 } from "../../helpers/pipeline-harness";
 
@@ -189,5 +190,43 @@ describe("messageOf (a Catch's error)", () => {
       "States.Timeout: the task timed out",
     );
     expect(messageOf(undefined)).toBe("the run failed");
+  });
+});
+
+describe("finalize on an incident's first run", () => {
+  it("reads nothing of the refunds table (nothing stood before), and a retried shard rewrites its goodwill as it was", async () => {
+    // Prepare: a first run with goodwill, two subscribers.
+    const withGoodwill = incidentDoc({ incidentId: "first-run-reads", goodwill: { amount: 500, currency: "JPY" } });
+    const version = h.s3.put(BUCKET, "snapshots/first.csv", csvOf([row({}, 1), row({}, 2)]));
+    const input = executionInput(h, withGoodwill, { key: "snapshots/first.csv", versionId: version });
+    const ref = { incidentId: input.incidentId, runId: input.runId };
+    await makePrepare(h.deps)(input, lambdaContext);
+    for (const batch of mapBatches(h, input, 2)) await makeComputeBatch(h.deps)(batch, lambdaContext);
+    const shardReads = vi.spyOn(h.store, "linesOfShard");
+    const lineReads = vi.spyOn(h.store, "linesLike");
+
+    // Act: every shard, then every shard again (a retried inline Map), then complete.
+    try {
+      for (let attempt = 0; attempt < 2; attempt++)
+        for (let shard = 0; shard < SHARDS; shard++)
+          await makeShardHandler(h.deps)({ ...ref, shard }, lambdaContext).then((r) => expect(r.shard).toBe(shard));
+    } finally {
+      shardReads.mockRestore();
+      lineReads.mockRestore();
+    }
+    const done = await makeCompleteHandler(h.deps)(ref, lambdaContext);
+
+    // Assess: no read; the goodwill lines stand once, at version 1; the totals count them once.
+    expect(shardReads).not.toHaveBeenCalled();
+    expect(lineReads).not.toHaveBeenCalled();
+    const goodwill = (await storedLinesOf(h.store, input.incidentId)).filter((l) => l.subscriptionId === null);
+    expect(goodwill.map((l) => [l.subscriberId, l.version, l.amount])).toEqual(
+      expect.arrayContaining([
+        ["S-1", 1, 500n],
+        ["S-2", 1, 500n],
+      ]),
+    );
+    expect(goodwill).toHaveLength(2);
+    expect(done.totals).toContainEqual({ serviceCode: null, currency: "JPY", lines: 2, amount: "1000" });
   });
 });
