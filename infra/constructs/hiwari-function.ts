@@ -108,13 +108,5 @@ export class HiwariFunction extends Construct {
   }
 }
 
-/** Step Functions task timeouts and Lambda time limits, in one place. */
-export const FUNCTION_TIMEOUTS = {
-  api: Duration.seconds(29),
-  prepare: Duration.minutes(15),
-  // A batch of at most 2,000 rows takes seconds; 2 minutes leaves room for throttling inside one attempt (the Map's
-  // STANDARD children retry an attempt that timed out). fail-run's drain (DRAIN_MS) outlasts every timeout here.
-  batch: Duration.minutes(2),
-  finalize: Duration.minutes(15),
-  complete: Duration.minutes(5),
-} as const;
+/** The API functions' time limit (API Gateway's own integration timeout); the run's are in RUN_FUNCTION_SIZES. */
+export const FUNCTION_TIMEOUTS = { api: Duration.seconds(29) } as const;

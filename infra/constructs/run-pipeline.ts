@@ -33,8 +33,9 @@ import { KEYS } from "../../functions/commons/dynamodb/line-item";
 import { SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
 import { alarmAbove } from "./alarms";
-import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
+import { HiwariFunction } from "./hiwari-function";
 import { MAP_RESULTS_PREFIX, RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
+import { FINALIZE_CONCURRENCY, MAP_CONCURRENCY, RUN_FUNCTION_SIZES } from "./run-function-sizes";
 
 export interface RunPipelineProps {
   readonly refunds: Table;
@@ -96,47 +97,52 @@ export class RunPipeline extends Construct {
       handler: string,
       entry: string,
       description: string,
-      timeout: Duration,
-      memorySize = 1024,
-    ) => new HiwariFunction(this, id, { ...common, entry, handler, description, timeout, memorySize });
+      size: { memoryMB: number; timeoutSeconds: number },
+    ) =>
+      new HiwariFunction(this, id, {
+        ...common,
+        entry,
+        handler,
+        description,
+        timeout: Duration.seconds(size.timeoutSeconds),
+        memorySize: size.memoryMB,
+      });
 
+    const sizes = RUN_FUNCTION_SIZES;
     this.prepare = fn(
       "PrepareRun",
       "handler",
       "prepare-run/handler.ts",
       "hiwari prepare-run: survey the snapshot, lock and record the run",
-      FUNCTION_TIMEOUTS.prepare,
-      4096,
+      sizes.prepare,
     );
     this.computeBatch = fn(
       "ComputeBatch",
       "handler",
       "compute-batch/handler.ts",
       "hiwari compute-batch: slices of the snapshot, refund lines",
-      FUNCTION_TIMEOUTS.batch,
+      sizes.batch,
     );
     this.finalizeShard = fn(
       "FinalizeRun",
       "shardHandler",
       "finalize-run/handler.ts",
       "hiwari finalize-run: voids and goodwill of one shard",
-      FUNCTION_TIMEOUTS.finalize,
-      2048,
+      sizes.finalize,
     );
     this.complete = fn(
       "CompleteRun",
       "completeHandler",
       "finalize-run/handler.ts",
       "hiwari complete-run: totals, run record, lock release",
-      FUNCTION_TIMEOUTS.complete,
+      sizes.complete,
     );
     this.fail = fn(
       "FailRun",
       "failHandler",
       "finalize-run/handler.ts",
       "hiwari fail-run: record a run's failure, release its lock",
-      FUNCTION_TIMEOUTS.complete,
-      256,
+      sizes.fail,
     );
 
     // Least privilege: each function gets the calls it makes, on the resources it makes them on.
@@ -208,7 +214,7 @@ export class RunPipeline extends Construct {
           "snapshot.$": "$.snapshot",
         },
       }),
-      maxConcurrency: props.mapConcurrency ?? 8,
+      maxConcurrency: props.mapConcurrency ?? MAP_CONCURRENCY,
       // Zero: a batch that failed after its retries leaves lines unproduced, and finalize would void them.
       toleratedFailurePercentage: 0,
       // STANDARD children: a child may retry a throttled batch for as long as its backoff needs (an EXPRESS child
@@ -252,7 +258,7 @@ export class RunPipeline extends Construct {
         "runId.$": "$.runId",
         "shard.$": "$$.Map.Item.Value",
       },
-      maxConcurrency: 16,
+      maxConcurrency: FINALIZE_CONCURRENCY,
       // Each shard leaves its totals in the run's files for complete: nothing of them needs to stay in the state.
       resultPath: JsonPath.DISCARD,
     });
