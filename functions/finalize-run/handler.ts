@@ -31,18 +31,35 @@ const StatusChangeSchema = z.object({
   detail: z.object({ status: z.string(), input: z.string(), cause: z.string().nullish(), error: z.string().nullish() }),
 });
 
-/** The run and the error, from either shape fail-run is invoked with. */
-function failureOf(event: unknown): {
-  ref: { incidentId: string; runId: string };
-  error: z.infer<typeof CatchErrorSchema>;
-} {
+/**
+ * The run and the error, from either shape fail-run is invoked with; undefined for the status change of an
+ * execution that is not a run (a Map child's, whose input is its batch): there is nothing to record, and throwing
+ * would have EventBridge retry it for a day.
+ */
+function failureOf(event: unknown):
+  | {
+      ref: { incidentId: string; runId: string };
+      error: z.infer<typeof CatchErrorSchema>;
+    }
+  | undefined {
   const change = StatusChangeSchema.safeParse(event);
   if (change.success) {
-    const ref = RunRefSchema.parse(JSON.parse(change.data.detail.input));
+    let input: unknown;
+    try {
+      input = JSON.parse(change.data.detail.input);
+    } catch {
+      return undefined;
+    }
+    const parsed = RunRefSchema.safeParse(input);
+    if (!parsed.success) return undefined;
+    const ref = { incidentId: parsed.data.incidentId, runId: parsed.data.runId };
     const status = change.data.detail.status;
     return {
       ref,
-      error: { Error: `execution ${status}`, Cause: change.data.detail.cause ?? change.data.detail.error ?? "" },
+      error: {
+        Error: `execution ${status}`,
+        Cause: [change.data.detail.error, change.data.detail.cause].filter(Boolean).join(": "),
+      },
     };
   }
   const { error, ...ref } = FailEventSchema.parse(event);
@@ -121,7 +138,12 @@ export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment, dr
       logger.error("batch failed", { runId: ref.runId, batches, error: error.Error ?? "unknown" });
       return { incidentId: ref.incidentId, runId: ref.runId, batches };
     }
-    const { ref, error } = failureOf(event);
+    const failure = failureOf(event);
+    if (!failure) {
+      logger.warn("status change of an execution that is not a run: nothing to record");
+      return { ignored: true };
+    }
+    const { ref, error } = failure;
     const message = messageOf(error);
     await failStep(ref, message, deps(), drainMs);
     metrics.addMetric("RunsFailed", MetricUnit.Count, 1);

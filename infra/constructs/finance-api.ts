@@ -19,6 +19,8 @@ import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { z } from "zod";
 import { RunRequestBodySchema } from "../../shared/api/run-request";
+import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
+import { acknowledgeWildcard, arnOf } from "../nag";
 import { alarmAbove } from "./alarms";
 import { FUNCTION_TIMEOUTS, HiwariFunction } from "./hiwari-function";
 import { RUNS_PREFIX, SNAPSHOTS_PREFIX } from "./run-bucket";
@@ -69,9 +71,14 @@ export class FinanceApi extends Construct {
     })
       .allow(["dynamodb:GetItem", "dynamodb:PutItem"], [runs.tableArn])
       .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
-      // The incident goes to prepare by reference: start-run leaves it among the run's files.
-      .allowObjects(["s3:PutObject"], bucket, RUNS_PREFIX)
+      // The incident goes to prepare by reference: start-run leaves it among the run's files, and writes nothing else.
+      .allow(["s3:PutObject"], [bucket.arnForObjects(`${RUNS_PREFIX}*/${INCIDENT_FILE}`)])
       .allow(["states:StartExecution"], [stateMachine.stateMachineArn]);
+    acknowledgeWildcard(
+      this.startRun.role,
+      `${arnOf(bucket)}/${RUNS_PREFIX}*/${INCIDENT_FILE}`,
+      "a run's incident document, under its run's prefix (runs/<incident>/<run>/), named by start-run",
+    );
     this.readRuns = new HiwariFunction(this, "ReadRuns", {
       ...common,
       entry: "runs-api/handler.ts",

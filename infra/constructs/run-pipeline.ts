@@ -345,13 +345,16 @@ export class RunPipeline extends Construct {
         period: Duration.minutes(5),
       }),
     });
-    // An execution that times out or is stopped runs no Catch: a rule on its status change records the failure.
+    // An execution that times out or is stopped runs no Catch, nor does one that fails where no Catch applies
+    // (States.DataLimitExceeded, States.Runtime): a rule on its status change records the failure. A failure the
+    // Catch recorded already is left as it was (fail-run keeps the first error).
     new Rule(this, "EndedWithoutCatch", {
-      description: "hiwari runs that timed out or were stopped: record the failure on the run, give up the lock",
+      description:
+        "hiwari runs that failed, timed out or were stopped: record the failure on the run, give up the lock",
       eventPattern: {
         source: ["aws.states"],
         detailType: ["Step Functions Execution Status Change"],
-        detail: { status: ["TIMED_OUT", "ABORTED"], stateMachineArn: [this.stateMachine.stateMachineArn] },
+        detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
       targets: [new LambdaFunction(this.fail.fn, { retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });

@@ -358,11 +358,13 @@ export async function recordBatchFailure(
  * Fail: the error on the run record, and the lock given up: at once when nothing of the run can still be
  * writing (`drainMs` 0, in process), else after `drainMs`, so that a batch still in flight on AWS (a Map child
  * outlives the Map's failure by up to its time limit) cannot write under the next run's lock. A run already
- * completed is left as it is.
+ * completed, or already failed, is left as it is.
  */
 export async function failStep(ref: RunRef, error: string, deps: Pick<StepDeps, "store">, drainMs = 0): Promise<void> {
   const run = await deps.store.getRun(ref.incidentId, ref.runId);
-  if (!run || run.status === "completed") return;
+  // Completed: nothing to record. Failed already: the first record stands (the rule on the execution's status
+  // change comes after the Catch's RecordFailure), and the lock was given up then.
+  if (!run || run.status === "completed" || run.status === "failed") return;
   // A child's own error says more than the Map's "a child failed": it leads, the Map's error follows.
   const message = run.batchError ? `${run.batchError} (then: ${error})` : error;
   await deps.store.putRun({ ...run, status: "failed", error: message });

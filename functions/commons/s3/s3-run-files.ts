@@ -132,9 +132,11 @@ export class S3RunFiles implements RunFiles {
       );
     } catch (e) {
       if (uploadId !== undefined)
-        await this.s3
-          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
-          .catch(() => undefined); // the bucket's lifecycle rule removes what an abort could not
+        try {
+          await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }));
+        } catch {
+          // the bucket's lifecycle rule removes what an abort could not
+        }
       throw e;
     }
   }

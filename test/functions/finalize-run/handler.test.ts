@@ -178,6 +178,79 @@ describe("fail-run", () => {
   });
 });
 
+describe("fail-run on the rule's status changes", () => {
+  const statusChange = (status: string, input: unknown, error: string | null, cause: string | null) => ({
+    version: "0",
+    source: "aws.states",
+    "detail-type": "Step Functions Execution Status Change",
+    detail: {
+      executionArn: "arn:aws:states:ap-northeast-1:123456789012:execution:runs:x",
+      status,
+      input: JSON.stringify(input),
+      error,
+      cause,
+    },
+  });
+
+  it("records a failure no Catch applied to, and keeps the first failure when the Catch recorded one already", async () => {
+    // Prepare: two runs prepared, each holding its own incident.
+    const version = h.s3.put(BUCKET, "snapshots/f.csv", csvOf([row({}, 1)]));
+    const uncaught = executionInput(
+      h,
+      { ...incident, incidentId: "fail-uncaught" },
+      { key: "snapshots/f.csv", versionId: version },
+    );
+    const caught = executionInput(
+      h,
+      { ...incident, incidentId: "fail-caught" },
+      { key: "snapshots/f.csv", versionId: version },
+    );
+    await makePrepare(h.deps)(uncaught, lambdaContext);
+    await makePrepare(h.deps)(caught, lambdaContext);
+    const fail = makeFailHandler(h.deps, 0);
+
+    // Act: a failure where no Catch applies; a failure the Catch recorded, then its status change.
+    await fail(
+      statusChange("FAILED", uncaught, "States.DataLimitExceeded", "the state's output is 300,000 bytes"),
+      lambdaContext,
+    );
+    await fail(
+      {
+        ...caught,
+        error: {
+          Error: "RunLockedError",
+          Cause: JSON.stringify({ errorType: "RunLockedError", errorMessage: "locked" }),
+        },
+      },
+      lambdaContext,
+    );
+    await fail(statusChange("FAILED", caught, "RunLockedError", "locked"), lambdaContext);
+
+    // Assess
+    expect(await h.store.getRun(uncaught.incidentId, uncaught.runId)).toMatchObject({
+      status: "failed",
+      error: "execution FAILED: States.DataLimitExceeded: the state's output is 300,000 bytes",
+    });
+    expect(await h.store.getRun(caught.incidentId, caught.runId)).toMatchObject({
+      status: "failed",
+      error: "RunLockedError: locked",
+    });
+  });
+
+  it("ignores the status change of an execution that is not a run (a Map child's, whose input is its batch)", async () => {
+    const child = { BatchInput: { incidentId: "x", runId: "run-00000000000000000000" }, Items: [{ batchNo: "1" }] };
+    await expect(
+      makeFailHandler(h.deps, 0)(statusChange("FAILED", child, "States.TaskFailed", "boom"), lambdaContext),
+    ).resolves.toEqual({ ignored: true });
+    await expect(
+      makeFailHandler(h.deps, 0)(
+        { ...statusChange("ABORTED", {}, null, null), detail: { status: "ABORTED", input: "not json" } },
+        lambdaContext,
+      ),
+    ).resolves.toEqual({ ignored: true });
+  });
+});
+
 describe("messageOf (a Catch's error)", () => {
   it("takes the Lambda's errorMessage from Cause, or Cause itself for the service's own errors", () => {
     expect(

@@ -70,7 +70,7 @@ describe("FinanceApi", () => {
         "Allow logs:PutLogEvents on FinanceApiStartRunLogs.Arn",
         "Allow s3:GetObject on RunBucket.Arn/snapshots/*",
         "Allow s3:GetObjectVersion on RunBucket.Arn/snapshots/*",
-        "Allow s3:PutObject on RunBucket.Arn/runs/*",
+        "Allow s3:PutObject on RunBucket.Arn/runs/*/incident.json",
         "Allow states:StartExecution on RunPipelineStateMachine",
         "Allow xray:PutTelemetryRecords on *",
         "Allow xray:PutTraceSegments on *",

@@ -210,12 +210,12 @@ describe("RunPipeline: the state machine", () => {
       "ExecutionsTimedOut",
       "failed + timedOut + aborted",
     ]);
-    // Timed out or stopped executions run no Catch: a rule sends their status change to fail-run.
+    // Timed out, stopped or uncaught failed executions run no Catch: a rule sends their status change to fail-run.
     app.template.hasResourceProperties("AWS::Events::Rule", {
       EventPattern: {
         source: ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        detail: { status: ["TIMED_OUT", "ABORTED"], stateMachineArn: [{ Ref: machine }] },
+        detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [{ Ref: machine }] },
       },
       Targets: [
         {
