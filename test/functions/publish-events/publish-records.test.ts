@@ -1,6 +1,8 @@
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { DynamoDBRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import type { EventBus } from "../../../functions/commons/bus/event-bus";
+import { EventBridgeBus, type EventBus } from "../../../functions/commons/bus/event-bus";
 import { toItem } from "../../../functions/commons/dynamodb/line-item";
 import { retryBudgetMs } from "../../../functions/publish-events/handler";
 import { eventOfRecord, publishRecords } from "../../../functions/publish-events/publish-records";
@@ -195,9 +197,6 @@ describe("publishRecords' time budget", () => {
 
 describe("EventBridgeBus (PutEvents mocked with the real request and response shapes)", () => {
   it("sends 10 entries a call and returns the entries EventBridge did not accept, or all of a call that failed", async () => {
-    const { mockClient } = await import("aws-sdk-client-mock");
-    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
-    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
     const mock = mockClient(EventBridgeClient);
     mock
       .on(PutEventsCommand)
@@ -241,9 +240,6 @@ describe("events EventBridge can never accept are parked, not retried forever", 
 
   it("parks a record whose event is over 256 KB without sending it, and publishes the others", async () => {
     // Prepare: a line whose subscription id alone is 300,000 characters, beside an ordinary one.
-    const { mockClient } = await import("aws-sdk-client-mock");
-    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
-    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
     const mock = mockClient(EventBridgeClient);
     mock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => ({
       FailedEntryCount: 0,
@@ -270,9 +266,6 @@ describe("events EventBridge can never accept are parked, not retried forever", 
   });
 
   it("parks an entry refused with an error code of its own, retries a throttled one", async () => {
-    const { mockClient } = await import("aws-sdk-client-mock");
-    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
-    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
     const mock = mockClient(EventBridgeClient);
     mock
       .on(PutEventsCommand)
@@ -326,9 +319,6 @@ describe("events EventBridge can never accept are parked, not retried forever", 
   });
 
   it("keeps retrying what a deployment fault refuses (no permission): the records wait, nothing is parked", async () => {
-    const { mockClient } = await import("aws-sdk-client-mock");
-    const { EventBridgeClient, PutEventsCommand } = await import("@aws-sdk/client-eventbridge");
-    const { EventBridgeBus } = await import("../../../functions/commons/bus/event-bus");
     const mock = mockClient(EventBridgeClient);
     mock.on(PutEventsCommand).resolves({
       FailedEntryCount: 1,
