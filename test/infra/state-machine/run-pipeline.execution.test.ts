@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DynamoDBRecord } from "aws-lambda";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { drainStream } from "../../../bin/io/local-stream-reader";
 import { EventBridgeBus } from "../../../functions/commons/bus/event-bus";
 import { runPrefix, S3RunFiles } from "../../../functions/commons/s3/s3-run-files";
@@ -23,6 +23,8 @@ import { holdFunction, lineKey, snapshotRows, storedLines, versions, writesTo } 
  * Each test stands alone: its own incident, its own fakes (DynamoDB Local is the file's).
  */
 const stack = useDeployedStack();
+// Whole executions, some of 200 children: minutes on a machine whose cores are busy with other work, not seconds.
+vi.setConfig({ testTimeout: 240_000 });
 
 let worlds: PipelineWorld[] = [];
 /** A world for one test; after it, no call may have been outside its caller's policies. */
