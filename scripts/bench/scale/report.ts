@@ -135,7 +135,7 @@ export function buildReport(facts: RunFacts, results: readonly StepResult[]): Sc
     failed.push(`state payload: ${maxStatePayload} is ${maxStatePayloadBytes} B, over 256 KiB`);
   if (mapResultBytes > MAX_STATE_PAYLOAD_BYTES)
     warnings.push(
-      `the children's outputs add up to ${mapResultBytes} B: over 256 KiB, were the Map to aggregate them (today the Compute task's OutputPath drops them)`,
+      `the children's outputs add up to ${mapResultBytes} B: over 256 KiB, were the Map to aggregate them (the Map's ResultWriter puts them in S3, and the Compute task's OutputPath drops them)`,
     );
   if (maxItemBytes > MAX_ITEM_BYTES)
     failed.push(`DynamoDB item: a ${maxItemKind} item is ${maxItemBytes} B, over 400 KB`);
