@@ -52,8 +52,8 @@ export interface RunPipelineProps {
 /**
  * Errors that retrying cannot mend: the run fails at once and says why (a bad snapshot, a lock held by another
  * run, a request reused with other inputs, a snapshot changed under the run, a lost lock, a race with another
- * writer, rows that do not add up). Everything else (throttling, timeouts, Lambda's own errors) is retried with
- * backoff and jitter.
+ * writer, rows that do not add up, an incident with contract v2 scope, which the pipeline does not apply yet).
+ * Everything else (throttling, timeouts, Lambda's own errors) is retried with backoff and jitter.
  */
 export const PERMANENT_ERRORS = [
   "UnsafeSnapshotError",
@@ -67,6 +67,7 @@ export const PERMANENT_ERRORS = [
   "LockLostError",
   "ConcurrentChangeError",
   "IncidentChangedError",
+  "UnsupportedScopeError",
   "ZodError",
 ];
 

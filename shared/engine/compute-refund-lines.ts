@@ -8,6 +8,7 @@ import { clipTo, type Interval } from "../interval/interval-set";
 import { isCurrencyCode } from "../money/currency";
 import { prorate } from "../money/rounding";
 import { toJsonLine } from "../output/line-format";
+import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
 import type { PeriodUnits } from "../rules/period-units";
 import { formatDay } from "../time/civil-date";
 import { resolveTimeZone } from "../time/time-zone";
@@ -15,7 +16,6 @@ import { timestampAt } from "../time/timestamp";
 import { TZDB_NAMES } from "../time/tzdb-names";
 import { type ZonedClock, zonedClock } from "../time/zoned-clock";
 import { DuplicateIds, emptySnapshot, RefundRun, type RunCounts, snapshotHeader } from "./compute-refunds";
-import { goodwillLine } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
 
 /** A subscriptions snapshot as bytes, read afresh on every pass (a file). */
@@ -179,7 +179,8 @@ const WRITTEN_ZONES_LIMIT = 64;
  * checked in place, its units come from its class (service, zone, billing day, suspended pieces: a handful for a
  * million rows), and its JSON lines are the class's bytes around its two ids. Anything else — a quoted or
  * non-ASCII record, a row with any fault, a duplicate id, a fee of more than 15 digits — goes through
- * `RefundRun`, the plain engine's own judgement. Duplicates are found in a first pass with 64-bit fingerprints
+ * `RefundRun`, the plain engine's own judgement. Contract v2's scope takes the byte path too: a row's windows are
+ * the set its cells match (one class per set), and goodwill, on either path, is what `creditsSubscriber` decides. Duplicates are found in a first pass with 64-bit fingerprints
  * (8 bytes an id, not a string), confirmed with the ids themselves in a pass over the suspects only.
  */
 export async function computeRefundLines(
@@ -193,7 +194,7 @@ export async function computeRefundLines(
   const found = await scanSnapshot(
     source.chunks(),
     {
-      header: (record) => engine.begin(snapshotHeader(source.name, record)),
+      header: (record) => engine.begin(snapshotHeader(source.name, record, incident)),
       plain: (bytes, cuts, line) => engine.plain(bytes, cuts, line),
       record: (record) => engine.record(record),
     },
@@ -304,7 +305,14 @@ class FastEngine {
   private width = 0;
   /** Field positions in the contract's order: id, subscriber, service, fee, currency, from, to, zone, day. */
   private readonly at = new Int32Array(9);
-  private readonly services: { code: Uint8Array; name: string; windows: Interval[] }[] = [];
+  private readonly services: { code: Uint8Array; name: string; windows: Interval[]; scoped: boolean }[] = [];
+  /**
+   * The sets of merged windows rows are computed against, a row's class being one of them: first one per service
+   * (all its windows), then, for a service whose windows have a `where` (contract v2), one per set of windows a
+   * row matches, found by the plain engine's own `windowsOf` (whose memo makes each set one array).
+   */
+  private readonly windowSets: { name: string; windows: Interval[] }[] = [];
+  private readonly windowSetIndex = new Map<Interval[], number>();
   /** The zones met, the incident's first; a zone's index is part of its rows' class key. */
   private readonly zones: ZoneEntry[] = [];
   private readonly zoneIndex = new Map<string, number>();
@@ -334,7 +342,10 @@ class FastEngine {
       { line: (line) => this.out.text(format(line)), reject: (r) => sink.reject(r) },
       (id) => duplicates.ids.size > 0 && duplicates.ids.has(id),
     );
-    for (const [name, windows] of incident.windows) this.services.push({ code: bytesOf(name), name, windows });
+    for (const [name, windows] of incident.windows) {
+      this.services.push({ code: bytesOf(name), name, windows, scoped: incident.scopedWindows.has(name) });
+      this.windowSets.push({ name, windows });
+    }
     this.marks = marksFor(incident);
     this.template = this.templateOf({
       subscriptionId: this.marks.id,
@@ -441,27 +452,38 @@ class FastEngine {
     const { counts } = this.run;
     counts.rows++;
     const service = this.serviceAt(bytes, svcStart, svcEnd);
-    if (service < 0) {
-      counts.skipped++;
-      return true;
+    // The cells a `where` looks at (contract v2), only when the incident has one: a plain line is ASCII.
+    const whereAt = this.header.whereAt;
+    let cells: Map<string, string> | undefined;
+    if (whereAt) {
+      cells = new Map();
+      for (const [column, k] of whereAt)
+        cells.set(column, asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
     }
-    counts.computed++;
-    const rowClass = this.classOf(service, zone, billingDay, activeFrom, activeTo);
-    if (rowClass === undefined) return true; // not suspended
-    const entry = this.entryOf(rowClass, fee, currency);
-    entry.rows++;
-    const { head, middle } = this.template;
+    const rowClass =
+      service < 0 ? undefined : this.classOf(this.windowSetOf(service, cells), zone, billingDay, activeFrom, activeTo);
+    if (service < 0) counts.skipped++;
+    else counts.computed++;
     const out = this.out;
-    for (const tail of entry.tails) {
-      out.room(head.length + middle.length + tail.length + (idEnd - idStart) + (subEnd - subStart));
-      out.put(head);
-      out.copy(bytes, idStart, idEnd);
-      out.put(middle);
-      out.copy(bytes, subStart, subEnd);
-      out.put(tail);
+    if (rowClass !== undefined) {
+      const entry = this.entryOf(rowClass, fee, currency);
+      entry.rows++;
+      const { head, middle } = this.template;
+      for (const tail of entry.tails) {
+        out.room(head.length + middle.length + tail.length + (idEnd - idStart) + (subEnd - subStart));
+        out.put(head);
+        out.copy(bytes, idStart, idEnd);
+        out.put(middle);
+        out.copy(bytes, subStart, subEnd);
+        out.put(tail);
+      }
+      counts.lines += entry.tails.length;
     }
-    counts.lines += entry.tails.length;
-    if (this.goodwill && this.run.refunded.addBytes(bytes.subarray(subStart, subEnd))) {
+    if (
+      this.goodwill &&
+      creditsSubscriber(this.incident, { activeFrom, activeTo, cells }, rowClass !== undefined) &&
+      this.run.refunded.addBytes(bytes.subarray(subStart, subEnd))
+    ) {
       const { template } = this.goodwill;
       out.room(template.middle.length + template.tail.length + (subEnd - subStart));
       out.put(template.middle);
@@ -544,9 +566,26 @@ class FastEngine {
     return -1;
   }
 
-  /** The class of a row, or undefined when its active range misses every window of its service. */
+  /** The index in `windowSets` of the windows that apply to a row of a service, given its cells. */
+  private windowSetOf(service: number, cells: ReadonlyMap<string, string> | undefined): number {
+    const { name, scoped } = this.services[service] as { name: string; scoped: boolean };
+    if (!scoped) return service;
+    const windows = this.run.calculator.windowsOf({ serviceCode: name, cells }) as Interval[];
+    let index = this.windowSetIndex.get(windows);
+    if (index === undefined) {
+      index = this.windowSets.push({ name, windows }) - 1;
+      this.windowSetIndex.set(windows, index);
+    }
+    return index;
+  }
+
+  /**
+   * The class of a row, by the index of its set of windows, or undefined when its active range misses every one
+   * of them (or the row matches none).
+   */
   private classOf(service: number, zone: number, billingDay: number, from: number, to: number): RowClass | undefined {
-    const { windows, name } = this.services[service] as { windows: Interval[]; name: string };
+    const { windows, name } = this.windowSets[service] as { windows: Interval[]; name: string };
+    if (windows.length === 0) return undefined;
     const first = windows[0] as Interval;
     const last = windows[windows.length - 1] as Interval;
     const { zone: zoneName } = this.zones[zone] as ZoneEntry;

@@ -2,8 +2,10 @@ import { CompactStringSet } from "../collections/compact-string-set";
 import type { CsvRecord } from "../csv/csv-record-reader";
 import type { Incident } from "../input/incident";
 import { checkShape, type RejectedRow, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import { whereColumnsOf } from "../input/where";
 import { ServiceTotals } from "../money/service-totals";
-import { goodwillLine, judgeAndCompute, type RowCounts, SubscriptionCalculator } from "./compute-subscription";
+import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
+import { judgeAndCompute, type RowCounts, SubscriptionCalculator } from "./compute-subscription";
 import type { RefundLine } from "./refund-line";
 
 /** A subscriptions snapshot that can be read more than once, in batches of records (the header first). */
@@ -39,12 +41,19 @@ export interface RunCounts extends RowCounts {
   totals: ServiceTotal[];
 }
 
-/** The snapshot's header from its first record; throws UnusableSnapshotError naming the file and line. */
-export function snapshotHeader(name: string, record: CsvRecord): SubscriptionHeader {
+/**
+ * The snapshot's header from its first record; throws UnusableSnapshotError naming the file and line. Given the
+ * incident, the extra columns its `where`s name (contract v2) must each be in the header once: the header then
+ * says where they stand, and the error names the `where`'s path and the column.
+ */
+export function snapshotHeader(name: string, record: CsvRecord, incident?: Incident): SubscriptionHeader {
   if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
   const read = readHeader(record.fields);
   if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
-  return read.header;
+  if (!incident || incident.wheres.length === 0) return read.header;
+  const columns = whereColumnsOf(record.fields, incident.wheres);
+  if (!columns.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${columns.reason}`);
+  return { ...read.header, whereAt: columns.at };
 }
 
 /** The error for a snapshot without even a header. */
@@ -69,6 +78,7 @@ export class DuplicateIds {
 
 async function withHeader(
   source: RecordSource,
+  incident: Incident,
   each: (record: CsvRecord, header: SubscriptionHeader) => void,
   afterBatch?: () => Promise<void>,
 ): Promise<void> {
@@ -79,17 +89,20 @@ async function withHeader(
         each(record, header);
         continue;
       }
-      header = snapshotHeader(source.name, record);
+      header = snapshotHeader(source.name, record, incident);
     }
     await afterBatch?.();
   }
   if (!header) throw emptySnapshot(source.name);
 }
 
-/** First pass: the subscription ids that occur more than once among the records of the right width. */
-export async function findDuplicateIds(source: RecordSource): Promise<CompactStringSet> {
+/**
+ * First pass: the subscription ids that occur more than once among the records of the right width (and the
+ * header checked against the incident's `where`s, before anything is written).
+ */
+export async function findDuplicateIds(source: RecordSource, incident: Incident): Promise<CompactStringSet> {
   const ids = new DuplicateIds();
-  await withHeader(source, (record, header) => ids.add(record, header));
+  await withHeader(source, incident, (record, header) => ids.add(record, header));
   return ids.duplicates;
 }
 
@@ -131,11 +144,17 @@ export class RefundRun {
   /** Judges one record after the header and emits what it owes. */
   record(record: CsvRecord, header: SubscriptionHeader): void {
     const judged = judgeAndCompute(record, header, this.calculator, this.isDuplicate, this.counts);
-    if (judged.kind === "rejected") this.out.reject(judged.reject);
-    if (judged.kind !== "computed") return;
-    const { row, result } = judged;
-    for (const line of result.lines) this.emit(line);
-    if (result.suspended && this.incident.goodwill && this.refunded.add(row.subscriberId)) {
+    if (judged.kind === "rejected") {
+      this.out.reject(judged.reject);
+      return;
+    }
+    const { row } = judged;
+    let suspended = false;
+    if (judged.kind === "computed") {
+      for (const line of judged.result.lines) this.emit(line);
+      suspended = judged.result.suspended;
+    }
+    if (creditsSubscriber(this.incident, row, suspended) && this.refunded.add(row.subscriberId)) {
       const goodwill = goodwillLine(this.incident, row.subscriberId);
       if (goodwill) {
         this.counts.goodwillLines++;
@@ -169,10 +188,11 @@ export async function computeRefunds(
   sink: RefundSink,
   onProgress?: (rows: number) => void,
 ): Promise<RunCounts> {
-  const duplicates = await findDuplicateIds(source);
+  const duplicates = await findDuplicateIds(source, incident);
   const run = new RefundRun(incident, sink, (id) => duplicates.size > 0 && duplicates.has(id));
   await withHeader(
     source,
+    incident,
     (record, header) => run.record(record, header),
     async () => {
       onProgress?.(run.counts.rows);

@@ -6,7 +6,8 @@ import {
   type SubscriptionHeader,
   type SubscriptionRow,
 } from "../input/subscription-row";
-import { clipTo, type Interval } from "../interval/interval-set";
+import { matchesWhere } from "../input/where";
+import { clipTo, type Interval, unionOf } from "../interval/interval-set";
 import { prorate } from "../money/rounding";
 import { RULE_BY_NAME } from "../rules";
 import type { PeriodUnits } from "../rules/period-units";
@@ -17,7 +18,7 @@ import type { RefundLine } from "./refund-line";
 /** The result for one subscription: its lines, and whether it was suspended at all (for goodwill). */
 export interface SubscriptionResult {
   lines: RefundLine[];
-  /** E = (union of the service's windows) ∩ [active_from, active_to) is non-empty. */
+  /** E = (union of the service's windows the row matches) ∩ [active_from, active_to) is non-empty. */
   suspended: boolean;
 }
 
@@ -31,11 +32,13 @@ const UNITS_MEMO_LIMIT = 100_000;
  */
 export class SubscriptionCalculator {
   private readonly memo = new Map<string, PeriodUnits[]>();
+  /** A scoped service's merged windows per set of windows matched (by their indices). */
+  private readonly matched = new Map<string, Interval[]>();
 
   constructor(readonly incident: Incident) {}
 
   compute(row: SubscriptionRow): SubscriptionResult {
-    const windows = this.incident.windows.get(row.serviceCode);
+    const windows = this.windowsOf(row);
     if (!windows) return NONE;
     const pieces = clipTo(windows, row.activeFrom, row.activeTo);
     if (pieces.length === 0) return NONE;
@@ -58,6 +61,29 @@ export class SubscriptionCalculator {
     return { lines, suspended: true };
   }
 
+  /**
+   * The merged windows of the row's service that apply to it: all of them, or, for a service whose windows have a
+   * `where` (contract v2), only those the row matches, merged for it alone (so full-24h blocks re-anchor at the
+   * start of each piece of its own windows). Undefined for a service no window names.
+   */
+  windowsOf(row: Pick<SubscriptionRow, "serviceCode" | "cells">): Interval[] | undefined {
+    const scoped = this.incident.scopedWindows.get(row.serviceCode);
+    if (!scoped) return this.incident.windows.get(row.serviceCode);
+    let key = row.serviceCode;
+    const mine: Interval[] = [];
+    scoped.forEach((w, i) => {
+      if (w.where && !matchesWhere(w.where, row.cells)) return;
+      key += `|${i}`;
+      mine.push(w);
+    });
+    let merged = this.matched.get(key);
+    if (!merged) {
+      merged = unionOf(mine);
+      this.matched.set(key, merged);
+    }
+    return merged;
+  }
+
   /** What the rule counts, per billing period, for suspended `pieces` in a zone and billing day (memoised). */
   unitsFor(row: Pick<SubscriptionRow, "zone" | "billingDay">, pieces: readonly Interval[]): PeriodUnits[] {
     let key = `${row.zone}|${row.billingDay}`;
@@ -76,29 +102,15 @@ export class SubscriptionCalculator {
   }
 }
 
-/** The goodwill line for a subscriber, or undefined when the incident grants none. */
-export function goodwillLine(incident: Incident, subscriberId: string): RefundLine | undefined {
-  if (!incident.goodwill) return undefined;
-  return {
-    subscriptionId: null,
-    subscriberId,
-    serviceCode: null,
-    periodStart: null,
-    periodEnd: null,
-    unit: "goodwill",
-    units: 1,
-    basis: 1,
-    amount: incident.goodwill.amount,
-    currency: incident.goodwill.currency,
-  };
-}
-
 /** How many rows a run or batch has judged: rows = computed + skipped + rejected. */
 export interface RowCounts {
   rows: number;
-  /** Valid rows of a service the incident names (whether or not they were suspended). */
+  /** Valid rows of a service the incident names (whether or not they were suspended, or matched a `where`). */
   computed: number;
-  /** Valid rows of a service the incident does not name: no line, not an error. */
+  /**
+   * Valid rows of a service no window names: no refund line, not an error (under goodwill scope "active" such a
+   * row can still credit its subscriber).
+   */
   skipped: number;
   rejected: number;
 }
@@ -106,7 +118,7 @@ export interface RowCounts {
 /** What a record comes to. */
 export type Judged =
   | { kind: "rejected"; reject: RejectedRow }
-  | { kind: "skipped" }
+  | { kind: "skipped"; row: SubscriptionRow }
   | { kind: "computed"; row: SubscriptionRow; result: SubscriptionResult };
 
 /**
@@ -129,7 +141,7 @@ export function judgeAndCompute(
   }
   if (!incident.windows.has(checked.row.serviceCode)) {
     counts.skipped++;
-    return { kind: "skipped" };
+    return { kind: "skipped", row: checked.row };
   }
   counts.computed++;
   return { kind: "computed", row: checked.row, result: calculator.compute(checked.row) };

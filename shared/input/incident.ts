@@ -5,10 +5,19 @@ import { ROUNDING_MODES, type RoundingMode } from "../money/rounding";
 import { resolveTimeZone } from "../time/time-zone";
 import { INSTANT_FORM, parseInstant } from "../time/timestamp";
 import { shown } from "./subscription-row";
+import { type PlacedWhere, type Where, WhereSchema } from "./where";
 
 export const RULES = ["calendar-day", "full-24h", "exact"] as const;
 export type RuleName = (typeof RULES)[number];
 export type DayBasis = "actual" | 30;
+export const GOODWILL_SCOPES = ["refunded", "active"] as const;
+export type GoodwillScope = (typeof GOODWILL_SCOPES)[number];
+
+/** One window of a service whose windows are scoped by a `where` (contract v2), as written. */
+export interface ScopedWindow extends Interval {
+  /** Absent: the window matches every row. */
+  where?: Where;
+}
 
 /** An incident as it is used: validated, zone resolved, windows merged per service. */
 export interface Incident {
@@ -20,7 +29,16 @@ export interface Incident {
   rounding: RoundingMode;
   /** Per service code: the union of its windows, as sorted maximal pieces (epoch seconds). */
   windows: Map<string, Interval[]>;
-  goodwill?: { amount: bigint; currency: string };
+  /**
+   * Per service code any of whose windows has a `where` (contract v2): all of its windows, as written; a row's
+   * windows are the ones it matches, merged for it alone. A service not here has the same `windows` for every row.
+   */
+  scopedWindows: Map<string, ScopedWindow[]>;
+  /** `[earliest start, latest end)` over every window, whatever its `where`: goodwill scope "active" looks there. */
+  span: Interval;
+  /** Every `where` of the incident with its path, to check against the snapshot's header. */
+  wheres: PlacedWhere[];
+  goodwill?: { amount: bigint; currency: string; scope: GoodwillScope; where?: Where };
 }
 
 /** A zod error message that says "is required" when the value is missing and `message` otherwise. */
@@ -66,6 +84,7 @@ export const IncidentSchema = z.object(
               serviceCode: z.string({ error: or("must be a string") }).min(1, { error: "must not be empty" }),
               start: instant,
               end: instant,
+              where: WhereSchema.optional(),
             },
             { error: "must be an object with serviceCode, start and end" },
           )
@@ -90,6 +109,8 @@ export const IncidentSchema = z.object(
           currency: z.string({ error: or("must be a string: an ISO 4217 code") }).refine(isCurrencyCode, {
             error: (issue) => `${shown(issue.input as string)} is not an ISO 4217 currency code`,
           }),
+          scope: z.enum(GOODWILL_SCOPES, { error: `must be one of ${oneOf(GOODWILL_SCOPES)}` }).optional(),
+          where: WhereSchema.optional(),
         },
         { error: "must be an object with amount and currency" },
       )
@@ -125,17 +146,31 @@ export function parseIncident(document: unknown): Incident {
     throw new IncidentError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
   }
   const doc = result.data;
-  const pieces = new Map<string, Interval[]>();
-  for (const w of doc.suspensions) {
+  const pieces = new Map<string, ScopedWindow[]>();
+  const wheres: PlacedWhere[] = [];
+  let span: Interval | undefined;
+  doc.suspensions.forEach((w, i) => {
     const list = pieces.get(w.serviceCode) ?? [];
-    list.push({
+    const window: ScopedWindow = {
       start: (parseInstant(w.start) as { value: number }).value,
       end: (parseInstant(w.end) as { value: number }).value,
-    });
+    };
+    if (w.where) {
+      window.where = w.where;
+      wheres.push({ path: `suspensions[${i}].where`, where: w.where });
+    }
+    list.push(window);
     pieces.set(w.serviceCode, list);
-  }
+    span = span
+      ? { start: Math.min(span.start, window.start), end: Math.max(span.end, window.end) }
+      : { start: window.start, end: window.end };
+  });
   const windows = new Map<string, Interval[]>();
-  for (const [service, list] of pieces) windows.set(service, unionOf(list));
+  const scopedWindows = new Map<string, ScopedWindow[]>();
+  for (const [service, list] of pieces) {
+    windows.set(service, unionOf(list.map((w) => ({ start: w.start, end: w.end }))));
+    if (list.some((w) => w.where)) scopedWindows.set(service, list);
+  }
   const incident: Incident = {
     incidentId: doc.incidentId,
     timeZone: resolveTimeZone(doc.timeZone) as string,
@@ -143,9 +178,19 @@ export function parseIncident(document: unknown): Incident {
     dayBasis: doc.policy.dayBasis,
     rounding: doc.policy.rounding,
     windows,
+    scopedWindows,
+    span: span as Interval,
+    wheres,
   };
   if (doc.title !== undefined) incident.title = doc.title;
-  if (doc.goodwill) incident.goodwill = { amount: BigInt(doc.goodwill.amount), currency: doc.goodwill.currency };
+  if (doc.goodwill) {
+    const { amount, currency, scope, where } = doc.goodwill;
+    incident.goodwill = { amount: BigInt(amount), currency, scope: scope ?? "refunded" };
+    if (where) {
+      incident.goodwill.where = where;
+      wheres.push({ path: "goodwill.where", where });
+    }
+  }
   return incident;
 }
 
@@ -182,4 +227,14 @@ export function parseIncidentText(text: string): Incident {
     throw new IncidentError([`not valid JSON: ${(e as Error).message}`]);
   }
   return parseIncident(document);
+}
+
+/**
+ * The fields of contract v2's scope an incident uses (`suspensions[0].where`, `goodwill.where`, `goodwill.scope`
+ * when "active"), as paths; empty for an incident that reads as in v1.
+ */
+export function scopeFieldsOf(incident: Incident): string[] {
+  const fields = incident.wheres.map((w) => w.path);
+  if (incident.goodwill?.scope === "active") fields.push("goodwill.scope");
+  return fields;
 }

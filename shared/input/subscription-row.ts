@@ -24,6 +24,8 @@ export interface SubscriptionHeader {
   index: Record<SubscriptionColumn, number>;
   width: number;
   names: readonly string[];
+  /** Where each extra column an incident's `where` names stands (contract v2); absent when none is named. */
+  whereAt?: ReadonlyMap<string, number>;
 }
 
 /** A valid subscription row, ready for the engine. */
@@ -40,6 +42,8 @@ export interface SubscriptionRow {
   /** tz database name of the row's zone (the incident's when the column is empty). */
   zone: string;
   billingDay: number;
+  /** The cells of the extra columns the incident's `where`s name (as written); absent when none is named. */
+  cells?: ReadonlyMap<string, string>;
 }
 
 /** A bad row, as the contract reports it. */
@@ -155,21 +159,27 @@ export function validateRow(
   const activeTo = to?.ok ? at(to.value) : Number.POSITIVE_INFINITY;
   if (activeTo <= activeFrom) return bad("active_to", "must be later than active_from");
 
-  return {
-    ok: true,
-    row: {
-      line: record.line,
-      subscriptionId: rawId,
-      subscriberId: value("subscriber_id"),
-      serviceCode: value("service_code"),
-      monthlyFee: BigInt(fee),
-      currency,
-      activeFrom,
-      activeTo,
-      zone,
-      billingDay: dayText === "" ? 1 : Number(dayText),
-    },
+  const row: SubscriptionRow = {
+    line: record.line,
+    subscriptionId: rawId,
+    subscriberId: value("subscriber_id"),
+    serviceCode: value("service_code"),
+    monthlyFee: BigInt(fee),
+    currency,
+    activeFrom,
+    activeTo,
+    zone,
+    billingDay: dayText === "" ? 1 : Number(dayText),
   };
+  if (header.whereAt) row.cells = cellsOf(f, header.whereAt);
+  return { ok: true, row };
+}
+
+/** The cells of the columns a `where` names, from a record's fields. */
+function cellsOf(fields: readonly string[], whereAt: ReadonlyMap<string, number>): ReadonlyMap<string, string> {
+  const cells = new Map<string, string>();
+  for (const [column, at] of whereAt) cells.set(column, fields[at] as string);
+  return cells;
 }
 
 /** The reject for a record that breaks the quoting rules or has the wrong number of fields; undefined if neither. */

@@ -4,6 +4,7 @@ import type { RejectedRow, SubscriptionHeader } from "../input/subscription-row"
 import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
+import { creditsSubscriber } from "../rules/goodwill";
 import {
   type BatchSummary,
   type RefundStore,
@@ -82,14 +83,17 @@ export async function computeBatch(
       reject(judged.reject, record);
       continue;
     }
-    if (judged.kind === "skipped") continue;
-    const { row, result } = judged;
-    for (const line of result.lines) {
-      const lineId = lineIdOf(incident.incidentId, line);
-      computed.push({ ...line, lineId });
-      bookFor(books, lineGroupOf(incident.incidentId, line)).produced.push(lineId);
+    const { row } = judged;
+    let suspended = false;
+    if (judged.kind === "computed") {
+      for (const line of judged.result.lines) {
+        const lineId = lineIdOf(incident.incidentId, line);
+        computed.push({ ...line, lineId });
+        bookFor(books, lineGroupOf(incident.incidentId, line)).produced.push(lineId);
+      }
+      suspended = judged.result.suspended;
     }
-    if (result.suspended)
+    if (creditsSubscriber(incident, row, suspended))
       bookFor(books, goodwillGroup(row.subscriberId)).eligible.push(goodwillGroup(row.subscriberId));
   }
 

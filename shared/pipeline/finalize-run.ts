@@ -1,6 +1,6 @@
-import { goodwillLine } from "../engine/compute-subscription";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, reconcile, type StoredLine } from "../reconcile/reconcile";
+import { goodwillLine } from "../rules/goodwill";
 import { type RefundStore, ZERO_COUNTS } from "../store/refund-store";
 import type { RunContext } from "./run-context";
 

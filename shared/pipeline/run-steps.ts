@@ -19,6 +19,7 @@ import { finalizeShard } from "./finalize-run";
 import { completeRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
 import { type RunContext, runIdOf, sha256 } from "./run-context";
 import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
+import { refuseScopedIncident } from "./unsupported-scope-error";
 
 /**
  * The steps of a run, in the state machine's order: prepare → compute each batch (the Map) → finalize each shard
@@ -130,6 +131,7 @@ export const DRY_RUN_FOLDER = "dry-run";
  */
 export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new Date()): Promise<PrepareOutput> {
   const incident = parseIncident(input.incidentDocument);
+  refuseScopedIncident(incident);
   // Strict on a rerun: a rejected row keeps its stored lines, so its subscription must be known for sure.
   const runId = runIdOf(incident.incidentId, input.requestId);
   const strict = (await deps.store.listRuns(incident.incidentId)).some((r) => !r.dryRun && r.runId !== runId);

@@ -49,6 +49,16 @@ export function csvOf(rows: Row[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * A CSV snapshot with extra columns (contract v2's `where` looks at them): the header is `columns` in that order,
+ * any mix of the nine contract columns and extra ones; a row's missing cells are empty.
+ */
+export function csvWithColumns(columns: readonly string[], rows: Record<string, string>[]): string {
+  const lines = [columns.map(csvCell).join(",")];
+  for (const r of rows) lines.push(columns.map((c) => csvCell(r[c] ?? "")).join(","));
+  return `${lines.join("\n")}\n`;
+}
+
 export interface Computed {
   lines: RefundLine[];
   rejects: RejectedRow[];

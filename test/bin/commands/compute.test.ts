@@ -89,6 +89,41 @@ describe("hiwari compute", () => {
     for (const r of [header, missing, option]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("exits 2 naming the where's path and the column for a header without it, or with it twice, writing nothing", () => {
+    // Prepare: goodwill only for rows whose "plan" is "a" (contract v2).
+    writeFileSync(
+      incident,
+      JSON.stringify(incidentDoc({ goodwill: { amount: 200, currency: "JPY", where: { plan: ["a"] } } as never })),
+    );
+    const out = join(dir, "out.jsonl");
+    const header =
+      "subscription_id,subscriber_id,service_code,monthly_fee,currency,active_from,active_to,time_zone,billing_day";
+    for (const [csv, why] of [
+      [`${header}\nC-1,S-1,IMADOKO,210,JPY,2011-01-01,,,\n`, 'goodwill.where.plan: the header has no column "plan"'],
+      [
+        `${header},plan,plan\nC-1,S-1,IMADOKO,210,JPY,2011-01-01,,,,a,a\n`,
+        'goodwill.where.plan: the column "plan" appears more than once in the header',
+      ],
+    ]) {
+      writeFileSync(subs, csv as string);
+      for (const engine of ["fast", "plain"]) {
+        // Act
+        const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out, "--engine", engine);
+        // Assess
+        expect(r.status).toBe(2);
+        expect(r.stderr).toBe(`hiwari: ${subs}: line 1: ${why}\n`);
+        expect(existsSync(out)).toBe(false);
+      }
+    }
+    writeFileSync(
+      subs,
+      `${header},plan\nC-1,S-1,IMADOKO,210,JPY,2011-01-01,,,,a\nC-2,S-2,IMADOKO,210,JPY,2011-01-01,,,,b\n`,
+    );
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split("\n").filter((l) => l.includes('"goodwill"'))).toHaveLength(1);
+  });
+
   it("exits 2 naming the option when --out cannot be written, or names the same file as --rejects, leaving no file", () => {
     const rejects = join(dir, "rejects.jsonl");
     const blocked = join(subs, "out.jsonl"); // a file is not a folder

@@ -183,6 +183,18 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     }
   });
 
+  it('refuses an incident with contract v2 scope (where, goodwill scope "active") as a usage error: nothing runs', async () => {
+    newEvents(); // what earlier tests left unread
+    const { UsageError } = await import("../../../bin/usage-error");
+    const scoped = { ...base, goodwill: { ...goodwill, scope: "active" } };
+    const error = await runWith(scoped, rows, "v2 scope").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(
+      'goodwill.scope: the run pipeline does not apply contract v2 scope (where, goodwill scope "active") yet: use hiwari compute',
+    );
+    expect(newEvents()).toEqual([]);
+  });
+
   it("refuses a rerun whose snapshot has a quote never closed or a row without an id: nothing is voided", async () => {
     newEvents(); // what earlier tests left unread
     writeFileSync(incidentFile, JSON.stringify(base));

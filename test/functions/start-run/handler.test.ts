@@ -236,6 +236,24 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
     expect(steps.executions.size).toBe(1);
   });
 
+  it('answers 400 naming the field for an incident with contract v2 scope (where, goodwill scope "active")', async () => {
+    const before = steps.executions.size;
+    const window = { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" };
+    const scoped = incidentDoc({
+      suspensions: [{ ...window, where: { plan: ["voice-only"] } }] as never,
+      goodwill: { amount: 200, currency: "JPY", scope: "active" } as never,
+    });
+    const refused = answer(
+      await handler(post(request({ requestId: "finance-v2-scope", incident: scoped })), lambdaContext),
+    );
+    expect(refused.http).toBe(400);
+    expect(refused.body.problems).toEqual([
+      expect.stringMatching(/^incident\.suspensions\[0\]\.where: the run pipeline does not apply contract v2 scope/),
+      expect.stringMatching(/^incident\.goodwill\.scope: the run pipeline does not apply contract v2 scope/),
+    ]);
+    expect(steps.executions.size).toBe(before);
+  });
+
   it("answers 400 for a snapshot that does not exist or is outside the snapshot bucket", async () => {
     const missing = answer(
       await handler(

@@ -7,6 +7,7 @@ import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
 import { IncidentError } from "../../../shared/input/incident";
 import { IncidentChangedError, MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
 import { SnapshotChangedError, UnsafeSnapshotError } from "../../../shared/pipeline/survey-snapshot";
+import { UnsupportedScopeError } from "../../../shared/pipeline/unsupported-scope-error";
 import {
   ConcurrentChangeError,
   LockLostError,
@@ -180,6 +181,7 @@ describe("RunPipeline: the state machine", () => {
       new LockLostError("i", "r"),
       new ConcurrentChangeError("line"),
       new IncidentChangedError("incident.json", "a", "b"),
+      new UnsupportedScopeError(["goodwill.scope"]),
       new z.ZodError([]),
     ].map((e) => e.name);
     expect([...PERMANENT_ERRORS].sort()).toEqual(thrown.sort());

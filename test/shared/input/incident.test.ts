@@ -29,7 +29,7 @@ describe("parseIncident", () => {
     );
     expect(incident.windows.get("IMADOKO")).toEqual([{ start: 1324391400, end: 1324530000 }]);
     expect(incident.windows.get("DRIVENET")).toHaveLength(1);
-    expect(incident.goodwill).toEqual({ amount: 200n, currency: "JPY" });
+    expect(incident.goodwill).toEqual({ amount: 200n, currency: "JPY", scope: "refunded" });
   });
 
   it("takes zone names in any case and links, and ignores unknown keys", () => {
@@ -136,5 +136,75 @@ describe("parseIncident", () => {
 
   it("refuses text that is not JSON", () => {
     expect(() => parseIncidentText("{")).toThrow(/^not valid JSON: /);
+  });
+});
+
+describe("parseIncident: contract v2 scope (where, goodwill.scope)", () => {
+  const scopedWindow = (where: unknown) => ({
+    ...window("2011-12-20T23:30:00+09:00", "2011-12-22T14:00:00+09:00"),
+    where,
+  });
+  const onWindow = (where: unknown) => incidentDoc({ suspensions: [scopedWindow(where)] as never });
+  const onGoodwill = (extra: object) => incidentDoc({ goodwill: { amount: 200, currency: "JPY", ...extra } } as never);
+  const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${i}`, ["x"]]));
+
+  it("accepts a where on windows and goodwill and a scope, counting lengths in code points", () => {
+    const incident = parseIncident({
+      ...onGoodwill({ scope: "active", where: { victims: ["yes", ""] } }),
+      suspensions: [scopedWindow({ ["🙂".repeat(64)]: ["🙂".repeat(128)], ...keys(15) })],
+    });
+    expect(incident.goodwill).toMatchObject({ scope: "active", where: new Map([["victims", new Set(["yes", ""])]]) });
+    expect(incident.wheres.map((w) => w.path)).toEqual(["suspensions[0].where", "goodwill.where"]);
+    expect(incident.scopedWindows.get("IMADOKO")).toHaveLength(1);
+    expect(incident.span).toEqual({ start: 1324391400, end: 1324530000 });
+    expect(parseIncident(onWindow({ plan: Array(1000).fill("x") })).wheres).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      "a where that is a string",
+      onWindow("voice-only"),
+      "suspensions[0].where: must be an object: extra column → list of strings",
+    ],
+    ["a where that is null", onWindow(null), "suspensions[0].where: must be an object: extra column → list of strings"],
+    [
+      "a where that is a list",
+      onGoodwill({ where: [] }),
+      "goodwill.where: must be an object: extra column → list of strings",
+    ],
+    ["an empty where", onWindow({}), "suspensions[0].where: must name at least one column"],
+    ["an empty key", onGoodwill({ where: { "": ["x"] } }), "goodwill.where: a column name must not be empty"],
+    [
+      "a key of 65 code points",
+      onWindow({ ["é".repeat(65)]: ["x"] }),
+      `suspensions[0].where: the column name "${"é".repeat(40)}…" is longer than 64 characters`,
+    ],
+    [
+      "a key that is a contract column",
+      onGoodwill({ where: { currency: ["JPY"] } }),
+      "goodwill.where.currency: is one of the nine contract columns: a where names only extra columns",
+    ],
+    ["an empty list", onWindow({ plan: [] }), "suspensions[0].where.plan: must hold at least one string"],
+    [
+      "a value that is no list",
+      onWindow({ plan: "x" }),
+      "suspensions[0].where.plan: must be a non-empty list of strings",
+    ],
+    ["a value that is not a string", onWindow({ plan: ["a", 1] }), "suspensions[0].where.plan[1]: must be a string"],
+    [
+      "a value of 129 code points",
+      onWindow({ plan: ["🙂".repeat(129)] }),
+      "suspensions[0].where.plan[0]: must be at most 128 characters",
+    ],
+    ["17 keys", onGoodwill({ where: keys(17) }), "goodwill.where: must name at most 16 columns (it names 17)"],
+    [
+      "1,001 values",
+      onWindow({ plan: Array(1001).fill("x") }),
+      "suspensions[0].where.plan: must hold at most 1,000 strings (it holds 1,001)",
+    ],
+    ["an unknown scope", onGoodwill({ scope: "everyone" }), 'goodwill.scope: must be one of "refunded", "active"'],
+    ["a null scope", onGoodwill({ scope: null }), 'goodwill.scope: must be one of "refunded", "active"'],
+  ])("refuses %s, naming the path", (_name, document, message) => {
+    expect(problemsOf(document)).toEqual([message]);
   });
 });
