@@ -126,7 +126,8 @@ export const RUN_FILE = "run.json";
 export const DRY_RUN_FOLDER = "dry-run";
 
 /**
- * Prepare: one pass over the snapshot (header, duplicates, digest, slices), then the run's lock and record.
+ * Prepare: the survey of the snapshot (header, digest, slices; duplicates by fingerprint, with a second pass only
+ * when a fingerprint repeats), then the run's lock and record.
  * Throws UnusableSnapshotError / UnsafeSnapshotError before anything is taken or written.
  */
 export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new Date()): Promise<PrepareOutput> {

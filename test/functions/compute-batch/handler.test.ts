@@ -99,7 +99,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     expect(rejects.map((r: { line: number }) => r.line)).toContain(5); // fee "abc": line 5, after the two-line row 3–4
   });
 
-  it("a child run twice at once on a rerun (Express children are at least once) changes each line once", async () => {
+  it("a child run twice at once on a rerun (a retried attempt while the first still writes) changes each line once", async () => {
     await h.store.breakLock(incident.incidentId);
     const csv = csvOf([row({ monthly_fee: "310" }, 1), row({}, 2), row({ monthly_fee: "310" }, 7)]);
     const versionId = h.s3.put(BUCKET, "snapshots/2011-12/rerun.csv", csv);
