@@ -6,7 +6,11 @@
  *
  * It streams (10 M rows are about 700 MB): rows are formatted into ~1 MB chunks and written with back-pressure.
  *
- * Run alone: npx tsx scripts/bench/generate-case.ts --rows 1000000 --dir /tmp/case
+ * The scoped case (contract v2, issue 13; `scoped: true`) writes the same rows with one extra column, `plan`
+ * (`basic`, `premium` or `family`, from a generator of its own so that the other columns are the same bytes), placed
+ * after `service_code`, not last, into `incident-scoped.json` and `subscriptions-scoped.csv`: see `SCOPED_INCIDENT`.
+ *
+ * Run alone: npx tsx scripts/bench/generate-case.ts --rows 1000000 --dir /tmp/case [--scoped]
  */
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
@@ -27,6 +31,30 @@ export const INCIDENT = {
     { serviceCode: "DRIVENET", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" },
   ],
 };
+/**
+ * The scoped case (contract v2): IMADOKO gets a second window, on the 24th, for the `premium` plan only (`where`), so
+ * a premium row's E is two pieces (one more day in December; rows ending inside the first window do not reach it),
+ * and a goodwill of 200 JPY with `scope: "active"`: every subscriber with a row active inside the incident's span
+ * (the 20th 23:30 to the 24th 18:00) is credited, which here is every subscriber. Still one refund line per row, plus
+ * one goodwill line per subscriber. Not a shape the DuckDB query handles (two windows, goodwill).
+ */
+export const SCOPED_INCIDENT = {
+  ...INCIDENT,
+  incidentId: "bench-spmode-2011-12-scoped",
+  title: "npm run bench: the sp-mode incident at scale, scoped (contract v2)",
+  suspensions: [
+    ...INCIDENT.suspensions,
+    {
+      serviceCode: "IMADOKO",
+      start: "2011-12-24T09:00:00+09:00",
+      end: "2011-12-24T18:00:00+09:00",
+      where: { plan: ["premium"] },
+    },
+  ],
+  goodwill: { amount: 200, currency: "JPY", scope: "active" },
+};
+const PLANS = ["basic", "basic", "premium", "family"] as const;
+
 const FEES = { DRIVENET: "315", IMADOKO: "210" } as const;
 
 /**
@@ -46,11 +74,22 @@ const ENDS_INSIDE = [
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
-/** Writes the case into `dir`; returns the CSV's size in bytes. */
-export async function generateCase(dir: string, rows: number, seed = 20111220): Promise<number> {
+/** The files a case is written to: the unscoped case's, or the scoped one's (same rows, one more column). */
+export const caseFiles = (dir: string, scoped = false) => ({
+  incident: join(dir, scoped ? "incident-scoped.json" : "incident.json"),
+  subscriptions: join(dir, scoped ? "subscriptions-scoped.csv" : "subscriptions.csv"),
+});
+
+/** Writes the case (or the scoped one) into `dir`; returns the CSV's size in bytes. */
+export async function generateCase(dir: string, rows: number, seed = 20111220, scoped = false): Promise<number> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "incident.json"), `${JSON.stringify(INCIDENT, null, 2)}\n`);
+  const files = caseFiles(dir, scoped);
+  writeFileSync(files.incident, `${JSON.stringify(scoped ? SCOPED_INCIDENT : INCIDENT, null, 2)}\n`);
   const rnd = random(seed);
+  // The plan column has a generator of its own: the other columns stay the unscoped case's bytes.
+  const planRnd = random(seed ^ 0x5c0bed);
+  const columns: string[] = [...SUBSCRIPTION_COLUMNS];
+  if (scoped) columns.splice(columns.indexOf("service_code") + 1, 0, "plan");
   const int = (n: number) => Math.floor(rnd() * n);
   /** Before the window: a date (local midnight) or an instant, half each, 2009-01 to 2011-11. */
   const activeFrom = () => {
@@ -58,9 +97,9 @@ export async function generateCase(dir: string, rows: number, seed = 20111220): 
     return rnd() < 0.5 ? day : `${day}T${pad(int(24), 2)}:${pad(int(60), 2)}:00+09:00`;
   };
 
-  const out = createWriteStream(join(dir, "subscriptions.csv"));
+  const out = createWriteStream(files.subscriptions);
   let bytes = 0;
-  let chunk = `${SUBSCRIPTION_COLUMNS.join(",")}\n`;
+  let chunk = `${columns.join(",")}\n`;
   const flush = async () => {
     bytes += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, "drain");
@@ -74,8 +113,9 @@ export async function generateCase(dir: string, rows: number, seed = 20111220): 
     const service = rnd() < 0.55 ? "IMADOKO" : "DRIVENET";
     const activeTo = rnd() < 0.05 ? (ENDS_INSIDE[int(ENDS_INSIDE.length)] as string) : "";
     const billingDay = rnd() < 0.9 ? "" : "1"; // empty means 1 (the contract)
-    // Columns in the contract's order; time_zone empty: the incident's zone.
-    chunk += `SUB-${pad(i, 8)},SP-${pad(subscriber, 8)},${service},${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
+    const plan = scoped ? `${PLANS[Math.floor(planRnd() * PLANS.length)]},` : "";
+    // Columns in the contract's order (the scoped case's plan after service_code); time_zone empty: the incident's.
+    chunk += `SUB-${pad(i, 8)},SP-${pad(subscriber, 8)},${service},${plan}${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
     if (chunk.length > 1 << 20) await flush();
   }
   await flush();
@@ -85,8 +125,10 @@ export async function generateCase(dir: string, rows: number, seed = 20111220): 
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { rows: { type: "string" }, dir: { type: "string" } } });
-  if (!values.rows || !values.dir) throw new Error("usage: generate-case.ts --rows N --dir DIR");
-  const bytes = await generateCase(values.dir, Number(values.rows));
+  const { values } = parseArgs({
+    options: { rows: { type: "string" }, dir: { type: "string" }, scoped: { type: "boolean" } },
+  });
+  if (!values.rows || !values.dir) throw new Error("usage: generate-case.ts --rows N --dir DIR [--scoped]");
+  const bytes = await generateCase(values.dir, Number(values.rows), undefined, values.scoped);
   console.log(`${values.rows} rows, ${bytes} bytes written to ${values.dir}/`);
 }
