@@ -172,6 +172,8 @@ interface ZoneEntry {
 
 /** How many written forms of zones are remembered as bytes (the rest are read as text, still memoised). */
 const WRITTEN_ZONES_LIMIT = 64;
+/** Combinations of `where` cells remembered at once (a where on a column of unique values would grow it per row). */
+const WINDOW_SET_MEMO_LIMIT = 4096;
 
 /**
  * The fast engine: the same lines, rejects and counts as `computeRefunds`, from the snapshot's bytes. A plain
@@ -313,6 +315,8 @@ class FastEngine {
    */
   private readonly windowSets: { name: string; windows: Interval[] }[] = [];
   private readonly windowSetIndex = new Map<Interval[], number>();
+  /** A row's cells (service and text of each column a `where` names) → its index in `windowSets`. */
+  private readonly windowSetMemo = new Map<string, number>();
   /** The zones met, the incident's first; a zone's index is part of its rows' class key. */
   private readonly zones: ZoneEntry[] = [];
   private readonly zoneIndex = new Map<string, number>();
@@ -452,16 +456,18 @@ class FastEngine {
     const { counts } = this.run;
     counts.rows++;
     const service = this.serviceAt(bytes, svcStart, svcEnd);
-    // The cells a `where` looks at (contract v2), only when the incident has one: a plain line is ASCII.
+    // The cells a `where` looks at (contract v2), read only for a row they decide something of: its service's
+    // windows have a `where`, or goodwill has one. A plain line is ASCII.
     const whereAt = this.header.whereAt;
+    const scoped = service >= 0 && (this.services[service] as { scoped: boolean }).scoped;
+    const windowSet = scoped && whereAt ? this.windowSetAt(service, bytes, cuts, whereAt) : service;
     let cells: Map<string, string> | undefined;
-    if (whereAt) {
+    if (whereAt && this.incident.goodwill?.where) {
       cells = new Map();
       for (const [column, k] of whereAt)
         cells.set(column, asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
     }
-    const rowClass =
-      service < 0 ? undefined : this.classOf(this.windowSetOf(service, cells), zone, billingDay, activeFrom, activeTo);
+    const rowClass = service < 0 ? undefined : this.classOf(windowSet, zone, billingDay, activeFrom, activeTo);
     if (service < 0) counts.skipped++;
     else counts.computed++;
     const out = this.out;
@@ -566,16 +572,37 @@ class FastEngine {
     return -1;
   }
 
-  /** The index in `windowSets` of the windows that apply to a row of a service, given its cells. */
-  private windowSetOf(service: number, cells: ReadonlyMap<string, string> | undefined): number {
-    const { name, scoped } = this.services[service] as { name: string; scoped: boolean };
-    if (!scoped) return service;
+  /**
+   * The index in `windowSets` of the windows that apply to a row of a scoped service, from its cells: remembered by
+   * the cells' text (a few distinct values a column, as a finance extract's plan or brand has), so that the plain
+   * engine's `windowsOf` decides each combination once, not each row. Bounded: past WINDOW_SET_MEMO_LIMIT
+   * combinations the memo starts again.
+   */
+  private windowSetAt(
+    service: number,
+    bytes: Uint8Array,
+    cuts: Int32Array,
+    whereAt: ReadonlyMap<string, number>,
+  ): number {
+    let key = String(service);
+    for (const k of whereAt.values()) {
+      const text = asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number);
+      key += `|${text.length}:${text}`; // length-prefixed: no cell can make two rows' keys alike
+    }
+    let index = this.windowSetMemo.get(key);
+    if (index !== undefined) return index;
+    const cells = new Map<string, string>();
+    for (const [column, k] of whereAt)
+      cells.set(column, asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
+    const { name } = this.services[service] as { name: string };
     const windows = this.run.calculator.windowsOf({ serviceCode: name, cells }) as Interval[];
-    let index = this.windowSetIndex.get(windows);
+    index = this.windowSetIndex.get(windows);
     if (index === undefined) {
       index = this.windowSets.push({ name, windows }) - 1;
       this.windowSetIndex.set(windows, index);
     }
+    if (this.windowSetMemo.size >= WINDOW_SET_MEMO_LIMIT) this.windowSetMemo.clear();
+    this.windowSetMemo.set(key, index);
     return index;
   }
 

@@ -197,3 +197,33 @@ describe("where columns checked against the header", () => {
     expect(summary(lines)).toEqual([{ sub: "C-1", period: "2011-12-01..2012-01-01", units: 3, basis: 31, amount: 20 }]);
   });
 });
+
+describe("the fast engine's memo of where cells", () => {
+  it("stays exact past its bound: 6,000 distinct plans, two of them matched, both engines alike", async () => {
+    // Prepare: W0 (plan p-1 or p-5999) Jul 2 01:35 → Jul 4 15:00 JST, W1 (everyone) Jul 2 01:35 → 12:00; every row
+    // has a plan of its own, so the fast engine meets 6,000 combinations (its memo holds 4,096 at once).
+    const incident = incidentDoc({
+      suspensions: [
+        {
+          serviceCode: "VOICE",
+          start: "2022-07-02T01:35:00+09:00",
+          end: "2022-07-04T15:00:00+09:00",
+          where: { plan: ["p-1", "p-5999"] },
+        },
+        { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
+      ] as never,
+    });
+    const rows = Array.from({ length: 6_000 }, (_, i) => ({
+      ...row({ service_code: "VOICE", monthly_fee: "3100", active_from: "2022-01-01" }, i),
+      plan: `p-${i}`,
+    }));
+
+    // Act: `run` holds the fast engine's bytes, rejects and counts to the plain engine's.
+    const { lines } = await run(incident, csvWithColumns(COLUMNS, rows));
+
+    // Assess: the two matched rows get 3 days (floor(3100 × 3 / 31) = 300), every other row 1 day (100).
+    const threeDays = lines.filter((l) => l.units === 3).map((l) => l.subscriptionId);
+    expect(threeDays.sort()).toEqual(["C-1", "C-5999"]);
+    expect(lines.filter((l) => l.units === 1 && l.amount === 100n)).toHaveLength(5_998);
+  });
+});
