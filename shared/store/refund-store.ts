@@ -22,6 +22,14 @@ export interface ShardBook {
   protected: string[];
 }
 
+/** Adds one batch's book to a shard's (finalize reads a shard's books as one). */
+export function addBook(into: ShardBook, book: ShardBook): void {
+  into.produced.push(...book.produced);
+  into.kept.push(...book.kept);
+  into.eligible.push(...book.eligible);
+  into.protected.push(...book.protected);
+}
+
 export interface RunCounts {
   rows: number;
   computed: number;

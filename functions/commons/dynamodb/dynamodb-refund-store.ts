@@ -1,5 +1,4 @@
 import {
-  type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
@@ -12,6 +11,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
+  addBook,
   type BatchSummary,
   ConcurrentChangeError,
   LockLostError,
@@ -20,7 +20,8 @@ import {
   type RunRecord,
   type ShardBook,
 } from "../../../shared/store/refund-store";
-import { fromItem, type Item, KEYS, keyOf, shardKey, toItem } from "./line-item";
+import { fromItem, type Item, incidentOfLineId, KEYS, keyOf, shardKey, toItem } from "./line-item";
+import { batchItem, batchPartition, bookItem, bookPartition, lockItem, runCompletedItem, runItem } from "./run-items";
 
 export interface TableNames {
   refunds: string;
@@ -78,15 +79,6 @@ async function untilProcessed<T>(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Exponential backoff with full jitter, capped at 2 s. */
 const backoff = (attempt: number) => Math.random() * Math.min(2000, 50 * 2 ** attempt);
-/** The lock of an incident, held by a run until `expiresAt` (epoch ms). */
-const lockItem = (incidentId: string, runId: string, expiresAt: number): Item => ({
-  [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
-  [KEYS.sk]: { S: "LOCK" },
-  runId: { S: runId },
-  expiresAt: { N: String(expiresAt) },
-});
-/** The incident of a line id (`incidentId#…`; incident ids hold no `#`). */
-const incidentOf = (lineId: string) => lineId.slice(0, lineId.indexOf("#"));
 
 /**
  * The refund store on DynamoDB: the same class in Lambda and under `hiwari run` (against DynamoDB Local).
@@ -133,12 +125,12 @@ export class DynamoDbRefundStore implements RefundStore {
       // Items are built a chunk at a time, as they are sent: a shard's 560,000 goodwill lines at KDDI size would be
       // over a gigabyte of items built at once.
       await this.batchWrite(this.tables.refunds, changes, (c) => ({
-        PutRequest: { Item: toItem(incidentOf(c.next.lineId), c.next, now) },
+        PutRequest: { Item: toItem(incidentOfLineId(c.next.lineId), c.next, now) },
       }));
       return;
     }
     await eachLimited(changes, this.concurrency, async (change) => {
-      const item = toItem(incidentOf(change.next.lineId), change.next, now);
+      const item = toItem(incidentOfLineId(change.next.lineId), change.next, now);
       const previous = change.previous;
       try {
         await this.client.send(
@@ -178,14 +170,7 @@ export class DynamoDbRefundStore implements RefundStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tables.refunds,
-          Item: {
-            [KEYS.pk]: { S: `${run.incidentId}#RUN#${run.runId}` },
-            [KEYS.sk]: { S: "COMPLETED" },
-            kind: { S: "RUN_COMPLETED" },
-            incidentId: { S: run.incidentId },
-            runId: { S: run.runId },
-            run: { S: JSON.stringify(run) },
-          },
+          Item: runCompletedItem(run),
           ConditionExpression: "attribute_not_exists(#pk)",
           ExpressionAttributeNames: { "#pk": KEYS.pk },
         }),
@@ -309,30 +294,9 @@ export class DynamoDbRefundStore implements RefundStore {
     summary: BatchSummary,
     books: ReadonlyMap<number, ShardBook>,
   ): Promise<void> {
-    const batchKey = `BATCH#${String(summary.batchNo).padStart(7, "0")}`;
-    const requests: WriteRequest[] = [
-      {
-        PutRequest: {
-          Item: {
-            [KEYS.pk]: { S: `RUN#${runId}` },
-            [KEYS.sk]: { S: batchKey },
-            incidentId: { S: incidentId },
-            summary: { S: JSON.stringify(summary) },
-          },
-        },
-      },
-    ];
-    for (const [shard, book] of books) {
-      requests.push({
-        PutRequest: {
-          Item: {
-            [KEYS.pk]: { S: `RUN#${runId}#SHARD#${shard}` },
-            [KEYS.sk]: { S: batchKey },
-            book: { S: JSON.stringify(book) },
-          },
-        },
-      });
-    }
+    const requests: WriteRequest[] = [{ PutRequest: { Item: batchItem(incidentId, runId, summary) } }];
+    for (const [shard, book] of books)
+      requests.push({ PutRequest: { Item: bookItem(runId, summary.batchNo, shard, book) } });
     await this.batchWrite(this.tables.runs, requests, (r) => r);
   }
 
@@ -342,7 +306,7 @@ export class DynamoDbRefundStore implements RefundStore {
       TableName: this.tables.runs,
       KeyConditionExpression: "#pk = :pk",
       ExpressionAttributeNames: { "#pk": KEYS.pk },
-      ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}` } },
+      ExpressionAttributeValues: { ":pk": { S: batchPartition(runId) } },
       ConsistentRead: true,
     })) {
       for (const item of page) out.push(JSON.parse(item.summary?.S ?? "{}") as BatchSummary);
@@ -359,7 +323,7 @@ export class DynamoDbRefundStore implements RefundStore {
           TableName: this.tables.runs,
           KeyConditionExpression: "#pk = :pk",
           ExpressionAttributeNames: { "#pk": KEYS.pk },
-          ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}` } },
+          ExpressionAttributeValues: { ":pk": { S: batchPartition(runId) } },
           ConsistentRead: true,
           Select: "COUNT",
           ExclusiveStartKey: start,
@@ -377,16 +341,10 @@ export class DynamoDbRefundStore implements RefundStore {
       TableName: this.tables.runs,
       KeyConditionExpression: "#pk = :pk",
       ExpressionAttributeNames: { "#pk": KEYS.pk },
-      ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}#SHARD#${shard}` } },
+      ExpressionAttributeValues: { ":pk": { S: bookPartition(runId, shard) } },
       ConsistentRead: true,
     })) {
-      for (const item of page) {
-        const book = JSON.parse(item.book?.S ?? "{}") as ShardBook;
-        merged.produced.push(...book.produced);
-        merged.kept.push(...book.kept);
-        merged.eligible.push(...book.eligible);
-        merged.protected.push(...book.protected);
-      }
+      for (const item of page) addBook(merged, JSON.parse(item.book?.S ?? "{}") as ShardBook);
     }
     return merged;
   }
@@ -423,14 +381,4 @@ export class DynamoDbRefundStore implements RefundStore {
       start = result.LastEvaluatedKey as Item | undefined;
     } while (start);
   }
-}
-
-function runItem(run: RunRecord): Record<string, AttributeValue> {
-  return {
-    [KEYS.pk]: { S: `INCIDENT#${run.incidentId}` },
-    [KEYS.sk]: { S: `RUN#${run.runId}` },
-    startedAt: { S: run.startedAt },
-    status: { S: run.status },
-    run: { S: JSON.stringify(run) },
-  };
 }

@@ -17,6 +17,9 @@ export function shardKey(incidentId: string, shard: number): string {
   return `${incidentId}#${String(shard).padStart(2, "0")}`;
 }
 
+/** The incident of a line id (`incidentId#…`; incident ids hold no `#`). */
+export const incidentOfLineId = (lineId: string) => lineId.slice(0, lineId.indexOf("#"));
+
 /**
  * The index sort key of a line: a spread prefix (8 hex digits of a hash of the line group), then the group and the
  * line's sort key. Why the prefix: DynamoDB splits a busy index partition by sort-key ranges; with the group first,

@@ -11,10 +11,17 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { KEYS, keyOf, toItem } from "../../../functions/commons/dynamodb/line-item";
+import { type Item, incidentOfLineId, keyOf, toItem } from "../../../functions/commons/dynamodb/line-item";
+import {
+  batchItem,
+  bookItem,
+  lockItem,
+  runCompletedItem,
+  runItem,
+} from "../../../functions/commons/dynamodb/run-items";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
+  addBook,
   type BatchSummary,
   LockLostError,
   type RefundStore,
@@ -23,8 +30,6 @@ import {
   type ShardBook,
 } from "../../../shared/store/refund-store";
 import { itemBytes } from "./item-size";
-
-type Item = Record<string, AttributeValue>;
 
 /** What was asked of the store, per kind of item written. */
 export interface WriteTally {
@@ -72,24 +77,6 @@ interface RunsFile {
   lock?: { incidentId: string; runId: string; expiresAt: number };
 }
 
-// The items below mirror the DynamoDB store's (dynamodb-refund-store.ts keeps its builders private): the lock,
-// the run record, the batch record and its books per shard, `Refund Run Completed`. Keep them in step with it.
-const lockItem = (incidentId: string, runId: string, expiresAt: number): Item => ({
-  [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
-  [KEYS.sk]: { S: "LOCK" },
-  runId: { S: runId },
-  expiresAt: { N: String(expiresAt) },
-});
-const runItem = (run: RunRecord): Item => ({
-  [KEYS.pk]: { S: `INCIDENT#${run.incidentId}` },
-  [KEYS.sk]: { S: `RUN#${run.runId}` },
-  startedAt: { S: run.startedAt },
-  status: { S: run.status },
-  run: { S: JSON.stringify(run) },
-});
-const batchKey = (batchNo: number) => `BATCH#${String(batchNo).padStart(7, "0")}`;
-const incidentOf = (lineId: string) => lineId.slice(0, lineId.indexOf("#"));
-
 /**
  * A `RefundStore` that stores no refund line: it measures every item it is asked to write (DynamoDB's size of the
  * very item the DynamoDB store would send) and counts the calls, for an incident's first run (nothing stored
@@ -132,7 +119,10 @@ export class CountingStore implements RefundStore {
     // Each item is built and measured as it would be sent: the DynamoDB store builds a call's items a chunk at a
     // time (batched writes) or one at a time (conditional puts), never all at once.
     for (const c of changes)
-      this.count(c.next.subscriptionId === null ? "goodwill" : "line", toItem(incidentOf(c.next.lineId), c.next, now));
+      this.count(
+        c.next.subscriptionId === null ? "goodwill" : "line",
+        toItem(incidentOfLineId(c.next.lineId), c.next, now),
+      );
     if (options.exclusive && changes.every((c) => c.previous === undefined))
       this.tally.batchWriteCalls += Math.ceil(changes.length / 25);
     else this.tally.putItemCalls += changes.length;
@@ -142,14 +132,7 @@ export class CountingStore implements RefundStore {
   async *linesOfShard(_incidentId: string, _shard: number): AsyncIterable<StoredLine[]> {}
 
   async writeRunCompleted(run: RunRecord): Promise<void> {
-    this.count("runCompleted", {
-      [KEYS.pk]: { S: `${run.incidentId}#RUN#${run.runId}` },
-      [KEYS.sk]: { S: "COMPLETED" },
-      kind: { S: "RUN_COMPLETED" },
-      incidentId: { S: run.incidentId },
-      runId: { S: run.runId },
-      run: { S: JSON.stringify(run) },
-    });
+    this.count("runCompleted", runCompletedItem(run));
     this.tally.putItemCalls++;
   }
 
@@ -219,23 +202,14 @@ export class CountingStore implements RefundStore {
     summary: BatchSummary,
     books: ReadonlyMap<number, ShardBook>,
   ): Promise<void> {
-    const sk = batchKey(summary.batchNo);
-    const summaryText = JSON.stringify(summary);
-    this.count("batch", {
-      [KEYS.pk]: { S: `RUN#${runId}` },
-      [KEYS.sk]: { S: sk },
-      incidentId: { S: incidentId },
-      summary: { S: summaryText },
-    });
-    this.append(join("batches", `${this.writer}.jsonl`), `${runId}\t${summary.batchNo}\t${summaryText}\n`);
+    this.count("batch", batchItem(incidentId, runId, summary));
+    this.append(join("batches", `${this.writer}.jsonl`), `${runId}\t${summary.batchNo}\t${JSON.stringify(summary)}\n`);
     for (const [shard, book] of books) {
-      const bookText = JSON.stringify(book);
-      this.count("book", {
-        [KEYS.pk]: { S: `RUN#${runId}#SHARD#${shard}` },
-        [KEYS.sk]: { S: sk },
-        book: { S: bookText },
-      });
-      this.append(join("books", String(shard), `${this.writer}.jsonl`), `${runId}\t${summary.batchNo}\t${bookText}\n`);
+      this.count("book", bookItem(runId, summary.batchNo, shard, book));
+      this.append(
+        join("books", String(shard), `${this.writer}.jsonl`),
+        `${runId}\t${summary.batchNo}\t${JSON.stringify(book)}\n`,
+      );
     }
     this.tally.batchWriteCalls += Math.ceil((1 + books.size) / 25);
   }
@@ -259,11 +233,7 @@ export class CountingStore implements RefundStore {
     for await (const [no, text] of this.records(join("books", String(shard)), runId)) {
       if (seen.has(no)) continue;
       seen.add(no);
-      const book = JSON.parse(text) as ShardBook;
-      merged.produced.push(...book.produced);
-      merged.kept.push(...book.kept);
-      merged.eligible.push(...book.eligible);
-      merged.protected.push(...book.protected);
+      addBook(merged, JSON.parse(text) as ShardBook);
     }
     return merged;
   }
