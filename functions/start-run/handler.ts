@@ -129,6 +129,8 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
       `snapshot: ${s3Uri(request.snapshot)} does not exist (or is not readable)`,
     ]);
 
+  // Keys sorted: the same incident sent with its keys in another order is the same request.
+  const incidentText = canonicalJson(request.incidentDocument);
   const wanted: RunRecord = {
     incidentId,
     runId,
@@ -138,7 +140,7 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
     status: "requested",
     startedAt: new Date().toISOString(),
     policy: { rule: request.incident.rule, dayBasis: request.incident.dayBasis, rounding: request.incident.rounding },
-    incidentDigest: sha256(canonicalJson(request.incidentDocument)),
+    incidentDigest: sha256(incidentText),
     snapshotDigest: "",
     snapshotName: s3Uri(snapshot),
     batchSize: request.batchSize,
@@ -162,8 +164,8 @@ export async function startRun(event: APIGatewayProxyEvent, deps: StartRunDeps):
     if (run.status === "completed") return json(200, { ...answer, status: run.status, created: false });
   }
   // The incident travels by reference (it may be 1 MiB; an execution's input is at most 256 KiB): written among the
-  // run's files as canonical JSON, so a retried request writes the same bytes and starts the same input.
-  const incidentText = canonicalJson(request.incidentDocument);
+  // run's files as the canonical JSON it was digested as, so a retried request writes the same bytes and starts the
+  // same input.
   const files = deps.filesOf({ incidentId, runId });
   await files.put(INCIDENT_FILE, incidentText);
   const incident = { ...files.location(INCIDENT_FILE), sha256: sha256(incidentText) };
