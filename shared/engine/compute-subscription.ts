@@ -69,7 +69,8 @@ export class SubscriptionCalculator {
   windowsOf(row: Pick<SubscriptionRow, "serviceCode" | "cells">): Interval[] | undefined {
     const scoped = this.incident.scopedWindows.get(row.serviceCode);
     if (!scoped) return this.incident.windows.get(row.serviceCode);
-    let key = row.serviceCode;
+    // Keyed by the service's length first: a service "V|0" matching nothing is not "V" matching window 0.
+    let key = `${row.serviceCode.length}:${row.serviceCode}`;
     const mine: Interval[] = [];
     scoped.forEach((w, i) => {
       if (w.where && !matchesWhere(w.where, row.cells)) return;

@@ -198,6 +198,33 @@ describe("where columns checked against the header", () => {
   });
 });
 
+describe("the plain engine's memo of matched windows", () => {
+  it('keeps services apart whose codes run into each other: "V|0" matching nothing is not "V" matching window 0', async () => {
+    // Prepare: V (plan a) Jul 2 → Jul 5 JST, "V|0" (plan a) Jul 2 → Jul 3; C-1 is V on plan a, C-2 "V|0" on plan b.
+    const window = (serviceCode: string, end: string) => ({
+      serviceCode,
+      start: "2022-07-02T00:00:00+09:00",
+      end,
+      where: { plan: ["a"] },
+    });
+    const incident = incidentDoc({
+      suspensions: [window("V", "2022-07-05T00:00:00+09:00"), window("V|0", "2022-07-03T00:00:00+09:00")] as never,
+    });
+    const rows = [
+      { ...row({ service_code: "V", monthly_fee: "3100", active_from: "2022-01-01" }, 1), plan: "a" },
+      { ...row({ service_code: "V|0", monthly_fee: "3100", active_from: "2022-01-01" }, 2), plan: "b" },
+    ];
+
+    // Act
+    const { lines } = await run(incident, csvWithColumns(COLUMNS, rows));
+
+    // Assess: only C-1, 3 days of July's 31: floor(3100 × 3 / 31) = 300; C-2 matches none of its service's windows.
+    expect(summary(lines)).toEqual([
+      { sub: "C-1", period: "2022-07-01..2022-08-01", units: 3, basis: 31, amount: 300 },
+    ]);
+  });
+});
+
 describe("the fast engine's memo of where cells", () => {
   it("stays exact past its bound: 6,000 distinct plans, two of them matched, both engines alike", async () => {
     // Prepare: W0 (plan p-1 or p-5999) Jul 2 01:35 → Jul 4 15:00 JST, W1 (everyone) Jul 2 01:35 → 12:00; every row
