@@ -12,7 +12,6 @@ import {
   SLICES_PER_CHILD,
 } from "../../shared/pipeline/run-steps";
 import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
-import { refuseScopedIncident, UnsupportedScopeError } from "../../shared/pipeline/unsupported-scope-error";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
@@ -44,13 +43,6 @@ const FINALIZE_CONCURRENCY = 8;
  */
 export async function run(options: RunOptions): Promise<number> {
   const { bytes: incidentBytes, text: incidentText, incident } = readIncidentFile(options.incident);
-  // Refused before anything starts, as prepare would refuse it (the pipeline does not apply v2 scope yet).
-  try {
-    refuseScopedIncident(incident);
-  } catch (e) {
-    if (e instanceof UnsupportedScopeError) throw new UsageError(e.message);
-    throw e;
-  }
   const batchSize = Number(options.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UsageError(`--batch-size: must be a positive whole number (got ${options.batchSize})`);
@@ -94,8 +86,7 @@ export async function run(options: RunOptions): Promise<number> {
         e instanceof UnusableSnapshotError ||
         e instanceof UnsafeSnapshotError ||
         e instanceof RunLockedError ||
-        e instanceof RequestMismatchError ||
-        e instanceof UnsupportedScopeError
+        e instanceof RequestMismatchError
       )
         throw new UsageError(e.message);
       throw e;

@@ -67,7 +67,6 @@ export const PERMANENT_ERRORS = [
   "LockLostError",
   "ConcurrentChangeError",
   "IncidentChangedError",
-  "UnsupportedScopeError",
   "ZodError",
 ];
 
@@ -162,7 +161,8 @@ export class RunPipeline extends Construct {
       .allow(["dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
       .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
       .allow(["dynamodb:Query"], [gsi])
-      .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+      // A dry run's changes in a shard are a multipart upload once past a part, aborted if it fails.
+      .allowObjects(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], bucket, RUNS_PREFIX);
     this.complete
       .allow(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], [runs.tableArn])
       .allow(["dynamodb:PutItem"], [refunds.tableArn])

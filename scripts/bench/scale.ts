@@ -1,6 +1,6 @@
 /**
- * npm run bench:scale -- --rows N | --snapshot FILE [--json] [--batch-size N] [--jobs N] [--children-per-process N]
- *                        [--keep DIR]
+ * npm run bench:scale -- --rows N | --snapshot FILE [--goodwill refunded|active] [--json] [--batch-size N] [--jobs N]
+ *                        [--children-per-process N] [--keep DIR]
  *
  * A dress rehearsal of a first run at national scale on this machine: prepare → every batch → finalize → complete,
  * through the Lambda handlers themselves, in the state machine's order and with its payloads, the store replaced
@@ -24,7 +24,9 @@
  * snapshot was judged once; exit status 1 when a limit is exceeded, 2 on unusable arguments.
  *
  * Without `--snapshot`, writes a national outage of N rows (scripts/bench/scale/national-outage.ts) into the
- * bench's folder: a temporary folder removed at the end, or `--keep DIR`.
+ * bench's folder: a temporary folder removed at the end, or `--keep DIR`. `--goodwill active` makes it KDDI's July
+ * 2022 as it was refunded (contract v2 scope): the basic fee refunded to voice-only plans, the apology to every au
+ * and UQ mobile subscriber active during the outage, so a goodwill line for nearly every row (default `refunded`).
  */
 import { spawn } from "node:child_process";
 import {
@@ -46,7 +48,7 @@ import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import { INCIDENT_FILE, type PrepareOutput, SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { manifestItems } from "../../shared/pipeline/survey-snapshot";
 import { FINALIZE_CONCURRENCY, FUNCTIONS, MAP_CONCURRENCY, type StepName } from "./scale/limits";
-import { NATIONAL_OUTAGE, writeNationalOutage } from "./scale/national-outage";
+import { type GoodwillCase, nationalOutage, writeNationalOutage } from "./scale/national-outage";
 import { buildReport, renderReport } from "./scale/report";
 import type { StepResult } from "./scale/step-result";
 
@@ -60,6 +62,7 @@ interface Options {
   jobs: number;
   childrenPerProcess?: number;
   keep?: string;
+  goodwill: GoodwillCase;
 }
 
 function options(): Options {
@@ -72,6 +75,7 @@ function options(): Options {
       jobs: { type: "string" },
       "children-per-process": { type: "string" },
       keep: { type: "string" },
+      goodwill: { type: "string", default: "refunded" },
     },
   });
   const whole = (name: string, text: string | undefined) => {
@@ -83,6 +87,9 @@ function options(): Options {
   const rows = whole("rows", values.rows);
   if ((rows === undefined) === (values.snapshot === undefined))
     throw new UsageError("give --rows N (a national outage written for the bench) or --snapshot FILE");
+  const goodwill = values.goodwill;
+  if (goodwill !== "refunded" && goodwill !== "active")
+    throw new UsageError(`--goodwill: refunded or active (got ${goodwill})`);
   if (values.snapshot !== undefined && !existsSync(values.snapshot))
     throw new UsageError(`--snapshot: ${values.snapshot} does not exist`);
   return {
@@ -93,6 +100,7 @@ function options(): Options {
     jobs: whole("jobs", values.jobs) ?? 2,
     childrenPerProcess: whole("children-per-process", values["children-per-process"]),
     keep: values.keep === undefined ? undefined : resolve(values.keep),
+    goodwill,
   };
 }
 
@@ -209,7 +217,7 @@ async function main(): Promise<number> {
     const snapshot = opts.snapshot ?? join(work, "subscriptions.csv");
     if (!opts.snapshot) {
       log(`writing ${opts.rows} rows to ${snapshot}`);
-      await writeNationalOutage(snapshot, opts.rows as number);
+      await writeNationalOutage(snapshot, opts.rows as number, opts.goodwill);
     }
     const generate = seconds(t);
     t = performance.now();
@@ -218,9 +226,10 @@ async function main(): Promise<number> {
 
     // The execution's input, as start-run builds it: the incident left among the run's files and passed by
     // reference; the snapshot "location" is the file, as under `hiwari run`.
-    const incidentText = `${JSON.stringify(NATIONAL_OUTAGE, null, 2)}\n`;
+    const incident = nationalOutage(opts.goodwill);
+    const incidentText = `${JSON.stringify(incident, null, 2)}\n`;
     const requestId = "bench-scale";
-    const ref = { incidentId: NATIONAL_OUTAGE.incidentId, runId: runIdOf(NATIONAL_OUTAGE.incidentId, requestId) };
+    const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
     const runFolder = join(work, "runs", ref.runId);
     mkdirSync(runFolder, { recursive: true });
     writeFileSync(join(runFolder, INCIDENT_FILE), incidentText);

@@ -1,7 +1,13 @@
 import { CompactStringSet } from "../collections/compact-string-set";
 import type { CsvRecord } from "../csv/csv-record-reader";
 import type { Incident } from "../input/incident";
-import { checkShape, type RejectedRow, readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import {
+  checkShape,
+  type HeaderResult,
+  type RejectedRow,
+  readHeader,
+  type SubscriptionHeader,
+} from "../input/subscription-row";
 import { whereColumnsOf } from "../input/where";
 import { ServiceTotals } from "../money/service-totals";
 import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
@@ -42,18 +48,23 @@ export interface RunCounts extends RowCounts {
 }
 
 /**
- * The snapshot's header from its first record; throws UnusableSnapshotError naming the file and line. Given the
- * incident, the extra columns its `where`s name (contract v2) must each be in the header once: the header then
- * says where they stand, and the error names the `where`'s path and the column.
+ * The header from its column names: the nine columns (`readHeader`) and, given the incident, the extra columns its
+ * `where`s name (contract v2), each of which must be in the header once; the reason names the `where`'s path and
+ * the column. Used on the first record (`snapshotHeader`) and by the pipeline's steps on the names prepare kept.
  */
+export function headerForIncident(fields: readonly string[], incident?: Incident): HeaderResult {
+  const read = readHeader(fields);
+  if (!read.ok || !incident || incident.wheres.length === 0) return read;
+  const columns = whereColumnsOf(fields, incident.wheres);
+  return columns.ok ? { ok: true, header: { ...read.header, whereAt: columns.at } } : columns;
+}
+
+/** The snapshot's header from its first record (see `headerForIncident`); throws UnusableSnapshotError naming the file and line. */
 export function snapshotHeader(name: string, record: CsvRecord, incident?: Incident): SubscriptionHeader {
   if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
-  const read = readHeader(record.fields);
+  const read = headerForIncident(record.fields, incident);
   if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
-  if (!incident || incident.wheres.length === 0) return read.header;
-  const columns = whereColumnsOf(record.fields, incident.wheres);
-  if (!columns.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${columns.reason}`);
-  return { ...read.header, whereAt: columns.at };
+  return read.header;
 }
 
 /** The error for a snapshot without even a header. */

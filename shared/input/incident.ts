@@ -228,13 +228,3 @@ export function parseIncidentText(text: string): Incident {
   }
   return parseIncident(document);
 }
-
-/**
- * The fields of contract v2's scope an incident uses (`suspensions[0].where`, `goodwill.where`, `goodwill.scope`
- * when "active"), as paths; empty for an incident that reads as in v1.
- */
-export function scopeFieldsOf(incident: Incident): string[] {
-  const fields = incident.wheres.map((w) => w.path);
-  if (incident.goodwill?.scope === "active") fields.push("goodwill.scope");
-  return fields;
-}

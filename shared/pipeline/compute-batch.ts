@@ -62,6 +62,8 @@ export async function computeBatch(
   const rejects: RejectedRow[] = [];
   const books = new Map<number, ShardBook>();
   const computed: KeyedLine[] = [];
+  // Subscribers this batch credits, each noted once in its shard's book (under goodwill scope "active", every one).
+  const credited = new Set<string>();
   const goodwillGroup = (subscriberId: string) =>
     lineGroupOf(incident.incidentId, { subscriptionId: null, subscriberId });
 
@@ -93,8 +95,11 @@ export async function computeBatch(
       }
       suspended = judged.result.suspended;
     }
-    if (creditsSubscriber(incident, row, suspended))
-      bookFor(books, goodwillGroup(row.subscriberId)).eligible.push(goodwillGroup(row.subscriberId));
+    if (creditsSubscriber(incident, row, suspended)) {
+      const group = goodwillGroup(row.subscriberId);
+      if (!credited.has(group)) bookFor(books, group).eligible.push(group);
+      credited.add(group);
+    }
   }
 
   // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).

@@ -1,7 +1,9 @@
+import { CompactStringSet } from "../collections/compact-string-set";
+import type { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
-import { type KeyedLine, reconcile, type StoredLine } from "../reconcile/reconcile";
+import { type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
 import { goodwillLine } from "../rules/goodwill";
-import { type RefundStore, ZERO_COUNTS } from "../store/refund-store";
+import type { RefundStore, RunCounts } from "../store/refund-store";
 import type { RunContext } from "./run-context";
 
 const GOODWILL_MARK = "#G#";
@@ -12,65 +14,122 @@ function subscriberOf(group: string): string {
 }
 
 /**
- * One shard of the incident's lines after all batches: void the standing lines this run no longer produced
- * (subscriptions absent from the snapshot, periods no longer suspended) but for subscriptions with a rejected row,
- * settle goodwill (due to eligible subscribers, kept for subscribers with a rejected row, voided otherwise), and
- * total what stands in the shard besides the lines the batches produced (which they totalled themselves).
- * Holds one shard's ids at a time, never the whole snapshot's.
- *
- * The index (`linesOfShard`) is eventually consistent, so it only names candidates: the lines to void and the
- * goodwill lines are read again from the table, consistently, before anything is decided or written.
+ * Goodwill lines settled at once: read (on a rerun), reconciled and written as one page. What a shard holds
+ * besides its sets of ids is one such page, whatever the number of credited subscribers (at KDDI's size with goodwill
+ * scope "active", about 560,000 a shard).
  */
-export async function finalizeShard(context: RunContext, shard: number, store: RefundStore) {
-  const { incident, runId } = context;
-  const book = await store.shardBooksOf(runId, shard);
-  const produced = new Set(book.produced);
-  const keptGroups = new Set(book.kept);
-  const keptGoodwill = new Set(book.protected);
-  const candidates: StoredLine[] = [];
-  const keptLines: StoredLine[] = [];
-  // On an incident's first run nothing stood before it: every line in the shard is one its batches produced, and
-  // no goodwill line exists but those a retried shard already wrote (rewritten as they are: version 1, no event).
-  // So neither the shard's lines nor the goodwill due are read: 36 M reads at KDDI size, for nothing.
-  const lines = context.fresh ? [] : store.linesOfShard(incident.incidentId, shard);
-  for await (const page of lines) {
-    for (const line of page) {
-      if (line.subscriptionId === null) candidates.push(line);
-      else if (line.status === "active" && !produced.has(line.lineId)) {
-        if (keptGroups.has(lineGroupOf(incident.incidentId, line))) keptLines.push(line);
-        else candidates.push(line);
-      }
-    }
-  }
-  // Goodwill due now: one line per eligible subscriber.
-  const dueGoodwill: KeyedLine[] = [];
-  for (const group of new Set(book.eligible)) {
-    const line = goodwillLine(incident, subscriberOf(group));
-    if (line) dueGoodwill.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
-  }
-  const dueIds = new Set(dueGoodwill.map((l) => l.lineId));
-  const unique = new Map<string, KeyedLine>();
-  for (const l of [...candidates, ...dueGoodwill]) unique.set(l.lineId, l);
-  const current =
-    unique.size === 0 || context.fresh ? [] : await store.linesLike(incident.incidentId, [...unique.values()]);
-  const absent = current.filter((l) => l.subscriptionId !== null && l.status === "active" && !produced.has(l.lineId));
-  const storedGoodwill = current.filter((l) => l.subscriptionId === null);
-  // A subscriber with a rejected row keeps the goodwill that stands.
-  for (const line of storedGoodwill) {
-    if (
-      line.status === "active" &&
-      !dueIds.has(line.lineId) &&
-      keptGoodwill.has(lineGroupOf(incident.incidentId, line))
-    ) {
-      dueGoodwill.push(line);
-    }
-  }
-  const voids = reconcile(absent, [], runId).changes;
-  const goodwill = reconcile(storedGoodwill, dueGoodwill, runId);
-  const changes = [...voids, ...goodwill.changes];
-  if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
+export const GOODWILL_PAGE = 1_000;
 
-  const counts = { ...ZERO_COUNTS, unchanged: goodwill.unchanged };
-  for (const c of changes) counts[c.kind]++;
-  return { counts, standing: [...keptLines, ...dueGoodwill], changes };
+/** What finalize found in a shard, filled as its pages are settled: its changes' counts, and what stands there
+ * besides the lines the batches produced (which they totalled themselves): kept lines and goodwill. */
+export interface ShardTally {
+  counts: RunCounts;
+  totals: ServiceTotals;
+}
+
+/** The shard's books, as sets: each id once, in a few dozen bytes (a Set of strings would take ~60 more each). */
+interface ShardSets {
+  /** Ids of the lines the run produced (a rerun's: a first run voids nothing). */
+  produced: CompactStringSet;
+  /** Line groups of subscriptions with a rejected row (a rerun's). */
+  kept: CompactStringSet;
+  /** Goodwill groups of the subscribers credited now. */
+  eligible: CompactStringSet;
+  /** Goodwill groups of subscribers with a rejected row (a rerun's). */
+  protected: CompactStringSet;
+}
+
+async function shardSets(context: RunContext, shard: number, store: RefundStore): Promise<ShardSets> {
+  const sets: ShardSets = {
+    produced: new CompactStringSet(),
+    kept: new CompactStringSet(),
+    eligible: new CompactStringSet(),
+    protected: new CompactStringSet(),
+  };
+  for await (const book of store.shardBooks(context.runId, shard)) {
+    for (const group of book.eligible) sets.eligible.add(group);
+    // On an incident's first run nothing stood before it: nothing to void, keep or protect.
+    if (context.fresh) continue;
+    for (const id of book.produced) sets.produced.add(id);
+    for (const group of book.kept) sets.kept.add(group);
+    for (const group of book.protected) sets.protected.add(group);
+  }
+  return sets;
+}
+
+/**
+ * One shard of the incident's lines after all batches: void the standing lines this run no longer produced
+ * (subscriptions absent from the snapshot, periods no longer suspended, a narrower scope) but for subscriptions
+ * with a rejected row, settle goodwill (due to the subscribers credited now, kept for subscribers with a rejected
+ * row, voided otherwise), and tally the counts and what stands in the shard besides the lines the batches produced.
+ * Yields each page of changes once it is written (in a dry run: as it would be).
+ *
+ * Memory: the shard's books as compact sets of ids (never a whole snapshot's, nor a list per book entry), and one
+ * page at a time of the shard's stored lines or of its goodwill lines due. Two passes, each id in one of them:
+ * 1. (a rerun) the shard's stored lines, page by page from the index, which is eventually consistent and so only
+ *    names candidates: standing lines not produced and goodwill lines of subscribers not credited now are read
+ *    again from the table, consistently, before anything is voided;
+ * 2. the goodwill due, `page` subscribers at a time (GOODWILL_PAGE): read consistently (a rerun), reconciled, written.
+ * On an incident's first run nothing stood before it: the first pass is skipped and the second reads nothing.
+ */
+export async function* finalizeShard(
+  context: RunContext,
+  shard: number,
+  store: RefundStore,
+  tally: ShardTally,
+  page = GOODWILL_PAGE,
+): AsyncGenerator<LineChange[]> {
+  const { incident, runId } = context;
+  const sets = await shardSets(context, shard, store);
+  const groupOf = (line: KeyedLine) => lineGroupOf(incident.incidentId, line);
+  const settle = async (changes: LineChange[], unchanged: number) => {
+    if (!context.dryRun && changes.length > 0) await store.writeChanges(changes, { exclusive: context.fresh });
+    tally.counts.unchanged += unchanged;
+    for (const c of changes) tally.counts[c.kind]++;
+  };
+  const stands = (line: KeyedLine) => tally.totals.add(line.serviceCode, line.currency, 1, line.amount);
+
+  if (!context.fresh) {
+    for await (const page of store.linesOfShard(incident.incidentId, shard)) {
+      const candidates: StoredLine[] = [];
+      for (const line of page) {
+        if (line.subscriptionId === null) {
+          if (!sets.eligible.has(groupOf(line))) candidates.push(line);
+        } else if (line.status === "active" && !sets.produced.has(line.lineId)) {
+          if (sets.kept.has(groupOf(line))) stands(line);
+          else candidates.push(line);
+        }
+      }
+      if (candidates.length === 0) continue;
+      const current = await store.linesLike(incident.incidentId, candidates);
+      const absent = current.filter(
+        (l) => l.subscriptionId !== null && l.status === "active" && !sets.produced.has(l.lineId),
+      );
+      // Goodwill of a subscriber not credited now: voided, but kept for a subscriber with a rejected row.
+      const storedGoodwill = current.filter((l) => l.subscriptionId === null && !sets.eligible.has(groupOf(l)));
+      const keptGoodwill = storedGoodwill.filter((l) => l.status === "active" && sets.protected.has(groupOf(l)));
+      const goodwill = reconcile(storedGoodwill, keptGoodwill, runId);
+      const changes = [...reconcile(absent, [], runId).changes, ...goodwill.changes];
+      await settle(changes, goodwill.unchanged);
+      keptGoodwill.forEach(stands);
+      yield changes;
+    }
+  }
+
+  let due: KeyedLine[] = [];
+  const settleDue = async () => {
+    const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, due);
+    const goodwill = reconcile(stored, due, runId);
+    await settle(goodwill.changes, goodwill.unchanged);
+    due.forEach(stands);
+    due = [];
+    return goodwill.changes;
+  };
+  for (const group of sets.eligible) {
+    const line = goodwillLine(incident, subscriberOf(group));
+    if (!line) break; // no goodwill: no subscriber is eligible
+    due.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
+    if (due.length === page) yield await settleDue();
+  }
+  if (due.length > 0) yield await settleDue();
 }

@@ -1,5 +1,6 @@
+import { headerForIncident } from "../engine/compute-refunds";
 import { type Incident, parseIncident } from "../input/incident";
-import { readHeader, type SubscriptionHeader } from "../input/subscription-row";
+import type { SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
 import { toJsonLine } from "../output/line-format";
 import type { LineChange } from "../reconcile/reconcile";
@@ -15,11 +16,10 @@ import {
   ZERO_COUNTS,
 } from "../store/refund-store";
 import { computeBatch } from "./compute-batch";
-import { finalizeShard } from "./finalize-run";
+import { finalizeShard, type ShardTally } from "./finalize-run";
 import { completeRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
 import { type RunContext, runIdOf, sha256 } from "./run-context";
 import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
-import { refuseScopedIncident } from "./unsupported-scope-error";
 
 /**
  * The steps of a run, in the state machine's order: prepare → compute each batch (the Map) → finalize each shard
@@ -132,11 +132,13 @@ export const DRY_RUN_FOLDER = "dry-run";
  */
 export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new Date()): Promise<PrepareOutput> {
   const incident = parseIncident(input.incidentDocument);
-  refuseScopedIncident(incident);
   // Strict on a rerun: a rejected row keeps its stored lines, so its subscription must be known for sure.
   const runId = runIdOf(incident.incidentId, input.requestId);
   const strict = (await deps.store.listRuns(incident.incidentId)).some((r) => !r.dryRun && r.runId !== runId);
-  const survey = await surveySnapshot(deps.snapshot.name, () => deps.snapshot.stream(), input.batchSize, { strict });
+  const survey = await surveySnapshot(deps.snapshot.name, () => deps.snapshot.stream(), input.batchSize, {
+    strict,
+    incident,
+  });
   const prepared = await prepareRun(
     {
       incident,
@@ -188,7 +190,7 @@ export interface LoadedPlan {
 export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan> {
   const plan = JSON.parse(await files.get(PLAN_FILE)) as Plan;
   const incident: Incident = parseIncident(plan.incident);
-  const header = readHeader(plan.headerFields);
+  const header = headerForIncident(plan.headerFields, incident);
   if (!header.ok) throw new Error(`${PLAN_FILE}: header: ${header.reason}`);
   const duplicates = new Set(plan.duplicates);
   return {
@@ -197,6 +199,11 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
     slices: plan.slices,
     rows: plan.rows,
   };
+}
+
+/** The dry-run text of pages of changes, a page at a time. */
+async function* dryRunText(pages: AsyncIterable<readonly LineChange[]>): AsyncIterable<string> {
+  for await (const changes of pages) yield dryRunLines(changes);
 }
 
 /** One JSON line per change; the line as `toJsonLine` writes it, so amounts stay exact at any size. */
@@ -258,11 +265,12 @@ export async function finalizeShardStep(
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);
   if (recorded !== slices) throw new MissingBatchesError(ref.runId, recorded, slices);
-  const result = await finalizeShard(context, shard, deps.store);
-  const totals = new ServiceTotals();
-  for (const line of result.standing) totals.add(line.serviceCode, line.currency, 1, line.amount);
-  if (context.dryRun) await deps.files.put(`${DRY_RUN_FOLDER}/shard-${shard}.jsonl`, dryRunLines(result.changes));
-  const out: ShardResult = { shard, counts: result.counts, totals: totals.listAsText() };
+  const tally: ShardTally = { counts: { ...ZERO_COUNTS }, totals: new ServiceTotals() };
+  const pages = finalizeShard(context, shard, deps.store, tally);
+  // A dry run's changes go to its file page by page (at KDDI size a shard's goodwill alone is ~560,000 lines).
+  if (context.dryRun) await deps.files.putStream(`${DRY_RUN_FOLDER}/shard-${shard}.jsonl`, dryRunText(pages));
+  else for await (const _written of pages);
+  const out: ShardResult = { shard, counts: tally.counts, totals: tally.totals.listAsText() };
   await deps.files.put(shardFile(shard), JSON.stringify(out));
   return out;
 }

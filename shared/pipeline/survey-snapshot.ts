@@ -4,6 +4,7 @@ import { Fingerprint, FingerprintList, type FingerprintTable } from "../collecti
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
 import { holdsInvalidUtf8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
 import { DuplicateIds, emptySnapshot, snapshotHeader } from "../engine/compute-refunds";
+import type { Incident } from "../input/incident";
 import { checkShape, type SubscriptionHeader } from "../input/subscription-row";
 
 /**
@@ -46,6 +47,13 @@ export class UnsafeSnapshotError extends Error {
   }
 }
 
+export interface SurveyOptions {
+  /** A rerun: refuse rows whose subscription is not certain (see `surveySnapshot`). */
+  strict: boolean;
+  /** The run's incident: the columns its `where`s name must each be in the header once (contract v2). */
+  incident?: Incident;
+}
+
 /** How many unsafe rows a refusal lists (the first ones; the rest are like them). */
 const UNSAFE_LISTED = 10;
 
@@ -77,7 +85,7 @@ export async function surveySnapshot(
   name: string,
   chunks: () => AsyncIterable<Uint8Array>,
   batchSize: number,
-  options: { strict: boolean } = { strict: true },
+  options: SurveyOptions = { strict: true },
 ): Promise<SnapshotSurvey> {
   const { suspects, ...survey } = await firstPass(name, chunks(), batchSize, options);
   const duplicates =
@@ -90,7 +98,7 @@ async function firstPass(
   name: string,
   chunks: AsyncIterable<Uint8Array>,
   batchSize: number,
-  options: { strict: boolean },
+  options: SurveyOptions,
 ): Promise<Omit<SnapshotSurvey, "duplicates"> & { suspects: FingerprintTable }> {
   const reader = new CsvRecordReader();
   const decoder = new Utf8ChunkDecoder();
@@ -133,7 +141,7 @@ async function firstPass(
 
   const onRecord = (record: CsvRecord) => {
     if (!header) {
-      header = snapshotHeader(name, record);
+      header = snapshotHeader(name, record, options.incident);
       headerFields = record.fields;
       return;
     }

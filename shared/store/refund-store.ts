@@ -22,14 +22,6 @@ export interface ShardBook {
   protected: string[];
 }
 
-/** Adds one batch's book to a shard's (finalize reads a shard's books as one). */
-export function addBook(into: ShardBook, book: ShardBook): void {
-  into.produced.push(...book.produced);
-  into.kept.push(...book.kept);
-  into.eligible.push(...book.eligible);
-  into.protected.push(...book.protected);
-}
-
 export interface RunCounts {
   rows: number;
   computed: number;
@@ -191,5 +183,6 @@ export interface RefundStore {
   batchesOf(incidentId: string, runId: string): Promise<BatchSummary[]>;
   /** How many batches the run has recorded (a count, without reading their contents out). */
   countBatches(incidentId: string, runId: string): Promise<number>;
-  shardBooksOf(runId: string, shard: number): Promise<ShardBook>;
+  /** The run's books in one shard, one batch's at a time (a retried batch's once): never merged in one list. */
+  shardBooks(runId: string, shard: number): AsyncIterable<ShardBook>;
 }

@@ -11,7 +11,6 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
-  addBook,
   type BatchSummary,
   ConcurrentChangeError,
   LockLostError,
@@ -335,8 +334,7 @@ export class DynamoDbRefundStore implements RefundStore {
     return count;
   }
 
-  async shardBooksOf(runId: string, shard: number): Promise<ShardBook> {
-    const merged: ShardBook = { produced: [], kept: [], eligible: [], protected: [] };
+  async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
     for await (const page of this.query({
       TableName: this.tables.runs,
       KeyConditionExpression: "#pk = :pk",
@@ -344,9 +342,8 @@ export class DynamoDbRefundStore implements RefundStore {
       ExpressionAttributeValues: { ":pk": { S: bookPartition(runId, shard) } },
       ConsistentRead: true,
     })) {
-      for (const item of page) addBook(merged, JSON.parse(item.book?.S ?? "{}") as ShardBook);
+      for (const item of page) yield JSON.parse(item.book?.S ?? "{}") as ShardBook;
     }
-    return merged;
   }
 
   /**

@@ -21,7 +21,6 @@ import {
 } from "../../../functions/commons/dynamodb/run-items";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
-  addBook,
   type BatchSummary,
   LockLostError,
   type RefundStore,
@@ -226,16 +225,14 @@ export class CountingStore implements RefundStore {
     return seen.size;
   }
 
-  async shardBooksOf(runId: string, shard: number): Promise<ShardBook> {
-    // Read page by page as the DynamoDB store queries them, one batch's book at a time, merged the same way.
+  async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
+    // Read line by line as the DynamoDB store queries them, one batch's book at a time; a retried batch's once.
     const seen = new Set<number>();
-    const merged: ShardBook = { produced: [], kept: [], eligible: [], protected: [] };
     for await (const [no, text] of this.records(join("books", String(shard)), runId)) {
       if (seen.has(no)) continue;
       seen.add(no);
-      addBook(merged, JSON.parse(text) as ShardBook);
+      yield JSON.parse(text) as ShardBook;
     }
-    return merged;
   }
 
   /** Closes the files this process appended to. */

@@ -39,13 +39,42 @@ export const NATIONAL_OUTAGE = {
   goodwill: { amount: 200, currency: "JPY" },
 };
 
+/**
+ * Who the scale bench credits: `"refunded"` (the national outage above: every subscriber with a refunded row) or
+ * `"active"`, KDDI's July 2022 as it was refunded (contract v2 scope): one line per subscriber, a `brand` and a
+ * `plan` column, the basic fee refunded only to voice-only plans (~7.7%, KDDI's 2.78 M of 36 M), and the apology
+ * to every au and UQ mobile subscriber under contract during the outage (~95%: not povo, which has no monthly fee):
+ * a goodwill line for nearly every row.
+ */
+export type GoodwillCase = "refunded" | "active";
+
+/** The incident of a case. */
+export function nationalOutage(goodwill: GoodwillCase) {
+  if (goodwill === "refunded") return NATIONAL_OUTAGE;
+  const basic = SERVICES[0] as (typeof SERVICES)[number];
+  return {
+    ...NATIONAL_OUTAGE,
+    incidentId: "scale-kddi-2022-07-active",
+    suspensions: [{ serviceCode: basic.code, start: START, end: END, where: { plan: [VOICE_ONLY] } }],
+    goodwill: { amount: 200, currency: "JPY", scope: "active", where: { brand: ["au", "UQ mobile"] } },
+  };
+}
+
+const VOICE_ONLY = "voice-only";
+
 /** One row in this many has a bad fee: rejected, reported, its row counted. */
 export const REJECT_EVERY = 50_000;
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
 /** Writes `rows` subscription rows (and the header) to `path`; returns the file's size in bytes. */
-export async function writeNationalOutage(path: string, rows: number, seed = 20220702): Promise<number> {
+export async function writeNationalOutage(
+  path: string,
+  rows: number,
+  goodwill: GoodwillCase = "refunded",
+  seed = 20220702,
+): Promise<number> {
+  const active = goodwill === "active";
   const rnd = seededRandom(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const hex8 = () =>
@@ -69,7 +98,7 @@ export async function writeNationalOutage(path: string, rows: number, seed = 202
 
   const out = createWriteStream(path);
   let bytes = 0;
-  let chunk = `${SUBSCRIPTION_COLUMNS.join(",")}\n`;
+  let chunk = `${[...SUBSCRIPTION_COLUMNS, ...(active ? ["brand", "plan"] : [])].join(",")}\n`;
   const flush = async () => {
     bytes += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, "drain");
@@ -84,7 +113,7 @@ export async function writeNationalOutage(path: string, rows: number, seed = 202
     if (left === 0) {
       subscriber = uuid();
       const r = rnd();
-      left = r < 0.55 ? 1 : r < 0.85 ? 2 : r < 0.95 ? 3 : 4;
+      left = active || r < 0.55 ? 1 : r < 0.85 ? 2 : r < 0.95 ? 3 : 4;
       nth = 0;
     }
     left--;
@@ -104,7 +133,15 @@ export async function writeNationalOutage(path: string, rows: number, seed = 202
     const fee = i % REJECT_EVERY === 0 ? `${service.fee}.5` : String(service.fee);
     const id = i === duplicateAt ? previousId : uuid();
     previousId = id;
-    chunk += `${id},${subscriber},${service.code},${fee},JPY,${from},${to},,${billingDay}\n`;
+    if (!active) chunk += `${id},${subscriber},${service.code},${fee},JPY,${from},${to},,${billingDay}`;
+    else {
+      // povo 2.0 has no monthly fee (a data top-up instead): refunded nothing, credited nothing.
+      const b = rnd();
+      const brand = b < 0.7 ? "au" : b < 0.95 ? "UQ mobile" : "povo";
+      const plan = brand === "povo" ? "povo2.0" : rnd() < 0.077 ? VOICE_ONLY : "5g";
+      chunk += `${id},${subscriber},${service.code},${brand === "povo" ? "0" : fee},JPY,${from},${to},,${billingDay},${brand},${plan}`;
+    }
+    chunk += "\n";
     if (chunk.length > 1 << 20) await flush();
   }
   await flush();

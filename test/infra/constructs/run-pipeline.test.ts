@@ -7,7 +7,6 @@ import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
 import { IncidentError } from "../../../shared/input/incident";
 import { IncidentChangedError, MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
 import { SnapshotChangedError, UnsafeSnapshotError } from "../../../shared/pipeline/survey-snapshot";
-import { UnsupportedScopeError } from "../../../shared/pipeline/unsupported-scope-error";
 import {
   ConcurrentChangeError,
   LockLostError,
@@ -181,7 +180,6 @@ describe("RunPipeline: the state machine", () => {
       new LockLostError("i", "r"),
       new ConcurrentChangeError("line"),
       new IncidentChangedError("incident.json", "a", "b"),
-      new UnsupportedScopeError(["goodwill.scope"]),
       new z.ZodError([]),
     ].map((e) => e.name);
     expect([...PERMANENT_ERRORS].sort()).toEqual(thrown.sort());
@@ -299,7 +297,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
         allow(["dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
         allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RefundsTable.Arn"),
         allow(["dynamodb:Query"], "RefundsTable.Arn/index/gsi1"),
-        allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
+        allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "RunBucket.Arn/runs/*"),
       ),
     );
   });

@@ -8,11 +8,12 @@ import { EventBridgeBus } from "../../../functions/commons/bus/event-bus";
 import { runPrefix, S3RunFiles } from "../../../functions/commons/s3/s3-run-files";
 import { publishRecords } from "../../../functions/publish-events/publish-records";
 import { RUN_COMPLETED } from "../../../shared/events/event-names";
+import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
 import { runIdOf } from "../../../shared/pipeline/run-context";
 import { RunLockedError } from "../../../shared/store/refund-store";
 import type { AslDefinition, AslState } from "../../helpers/aws/asl-execution";
 import { jsonBytes } from "../../helpers/aws/aws-limits";
-import { run as computeWithEngine, csvOf, incidentDoc, row } from "../../helpers/factories";
+import { run as computeWithEngine, csvOf, csvWithColumns, incidentDoc, row } from "../../helpers/factories";
 import { PipelineWorld, useDeployedStack } from "./deployed-pipeline";
 import { holdFunction, lineKey, snapshotRows, storedLines, versions, writesTo } from "./scenario-helpers";
 
@@ -105,6 +106,63 @@ describe("the run state machine, executed", () => {
     const again = await w.postRun(incident.incidentId, body);
     expect(again).toMatchObject({ statusCode: 200, body: { runId, status: "completed", created: false } });
     expect(w.sfn.executions.size).toBe(1 + 2); // the run and its two Map children
+  });
+
+  it("applies contract v2 scope: a first run as `hiwari compute` gives it, then a narrower scope voids exactly what left it", async () => {
+    // Prepare: IMADOKO down for "premium" plans only; the apology to every victim active in the window, whatever
+    // their service (every fifth row is a mail-only subscription no window names).
+    const w = world();
+    const scoped = (plans: string[], victims: string[]) =>
+      incidentDoc({
+        incidentId: "sm-scope",
+        suspensions: [
+          {
+            serviceCode: "IMADOKO",
+            start: "2011-12-20T23:30:00+09:00",
+            end: "2011-12-22T14:00:00+09:00",
+            where: { plan: plans },
+          },
+        ] as never,
+        goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victim: victims } } as never,
+      });
+    const wide = scoped(["premium", "basic"], ["swapped", "misdelivered"]);
+    const narrow = scoped(["premium"], ["swapped"]);
+    const rows = snapshotRows(240).map((r, i) => ({
+      ...r,
+      ...(i % 5 === 4 ? { service_code: "SPMAIL" } : {}),
+      plan: i % 2 === 0 ? "premium" : "basic",
+      victim: ["swapped", "misdelivered", ""][i % 3] as string,
+    }));
+    const csv = csvWithColumns([...SUBSCRIPTION_COLUMNS, "plan", "victim"], rows);
+    const snapshot = w.putSnapshot("snapshots/sm-scope.csv", csv);
+    const first = w.executionInput(wide, snapshot);
+    w.startExecution(first);
+    await w.finished(first.runId);
+    const standing = async () =>
+      (await storedLines(w, "sm-scope"))
+        .filter((l) => l.status === "active")
+        .map(lineKey)
+        .sort();
+    const expectedWide = (await computeWithEngine(wide, csv)).lines.map(lineKey).sort();
+    const firstStanding = await standing();
+
+    // Act
+    const rerun = w.executionInput(narrow, snapshot, { requestId: "req-narrow" });
+    w.startExecution(rerun);
+    const execution = await w.finished(rerun.runId);
+
+    // Assess
+    expect(firstStanding).toEqual(expectedWide);
+    expect(expectedWide.filter((k) => k.includes("|goodwill|"))).toHaveLength(
+      rows.filter((r, i) => i % 3 !== 2 && r.monthly_fee !== "abc" && r.active_to === "").length,
+    );
+    expect(execution.status).toBe("SUCCEEDED");
+    const expectedNarrow = (await computeWithEngine(narrow, csv)).lines.map(lineKey).sort();
+    expect(await standing()).toEqual(expectedNarrow);
+    const left = expectedWide.filter((k) => !expectedNarrow.includes(k));
+    expect(left.length).toBeGreaterThan(100); // basic plans' refunds and the misdelivered's credits
+    const done = await w.run("sm-scope", rerun.runId);
+    expect(done?.counts).toMatchObject({ calculated: 0, adjusted: 0, voided: left.length });
   });
 
   it("changes nothing on an identical rerun: every line unchanged, no line written", async () => {

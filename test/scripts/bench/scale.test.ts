@@ -57,7 +57,26 @@ describe("npm run bench:scale", () => {
     expect(report.failed).toEqual([]);
   }, 180_000);
 
-  it("exits 2 and says what to give without --rows or --snapshot", () => {
+  it("--goodwill active: KDDI as refunded, the basic fee to voice-only plans and the apology to nearly every row", () => {
+    // Act
+    const r = benchScale("--rows", "6000", "--goodwill", "active", "--json");
+
+    // Assess: ~7.7% of rows voice-only; au and UQ mobile (95%) credited once each, one row a subscriber
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.accounting).toMatchObject({ rows: 6000, ok: true });
+    expect(report.lines.refund).toBeGreaterThan(6000 * 0.05);
+    expect(report.lines.refund).toBeLessThan(6000 * 0.11);
+    expect(report.lines.goodwill).toBeGreaterThan(6000 * 0.88);
+    expect(report.lines.goodwill).toBeLessThan(6000 * 0.96);
+    expect(report.ok).toBe(true);
+  }, 180_000);
+
+  it("exits 2 and says what to give without --rows or --snapshot, or with another --goodwill", () => {
+    const bad = benchScale("--rows", "10", "--goodwill", "all");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("bench:scale: --goodwill: refunded or active (got all)\n");
     const r = benchScale("--json");
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("give --rows N");

@@ -19,15 +19,15 @@ const problemsOf = (incident: unknown) => {
 };
 
 describe("parseRunRequest and contract v2 scope", () => {
-  it('refuses an incident that uses where or goodwill scope "active", naming each field', () => {
+  it('accepts an incident that uses where and goodwill scope "active" (the pipeline applies them)', () => {
     const window = { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" };
     const scoped = incidentDoc({
       suspensions: [{ ...window, where: { plan: ["voice-only"] } }] as never,
-      goodwill: { amount: 200, currency: "JPY", scope: "active" } as never,
+      goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victim: ["yes"] } } as never,
     });
-    const why =
-      'the run pipeline does not apply contract v2 scope (where, goodwill scope "active") yet: use hiwari compute';
-    expect(problemsOf(scoped)).toEqual([`incident.suspensions[0].where: ${why}`, `incident.goodwill.scope: ${why}`]);
+    const { incident } = parseRunRequest("test-incident", body(scoped));
+    expect(incident.goodwill?.scope).toBe("active");
+    expect(incident.wheres.map((w) => w.path)).toEqual(["suspensions[0].where", "goodwill.where"]);
   });
 
   it("names an invalid where by its path inside the incident", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
 import { prepareStep, type StepDeps, unaccountedRows } from "../../../shared/pipeline/run-steps";
-import { UnsupportedScopeError } from "../../../shared/pipeline/unsupported-scope-error";
 import { ZERO_COUNTS } from "../../../shared/store/refund-store";
 import { incidentDoc } from "../../helpers/factories";
 
@@ -27,29 +27,45 @@ describe("prepareStep and contract v2 scope", () => {
     dryRun: false,
     batchSize: 10,
   });
-  // Nothing may be read or taken for a refused incident: deps that throw on any use.
-  const untouched = new Proxy({} as StepDeps, {
-    get: (_t, name) => {
-      throw new Error(`prepare used deps.${String(name)}`);
-    },
-  });
   const window = { serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" };
+  const scoped = incidentDoc({
+    suspensions: [window, { ...window, where: { plan: ["voice-only"] } }] as never,
+    goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victim: ["yes"] } } as never,
+  });
+  const header =
+    "subscription_id,subscriber_id,service_code,monthly_fee,currency,active_from,active_to,time_zone,billing_day";
+  const row = "C-1,S-1,IMADOKO,210,JPY,2011-01-01,,,";
+  // The survey may read the snapshot and ask for earlier runs; nothing may be taken or written for a refused one.
+  const depsWith = (csv: string): StepDeps => {
+    const bytes = new TextEncoder().encode(csv);
+    const refuse = (what: string) => () => {
+      throw new Error(`prepare used ${what}`);
+    };
+    return {
+      store: new Proxy({ listRuns: async () => [] } as never, {
+        get: (target, name) => (name === "listRuns" ? target[name] : refuse(`store.${String(name)}`)),
+      }),
+      snapshot: {
+        name: "subs.csv",
+        async *stream() {
+          yield bytes;
+        },
+        range: refuse("snapshot.range") as never,
+      },
+      files: new Proxy({} as StepDeps["files"], { get: (_t, name) => refuse(`files.${String(name)}`) }),
+    };
+  };
 
-  it('refuses an incident with a where or goodwill scope "active" permanently, naming the fields, before anything', async () => {
-    const scoped = incidentDoc({
-      suspensions: [window, { ...window, where: { plan: ["voice-only"] } }] as never,
-      goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victims: ["yes"] } } as never,
-    });
-    const error = await prepareStep(input(scoped), untouched).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UnsupportedScopeError);
-    expect((error as Error).name).toBe("UnsupportedScopeError");
-    expect((error as Error).message).toBe(
-      'suspensions[1].where, goodwill.where, goodwill.scope: the run pipeline does not apply contract v2 scope (where, goodwill scope "active") yet: use hiwari compute',
-    );
+  it("refuses a snapshot without a column a where names, naming the path and the column, before anything", async () => {
+    const error = await prepareStep(input(scoped), depsWith(`${header},plan\n${row},voice-only\n`)).catch((e) => e);
+    expect(error).toBeInstanceOf(UnusableSnapshotError);
+    expect((error as Error).message).toBe('subs.csv: line 1: goodwill.where.victim: the header has no column "victim"');
   });
 
-  it('lets through an incident whose goodwill scope is the default, "refunded", written out', async () => {
-    const v1 = incidentDoc({ goodwill: { amount: 200, currency: "JPY", scope: "refunded" } as never });
-    await expect(prepareStep(input(v1), untouched)).rejects.toThrow("prepare used deps.store");
+  it("refuses a header that names a where's column twice, before anything", async () => {
+    const csv = `${header},plan,victim,plan\n${row},voice-only,yes,x\n`;
+    await expect(prepareStep(input(scoped), depsWith(csv))).rejects.toThrow(
+      'subs.csv: line 1: suspensions[1].where.plan: the column "plan" appears more than once in the header',
+    );
   });
 });
