@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Differential fuzzer: reference.py (the contract) against the project's `compute` command.
 
-  python3 fuzz.py [--n 2000] [--seed 1] [--jobs 2] [--rows 20] [--cmd "node /work/main/bin/hiwari.js"]
+  python3 fuzz.py [--n 2000] [--seed 1] [--jobs 2] [--rows 20] [--v2-fraction 0.35] [--cmd "node /work/main/bin/hiwari.js"]
   python3 fuzz.py --replay DIR          # rerun a saved case (incident.json + subs.csv)
 
 Compares: exit status; output lines as a multiset of the ten fields; the set of rejected line numbers.
 A mismatch is saved to failures/<seed>/ and reported on one line.
+
+Contract v2 (scope): a fraction of the seeds (V2_FRACTION, decided by a second generator seeded "v2:<seed>",
+so every v1 case is byte for byte what it was before v2) add extra columns (plan, brand, victim, region)
+with empty cells and cells that need CSV quoting, `where` on some windows, windows beyond a gap (so the
+hull of goodwill scope "active" matters), rows active only in a gap or just outside the hull, goodwill
+with scope / where, and now and then a fault that must make both sides exit 2 (a bad where or scope, a
+where naming a column the header lacks or has twice) or a near miss that must not (lengths in code
+points, 1000 values, 16 keys, a duplicated header column no where names).
 """
 import argparse
 import io
@@ -170,7 +178,7 @@ def csv_field(v, r, force=False):
     return v
 
 
-def gen_rows(r, anchor, inc, raw, nrows):
+def gen_rows(r, anchor, inc, raw, nrows, v2=None):
     inc_zone = ref.lookup_zone(inc.get("timeZone")) or "UTC"
     cols = list(ref.COLUMNS)
     extra = []
@@ -181,6 +189,10 @@ def gen_rows(r, anchor, inc, raw, nrows):
     header = cols + extra
     if r.random() < 0.3:
         r.shuffle(header)
+    if v2:
+        r2 = v2["r"]
+        for c in list(v2["cols"]) + ([v2["dup"]] if v2["dup"] else []):
+            header.insert(r2.randint(0, len(header)), c)
     subscribers = [f"S-{i:03d}" for i in range(max(2, nrows // 3))]
     clean = r.random() < 0.35  # no bad rows at all in this case
     rows = []
@@ -202,6 +214,8 @@ def gen_rows(r, anchor, inc, raw, nrows):
                "note": "n", "x": ""}
         if r.random() < 0.05:
             row["subscriber_id"] = r.choice(['S,"q"', "S\r\n2", "S\n3", "Ｓ-ü"])
+        if v2:
+            v2_row(v2, row, clean)
         if clean and at:
             fz = ref.lookup_zone(zone) if zone else inc_zone
             if not ref.parse_when(at, fz) > ref.parse_when(af, fz):
@@ -234,10 +248,172 @@ def gen_rows(r, anchor, inc, raw, nrows):
     return text
 
 
+# ------------------------------------------------------------------------------------------ contract v2
+V2_FRACTION = 0.35
+V2_POOLS = {  # a few values per extra column: empty cells, values needing CSV quoting, non-ASCII
+    "plan": ["voice-only", "data", "", "5G, unlimited", 'say "hi"', "povo 2.0", " padded"],
+    "brand": ["au", "UQ", "povo", "", "au\r\nlegacy"],
+    "victim": ["yes", "no", ""],
+    "region": ["okinawa", "kyushu", "", "東北", "😀😀"],
+}
+
+
+def _where(r2, cols, extra_value=True):
+    keys = r2.sample(sorted(cols), 1 if r2.random() < 0.7 else r2.randint(1, len(cols)))
+    out = {}
+    for k in keys:
+        vals = r2.sample(cols[k], r2.randint(1, min(3, len(cols[k]))))
+        if extra_value and r2.random() < 0.15:
+            vals.append("no-such-value")
+        out[k] = vals
+    return out
+
+
+def _bad_where(r2, cols):
+    c = r2.choice(sorted(cols))
+    return r2.choice([
+        None, [], {}, "plan", 1, True, [c], [{c: ["x"]}],
+        {c: []}, {c: "x"}, {c: [1]}, {c: [None]}, {c: ["a", 2]}, {c: None}, {c: {}}, {c: [["a"]]},
+        {"": ["a"]}, {"k" * 65: ["a"]}, {"é" * 65: ["a"]}, {"😀" * 65: ["a"]},
+        {r2.choice(ref.COLUMNS): ["x"]}, {c: ["x"], r2.choice(ref.COLUMNS): ["x"]},
+        {c: ["x" * 129]}, {c: ["😀" * 129]}, {c: ["v"] * 1001},
+        {f"c{i}": ["a"] for i in range(17)},
+    ])
+
+
+def _instants(w):
+    s = ref.parse_instant(w.get("start")) if isinstance(w, dict) and isinstance(w.get("start"), str) else None
+    e = ref.parse_instant(w.get("end")) if isinstance(w, dict) and isinstance(w.get("end"), str) else None
+    return (s, e) if s is not None and e is not None and e > s else None
+
+
+def gen_v2(r2, inc):
+    """Turn the (v1) incident into a v2 one, in place; return what gen_rows needs to make matching rows."""
+    cols = {c: list(V2_POOLS[c]) for c in r2.sample(sorted(V2_POOLS), r2.randint(1, 3))}
+    spec = {"r": r2, "cols": cols, "dup": None, "gaps": [], "hull": None, "special": {}}
+    sus = inc.get("suspensions")
+    wins = sus if isinstance(sus, list) else []
+    ok = [x for x in (_instants(w) for w in wins) if x]
+    if ok and r2.random() < 0.6:  # windows beyond a gap, before and/or after the others
+        lo, hi = min(x[0] for x in ok), max(x[1] for x in ok)
+        for _ in range(r2.randint(1, 2)):
+            gap = r2.choice([1, 3600, 86400 // 2, 86400 * r2.randint(1, 6), r2.randint(60, 86400 * 9)])
+            dur = r2.choice([3600, 86400, 86400 + 1, r2.randint(60, 86400 * 3)])
+            if r2.random() < 0.6:
+                s, e = hi + gap, hi + gap + dur
+                hi = e
+            else:
+                s, e = lo - gap - dur, lo - gap
+                lo = s
+            wins.append({"serviceCode": r2.choice(SERVICES + ["GAPONLY"]), "start": fmt_instant(s, r2.choice(OFFSETS)),
+                         "end": fmt_instant(e, r2.choice(OFFSETS))})
+            ok.append((s, e))
+        r2.shuffle(wins)
+    for w in wins:
+        if isinstance(w, dict) and r2.random() < 0.45:
+            w["where"] = _where(r2, cols)
+    if ok:
+        spans = ref.merge(ok)
+        spec["hull"] = (spans[0][0], spans[-1][1])
+        spec["gaps"] = [(a[1], b[0]) for a, b in zip(spans, spans[1:])]
+    gw = inc.get("goodwill")
+    if gw is None and r2.random() < 0.6:
+        gw = inc["goodwill"] = {"amount": r2.choice([1, 200]), "currency": r2.choice(["JPY", "USD"])}
+    if isinstance(gw, dict):
+        if r2.random() < 0.75:
+            gw["scope"] = r2.choice(["active", "active", "refunded"])
+        if r2.random() < 0.4:
+            gw["where"] = _where(r2, cols)
+    # faults (exit 2 on both sides) and near misses (valid)
+    k = r2.random()
+    if k < 0.25:
+        f = r2.randrange(6)
+        targets = [w for w in wins if isinstance(w, dict)] + ([gw] if isinstance(gw, dict) else [])
+        t = r2.choice(targets) if targets else None
+        if f == 0 and t is not None:
+            t["where"] = _bad_where(r2, cols)
+        elif f == 1 and isinstance(gw, dict):
+            gw["scope"] = r2.choice(["Active", "all", None, 1, "", "refunded ", ["active"], True, "ACTIVE"])
+        elif f in (2, 3) and t is not None:  # a where naming a column the header lacks (or a case variant)
+            missing = [c for c in V2_POOLS if c not in cols] + ["Plan" if "plan" in cols else "note2"]
+            t.setdefault("where", {})
+            if not isinstance(t["where"], dict):
+                t["where"] = {}
+            t["where"][r2.choice(missing)] = [""]
+        elif f in (4, 5) and t is not None:  # a named column twice in the header
+            c = r2.choice(sorted(cols))
+            if not isinstance(t.get("where"), dict):
+                t["where"] = {}
+            t["where"][c] = r2.sample(cols[c], 1)
+            spec["dup"] = c
+    elif k < 0.45:
+        f = r2.randrange(6)
+        targets = [w for w in wins if isinstance(w, dict)] + ([gw] if isinstance(gw, dict) else [])
+        t = r2.choice(targets) if targets else None
+        if t is None:
+            pass
+        elif f == 0:  # 64-code-point key (128 UTF-16 units when astral)
+            key = r2.choice(["k" * 64, "é" * 64, "😀" * 64, " padded key "])
+            vals = ["a", "", "😀" * 128]
+            cols[key] = vals
+            t["where"] = {key: r2.sample(vals, r2.randint(1, 3))}
+        elif f == 1:  # a 128-code-point value
+            c = r2.choice(sorted(cols))
+            v = r2.choice(["😀" * 128, "x" * 128, "é" * 127 + "😀"])
+            cols[c].append(v)
+            t["where"] = {c: [v, r2.choice(cols[c])]}
+        elif f == 2:  # 1000 values
+            c = r2.choice(sorted(cols))
+            t["where"] = {c: [f"v{i}" for i in range(1000 - len(cols[c]))] + cols[c][:r2.randint(1, len(cols[c]))]}
+        elif f == 3:  # 16 keys
+            for i in range(16 - len(cols)):
+                cols[f"f{i}"] = ["1", "0"]
+            t["where"] = {c: r2.sample(v, r2.randint(1, len(v))) if r2.random() < 0.8 else list(v) for c, v in cols.items()}
+            if len(t["where"]) > 16:
+                t["where"] = dict(list(t["where"].items())[:16])
+        elif f == 4:  # a duplicated extra column that no where names
+            spec["dup"] = "dupfree"
+            cols["dupfree"] = ["p", "q"]
+        elif f == 5:  # a stray v1-looking where key with every value listed
+            c = r2.choice(sorted(cols))
+            t["where"] = {c: list(cols[c])}
+    return spec
+
+
+def v2_row(v2, row, clean):
+    r2 = v2["r"]
+    for c, pool in v2["cols"].items():
+        row[c] = r2.choice(pool)
+    if v2["dup"] == "dupfree":
+        row["dupfree"] = r2.choice(["p", "q"])
+    if r2.random() < 0.08:
+        row["service_code"] = "NOWINDOW"  # a service no window names: no refund line, may earn goodwill
+    hull = v2["hull"]
+    k = r2.random()
+    if k < 0.2 and v2["gaps"]:  # active only inside a gap between windows
+        a, b = r2.choice(v2["gaps"])
+        af = a + r2.randint(0, (b - a) // 3)
+        at = b - r2.randint(0, (b - a) // 3)
+        if at > af:
+            row["active_from"] = fmt_instant(af, r2.choice(OFFSETS))
+            row["active_to"] = fmt_instant(at, r2.choice(OFFSETS))
+    elif k < 0.3 and hull:  # just outside / touching / barely inside the hull
+        lo, hi = hull
+        af, at = r2.choice([(lo - 86400, lo), (hi, None), (lo - 86400, lo + 1), (hi - 1, None), (lo - 5, lo - 1)])
+        row["active_from"] = fmt_instant(af, r2.choice(OFFSETS))
+        row["active_to"] = "" if at is None else fmt_instant(at, r2.choice(OFFSETS))
+
+
 def gen_case(seed, nrows):
     r = random.Random(seed)
     anchor, inc, raw = gen_incident(r, seed)
-    return json.dumps(inc, indent=1), gen_rows(r, anchor, inc, raw, nrows)
+    r2 = random.Random(f"v2:{seed}")  # v2 choices use their own stream: v1 cases stay as they were
+    v2 = gen_v2(r2, inc) if r2.random() < V2_FRACTION else None
+    return json.dumps(inc, indent=1), gen_rows(r, anchor, inc, raw, nrows, v2)
+
+
+def is_v2(seed):
+    return random.Random(f"v2:{seed}").random() < V2_FRACTION
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -333,9 +509,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rows", type=int, default=20)
+    ap.add_argument("--v2-fraction", type=float, default=V2_FRACTION,
+                    help="share of seeds made contract-v2 cases (1 = all; the default keeps the CI run as it is)")
     ap.add_argument("--cmd", default="node " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bin", "hiwari.js"))
     ap.add_argument("--replay", help="directory with incident.json and subs.csv")
     args = ap.parse_args()
+    globals()["V2_FRACTION"] = args.v2_fraction
     cmd = shlex.split(args.cmd)
     if args.replay:
         d = tempfile.mkdtemp()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deliberate edge-case probes: run reference and project side by side, print differences.
+"""Deliberate edge-case probes (contract v1 and v2): run reference and project side by side, print differences.
    python3 probes.py [--cmd "node /work/main/bin/hiwari.js"] [--all] [name ...]"""
 import argparse, json, os, shlex, shutil, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -154,6 +154,123 @@ P["window-contained"] = (inc([("SPMAIL", "2011-12-01T00:00:00Z", "2011-12-31T00:
 P["row-at-before-window-date"] = (inc(W1, "full-24h"), H + "\nC1,S1,SPMAIL,3100,JPY,2011-12-21,2011-12-23,,1\nC2,S2,SPMAIL,3100,JPY,2011-12-21,2011-12-23,America/New_York,1\n")
 P["instant-lowercase-offset-z"] = (inc(W1), H + "\nC1,S1,SPMAIL,1,JPY,2011-01-01T00:00:00z,,,1\nC2,S2,SPMAIL,1,JPY,2011-01-01T00:00:00+09,,,1\nC3,S3,SPMAIL,1,JPY,2011-01-01T00:00:00+09:00[Asia/Tokyo],,,1\n")
 P["huge-year"] = (inc(W1), H + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,9999-12-31T23:59:59+14:00,,1\nC2,S2,SPMAIL,1,JPY,0001-01-01T00:00:00-12:00,,Pacific/Apia,1\n")
+
+
+# --- contract v2: scope (where, goodwill.scope), lengths in code points, 1 MiB, header checks
+def inc2(wins, rule="calendar-day", goodwill=None, tz="Asia/Tokyo", **extra):
+    """wins: (service, start, end[, where]) tuples."""
+    d = inc([w[:3] for w in wins], rule, tz=tz, goodwill=goodwill, **extra)
+    for w, j in zip(wins, d["suspensions"]):
+        if len(w) > 3:
+            j["where"] = w[3]
+    return d
+
+
+HP = H + ",plan"
+GW = {"amount": 200, "currency": "JPY"}
+A = ("SPMAIL", "2011-12-01T00:00:00+09:00", "2011-12-03T00:00:00+09:00")
+B = ("SPMAIL", "2011-12-10T00:00:00+09:00", "2011-12-11T00:00:00+09:00")
+PLANROWS = (HP + "\nC1,S1,SPMAIL,3100,JPY,2011-01-01,,,1,voice-only\nC2,S2,SPMAIL,3100,JPY,2011-01-01,,,1,data\n"
+            "C3,S3,SPMAIL,3100,JPY,2011-01-01,,,1,\nC4,S4,SPMAIL,3100,JPY,2011-01-01,,,1,\"5G, unlimited\"\n"
+            "C5,S5,SPMAIL,3100,JPY,2011-01-01,,,1, voice-only\nC6,S6,OTHER,3100,JPY,2011-01-01,,,1,voice-only\n")
+P["v2-where-basic"] = (inc2([A, B + ({"plan": ["voice-only", ""]},)], goodwill=GW), PLANROWS)
+P["v2-where-quoted-value"] = (inc2([A + ({"plan": ["5G, unlimited"]},)], goodwill=GW), PLANROWS)
+P["v2-where-no-match-anyone"] = (inc2([A + ({"plan": ["nobody"]},)], goodwill=GW), PLANROWS)
+for rule in ("calendar-day", "full-24h", "exact"):  # re-anchoring: only a row's own windows merge
+    P[f"v2-reanchor-{rule}"] = (inc2([("SPMAIL", "2011-12-01T00:00:00+09:00", "2011-12-02T12:00:00+09:00"),
+                                      ("SPMAIL", "2011-12-02T12:00:00+09:00", "2011-12-04T00:00:00+09:00", {"plan": ["voice-only"]}),
+                                      ("SPMAIL", "2011-12-01T12:00:00+09:00", "2011-12-03T18:00:00+09:00", {"plan": ["data"]})], rule), PLANROWS)
+GA = dict(GW, scope="active")
+HULLROWS = (HP + "\nG1,S1,OTHER,1,JPY,2011-12-05,2011-12-06,,1,x\nG2,S2,OTHER,1,JPY,2011-11-01,2011-12-01,,1,x\n"
+            "G3,S3,OTHER,1,JPY,2011-12-11,,,1,x\nG4,S4,OTHER,1,JPY,2011-12-10T23:59:59+09:00,,,1,x\n"
+            "G5,S5,SPMAIL,1,JPY,2011-11-30T23:59:59+09:00,2011-12-01,,1,x\nG6,S6,SPMAIL,007,JPY,2011-12-05,,,1,x\n"
+            "G7,S7,IMADOKO,1,JPY,2011-12-05,2011-12-06,Pacific/Apia,1,\nG8,S8,OTHER,1,JPY,2011-12-11T00:00:00+09:00,2011-12-11T00:00:01+09:00,,1,x\n")
+P["v2-active-hull-gap"] = (inc2([A, B], goodwill=GA), HULLROWS)
+P["v2-active-hull-other-service-where"] = (inc2([A, ("IMADOKO",) + B[1:] + ({"plan": ["nobody"]},)], goodwill=GA), HULLROWS)
+P["v2-active-goodwill-where"] = (inc2([A, B], goodwill=dict(GA, where={"plan": [""]})), HULLROWS)
+P["v2-refunded-goodwill-where"] = (inc2([A, B + ({"plan": ["data"]},)], goodwill=dict(GW, scope="refunded", where={"plan": ["voice-only", "data"]})), PLANROWS)
+P["v2-full24-short-goodwill-where"] = (inc2([("SPMAIL", "2011-12-01T00:00:00+09:00", "2011-12-01T05:00:00+09:00", {"plan": ["data"]})], "full-24h", goodwill=GW), PLANROWS)
+P["v2-subscriber-two-rows"] = (inc2([A + ({"plan": ["data"]},)], goodwill=dict(GW, where={"plan": ["voice-only"]})),
+                               HP + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,data\nC2,S1,OTHER,1,JPY,2011-01-01,,,1,voice-only\n"
+                               "C3,S2,SPMAIL,1,JPY,2011-01-01,,,1,voice-only\nC4,S2,SPMAIL,1,JPY,2011-01-01,,,1,data\n")
+P["v2-stray-scope-refunded"] = (inc2([A], goodwill=dict(GW, scope="refunded")), PLANROWS)
+for name, where in [("null", None), ("empty", {}), ("array", ["plan"]), ("string", "plan"), ("empty-array", {"plan": []}),
+                    ("value-number", {"plan": [1]}), ("value-null", {"plan": [None]}), ("value-string", {"plan": "data"}),
+                    ("empty-key", {"": ["a"]}), ("contract-col", {"currency": ["JPY"]}), ("value-129", {"plan": ["x" * 129]}),
+                    ("value-emoji-129", {"plan": ["😀" * 129]}), ("1001-values", {"plan": [str(i) for i in range(1001)]}),
+                    ("17-keys", {f"k{i}": ["a"] for i in range(17)}), ("key-65", {"k" * 65: ["a"]}), ("key-emoji-65", {"😀" * 65: ["a"]})]:
+    P[f"v2-bad-where-{name}"] = (inc2([A + (where,)]), PLANROWS)
+    P[f"v2-bad-goodwill-where-{name}"] = (inc2([A], goodwill=dict(GW, where=where)), PLANROWS)
+for sc in ("Active", "all", None, 1, "", ["active"], "refunded "):
+    P[f"v2-bad-scope-{sc}"] = (inc2([A], goodwill=dict(GW, scope=sc)), PLANROWS)
+P["v2-value-emoji-128"] = (inc2([A + ({"plan": ["😀" * 128, "data"]},)]), PLANROWS + "C9,S9,SPMAIL,1,JPY,2011-01-01,,,1," + "😀" * 128 + "\n")
+P["v2-1000-values"] = (inc2([A + ({"plan": [str(i) for i in range(999)] + ["data"]},)]), PLANROWS)
+K16 = [f"k{i}" for i in range(16)]
+P["v2-16-keys"] = (inc2([A + ({k: ["1"] for k in K16},)]), H + "," + ",".join(K16) + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1," + ",".join("1" * 16)
+                   + "\nC2,S2,SPMAIL,1,JPY,2011-01-01,,,1," + ",".join("1" * 15) + ",0\n")
+for key in ("😀" * 64, "é" * 64, "k" * 64, " plan", "Subscription_ID", "constructor", "__proto__", "toString", "hasOwnProperty"):
+    P[f"v2-key-{key[:12]}"] = (inc2([A + ({key: ["x", ""]},)], goodwill=dict(GW, where={key: ["x"]})),
+                               H + "," + fuzz.csv_field(key, fuzz.random.Random(0)) + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,x\nC2,S2,SPMAIL,1,JPY,2011-01-01,,,1,\nC3,S3,SPMAIL,1,JPY,2011-01-01,,,1,y\n")
+P["v2-value-proto"] = (inc2([A + ({"plan": ["toString", "__proto__", "constructor"]},)]),
+                       HP + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,toString\nC2,S2,SPMAIL,1,JPY,2011-01-01,,,1,valueOf\nC3,S3,SPMAIL,1,JPY,2011-01-01,,,1,__proto__\n")
+P["v2-header-missing-where-col"] = (inc2([A + ({"region": ["x"]},)]), PLANROWS)
+P["v2-header-missing-goodwill-where-col"] = (inc2([A], goodwill=dict(GW, where={"region": ["x"]})), PLANROWS)
+P["v2-header-case-where-col"] = (inc2([A + ({"Plan": ["data"]},)]), PLANROWS)
+P["v2-header-dup-where-col"] = (inc2([A + ({"plan": ["data"]},)]), HP + ",plan\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,data,data\n")
+P["v2-header-dup-goodwill-where-col"] = (inc2([A], goodwill=dict(GW, where={"plan": ["data"]})), HP + ",plan\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,data,data\n")
+P["v2-header-dup-unnamed-col"] = (inc2([A + ({"plan": ["data"]},)]), HP + ",note,note\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,data,a,b\n")
+P["v2-header-missing-no-rows"] = (inc2([A + ({"region": ["x"]},)]), HP + "\n")
+P["v2-where-col-bad-row"] = (inc2([A + ({"plan": ["data"]},)], goodwill=GA), HP + "\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1\nC2,S2,SPMAIL,1,JPY,2011-01-01,,,1,data\n")
+
+P["v2-key-combining-64"] = (inc2([A + ({"e\u0301" * 32: ["x"]},)]), H + ",\"" + "e\u0301" * 32 + "\"\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,x\n")
+P["v2-key-combining-66"] = (inc2([A + ({"e\u0301" * 33: ["x"]},)]), H + ",\"" + "e\u0301" * 33 + "\"\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,x\n")
+P["v2-value-lone-surrogate"] = ('{"incidentId":"x","timeZone":"UTC","policy":{"rule":"exact","dayBasis":"actual","rounding":"floor"},'
+                                '"suspensions":[{"serviceCode":"SPMAIL","start":"2011-12-01T00:00:00Z","end":"2011-12-02T00:00:00Z","where":{"plan":["\\ud83d","' + "x" * 127 + '\\ud800"]}}]}', PLANROWS)
+P["v2-json-duplicate-keys"] = ('{"incidentId":"x","timeZone":"UTC","policy":{"rule":"exact","dayBasis":"actual","rounding":"floor"},'
+                               '"suspensions":[{"serviceCode":"SPMAIL","start":"2011-12-01T00:00:00Z","end":"2011-12-02T00:00:00Z","where":{"plan":["data"],"plan":["voice-only"]}}],'
+                               '"goodwill":{"amount":1,"currency":"JPY","scope":"bogus","scope":"active"}}', PLANROWS)
+P["v2-where-cell-crlf"] = (inc2([A + ({"plan": ["a\r\nb"]},)]), HP + '\r\nC1,S1,SPMAIL,1,JPY,2011-01-01,,,1,"a\r\nb"\r\nC2,S2,SPMAIL,1,JPY,2011-01-01,,,1,"a\nb"\r\n')
+P["v2-where-with-bom-first-col"] = (inc2([A + ({"plan": ["data"]},)]), "\ufeffplan," + H + "\ndata," + ROW + "\n")
+
+# cells of several where columns must not run together (a cache keyed by joined text would confuse these)
+HPB = H + ",plan,brand"
+for sep in (",", "\u0000", "\t", "|", "\u001f", "\n", "\"", "\\", ":", "\u2028", " "):
+    rows = (HPB + f'\nC1,S1,SPMAIL,3100,JPY,2011-01-01,,,1,{fuzz.csv_field("a" + sep + "b", fuzz.random.Random(0), True)},c\n'
+            f'C2,S2,SPMAIL,3100,JPY,2011-01-01,,,1,a,{fuzz.csv_field("b" + sep + "c", fuzz.random.Random(0), True)}\n'
+            f'C3,S3,SPMAIL,3100,JPY,2011-01-01,,,1,{fuzz.csv_field("a" + sep, fuzz.random.Random(0), True)},{fuzz.csv_field("b" + sep + "c", fuzz.random.Random(0), True)}\n'
+            f'C4,S4,SPMAIL,3100,JPY,2011-01-01,,,1,{fuzz.csv_field("a" + sep + "b" + sep, fuzz.random.Random(0), True)},c\n')
+    for order in ("fwd", "rev"):
+        body = rows if order == "fwd" else rows.split("\n", 1)[0] + "\n" + "\n".join(reversed(rows.strip().split("\n")[1:])) + "\n"
+        P[f"v2-cells-join-{ord(sep):x}-{order}"] = (inc2([A, B + ({"plan": ["a" + sep + "b", "a" + sep + "b" + sep], "brand": ["c"]},),
+                                                       ("SPMAIL", "2011-12-20T00:00:00+09:00", "2011-12-21T00:00:00+09:00", {"plan": ["a"], "brand": ["b" + sep + "c"]})],
+                                                      goodwill=dict(GW, where={"brand": ["c"]})), body)
+# many distinct cell combinations (past any small cache), each row's own windows
+_many = [HPB]
+for i in range(6000):
+    _many.append(f"M{i},S{i % 50},SPMAIL,{1000 + i},JPY,2011-01-01,,,1,p{i % 4500},b{i % 7}")
+P["v2-many-combinations"] = (inc2([A, B + ({"plan": [f"p{i}" for i in range(0, 4500, 9)]},),
+                                   ("SPMAIL", "2011-12-20T00:00:00+09:00", "2011-12-22T12:00:00+09:00", {"brand": ["b3", "b5"]}),
+                                   ("SPMAIL", "2011-12-22T00:00:00+09:00", "2011-12-24T00:00:00+09:00", {"plan": [f"p{i}" for i in range(1, 4500, 7)], "brand": ["b5", "b6"]})],
+                                  "full-24h", goodwill=dict(GA, where={"brand": ["b1", "b5"]})), "\n".join(_many) + "\n")
+
+
+def _sized(total, fill="x", bom=False):
+    base = inc(W1)
+    base["pad"] = ""
+    head = "\ufeff" if bom else ""
+    n0 = len((head + json.dumps(base, ensure_ascii=False)).encode())
+    k = (total - n0) // len(fill.encode())
+    base["pad"] = fill * k
+    text = head + json.dumps(base, ensure_ascii=False)
+    text += " " * (total - len(text.encode()))
+    assert len(text.encode()) == total
+    return text
+
+
+P["v2-incident-1MiB"] = (_sized(1 << 20), H + "\n" + ROW + "\n")
+P["v2-incident-1MiB+1"] = (_sized((1 << 20) + 1), H + "\n" + ROW + "\n")
+P["v2-incident-1MiB+1-multibyte"] = (_sized((1 << 20) + 1, "é"), H + "\n" + ROW + "\n")
+P["v2-incident-1MiB-bom"] = (_sized(1 << 20, bom=True), H + "\n" + ROW + "\n")
 
 
 def main():

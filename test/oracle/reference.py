@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Independent reference implementation of /work/shared/refund-rules.md (v1).
+"""Independent reference implementation of /work/shared/refund-rules.md (v2).
 
 Standard library only. Written from the contract text alone (not from the engine).
+v2 ("Scope: who is refunded, who is credited"): `suspensions[i].where`, `goodwill.where`,
+`goodwill.scope` ("refunded" | "active"), lengths in code points, an incident file over 1 MiB is
+unusable, and the subscriptions header is checked against every column a `where` names.
 Usage: python3 reference.py [compute] --incident F --subscriptions F [--format jsonl|csv] [--out F] [--rejects F]
 
 Choices where the contract is silent are marked CHOICE.
@@ -35,6 +38,45 @@ _ZONES = {n.lower(): n for n in zoneinfo.available_timezones() if n not in ("Fac
 
 class Unusable(Exception):
     pass
+
+
+MAX_INCIDENT_BYTES = 1 << 20  # "an incident file over 1 MiB is unusable"; CHOICE: bytes of the file as stored (BOM included)
+
+
+def validate_where(v, path):
+    """A `where` object -> {column: frozenset(values)}. Raises Unusable naming the path.
+    Python str lengths are code points, as the contract counts them (CHOICE: a lone surrogate written as
+    a JSON escape counts as one code point). CHOICE: a key repeated in the JSON text is read as JSON
+    parsers do (the last one wins); a value listed twice is allowed and counts twice toward the 1,000."""
+    if not isinstance(v, dict):  # null, arrays, strings, numbers, booleans: not an object
+        raise Unusable(f"{path}: must be an object of column -> non-empty array of strings")
+    if not v:
+        raise Unusable(f"{path}: must name at least one column")
+    if len(v) > 16:
+        raise Unusable(f"{path}: at most 16 keys")
+    out = {}
+    for k, vals in v.items():
+        kp = f"{path}.{k}"
+        if not 1 <= len(k) <= 64:
+            raise Unusable(f"{kp}: a column name of 1-64 characters")
+        if k in COLUMNS:  # CHOICE: compared exactly (case-sensitive), as header names are
+            raise Unusable(f"{kp}: cannot filter on contract column {k}")
+        if not isinstance(vals, list) or not vals:
+            raise Unusable(f"{kp}: must be a non-empty array of strings")
+        if len(vals) > 1000:
+            raise Unusable(f"{kp}: at most 1000 values")
+        for j, x in enumerate(vals):
+            if not isinstance(x, str) or len(x) > 128:
+                raise Unusable(f"{kp}[{j}]: must be a string of at most 128 characters")
+        out[k] = frozenset(vals)
+    return out
+
+
+def matches(cells, where):
+    """cells: {column: cell text} of a row; where: validated filter or None (matches every row)."""
+    if where is None:
+        return True
+    return all(cells[k] in vals for k, vals in where.items())
 
 
 # ---------------------------------------------------------------- calendar arithmetic (proleptic Gregorian)
@@ -199,6 +241,8 @@ def load_incident(path):
             raw = f.read()
     except OSError as e:
         raise Unusable(f"--incident: cannot read: {e}")
+    if len(raw) > MAX_INCIDENT_BYTES:
+        raise Unusable(f"incident: file over 1 MiB ({len(raw)} bytes)")
     try:
         text = raw.decode("utf-8")
         if text.startswith("\ufeff"):
@@ -213,7 +257,7 @@ def load_incident(path):
         raise Unusable("incidentId: 1-64 characters of A-Za-z0-9._-")
     if "title" in inc:
         t = inc["title"]
-        if not isinstance(t, str) or len(t) > 200:  # CHOICE: null title is not a string -> bad; code points
+        if not isinstance(t, str) or len(t) > 200:  # CHOICE: null title is not a string -> bad; length in code points (v2 says so)
             raise Unusable("title: text of at most 200 characters")
     zone = lookup_zone(inc.get("timeZone"))
     if zone is None:
@@ -239,7 +283,8 @@ def load_incident(path):
     sus = inc.get("suspensions")
     if not isinstance(sus, list) or not sus:
         raise Unusable("suspensions: at least one window")
-    windows = {}
+    windows = []  # (serviceCode, start, end, where or None)
+    where_keys = []  # (path, column) for the header check
     for i, w in enumerate(sus):
         if not isinstance(w, dict):
             raise Unusable(f"suspensions[{i}]: must be an object")
@@ -254,7 +299,11 @@ def load_incident(path):
             raise Unusable(f"suspensions[{i}].end: YYYY-MM-DDThh:mm:ss with Z or +-hh:mm")
         if not e > s:
             raise Unusable(f"suspensions[{i}].end: must be later than start")
-        windows.setdefault(sc, []).append((s, e))
+        wh = None
+        if "where" in w:  # a present key is validated whatever its value (the contract: `null` is invalid)
+            wh = validate_where(w["where"], f"suspensions[{i}].where")
+            where_keys += [(f"suspensions[{i}].where.{k}", k) for k in wh]
+        windows.append((sc, s, e, wh))
     goodwill = None
     if "goodwill" in inc:
         g = inc["goodwill"]
@@ -266,9 +315,23 @@ def load_incident(path):
         c = g.get("currency")
         if not isinstance(c, str) or c not in CURRENCIES:
             raise Unusable("goodwill.currency: ISO 4217 code")
-        goodwill = (int(a), c)
-    merged = {k: merge(v) for k, v in windows.items()}
-    return {"zone": zone, "rule": rule, "basis": basis, "rounding": rnd, "windows": merged, "goodwill": goodwill}
+        scope = "refunded"
+        if "scope" in g:  # CHOICE: a present `"scope": null` is "any other value" -> bad
+            scope = g["scope"]
+            if not isinstance(scope, str) or scope not in ("refunded", "active"):
+                raise Unusable('goodwill.scope: "refunded" | "active"')
+        gwhere = None
+        if "where" in g:
+            gwhere = validate_where(g["where"], "goodwill.where")
+            where_keys += [(f"goodwill.where.{k}", k) for k in gwhere]
+        goodwill = (int(a), c, scope, gwhere)
+    by_service = {}
+    for sc, s, e, wh in windows:
+        by_service.setdefault(sc, []).append((s, e, wh))
+    # the incident span for goodwill scope "active": hull of all windows, whatever their service or where
+    hull = (min(w[1] for w in windows), max(w[2] for w in windows))
+    return {"zone": zone, "rule": rule, "basis": basis, "rounding": rnd, "windows": by_service, "goodwill": goodwill,
+            "where_keys": where_keys, "hull": hull}
 
 
 def merge(ivs):
@@ -376,7 +439,7 @@ def validate_row(r, inc_zone):
             "af": af, "at": ato, "bday": int(bd) if bd else 1}, None
 
 
-def read_subscriptions(path, inc_zone):
+def read_subscriptions(path, inc_zone, where_keys=()):
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -397,6 +460,17 @@ def read_subscriptions(path, inc_zone):
         if header.count(c) != 1:  # CHOICE: a repeated required column makes the header unusable
             raise Unusable(f"subscriptions: header must name column {c} once")
         idx[c] = header.index(c)
+    # v2: every column a where names must be in the header, exactly once (checked after the nine columns;
+    # CHOICE: when several things are wrong, whichever is found first is reported: all are exit 2;
+    # CHOICE: a where key matches a header name exactly (case-sensitive, as written after unquoting), as the nine do)
+    for wpath, col in where_keys:
+        n = header.count(col)
+        if n == 0:
+            raise Unusable(f"{wpath}: column {col!r} is not in the subscriptions header")
+        if n > 1:
+            raise Unusable(f"{wpath}: column {col!r} appears {n} times in the subscriptions header")
+        idx[col] = header.index(col)
+    wcols = sorted({col for _, col in where_keys})
     rejects, good = [], []
     sized = []
     for line, fields in recs[1:]:
@@ -406,11 +480,11 @@ def read_subscriptions(path, inc_zone):
             rejects.append({"line": line, "subscriptionId": None, "field": None,
                             "reason": f"has {len(fields)} fields, header has {len(header)}"})
         else:
-            sized.append((line, {c: fields[idx[c]] for c in COLUMNS}))
+            sized.append((line, {c: fields[idx[c]] for c in COLUMNS}, {c: fields[idx[c]] for c in wcols}))
     counts = {}
-    for _, r in sized:
+    for _, r, _ in sized:
         counts[r["subscription_id"]] = counts.get(r["subscription_id"], 0) + 1
-    for line, r in sized:
+    for line, r, cells in sized:
         sid = r["subscription_id"] or None
         if counts[r["subscription_id"]] > 1:
             rejects.append({"line": line, "subscriptionId": sid, "field": "subscription_id", "reason": "duplicate"})
@@ -419,6 +493,7 @@ def read_subscriptions(path, inc_zone):
         if err:
             rejects.append({"line": line, "subscriptionId": sid, "field": err[0], "reason": err[1]})
         else:
+            row["cells"] = cells  # where columns, as written after CSV unquoting
             good.append(row)
     rejects.sort(key=lambda x: x["line"])
     return good, rejects
@@ -426,7 +501,8 @@ def read_subscriptions(path, inc_zone):
 
 # ---------------------------------------------------------------- computation
 def compute_row(row, inc):
-    wins = inc["windows"].get(row["service"])
+    # v2 step 1: only the windows of the row's service whose where the row matches are merged for it
+    wins = merge([(s, e) for s, e, wh in inc["windows"].get(row["service"], ()) if matches(row["cells"], wh)])
     if not wins:
         return [], False
     af, at = row["af"], row["at"]
@@ -480,15 +556,31 @@ def compute_row(row, inc):
     return lines, True
 
 
+def active_in(row, span):
+    """Is the row active for a positive length inside [span[0], span[1])?"""
+    a = max(row["af"], span[0])
+    b = span[1] if row["at"] is None else min(row["at"], span[1])
+    return a < b
+
+
 def compute(inc, rows):
-    lines, affected = [], []
+    """rows: valid rows only (a rejected row never qualifies anyone)."""
+    lines, affected, seen = [], [], set()
+    gw = inc["goodwill"]
     for row in rows:
         ls, hit = compute_row(row, inc)
         lines.extend(ls)
-        if hit and row["subscriber"] not in affected:
+        if not gw or row["subscriber"] in seen:
+            continue
+        _, _, scope, gwhere = gw
+        if not matches(row["cells"], gwhere):
+            continue
+        # "refunded": non-empty E (even if no line, e.g. full-24h under 24 h); "active": any service, hull
+        if (hit if scope == "refunded" else active_in(row, inc["hull"])):
+            seen.add(row["subscriber"])
             affected.append(row["subscriber"])
-    if inc["goodwill"]:
-        amt, cur = inc["goodwill"]
+    if gw:
+        amt, cur = gw[0], gw[1]
         for s in affected:
             lines.append({"subscriptionId": None, "subscriberId": s, "serviceCode": None, "periodStart": None,
                           "periodEnd": None, "unit": "goodwill", "units": 1, "basis": 1, "amount": amt,
@@ -539,7 +631,7 @@ def main(argv, err=None):
     try:
         opts = parse_args(argv)
         inc = load_incident(opts["incident"])
-        rows, rejects = read_subscriptions(opts["subscriptions"], inc["zone"])
+        rows, rejects = read_subscriptions(opts["subscriptions"], inc["zone"], inc["where_keys"])
     except Unusable as e:
         print(f"hiwari-reference: {e}", file=err)
         return 2
