@@ -10,22 +10,14 @@
 import { writeFileSync } from "node:fs";
 import { SUBSCRIPTION_COLUMNS } from "../shared/input/subscription-row";
 import { exampleJson } from "./example-json";
-import { seededRandom as random } from "./seeded-random";
+import { pad, seededRandom as random, weightedPick } from "./seeded-random";
 
 const DIR = "examples/kddi-2022";
 const SUBSCRIBERS = 14_000;
 const COLUMNS = [...SUBSCRIPTION_COLUMNS, "brand", "plan"] as const;
 
 const rnd = random(20220702);
-const pick = <T>(weighted: [T, number][]): T => {
-  let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);
-  for (const [v, w] of weighted) {
-    r -= w;
-    if (r < 0) return v;
-  }
-  return (weighted[weighted.length - 1] as [T, number])[0];
-};
-const pad = (n: number, w: number) => String(n).padStart(w, "0");
+const pick = weightedPick(rnd);
 
 const incident = {
   incidentId: "kddi-2022-07",

@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import { SUBSCRIPTION_COLUMNS } from "../shared/input/subscription-row";
 import { exampleJson } from "./example-json";
-import { seededRandom as random } from "./seeded-random";
+import { pad, seededRandom as random, weightedPick } from "./seeded-random";
 
 const DIR = "examples/spmode-2011";
 const SUBSCRIBERS = 32_000;
@@ -20,15 +20,7 @@ const VICTIM_COLUMN = "mail_victim";
 const COLUMNS = [...SUBSCRIPTION_COLUMNS, VICTIM_COLUMN] as const;
 
 const rnd = random(20111220);
-const pick = <T>(weighted: [T, number][]): T => {
-  let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);
-  for (const [v, w] of weighted) {
-    r -= w;
-    if (r < 0) return v;
-  }
-  return (weighted[weighted.length - 1] as [T, number])[0];
-};
-const pad = (n: number, w: number) => String(n).padStart(w, "0");
+const pick = weightedPick(rnd);
 const shuffle = <T>(list: T[]): T[] => {
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

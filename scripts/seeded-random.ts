@@ -12,3 +12,18 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/** Picks one of the weighted values with `rnd` (a weight is a share of their sum). */
+export function weightedPick(rnd: () => number): <T>(weighted: [T, number][]) => T {
+  return <T>(weighted: [T, number][]): T => {
+    let r = rnd() * weighted.reduce((s, [, w]) => s + w, 0);
+    for (const [v, w] of weighted) {
+      r -= w;
+      if (r < 0) return v;
+    }
+    return (weighted[weighted.length - 1] as [T, number])[0];
+  };
+}
+
+/** A whole number written with at least `width` digits (leading zeros): ids and dates of generated rows. */
+export const pad = (n: number, width: number) => String(n).padStart(width, "0");

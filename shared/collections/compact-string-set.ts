@@ -43,8 +43,12 @@ export class CompactStringSetFullError extends Error {
  * Near the cap the table of slots and hashes takes up to 2 GiB more (8 bytes a slot, at most half of them full).
  */
 export class CompactStringSet {
-  private slots: Uint32Array; // arena offset + 1 of each entry, 0 = empty; unsigned: offsets up to 4 GiB
-  private hashes: Int32Array; // the entry's hash, to skip most byte comparisons
+  /**
+   * Pairs of (arena offset + 1 of an entry, 0 = empty; the entry's hash, to skip most byte comparisons), side by
+   * side so that a probe touches one cache line, not two. Unsigned: offsets up to 4 GiB.
+   */
+  private table: Uint32Array;
+  private capacity: number;
   private arena: Uint8Array;
   private used = 0;
   private count = 0;
@@ -64,8 +68,8 @@ export class CompactStringSet {
     this.maxBytes = maxBytes;
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.slots = new Uint32Array(capacity);
-    this.hashes = new Int32Array(capacity);
+    this.capacity = capacity;
+    this.table = new Uint32Array(capacity * 2);
     this.arena = new Uint8Array(Math.min(maxBytes, Math.max(4096, expected * 16)));
   }
 
@@ -79,36 +83,39 @@ export class CompactStringSet {
   }
 
   /**
-   * Adds a value given as its UTF-8 bytes (copied); true when it was not in the set before. A new value that
-   * would take the arena past its cap throws CompactStringSetFullError before anything changes.
+   * Adds a value given as its UTF-8 bytes `bytes[start, end)` (copied; a range, so that a caller scanning a buffer
+   * makes no view per value); true when it was not in the set before. A new value that would take the arena past
+   * its cap throws CompactStringSetFullError before anything changes.
    */
-  addBytes(bytes: Uint8Array): boolean {
-    const hash = hashOf(bytes);
-    const mask = this.slots.length - 1;
+  addBytes(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+    const hash = hashOf(bytes, start, end);
+    const mask = this.capacity - 1;
+    const table = this.table;
     let i = hash & mask;
     for (;;) {
-      const slot = this.slots[i] as number;
+      const slot = table[2 * i] as number;
       if (slot === 0) break;
-      if (this.hashes[i] === hash && this.equals(slot - 1, bytes)) return false;
+      if (table[2 * i + 1] === hash && this.equals(slot - 1, bytes, start, end)) return false;
       i = (i + 1) & mask;
     }
-    const offset = this.store(bytes);
-    this.slots[i] = offset + 1;
-    this.hashes[i] = hash;
+    const offset = this.store(bytes, start, end);
+    table[2 * i] = offset + 1;
+    table[2 * i + 1] = hash;
     this.count++;
-    if (this.count * 2 > this.slots.length) this.grow();
+    if (this.count * 2 > this.capacity) this.grow();
     return true;
   }
 
   /** True when `value` is in the set. */
   has(value: string): boolean {
     const bytes = this.encode(value);
-    const hash = hashOf(bytes);
-    const mask = this.slots.length - 1;
+    const hash = hashOf(bytes, 0, bytes.length);
+    const mask = this.capacity - 1;
+    const table = this.table;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const slot = this.slots[i] as number;
+      const slot = table[2 * i] as number;
       if (slot === 0) return false;
-      if (this.hashes[i] === hash && this.equals(slot - 1, bytes)) return true;
+      if (table[2 * i + 1] === hash && this.equals(slot - 1, bytes, 0, bytes.length)) return true;
     }
   }
 
@@ -129,10 +136,10 @@ export class CompactStringSet {
   }
 
   /** Entry layout: length as 4 bytes little-endian, then the bytes. Refuses (throws) before changing anything. */
-  private store(bytes: Uint8Array): number {
-    const need = this.used + 4 + bytes.length;
-    if (need > this.maxBytes)
-      throw new CompactStringSetFullError(this.count, this.used, this.maxBytes, 4 + bytes.length);
+  private store(bytes: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    const need = this.used + 4 + n;
+    if (need > this.maxBytes) throw new CompactStringSetFullError(this.count, this.used, this.maxBytes, 4 + n);
     if (need > this.arena.length) {
       let size = Math.max(4096, this.arena.length * 2);
       while (size < need) size *= 2;
@@ -141,12 +148,12 @@ export class CompactStringSet {
       this.arena = next;
     }
     const at = this.used;
-    const n = bytes.length;
-    this.arena[at] = n & 0xff;
-    this.arena[at + 1] = (n >>> 8) & 0xff;
-    this.arena[at + 2] = (n >>> 16) & 0xff;
-    this.arena[at + 3] = (n >>> 24) & 0xff;
-    this.arena.set(bytes, at + 4);
+    const a = this.arena;
+    a[at] = n & 0xff;
+    a[at + 1] = (n >>> 8) & 0xff;
+    a[at + 2] = (n >>> 16) & 0xff;
+    a[at + 3] = (n >>> 24) & 0xff;
+    for (let k = 0; k < n; k++) a[at + 4 + k] = bytes[start + k] as number;
     this.used = need;
     return at;
   }
@@ -162,38 +169,39 @@ export class CompactStringSet {
     );
   }
 
-  private equals(at: number, bytes: Uint8Array): boolean {
-    if (this.lengthAt(at) !== bytes.length) return false;
+  private equals(at: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const n = end - start;
+    if (this.lengthAt(at) !== n) return false;
     const a = this.arena;
     const base = at + 4;
-    for (let k = 0; k < bytes.length; k++) if (a[base + k] !== bytes[k]) return false;
+    for (let k = 0; k < n; k++) if (a[base + k] !== bytes[start + k]) return false;
     return true;
   }
 
   private grow(): void {
-    const oldSlots = this.slots;
-    const oldHashes = this.hashes;
-    this.slots = new Uint32Array(oldSlots.length * 2);
-    this.hashes = new Int32Array(oldSlots.length * 2);
-    const mask = this.slots.length - 1;
-    for (let j = 0; j < oldSlots.length; j++) {
-      const slot = oldSlots[j] as number;
+    const old = this.table;
+    const oldCapacity = this.capacity;
+    this.capacity = oldCapacity * 2;
+    this.table = new Uint32Array(this.capacity * 2);
+    const mask = this.capacity - 1;
+    for (let j = 0; j < oldCapacity; j++) {
+      const slot = old[2 * j] as number;
       if (slot === 0) continue;
-      const hash = oldHashes[j] as number;
+      const hash = old[2 * j + 1] as number;
       let i = hash & mask;
-      while (this.slots[i] !== 0) i = (i + 1) & mask;
-      this.slots[i] = slot;
-      this.hashes[i] = hash;
+      while (this.table[2 * i] !== 0) i = (i + 1) & mask;
+      this.table[2 * i] = slot;
+      this.table[2 * i + 1] = hash;
     }
   }
 }
 
 /** FNV-1a over the bytes, with a final avalanche so that the low bits (the table index) are well mixed. */
-function hashOf(bytes: Uint8Array): number {
+function hashOf(bytes: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let k = 0; k < bytes.length; k++) h = Math.imul(h ^ (bytes[k] as number), 0x01000193);
+  for (let k = start; k < end; k++) h = Math.imul(h ^ (bytes[k] as number), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h | 0;
+  return h >>> 0;
 }

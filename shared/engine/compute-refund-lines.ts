@@ -174,6 +174,8 @@ interface ZoneEntry {
 const WRITTEN_ZONES_LIMIT = 64;
 /** Combinations of `where` cells remembered at once (a where on a column of unique values would grow it per row). */
 const WINDOW_SET_MEMO_LIMIT = 4096;
+/** Cells of a lone `where` column compared byte by byte before the Map is asked (a scan: kept short). */
+const CELL_MEMO_LIMIT = 16;
 
 /**
  * The fast engine: the same lines, rejects and counts as `computeRefunds`, from the snapshot's bytes. A plain
@@ -317,6 +319,11 @@ class FastEngine {
   private readonly windowSetIndex = new Map<Interval[], number>();
   /** A row's cells (service and text of each column a `where` names) → its index in `windowSets`. */
   private readonly windowSetMemo = new Map<string, number>();
+  /**
+   * With one `where` column (a plan, a brand: a handful of values), the first cells met, as bytes, and their set of
+   * windows: found by comparing bytes, without making the cell's text (the common case's per-row cost).
+   */
+  private readonly cellMemo: { service: number; cell: Uint8Array; index: number }[] = [];
   /** The zones met, the incident's first; a zone's index is part of its rows' class key. */
   private readonly zones: ZoneEntry[] = [];
   private readonly zoneIndex = new Map<string, number>();
@@ -488,7 +495,7 @@ class FastEngine {
     if (
       this.goodwill &&
       creditsSubscriber(this.incident, { activeFrom, activeTo, cells }, rowClass !== undefined) &&
-      this.run.refunded.addBytes(bytes.subarray(subStart, subEnd))
+      this.run.refunded.addBytes(bytes, subStart, subEnd)
     ) {
       const { template } = this.goodwill;
       out.room(template.middle.length + template.tail.length + (subEnd - subStart));
@@ -579,6 +586,25 @@ class FastEngine {
    * combinations the memo starts again.
    */
   private windowSetAt(
+    service: number,
+    bytes: Uint8Array,
+    cuts: Int32Array,
+    whereAt: ReadonlyMap<string, number>,
+  ): number {
+    if (whereAt.size === 1) {
+      const k = whereAt.values().next().value as number;
+      const start = (cuts[k] as number) + 1;
+      const end = cuts[k + 1] as number;
+      for (const m of this.cellMemo) if (m.service === service && sameBytes(m.cell, bytes, start, end)) return m.index;
+      const index = this.windowSetByText(service, bytes, cuts, whereAt);
+      if (this.cellMemo.length < CELL_MEMO_LIMIT) this.cellMemo.push({ service, cell: bytes.slice(start, end), index });
+      return index;
+    }
+    return this.windowSetByText(service, bytes, cuts, whereAt);
+  }
+
+  /** `windowSetAt` by the cells' text, remembered in a bounded Map. */
+  private windowSetByText(
     service: number,
     bytes: Uint8Array,
     cuts: Int32Array,

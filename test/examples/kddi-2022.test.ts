@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type Computed, run } from "../helpers/factories";
-import { activeIn, snapshotRows } from "./snapshot-rows";
+import { activeIn, linesOfSubscriber, snapshotRows } from "./snapshot-rows";
 
 const DIR = "examples/kddi-2022";
 const incident = JSON.parse(readFileSync(`${DIR}/incident.json`, "utf8"));
@@ -66,10 +66,7 @@ describe("examples/kddi-2022", () => {
     // Act
     const { lines } = await computeSample();
     // Assess
-    const of = (subscriber: string) =>
-      lines
-        .filter((l) => l.subscriberId === subscriber)
-        .map((l) => [l.subscriptionId, l.periodStart, l.unit, l.units, l.basis, Number(l.amount)]);
+    const of = (subscriber: string) => linesOfSubscriber(lines, subscriber);
     expect(of("KD-013634")).toEqual([
       ["LN-0020622", "2022-07-01", "day", 2, 30, 110], // voice-only, 1,650 yen, billed on the 1st
       [null, null, "goodwill", 1, 1, 200],

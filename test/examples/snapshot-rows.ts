@@ -1,4 +1,5 @@
 import { Temporal } from "temporal-polyfill";
+import type { RefundLine } from "../../shared/engine/refund-line";
 
 /** One row of an example snapshot, by column name (the examples' CSVs have no quoted cells). */
 export type SnapshotRow = Record<string, string>;
@@ -23,4 +24,11 @@ export function activeIn(row: SnapshotRow, incidentZone: string, start: string, 
   const from = instantOf(row.active_from as string, zone);
   const to = row.active_to ? instantOf(row.active_to, zone) : Number.POSITIVE_INFINITY;
   return Math.max(from, Date.parse(start)) < Math.min(to, Date.parse(end));
+}
+
+/** A subscriber's lines as the examples' READMEs show them: whose, which period, how much. */
+export function linesOfSubscriber(lines: readonly RefundLine[], subscriber: string) {
+  return lines
+    .filter((l) => l.subscriberId === subscriber)
+    .map((l) => [l.subscriptionId, l.periodStart, l.unit, l.units, l.basis, Number(l.amount)]);
 }

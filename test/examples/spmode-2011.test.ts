@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type Computed, run } from "../helpers/factories";
-import { activeIn, snapshotRows } from "./snapshot-rows";
+import { activeIn, linesOfSubscriber, snapshotRows } from "./snapshot-rows";
 
 const DIR = "examples/spmode-2011";
 const incident = JSON.parse(readFileSync(`${DIR}/incident.json`, "utf8"));
@@ -62,10 +62,7 @@ describe("examples/spmode-2011", () => {
     // Act
     const { lines } = await computeSample();
     // Assess
-    const of = (subscriber: string) =>
-      lines
-        .filter((l) => l.subscriberId === subscriber)
-        .map((l) => [l.subscriptionId, l.periodStart, l.unit, l.units, l.basis, Number(l.amount)]);
+    const of = (subscriber: string) => linesOfSubscriber(lines, subscriber);
     expect(of("SP-000013")).toEqual([
       ["SUB-0000020", "2011-12-01", "day", 3, 31, 20], // IMADOKO, billed on the 1st: floor(210 × 3 / 31)
       [null, null, "goodwill", 1, 1, 200], // swapped

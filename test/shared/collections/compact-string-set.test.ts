@@ -42,6 +42,24 @@ describe("CompactStringSet", () => {
     );
   });
 
+  it("takes a value as a range of a buffer exactly as the same value added whole (property)", () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(anyString, anyString, anyString), { maxLength: 100 }), (triples) => {
+        const ours = new CompactStringSet(1);
+        const theirs = new Set<string>();
+        for (const [before, value, after] of triples) {
+          const head = encoder.encode(before).length;
+          const bytes = encoder.encode(before + value + after);
+          expect(ours.addBytes(bytes, head, head + encoder.encode(value).length)).toBe(!theirs.has(value));
+          theirs.add(value);
+        }
+        for (const v of theirs) expect(ours.has(v)).toBe(true);
+        expect([...ours]).toEqual([...theirs]);
+      }),
+    );
+  });
+
   describe("at its byte cap", () => {
     it("holds entries up to the cap exactly, all found", () => {
       // Prepare: a cap that 100 ids fill to the last byte, across the arena's growth.
