@@ -9,7 +9,11 @@ import { maskIdentifiers } from "./mask-identifiers";
  * masked all the same (docs/security.md), and no invocation event is ever logged (see `LOG_CONTEXT`).
  */
 export const logger = new Logger({ serviceName: "hiwari", jsonReplacerFn: maskIdentifiers });
-export const metrics = new Metrics({ namespace: "hiwari", serviceName: "hiwari" });
+/**
+ * Metrics' own warnings (an invocation that recorded no metric) go through the logger, at its level: a structured
+ * WARN on Lambda, nothing under `hiwari run` (whose log level is ERROR), not a bare line on the console.
+ */
+export const metrics = new Metrics({ namespace: "hiwari", serviceName: "hiwari", logger });
 /** X-Ray traces of each invocation and its AWS calls (disabled outside Lambda, e.g. under `hiwari run`). */
 export const tracer = new Tracer({ serviceName: "hiwari" });
 
