@@ -40,7 +40,8 @@ export class CompactStringSetFullError extends Error {
  * `MAX_ARENA_BYTES`, 4 GiB less 64 KiB): about 107 million UUID ids (36 bytes + 4 = 40 bytes each), 252 million
  * ids of 13 bytes. An add past the cap throws `CompactStringSetFullError` and changes nothing, so the set never
  * wraps an offset and never loses or confuses an entry (it used signed 32-bit slots, which wrapped past 2 GiB).
- * Near the cap the table of slots and hashes takes up to 2 GiB more (8 bytes a slot, at most half of them full).
+ * The table of slots and hashes takes 8 bytes a slot, at least two slots an entry: near the cap, up to 2 GiB more for
+ * UUID ids, 4 GiB for ids of a few bytes.
  */
 export class CompactStringSet {
   /**
@@ -181,18 +182,20 @@ export class CompactStringSet {
   private grow(): void {
     const old = this.table;
     const oldCapacity = this.capacity;
-    this.capacity = oldCapacity * 2;
-    this.table = new Uint32Array(this.capacity * 2);
-    const mask = this.capacity - 1;
+    // Allocated before anything changes: a refused allocation leaves the set as it was.
+    const table = new Uint32Array(oldCapacity * 4);
+    const mask = oldCapacity * 2 - 1;
     for (let j = 0; j < oldCapacity; j++) {
       const slot = old[2 * j] as number;
       if (slot === 0) continue;
       const hash = old[2 * j + 1] as number;
       let i = hash & mask;
-      while (this.table[2 * i] !== 0) i = (i + 1) & mask;
-      this.table[2 * i] = slot;
-      this.table[2 * i + 1] = hash;
+      while (table[2 * i] !== 0) i = (i + 1) & mask;
+      table[2 * i] = slot;
+      table[2 * i + 1] = hash;
     }
+    this.table = table;
+    this.capacity = oldCapacity * 2;
   }
 }
 
