@@ -188,6 +188,10 @@ try {
   } else if (e instanceof UsageError) {
     process.stderr.write(`hiwari: ${e.message}\n`);
     process.exitCode = EXIT.usage;
+  } else if (e instanceof Error && e.name === "DamagedStateError") {
+    // A state file that cannot be what hiwari left (bin/io/local-stream-reader.ts): named, with how to recover.
+    process.stderr.write(`hiwari: ${e.message}\n`);
+    process.exitCode = EXIT.failure;
   } else if (isSystemError(e)) {
     // The machine refused (a full disk, a lost file): its own words, no stack trace; not a fault of hiwari's.
     process.stderr.write(`hiwari: ${e.message}\n`);

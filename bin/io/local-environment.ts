@@ -34,8 +34,9 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
     publishPending: async () => {
       // The same handler as on AWS; only its adapters differ: files, chosen by HIWARI_EVENTS_FILE and
       // HIWARI_PARKED_FILE (poison stream records, parked whole).
+      const parkedFile = join(stateDir, "parked-records.jsonl");
       process.env.HIWARI_EVENTS_FILE = eventsFile;
-      process.env.HIWARI_PARKED_FILE = join(stateDir, "parked-records.jsonl");
+      process.env.HIWARI_PARKED_FILE = parkedFile;
       const { handler } = await import("../../functions/publish-events/handler");
       const context = localLambdaContext("publish-events");
       return drainStream(
@@ -47,6 +48,8 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
           const response = await handler({ Records: records }, context);
           return (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
         },
+        // Committed with each page's position: a page appended by a process that died is appended again, once.
+        { outputs: [eventsFile, parkedFile] },
       );
     },
     stop: () => db.stop(),

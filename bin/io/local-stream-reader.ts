@@ -1,4 +1,15 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { basename } from "node:path";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   type _Record,
@@ -14,7 +25,88 @@ import { localClientConfig } from "./dynamodb-local";
 /** Handles a batch of stream records as the Lambda event source mapping would; returns the failed sequence numbers. */
 export type RecordBatchHandler = (records: DynamoDBRecord[]) => Promise<string[]>;
 
-type Checkpoint = Record<string, string>; // `${streamArn}|${shardId}` → last sequence number handled
+/**
+ * Where the stream was left, and the files its handler appends to as they stood then: each page's position and
+ * the outputs' lengths are committed together, in one atomic rename, so that whatever moment the process dies,
+ * the next drain knows which bytes of each output belong to committed pages.
+ */
+interface Checkpoint {
+  /** `${streamArn}|${shardId}` → last sequence number handled. */
+  positions: Record<string, string>;
+  /** Output file (its name) → its length in bytes when the position was committed. */
+  committed: Record<string, number>;
+}
+
+/** Thrown for a state file that cannot be what hiwari left: the message names it and says how to recover. */
+export class DamagedStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DamagedStateError";
+  }
+}
+
+/** The checkpoint file, or an empty one; an earlier format (positions only) is read as positions. */
+function readCheckpoint(file: string): Checkpoint {
+  if (!existsSync(file)) return { positions: {}, committed: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new DamagedStateError(
+      `${file}: not the stream checkpoint hiwari writes (${(e as Error).message}); it records which stream records ` +
+        "were published: restore it from a backup, or move it away to publish again every change the stream still " +
+        "holds (DynamoDB Local keeps 24 hours; billing dedupes on eventId)",
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new DamagedStateError(`${file}: not the stream checkpoint hiwari writes (not a JSON object)`);
+  const c = parsed as Partial<Checkpoint>;
+  if (typeof c.positions === "object" && c.positions !== null)
+    return { positions: c.positions, committed: c.committed ?? {} };
+  return { positions: parsed as Record<string, string>, committed: {} };
+}
+
+/** The length of `file` up to the end of its last whole line (a line cut short by a kill ends without "\n"). */
+function wholeLinesLength(file: string): number {
+  const size = statSync(file).size;
+  const fd = openSync(file, "r");
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      readSync(fd, chunk, 0, end - start, start);
+      const at = chunk.subarray(0, end - start).lastIndexOf(0x0a);
+      if (at !== -1) return start + at + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Brings each output back to what committed pages wrote: bytes past its committed length are a page appended but
+ * not committed (the process died in between, or inside the append, or the disk filled): cut, to be appended
+ * again by the page's drain. A file shorter than committed lost events: refused, named. With no length committed
+ * (a checkpoint from before lengths were kept, or none yet), a line cut short at the end is cut.
+ */
+function settleOutputs(outputs: readonly string[], checkpoint: Checkpoint, checkpointFile: string): void {
+  for (const file of outputs) {
+    const size = existsSync(file) ? statSync(file).size : 0;
+    const committed = checkpoint.committed[basename(file)];
+    if (committed === undefined) {
+      if (size > 0) truncateSync(file, wholeLinesLength(file));
+    } else if (size > committed) truncateSync(file, committed);
+    else if (size < committed)
+      throw new DamagedStateError(
+        `${file}: holds ${size.toLocaleString("en-US")} bytes where ${committed.toLocaleString("en-US")} were ` +
+          `published (${checkpointFile}): it was cut short, replaced or removed, and the events it lost would not ` +
+          "be written again. Restore it from a backup, or move it and the checkpoint away to publish again every " +
+          "change the stream still holds (DynamoDB Local keeps 24 hours; billing dedupes on eventId)",
+      );
+  }
+}
 
 /** A stream record from the Streams API in the shape Lambda delivers it. */
 function asLambdaRecord(r: _Record, streamArn: string): DynamoDBRecord {
@@ -45,6 +137,10 @@ function asLambdaRecord(r: _Record, streamArn: string): DynamoDBRecord {
  * handler in batches. The position (last sequence number per shard) is kept in `checkpointFile`, so a second run
  * does not republish old records. Stops at the first failed record of a batch (Lambda retries from there).
  * Returns how many records were handled and how many failed.
+ *
+ * `outputs` are the files the handler appends to (the local bus's events, the parked records): their lengths are
+ * committed with each page's position, and before reading, each is brought back to its committed length, so that
+ * a page appended by a process that died before committing it is appended again, once, and no line is left torn.
  */
 export async function drainStream(
   endpoint: string,
@@ -52,11 +148,14 @@ export async function drainStream(
   tableName: string,
   checkpointFile: string,
   handle: RecordBatchHandler,
-  batchSize = 500,
+  options: { batchSize?: number; outputs?: readonly string[] } = {},
 ): Promise<{ handled: number; failed: number }> {
+  const { batchSize = 500, outputs = [] } = options;
+  const checkpoint = readCheckpoint(checkpointFile);
+  settleOutputs(outputs, checkpoint, checkpointFile);
   const streams = new DynamoDBStreamsClient(localClientConfig(endpoint));
-  const checkpoint: Checkpoint = existsSync(checkpointFile) ? JSON.parse(readFileSync(checkpointFile, "utf8")) : {};
   const save = () => {
+    for (const file of outputs) checkpoint.committed[basename(file)] = existsSync(file) ? statSync(file).size : 0;
     writeFileSync(`${checkpointFile}.tmp`, JSON.stringify(checkpoint, null, 2));
     renameSync(`${checkpointFile}.tmp`, checkpointFile);
   };
@@ -77,7 +176,7 @@ export async function drainStream(
     let handled = 0;
     for (const shard of shards) {
       const key = `${streamArn}|${shard.ShardId}`;
-      const after = checkpoint[key];
+      const after = checkpoint.positions[key];
       let iterator = (
         await streams.send(
           new GetShardIteratorCommand({
@@ -96,7 +195,7 @@ export async function drainStream(
         const firstFailed = records.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ""));
         const done = firstFailed === -1 ? records : records.slice(0, firstFailed);
         const last = done[done.length - 1]?.dynamodb?.SequenceNumber;
-        if (last) checkpoint[key] = last;
+        if (last) checkpoint.positions[key] = last;
         handled += done.length;
         save();
         if (firstFailed !== -1) return { handled, failed: records.length - firstFailed };
