@@ -6,4 +6,15 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * The local state failed in a way hiwari can name (DynamoDB Local died, a state file is damaged): exit status 1,
+ * the message (what failed, and how to recover), no stack trace.
+ */
+export class LocalStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalStateError";
+  }
+}
+
 export const EXIT = { ok: 0, failure: 1, usage: 2, rejected: 3 } as const;

@@ -16,7 +16,7 @@ import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } f
 import { accountingRow, n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
-import { EXIT, UsageError } from "../usage-error";
+import { EXIT, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 
 export interface RunOptions {
@@ -58,6 +58,15 @@ export async function run(options: RunOptions): Promise<number> {
   ]);
 
   const env = await openLocalEnvironment(options.state);
+  const diedError = () => {
+    const died = env.db.died();
+    return died
+      ? new LocalStateError(
+          `${died}. The run was not finished; what it stored is kept under ${join(options.state, "dynamodb")}. ` +
+            `Resume it: ${resumeCommand(options, requestId)}`,
+        )
+      : undefined;
+  };
   try {
     const deps = localRunDeps(env.store, options.state);
     const depsOf = () => deps;
@@ -126,6 +135,9 @@ export async function run(options: RunOptions): Promise<number> {
       await finalize.makeCompleteHandler(depsOf)(ref, context);
       done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
     } catch (e) {
+      // DynamoDB Local gone: nothing can be recorded. The run stays as it is, its lock this request's: resumable.
+      const died = diedError();
+      if (died) throw died;
       // As the state machine's Catch: the failure on the run; in process nothing is still writing (no drain).
       if (!(e instanceof LockLostError)) {
         const error = e instanceof Error ? e : new Error(String(e));
@@ -152,9 +164,21 @@ export async function run(options: RunOptions): Promise<number> {
       return EXIT.failure;
     }
     return (done.counts?.rejected ?? 0) > 0 ? EXIT.rejected : EXIT.ok;
+  } catch (e) {
+    throw diedError() ?? e;
   } finally {
     await env.stop();
   }
+}
+
+/** The command that runs the same request again (a resumed run takes up where it stopped). */
+export function resumeCommand(options: RunOptions, requestId: string): string {
+  const quote = (v: string) => (/^[\w./:=@%+-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+  const args = ["hiwari", "run", "--incident", options.incident, "--subscriptions", options.subscriptions];
+  args.push("--state", options.state, "--reason", options.reason, "--by", options.by);
+  args.push("--batch-size", options.batchSize, "--request-id", requestId);
+  if (options.dryRun) args.push("--dry-run");
+  return args.map(quote).join(" ");
 }
 
 function report(run: RunRecord, options: RunOptions, eventsFile: string, published: number, note?: string): void {

@@ -10,6 +10,8 @@ import { DYNAMODB_RETRY } from "../../functions/commons/dynamodb/retry-settings"
 export interface DynamoDbLocal {
   endpoint: string;
   client: DynamoDBClient;
+  /** How the process ended when nobody stopped it (killed, crashed): its pid, signal or status, last output. */
+  died(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,8 +58,11 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
     stderr += d.toString();
   });
   let exited: string | undefined;
-  child.once("exit", (code) => {
-    exited = `DynamoDB Local exited with status ${code}${stderr ? `: ${stderr.trim().slice(0, 500)}` : ""}`;
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+    const said = stderr.trim().slice(-500);
+    exited = `DynamoDB Local (pid ${child.pid}) ${how}${said ? `; it last said: ${said}` : ""}`;
   });
   child.once("error", (e) => {
     exited = `DynamoDB Local could not start (${e.message}); it needs a Java runtime (java on the PATH)`;
@@ -81,9 +86,12 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
   return {
     endpoint,
     client,
+    died: () => (stopping ? undefined : exited),
     stop: async () => {
+      stopping = true;
       client.destroy();
-      if (child.exitCode !== null) return;
+      // Gone already (its exit event fired: a status, or a signal that killed it): nothing to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       await new Promise<void>((done) => {
         child.once("exit", () => done());
         child.kill("SIGTERM");

@@ -20,6 +20,7 @@ import {
   type Shard,
 } from "@aws-sdk/client-dynamodb-streams";
 import type { DynamoDBRecord } from "aws-lambda";
+import { LocalStateError } from "../usage-error";
 import { localClientConfig } from "./dynamodb-local";
 
 /** Handles a batch of stream records as the Lambda event source mapping would; returns the failed sequence numbers. */
@@ -38,7 +39,7 @@ interface Checkpoint {
 }
 
 /** Thrown for a state file that cannot be what hiwari left: the message names it and says how to recover. */
-export class DamagedStateError extends Error {
+export class DamagedStateError extends LocalStateError {
   constructor(message: string) {
     super(message);
     this.name = "DamagedStateError";
