@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn as spawnProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
@@ -37,6 +37,38 @@ async function freePort(): Promise<number> {
 }
 
 /**
+ * The watchdog's script (`node -e`, arguments: the parent's pid, DynamoDB Local's): every half second, gone if
+ * DynamoDB Local is; once the parent is gone, SIGTERM to DynamoDB Local, SIGKILL 5 s later.
+ */
+const WATCHDOG = `
+const [parent, db] = process.argv.slice(1).map(Number);
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const kill = (signal) => { try { process.kill(db, signal); } catch {} };
+const timer = setInterval(() => {
+  if (!alive(db)) process.exit(0);
+  if (alive(parent)) return;
+  clearInterval(timer);
+  kill("SIGTERM");
+  setTimeout(() => { kill("SIGKILL"); process.exit(0); }, 5000);
+}, 500);
+`;
+
+/**
+ * DynamoDB Local never outlives the process that started it, even one killed by SIGKILL (which runs no handler and
+ * leaves its children to init): a small process of its own session watches both and stops DynamoDB Local once its
+ * parent is gone. Its own session, so that a Ctrl-C sent to the terminal's process group does not take it first.
+ */
+function watch(child: ChildProcess): void {
+  if (child.pid === undefined) return; // it did not start: the error event says why
+  const watchdog = spawnProcess(process.execPath, ["-e", WATCHDOG, String(process.pid), String(child.pid)], {
+    stdio: "ignore",
+    detached: true,
+  });
+  watchdog.on("error", () => {}); // best effort: the run goes on without it
+  watchdog.unref();
+}
+
+/**
  * Starts DynamoDB Local on a free port, keeping its data in `dataDir` (or in memory without one), and waits
  * until it answers.
  */
@@ -53,6 +85,7 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
     ...(path ? { path } : {}),
     stdio: ["ignore", "ignore", "pipe"],
   } as never);
+  watch(child);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();
