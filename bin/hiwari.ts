@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { EXIT, LocalStateError, UsageError } from "./usage-error";
+import { EXIT, InterruptedError, LocalStateError, UsageError } from "./usage-error";
 
 // Each command's module is loaded when it runs: `compute` starts without the AWS SDK, Powertools and the rest.
 const commands = {
@@ -188,6 +188,9 @@ try {
   } else if (e instanceof UsageError) {
     process.stderr.write(`hiwari: ${e.message}\n`);
     process.exitCode = EXIT.usage;
+  } else if (e instanceof InterruptedError) {
+    process.stderr.write(`hiwari: ${e.message}\n`);
+    process.exitCode = e.exitCode;
   } else if (e instanceof LocalStateError) {
     // DynamoDB Local died, or a state file cannot be what hiwari left: named, with how to recover.
     process.stderr.write(`hiwari: ${e.message}\n`);

@@ -17,4 +17,17 @@ export class LocalStateError extends Error {
   }
 }
 
+/** A run stopped on SIGINT or SIGTERM after its writes in flight: exit 128 + the signal's number (130, 143). */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly signal: "SIGINT" | "SIGTERM",
+    message: string,
+  ) {
+    super(message);
+    this.name = "InterruptedError";
+    this.exitCode = signal === "SIGINT" ? 130 : 143;
+  }
+}
+
 export const EXIT = { ok: 0, failure: 1, usage: 2, rejected: 3 } as const;

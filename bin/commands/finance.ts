@@ -92,7 +92,9 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
     .at(-1);
   // A run that failed (or is still running) after it may have changed lines too: the books must say so.
   const since = writers.filter(
-    (r) => (r.status === "failed" || r.status === "running") && (!last || r.startedAt > last.startedAt),
+    (r) =>
+      (r.status === "failed" || r.status === "running" || r.status === "interrupted") &&
+      (!last || r.startedAt > last.startedAt),
   );
   const unsettled = since.map(
     (r) =>

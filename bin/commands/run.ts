@@ -6,6 +6,7 @@ import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import {
   DRY_RUN_FOLDER,
   INCIDENT_FILE,
+  interruptStep,
   MANIFEST_FILE,
   type PrepareOutput,
   REJECTS_FILE,
@@ -16,7 +17,7 @@ import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } f
 import { accountingRow, n, totalRow } from "../format";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
-import { EXIT, LocalStateError, UsageError } from "../usage-error";
+import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 
 export interface RunOptions {
@@ -58,6 +59,28 @@ export async function run(options: RunOptions): Promise<number> {
   ]);
 
   const env = await openLocalEnvironment(options.state);
+  // SIGINT (Ctrl-C) or SIGTERM: no new batch or shard is taken; the ones in flight finish (or fail); then the run is
+  // recorded as interrupted, its lock given up, DynamoDB Local stopped, and the command that resumes it printed.
+  let stopSignal: "SIGINT" | "SIGTERM" | undefined;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    process.stderr.write(`\nhiwari: ${signal}: stopping once the writes in flight are done\n`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const interrupted = () =>
+    stopSignal
+      ? new InterruptedError(
+          stopSignal,
+          `interrupted by ${stopSignal}: run ${ref.runId} stopped after its writes in flight and is recorded as ` +
+            `interrupted (request id ${requestId}). Resume it: ${resumeCommand(options, requestId)}`,
+        )
+      : undefined;
+  const checkSignal = () => {
+    const e = interrupted();
+    if (e) throw e;
+  };
   const diedError = () => {
     const died = env.db.died();
     return died
@@ -118,6 +141,7 @@ export async function run(options: RunOptions): Promise<number> {
       const items = manifestItems(await files.get(MANIFEST_FILE));
       const compute = makeCompute(depsOf);
       for (let i = 0; i < items.length; i += SLICES_PER_CHILD) {
+        checkSignal();
         const batch = { BatchInput: { ...ref, snapshot: input.snapshot }, Items: items.slice(i, i + SLICES_PER_CHILD) };
         await compute(batch, context);
         const through = Math.min(i + SLICES_PER_CHILD, items.length);
@@ -128,16 +152,25 @@ export async function run(options: RunOptions): Promise<number> {
       const shard = finalize.makeShardHandler(depsOf);
       const queue = [...prepared.shards];
       const worker = async () => {
-        for (let next = queue.shift(); next !== undefined; next = queue.shift())
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+          checkSignal();
           await shard({ ...ref, shard: next }, context);
+        }
       };
       await Promise.all(Array.from({ length: FINALIZE_CONCURRENCY }, worker));
+      checkSignal();
       await finalize.makeCompleteHandler(depsOf)(ref, context);
       done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
     } catch (e) {
       // DynamoDB Local gone: nothing can be recorded. The run stays as it is, its lock this request's: resumable.
       const died = diedError();
       if (died) throw died;
+      const stopped = interrupted();
+      if (stopped) {
+        await interruptStep(ref, stopped.message, { store: env.store });
+        await env.publishPending(); // what was stored before the signal is real: its events go out
+        throw stopped;
+      }
       // As the state machine's Catch: the failure on the run; in process nothing is still writing (no drain).
       if (!(e instanceof LockLostError)) {
         const error = e instanceof Error ? e : new Error(String(e));
@@ -167,6 +200,8 @@ export async function run(options: RunOptions): Promise<number> {
   } catch (e) {
     throw diedError() ?? e;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await env.stop();
   }
 }

@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import type { DynamoDBRecord } from "aws-lambda";
+import { FileBus } from "../../functions/commons/bus/event-bus";
+import { FileRecordParking } from "../../functions/commons/bus/record-parking";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local";
@@ -32,12 +34,12 @@ export async function openLocalEnvironment(stateDir: string): Promise<LocalEnvir
     store: new DynamoDbRefundStore(db.client, LOCAL_TABLES),
     eventsFile,
     publishPending: async () => {
-      // The same handler as on AWS; only its adapters differ: files, chosen by HIWARI_EVENTS_FILE and
-      // HIWARI_PARKED_FILE (poison stream records, parked whole).
+      // The same handler as on AWS; only its adapters differ: JSON Lines files of this state folder (poison
+      // stream records parked whole).
       const parkedFile = join(stateDir, "parked-records.jsonl");
-      process.env.HIWARI_EVENTS_FILE = eventsFile;
-      process.env.HIWARI_PARKED_FILE = parkedFile;
-      const { handler } = await import("../../functions/publish-events/handler");
+      const { makeHandler } = await import("../../functions/publish-events/handler");
+      const adapters = { bus: new FileBus(eventsFile), parking: new FileRecordParking(parkedFile) };
+      const handler = makeHandler(() => adapters);
       const context = localLambdaContext("publish-events");
       return drainStream(
         db.endpoint,

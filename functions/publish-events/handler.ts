@@ -5,20 +5,23 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
-import { EventBridgeBus, type EventBus, FileBus } from "../commons/bus/event-bus";
-import { FileRecordParking, type RecordParking, SqsRecordParking } from "../commons/bus/record-parking";
+import { EventBridgeBus, type EventBus } from "../commons/bus/event-bus";
+import { type RecordParking, SqsRecordParking } from "../commons/bus/record-parking";
 import { LOG_CONTEXT, logger, metrics } from "../commons/powertools/powertools";
 import { requiredEnv } from "../commons/required-env";
 import { publishRecords } from "./publish-records";
 
+/** Where events go, and where a record no event can be built from is parked. */
+export interface PublishAdapters {
+  bus: EventBus;
+  parking: RecordParking;
+}
+
 /**
- * The adapters: local JSON Lines files when HIWARI_EVENTS_FILE and HIWARI_PARKED_FILE are set (`hiwari run`),
- * else EventBridge (a call that hangs gives up after 5 s: the SDK retries it) and the dead-letter queue.
+ * The adapters on AWS: EventBridge (a call that hangs gives up after 5 s: the SDK retries it) and the dead-letter
+ * queue. `hiwari run` passes its own (local JSON Lines files) to `makeHandler`.
  */
-function adaptersFromEnvironment(): { bus: EventBus; parking: RecordParking } {
-  const events = process.env.HIWARI_EVENTS_FILE;
-  const parked = process.env.HIWARI_PARKED_FILE;
-  if (events && parked) return { bus: new FileBus(events), parking: new FileRecordParking(parked) };
+function adaptersFromEnvironment(): PublishAdapters {
   return {
     bus: new EventBridgeBus(
       new EventBridgeClient({ requestHandler: { requestTimeout: 5_000 } }),
@@ -28,7 +31,7 @@ function adaptersFromEnvironment(): { bus: EventBus; parking: RecordParking } {
   };
 }
 
-let adapters: { bus: EventBus; parking: RecordParking } | undefined;
+let adapters: PublishAdapters | undefined;
 
 /** Retries of refused entries may use the invocation's time up to 40 s, leaving 20 s to report and return. */
 export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_000, remainingMs - 20_000));
@@ -40,27 +43,37 @@ export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_00
  * numbers), but not through it: it hands records to a handler one at a time, and PutEvents takes ten entries a
  * call under a quota counted in calls. `publishRecords` puts the batch's events ten at a time, retries only the
  * entries that failed, and reports the records whose event did not go out.
+ * `adaptersOf` gives the adapters of each invocation: built once from the environment on AWS, given by `hiwari run`
+ * (a process may run several state folders, so nothing local is kept between calls).
  */
-export const handler = middy(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
-  adapters ??= adaptersFromEnvironment();
-  const remaining = context.getRemainingTimeInMillis();
-  const result = await publishRecords(event.Records, adapters.bus, {
-    budgetMs: retryBudgetMs(remaining),
-    baseDelayMs: 100,
-    maxDelayMs: 5_000,
-    stopBy: Date.now() + remaining - 10_000,
-    parking: adapters.parking,
-  });
-  metrics.addMetric("EventsPublished", MetricUnit.Count, result.published);
-  metrics.addMetric("RecordsFailed", MetricUnit.Count, result.failed.length);
-  metrics.addMetric("RecordsParked", MetricUnit.Count, result.parked);
-  if (result.parked > 0)
-    logger.error("poison stream records parked in the dead-letter queue: see docs/operations.md", {
-      parked: result.parked,
+export function makeHandler(adaptersOf: () => PublishAdapters) {
+  return middy(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
+    const { bus, parking } = adaptersOf();
+    const remaining = context.getRemainingTimeInMillis();
+    const result = await publishRecords(event.Records, bus, {
+      budgetMs: retryBudgetMs(remaining),
+      baseDelayMs: 100,
+      maxDelayMs: 5_000,
+      stopBy: Date.now() + remaining - 10_000,
+      parking,
     });
-  if (result.failed.length > 0)
-    logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
-  return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
-})
-  .use(injectLambdaContext(logger, LOG_CONTEXT))
-  .use(logMetrics(metrics));
+    metrics.addMetric("EventsPublished", MetricUnit.Count, result.published);
+    metrics.addMetric("RecordsFailed", MetricUnit.Count, result.failed.length);
+    metrics.addMetric("RecordsParked", MetricUnit.Count, result.parked);
+    if (result.parked > 0)
+      logger.error("poison stream records parked in the dead-letter queue: see docs/operations.md", {
+        parked: result.parked,
+      });
+    if (result.failed.length > 0)
+      logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
+    return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  })
+    .use(injectLambdaContext(logger, LOG_CONTEXT))
+    .use(logMetrics(metrics));
+}
+
+/** The Lambda's handler: EventBridge and the dead-letter queue, named by the environment. */
+export const handler = makeHandler(() => {
+  adapters ??= adaptersFromEnvironment();
+  return adapters;
+});

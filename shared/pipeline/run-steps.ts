@@ -366,6 +366,18 @@ export async function recordBatchFailure(
 }
 
 /**
+ * Interrupt: a local run stopped on a signal (`hiwari run` on SIGINT or SIGTERM) once its writes in flight are
+ * done: recorded as interrupted, with why, and its lock given up (nothing of it is still writing). A completed or
+ * failed run is left as it is. The same request resumes it: every batch again, each reading what it wrote.
+ */
+export async function interruptStep(ref: RunRef, why: string, deps: Pick<StepDeps, "store">): Promise<void> {
+  const run = await deps.store.getRun(ref.incidentId, ref.runId);
+  if (!run || run.status === "completed" || run.status === "failed") return;
+  await deps.store.putRun({ ...run, status: "interrupted", error: why });
+  await deps.store.releaseLock(ref.incidentId, ref.runId);
+}
+
+/**
  * Fail: the error on the run record, and the lock given up: at once when nothing of the run can still be
  * writing (`drainMs` 0, in process), else after `drainMs`, so that a batch still in flight on AWS (a Map child
  * outlives the Map's failure by up to its time limit) cannot write under the next run's lock. A run already

@@ -70,7 +70,8 @@ export interface TotalLine {
 }
 
 /** `requested`: recorded by the API, its execution not yet started or not yet prepared. */
-export type RunStatus = "requested" | "running" | "completed" | "failed";
+/** `interrupted`: a local run stopped by a signal after its writes in flight (`hiwari run`); the same request resumes it. */
+export type RunStatus = "requested" | "running" | "completed" | "failed" | "interrupted";
 
 /** A run of an incident: who, why, when, with what, and what came of it. */
 export interface RunRecord {

@@ -39,7 +39,6 @@ const settings = vi.hoisted(() => {
     PARKED_QUEUE_URL: "https://sqs.ap-northeast-1.amazonaws.com/123456789012/hiwari-dlq",
     // The logger's own console on process.stdout/stderr, as in Lambda (POWERTOOLS_DEV would use vitest's console).
     POWERTOOLS_DEV: undefined,
-    HIWARI_EVENTS_FILE: undefined,
   };
   const before = Object.fromEntries(Object.keys(wanted).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(wanted)) {

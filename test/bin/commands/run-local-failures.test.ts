@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,3 +86,81 @@ describe("hiwari run when DynamoDB Local dies under it", () => {
     expect(javaUnder(join(state, "dynamodb"))).toEqual([]);
   });
 });
+
+describe("hiwari run on SIGINT or SIGTERM", () => {
+  it("stops after the writes in flight, records the run as interrupted, frees the lock, stops DynamoDB Local, prints how to resume (exit 130)", {
+    timeout: 240_000,
+  }, async () => {
+    // Arrange: the command as users run it (through tsx, with the environment bin/hiwari.js sets), 600 rows
+    const dir = mkdtempSync(join(tmpdir(), "hiwari-sigint-"));
+    const state = join(dir, "state");
+    const doc = incidentDoc({ incidentId: "sigint", goodwill: { amount: 200, currency: "JPY" } });
+    const rows = Array.from({ length: 600 }, (_, i) => row({ subscriber_id: `S-${i % 400}` }, i));
+    writeFileSync(join(dir, "incident.json"), JSON.stringify(doc));
+    writeFileSync(join(dir, "subs.csv"), csvOf(rows));
+    const args = ["--incident", join(dir, "incident.json"), "--subscriptions", join(dir, "subs.csv")];
+    args.push("--state", state, "--batch-size", "5", "--request-id", "req-int", "--reason", "r", "--by", "t");
+    const manifest = join(state, "runs", runIdOf("sigint", "req-int"), "manifest.csv");
+    const cli = spawn(process.execPath, ["--import", "tsx", "bin/hiwari.ts", "run", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true" },
+    });
+    let stderr = "";
+    cli.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((done) => cli.once("exit", (code) => done(code)));
+
+    // Act: Ctrl-C once the batches are under way
+    while (!existsSync(manifest)) await new Promise((r) => setTimeout(r, 50));
+    cli.kill("SIGINT");
+    const code = await exited;
+
+    // Assess: exit 130, why and how to resume; no DynamoDB Local left; the run interrupted, its lock free
+    expect(code).toBe(130);
+    expect(stderr).toContain("hiwari: SIGINT: stopping once the writes in flight are done");
+    expect(stderr).toMatch(/hiwari: interrupted by SIGINT: run run-[0-9a-f]{20} stopped after its writes in flight/);
+    expect(stderr).toContain("--request-id req-int");
+    expect(stderr).not.toContain("    at "); // no stack trace
+    expect(javaUnder(join(state, "dynamodb"))).toEqual([]);
+    const { runs } = await import("../../../bin/commands/finance");
+    const listed = await quietOut(() => runs({ incident: "sigint", state, json: true }));
+    expect((JSON.parse(listed) as { status: string }[]).map((r) => r.status)).toEqual(["interrupted"]);
+
+    // Act 2, Assess 2: the same request resumes and completes; each event once
+    const resumed = await quiet(() =>
+      run({
+        incident: join(dir, "incident.json"),
+        subscriptions: join(dir, "subs.csv"),
+        state,
+        reason: "r",
+        by: "t",
+        batchSize: "5",
+        requestId: "req-int",
+      }),
+    );
+    expect(resumed).toBe(0);
+    const ids = readFileSync(join(state, "events.jsonl"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { detail: { eventId: string } }).detail.eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(600 + 400 + 1);
+  });
+});
+
+/** What `act` writes to stdout, captured. */
+async function quietOut(act: () => Promise<unknown>): Promise<string> {
+  let out = "";
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await act();
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
