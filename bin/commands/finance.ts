@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
-import { REJECTS_FILE } from "../../shared/pipeline/run-steps";
+import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps";
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
@@ -93,7 +93,7 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
   // A run that failed (or is still running) after it may have changed lines too: the books must say so.
   const since = writers.filter(
     (r) =>
-      (r.status === "failed" || r.status === "running" || r.status === "interrupted") &&
+      (r.status === "failed" || r.status === "running" || r.status === "interrupted" || r.status === "abandoned") &&
       (!last || r.startedAt > last.startedAt),
   );
   const unsettled = since.map(
@@ -111,10 +111,10 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
 export async function unlock(options: { incident: string; state: string }): Promise<number> {
   const env = await openLocalEnvironment(options.state);
   try {
-    const holder = await env.store.breakLock(options.incident);
+    const holder = await releaseAbandoned(options.incident, env.store);
     process.stdout.write(
       holder
-        ? `released the lock of ${holder} on incident ${options.incident}\n`
+        ? `released the lock of ${holder} on incident ${options.incident} (the run is marked abandoned)\n`
         : `incident ${options.incident} was not locked\n`,
     );
     return EXIT.ok;

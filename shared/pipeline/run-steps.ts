@@ -378,6 +378,27 @@ export async function interruptStep(ref: RunRef, why: string, deps: Pick<StepDep
 }
 
 /**
+ * An operator's recovery of a run that died holding its incident's lock (`hiwari unlock`): the lock released, and
+ * the run that held it, if it is still recorded running, marked abandoned (with when), so that the history does
+ * not show it running for ever. Returns the run id that held the lock, if any.
+ */
+export async function releaseAbandoned(
+  incidentId: string,
+  store: RefundStore,
+  now = new Date(),
+): Promise<string | undefined> {
+  const holder = await store.breakLock(incidentId);
+  const run = holder ? await store.getRun(incidentId, holder) : undefined;
+  if (run?.status === "running")
+    await store.putRun({
+      ...run,
+      status: "abandoned",
+      error: `abandoned: its lock was released by an operator at ${now.toISOString()}`,
+    });
+  return holder;
+}
+
+/**
  * Fail: the error on the run record, and the lock given up: at once when nothing of the run can still be
  * writing (`drainMs` 0, in process), else after `drainMs`, so that a batch still in flight on AWS (a Map child
  * outlives the Map's failure by up to its time limit) cannot write under the next run's lock. A run already

@@ -70,8 +70,12 @@ export interface TotalLine {
 }
 
 /** `requested`: recorded by the API, its execution not yet started or not yet prepared. */
-/** `interrupted`: a local run stopped by a signal after its writes in flight (`hiwari run`); the same request resumes it. */
-export type RunStatus = "requested" | "running" | "completed" | "failed" | "interrupted";
+/**
+ * `interrupted`: a local run stopped by a signal after its writes in flight (`hiwari run`); `abandoned`: a run whose
+ * lock an operator released while it was recorded running (`hiwari unlock`: it had died). The same request resumes
+ * either.
+ */
+export type RunStatus = "requested" | "running" | "completed" | "failed" | "interrupted" | "abandoned";
 
 /** A run of an incident: who, why, when, with what, and what came of it. */
 export interface RunRecord {

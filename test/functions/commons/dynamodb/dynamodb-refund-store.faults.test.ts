@@ -11,6 +11,7 @@ import { s3RunDeps } from "../../../../functions/commons/runtime";
 import { publishRecords } from "../../../../functions/publish-events/publish-records";
 import { seededRandom } from "../../../../scripts/seeded-random";
 import type { RefundLine } from "../../../../shared/engine/refund-line";
+import { releaseAbandoned } from "../../../../shared/pipeline/run-steps";
 import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import { RunLockedError } from "../../../../shared/store/refund-store";
 import { run as computeInMemory, csvOf, incidentDoc, keyedLine, type Row, row } from "../../../helpers/factories";
@@ -346,7 +347,8 @@ describe("runs of one incident at once, and a run that died holding the lock", (
     const next = request(incident, rows, "next");
     await expect(runSteps(h, deps, next).prepare()).rejects.toThrow(RunLockedError);
 
-    expect(await h.store.breakLock(incident.incidentId)).toBe(dead.ref.runId); // what `hiwari unlock` does
+    expect(await releaseAbandoned(incident.incidentId, h.store)).toBe(dead.ref.runId); // what `hiwari unlock` does
+    expect(await h.store.getRun(incident.incidentId, dead.ref.runId)).toMatchObject({ status: "abandoned" });
     const done = await runThrough(h, deps, next);
     expect(done.status).toBe("completed");
     expect(done.counts?.unchanged).toBeGreaterThan(0); // the dead run's lines, read back, not written again
