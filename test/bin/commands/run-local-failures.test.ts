@@ -7,6 +7,7 @@ import { run } from "../../../bin/commands/run";
 import { LocalStateError } from "../../../bin/usage-error";
 import { runIdOf } from "../../../shared/pipeline/run-context";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { captureStdout, quiet } from "../../helpers/stdout";
 
 /** Pids of the DynamoDB Local (java) processes whose command line names `path`. */
 function javaUnder(path: string): number[] {
@@ -21,27 +22,25 @@ function javaUnder(path: string): number[] {
   }
 }
 
-const quiet = async <T>(act: () => Promise<T>): Promise<T> => {
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await act();
-  } finally {
-    process.stdout.write = write;
-  }
-};
+/**
+ * An incident (200 yen of goodwill) and 600 subscriptions of 400 subscribers in a folder of their own: batches of 5
+ * leave time to interrupt a run. A whole run stores 600 refund lines and 400 goodwill lines.
+ */
+function sixHundredRows(incidentId: string) {
+  const dir = mkdtempSync(join(tmpdir(), `hiwari-${incidentId}-`));
+  const doc = incidentDoc({ incidentId, goodwill: { amount: 200, currency: "JPY" } });
+  const rows = Array.from({ length: 600 }, (_, i) => row({ subscriber_id: `S-${i % 400}` }, i));
+  writeFileSync(join(dir, "incident.json"), JSON.stringify(doc));
+  writeFileSync(join(dir, "subs.csv"), csvOf(rows));
+  return { dir, state: join(dir, "state") };
+}
 
 describe("hiwari run when DynamoDB Local dies under it", () => {
   it("says which process died and how, leaves the run resumable, and the same request then completes, each event once", {
     timeout: 240_000,
   }, async () => {
     // Arrange: 600 subscriptions in batches of 5 (time enough to kill DynamoDB Local mid-run)
-    const dir = mkdtempSync(join(tmpdir(), "hiwari-dies-"));
-    const state = join(dir, "state");
-    const doc = incidentDoc({ incidentId: "dies", goodwill: { amount: 200, currency: "JPY" } });
-    const rows = Array.from({ length: 600 }, (_, i) => row({ subscriber_id: `S-${i % 400}` }, i));
-    writeFileSync(join(dir, "incident.json"), JSON.stringify(doc));
-    writeFileSync(join(dir, "subs.csv"), csvOf(rows));
+    const { dir, state } = sixHundredRows("dies");
     const options = {
       incident: join(dir, "incident.json"),
       subscriptions: join(dir, "subs.csv"),
@@ -92,12 +91,7 @@ describe("hiwari run on SIGINT or SIGTERM", () => {
     timeout: 240_000,
   }, async () => {
     // Arrange: the command as users run it (through tsx, with the environment bin/hiwari.js sets), 600 rows
-    const dir = mkdtempSync(join(tmpdir(), "hiwari-sigint-"));
-    const state = join(dir, "state");
-    const doc = incidentDoc({ incidentId: "sigint", goodwill: { amount: 200, currency: "JPY" } });
-    const rows = Array.from({ length: 600 }, (_, i) => row({ subscriber_id: `S-${i % 400}` }, i));
-    writeFileSync(join(dir, "incident.json"), JSON.stringify(doc));
-    writeFileSync(join(dir, "subs.csv"), csvOf(rows));
+    const { dir, state } = sixHundredRows("sigint");
     const args = ["--incident", join(dir, "incident.json"), "--subscriptions", join(dir, "subs.csv")];
     args.push("--state", state, "--batch-size", "5", "--request-id", "req-int", "--reason", "r", "--by", "t");
     const manifest = join(state, "runs", runIdOf("sigint", "req-int"), "manifest.csv");
@@ -124,7 +118,7 @@ describe("hiwari run on SIGINT or SIGTERM", () => {
     expect(stderr).not.toContain("    at "); // no stack trace
     expect(javaUnder(join(state, "dynamodb"))).toEqual([]);
     const { runs } = await import("../../../bin/commands/finance");
-    const listed = await quietOut(() => runs({ incident: "sigint", state, json: true }));
+    const { out: listed } = await captureStdout(() => runs({ incident: "sigint", state, json: true }));
     expect((JSON.parse(listed) as { status: string }[]).map((r) => r.status)).toEqual(["interrupted"]);
 
     // Act 2, Assess 2: the same request resumes and completes; each event once
@@ -148,19 +142,3 @@ describe("hiwari run on SIGINT or SIGTERM", () => {
     expect(ids).toHaveLength(600 + 400 + 1);
   });
 });
-
-/** What `act` writes to stdout, captured. */
-async function quietOut(act: () => Promise<unknown>): Promise<string> {
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await act();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}

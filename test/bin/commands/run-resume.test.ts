@@ -12,6 +12,7 @@ import { prepareRun } from "../../../shared/pipeline/prepare-run";
 import { sha256 } from "../../../shared/pipeline/run-context";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { quiet } from "../../helpers/stdout";
 
 describe("a run killed halfway and run again (DynamoDB Local)", () => {
   // Five DynamoDB Local starts in one test: give it room on a loaded 2-core machine.
@@ -64,15 +65,6 @@ describe("a run killed halfway and run again (DynamoDB Local)", () => {
     }
 
     // Act 2: the same request with other inputs is refused (it would mix two runs' bookkeeping) …
-    const quiet = async (act: () => Promise<number>) => {
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = (() => true) as typeof process.stdout.write;
-      try {
-        return await act();
-      } finally {
-        process.stdout.write = write;
-      }
-    };
     const again = (extra: { batchSize?: string; subscriptions?: string }) =>
       quiet(() =>
         run({
