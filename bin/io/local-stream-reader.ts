@@ -46,21 +46,25 @@ export class DamagedStateError extends LocalStateError {
   }
 }
 
+/** The way back from a damaged events file or checkpoint, without a backup. */
+const REPUBLISH =
+  "publish again every change the stream still holds (DynamoDB Local keeps 24 hours; billing dedupes on eventId)";
+
 /** The checkpoint file, or an empty one; an earlier format (positions only) is read as positions. */
 function readCheckpoint(file: string): Checkpoint {
   if (!existsSync(file)) return { positions: {}, committed: {} };
+  const damaged = (why: string) =>
+    new DamagedStateError(
+      `${file}: not the stream checkpoint hiwari writes (${why}); it records which stream records were published: ` +
+        `restore it from a backup, or move it away to ${REPUBLISH}`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new DamagedStateError(
-      `${file}: not the stream checkpoint hiwari writes (${(e as Error).message}); it records which stream records ` +
-        "were published: restore it from a backup, or move it away to publish again every change the stream still " +
-        "holds (DynamoDB Local keeps 24 hours; billing dedupes on eventId)",
-    );
+    throw damaged((e as Error).message);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new DamagedStateError(`${file}: not the stream checkpoint hiwari writes (not a JSON object)`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw damaged("not a JSON object");
   const c = parsed as Partial<Checkpoint>;
   if (typeof c.positions === "object" && c.positions !== null)
     return { positions: c.positions, committed: c.committed ?? {} };
@@ -103,8 +107,7 @@ function settleOutputs(outputs: readonly string[], checkpoint: Checkpoint, check
       throw new DamagedStateError(
         `${file}: holds ${size.toLocaleString("en-US")} bytes where ${committed.toLocaleString("en-US")} were ` +
           `published (${checkpointFile}): it was cut short, replaced or removed, and the events it lost would not ` +
-          "be written again. Restore it from a backup, or move it and the checkpoint away to publish again every " +
-          "change the stream still holds (DynamoDB Local keeps 24 hours; billing dedupes on eventId)",
+          `be written again. Restore it from a backup, or move it and the checkpoint away to ${REPUBLISH}`,
       );
   }
 }

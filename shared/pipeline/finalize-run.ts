@@ -69,7 +69,7 @@ async function shardSets(context: RunContext, shard: number, store: RefundStore)
  * 1. (a rerun) the shard's stored lines, page by page from the index, which is eventually consistent and so only
  *    names candidates: standing lines not produced and goodwill lines of subscribers not credited now are read
  *    again from the table, consistently, before anything is voided;
- * 2. the goodwill due, `page` subscribers at a time (GOODWILL_PAGE): read consistently (a rerun), reconciled, written.
+ * 2. the goodwill due, `pageSize` subscribers at a time (GOODWILL_PAGE): read consistently (a rerun), reconciled, written.
  * On an incident's first run nothing stood before it: the first pass is skipped and the second reads nothing.
  */
 export async function* finalizeShard(
@@ -77,7 +77,7 @@ export async function* finalizeShard(
   shard: number,
   store: RefundStore,
   tally: ShardTally,
-  page = GOODWILL_PAGE,
+  pageSize = GOODWILL_PAGE,
 ): AsyncGenerator<LineChange[]> {
   const { incident, runId } = context;
   const sets = await shardSets(context, shard, store);
@@ -129,7 +129,7 @@ export async function* finalizeShard(
     const line = goodwillLine(incident, subscriberOf(group));
     if (!line) break; // no goodwill: no subscriber is eligible
     due.push({ ...line, lineId: lineIdOf(incident.incidentId, line) });
-    if (due.length === page) yield await settleDue();
+    if (due.length === pageSize) yield await settleDue();
   }
   if (due.length > 0) yield await settleDue();
 }

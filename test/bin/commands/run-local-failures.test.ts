@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,20 +7,8 @@ import { run } from "../../../bin/commands/run";
 import { LocalStateError } from "../../../bin/usage-error";
 import { runIdOf } from "../../../shared/pipeline/run-context";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { processesNaming } from "../../helpers/processes";
 import { captureStdout, quiet } from "../../helpers/stdout";
-
-/** Pids of the DynamoDB Local (java) processes whose command line names `path`. */
-function javaUnder(path: string): number[] {
-  try {
-    return execFileSync("pgrep", ["-f", path], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean)
-      .map(Number)
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
 
 /**
  * An incident (200 yen of goodwill) and 600 subscriptions of 400 subscribers in a folder of their own: batches of 5
@@ -55,7 +43,7 @@ describe("hiwari run when DynamoDB Local dies under it", () => {
     // Act 1: once prepare has cut the batches, DynamoDB Local is killed
     const first = quiet(() => run(options)).catch((e: unknown) => e);
     while (!existsSync(manifest)) await new Promise((r) => setTimeout(r, 50));
-    const [pid] = javaUnder(join(state, "dynamodb"));
+    const [pid] = processesNaming(join(state, "dynamodb"));
     if (!pid) throw new Error("no DynamoDB Local under the state folder");
     process.kill(pid, "SIGKILL");
     const error = await first;
@@ -82,7 +70,7 @@ describe("hiwari run when DynamoDB Local dies under it", () => {
     expect(new Set(ids).size).toBe(ids.length);
     // 600 refund lines (210 yen, 3 days of December: floor(210 × 3 / 31) = 20 each), 400 goodwill, the run's
     expect(ids).toHaveLength(600 + 400 + 1);
-    expect(javaUnder(join(state, "dynamodb"))).toEqual([]);
+    expect(processesNaming(join(state, "dynamodb"))).toEqual([]);
   });
 });
 
@@ -116,7 +104,7 @@ describe("hiwari run on SIGINT or SIGTERM", () => {
     expect(stderr).toMatch(/hiwari: interrupted by SIGINT: run run-[0-9a-f]{20} stopped after its writes in flight/);
     expect(stderr).toContain("--request-id req-int");
     expect(stderr).not.toContain("    at "); // no stack trace
-    expect(javaUnder(join(state, "dynamodb"))).toEqual([]);
+    expect(processesNaming(join(state, "dynamodb"))).toEqual([]);
     const { runs } = await import("../../../bin/commands/finance");
     const { out: listed } = await captureStdout(() => runs({ incident: "sigint", state, json: true }));
     expect((JSON.parse(listed) as { status: string }[]).map((r) => r.status)).toEqual(["interrupted"]);

@@ -1,17 +1,9 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
-/** Pids of the processes whose command line names `path` (pgrep exits 1 when none does). */
-function processesUnder(path: string): number[] {
-  try {
-    return execFileSync("pgrep", ["-f", path], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
+import { processesNaming } from "../../helpers/processes";
 
 async function until(what: string, done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -36,12 +28,12 @@ describe("startDynamoDbLocal", () => {
       owner.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && ready());
       owner.once("exit", (code) => failed(new Error(`the owner exited with ${code} before DynamoDB Local was up`)));
     });
-    expect(processesUnder(data).length).toBeGreaterThan(0);
+    expect(processesNaming(data).length).toBeGreaterThan(0);
 
     // Act: the owner is killed without a chance to stop anything
     owner.kill("SIGKILL");
 
     // Assess: DynamoDB Local goes too (the watchdog polls every half second, then SIGTERM, SIGKILL after 5 s)
-    await until("DynamoDB Local gone", () => processesUnder(data).length === 0, 30_000);
+    await until("DynamoDB Local gone", () => processesNaming(data).length === 0, 30_000);
   });
 });
