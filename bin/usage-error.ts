@@ -17,6 +17,14 @@ export class LocalStateError extends Error {
   }
 }
 
+/** Thrown for a state file that cannot be what hiwari left: the message names it and says how to recover. */
+export class DamagedStateError extends LocalStateError {
+  constructor(message: string) {
+    super(message);
+    this.name = "DamagedStateError";
+  }
+}
+
 /** A run stopped on SIGINT or SIGTERM after its writes in flight: exit 128 + the signal's number (130, 143). */
 export class InterruptedError extends Error {
   readonly exitCode: number;

