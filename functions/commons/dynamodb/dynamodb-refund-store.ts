@@ -58,6 +58,17 @@ async function eachLimited<T>(
 }
 
 /**
+ * DynamoDB kept handing items of a batch back unprocessed past every retry: throttled for long, or (DynamoDB Local)
+ * unable to write them at all, as on a full disk.
+ */
+export class UnprocessedItemsError extends Error {
+  constructor(what: string, count: number) {
+    super(`${what}: ${count} still unprocessed after 10 retries`);
+    this.name = "UnprocessedItemsError";
+  }
+}
+
+/**
  * Sends `pending` until nothing comes back unprocessed, with exponential backoff and full jitter between tries,
  * 10 retries at most, and none once `stopped()`.
  */
@@ -70,7 +81,7 @@ async function untilProcessed<T>(
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) await sleep(backoff(attempt));
     if (stopped()) throw new StoppedError();
-    if (attempt > 10) throw new Error(`${what}: ${pending.length} still unprocessed after 10 retries`);
+    if (attempt > 10) throw new UnprocessedItemsError(what, pending.length);
     pending = await send(pending);
   }
 }
