@@ -14,7 +14,7 @@ import { EXIT, UsageError } from "../usage-error";
 /** `hiwari runs`: an incident's run history, with who, why and what it refunded. */
 export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
   mkdirSync(options.state, { recursive: true });
-  const env = await openLocalEnvironment(options.state);
+  const env = await openLocalEnvironment(options.state, { share: true }); // while a run goes, through its instance
   try {
     const list = await env.store.listRuns(options.incident);
     if (options.json) {
@@ -40,7 +40,7 @@ const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
  */
 export async function report(options: { incident: string; state: string; out?: string }): Promise<number> {
   mkdirSync(options.state, { recursive: true });
-  const env = await openLocalEnvironment(options.state);
+  const env = await openLocalEnvironment(options.state, { share: true }); // while a run goes, through its instance
   const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
   const totals = new ServiceTotals();
   let runsOf: RunRecord[] = [];

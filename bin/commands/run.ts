@@ -15,6 +15,7 @@ import {
 import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
+import { diskFullError } from "../io/disk-space";
 import { openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
@@ -58,7 +59,14 @@ export async function run(options: RunOptions): Promise<number> {
     import("../../functions/finalize-run/handler"),
   ]);
 
-  const env = await openLocalEnvironment(options.state);
+  const env = await openLocalEnvironment(options.state).catch((e: unknown) => {
+    throw diskFullError(e, options.state, resumeCommand(options, requestId)) ?? e;
+  });
+  // A generated request id is the only way back to this run if it stops: said before anything is written.
+  if (options.requestId === undefined)
+    process.stderr.write(
+      `hiwari run: request id ${requestId} (run ${ref.runId}); to resume: --request-id ${requestId}\n`,
+    );
   // SIGINT (Ctrl-C) or SIGTERM: no new batch or shard is taken; the ones in flight finish (or fail); then the run is
   // recorded as interrupted, its lock given up, DynamoDB Local stopped, and the command that resumes it printed.
   let stopSignal: "SIGINT" | "SIGTERM" | undefined;
@@ -165,6 +173,10 @@ export async function run(options: RunOptions): Promise<number> {
       // DynamoDB Local gone: nothing can be recorded. The run stays as it is, its lock this request's: resumable.
       const died = diedError();
       if (died) throw died;
+      // A full disk under the state folder: recording the failure, or appending events, would only meet it again.
+      // The run stays as it is, its lock this request's: resumable once space is freed.
+      const full = diskFullError(e, options.state, resumeCommand(options, requestId));
+      if (full) throw full;
       const stopped = interrupted();
       if (stopped) {
         await interruptStep(ref, stopped.message, { store: env.store });
@@ -198,7 +210,8 @@ export async function run(options: RunOptions): Promise<number> {
     }
     return (done.counts?.rejected ?? 0) > 0 ? EXIT.rejected : EXIT.ok;
   } catch (e) {
-    throw diedError() ?? e;
+    // The failure handler, an interrupted run's record, or the events' append may meet a full disk too.
+    throw diedError() ?? diskFullError(e, options.state, resumeCommand(options, requestId)) ?? e;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -1,4 +1,5 @@
 import {
+  appendFileSync,
   closeSync,
   existsSync,
   openSync,
@@ -20,7 +21,7 @@ import {
   type Shard,
 } from "@aws-sdk/client-dynamodb-streams";
 import type { DynamoDBRecord } from "aws-lambda";
-import { LocalStateError } from "../usage-error";
+import { DamagedStateError } from "../usage-error";
 import { localClientConfig } from "./dynamodb-local";
 
 /** Handles a batch of stream records as the Lambda event source mapping would; returns the failed sequence numbers. */
@@ -36,15 +37,33 @@ interface Checkpoint {
   positions: Record<string, string>;
   /** Output file (its name) → its length in bytes when the position was committed. */
   committed: Record<string, number>;
+  /** Output file (its name) → how many lines it held then (to tell what a repair could not restore). */
+  lines?: Record<string, number>;
+  /**
+   * A repair under way (a file found shorter than committed): each output's length before the stream was read
+   * again into it. A process that dies during the repair leaves this; the next drain cuts back to it and repairs
+   * again, so that the repair's own appends are never taken for committed ones.
+   */
+  repairing?: Record<string, number>;
 }
 
-/** Thrown for a state file that cannot be what hiwari left: the message names it and says how to recover. */
-export class DamagedStateError extends LocalStateError {
-  constructor(message: string) {
-    super(message);
-    this.name = "DamagedStateError";
-  }
+/** A file the handler appends to, one JSON line per item, and the identity of a line (an event's eventId). */
+export interface DrainOutput {
+  path: string;
+  idOf(line: string): string;
 }
+
+/** A file found shorter than what was published, and what reading the stream again gave back. */
+export interface Repair {
+  file: string;
+  /** Lines appended again from the stream. */
+  restored: number;
+  /** Lines published before that the stream no longer held (it keeps 24 hours); undefined when not known. */
+  missing: number | undefined;
+}
+
+/** Thrown for a state file that cannot be what hiwari left (defined beside LocalStateError, for dynamodb-local). */
+export { DamagedStateError };
 
 /** The way back from a damaged events file or checkpoint, without a backup. */
 const REPUBLISH =
@@ -67,7 +86,7 @@ function readCheckpoint(file: string): Checkpoint {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw damaged("not a JSON object");
   const c = parsed as Partial<Checkpoint>;
   if (typeof c.positions === "object" && c.positions !== null)
-    return { positions: c.positions, committed: c.committed ?? {} };
+    return { positions: c.positions, committed: c.committed ?? {}, lines: c.lines, repairing: c.repairing };
   return { positions: parsed as Record<string, string>, committed: {} };
 }
 
@@ -93,23 +112,63 @@ function wholeLinesLength(file: string): number {
 /**
  * Brings each output back to what committed pages wrote: bytes past its committed length are a page appended but
  * not committed (the process died in between, or inside the append, or the disk filled): cut, to be appended
- * again by the page's drain. A file shorter than committed lost events: refused, named. With no length committed
- * (a checkpoint from before lengths were kept, or none yet), a line cut short at the end is cut.
+ * again by the page's drain. With no length committed (a checkpoint from before lengths were kept, or none yet), a
+ * line cut short at the end is cut. Returns the outputs shorter than committed (cut short, replaced or removed:
+ * they lost published events), each cut back to its last whole line.
  */
-function settleOutputs(outputs: readonly string[], checkpoint: Checkpoint, checkpointFile: string): void {
-  for (const file of outputs) {
-    const size = existsSync(file) ? statSync(file).size : 0;
-    const committed = checkpoint.committed[basename(file)];
-    if (committed === undefined) {
-      if (size > 0) truncateSync(file, wholeLinesLength(file));
-    } else if (size > committed) truncateSync(file, committed);
-    else if (size < committed)
-      throw new DamagedStateError(
-        `${file}: holds ${size.toLocaleString("en-US")} bytes where ${committed.toLocaleString("en-US")} were ` +
-          `published (${checkpointFile}): it was cut short, replaced or removed, and the events it lost would not ` +
-          `be written again. Restore it from a backup, or move it and the checkpoint away to ${REPUBLISH}`,
-      );
+function settleOutputs(outputs: readonly DrainOutput[], checkpoint: Checkpoint): DrainOutput[] {
+  const damaged: DrainOutput[] = [];
+  for (const output of outputs) {
+    const { path } = output;
+    const size = existsSync(path) ? statSync(path).size : 0;
+    const committed = checkpoint.committed[basename(path)];
+    if (committed !== undefined && size > committed) truncateSync(path, committed);
+    else if (committed !== undefined && size < committed) damaged.push(output);
+    if ((committed === undefined || size < committed) && size > 0) truncateSync(path, wholeLinesLength(path));
   }
+  return damaged;
+}
+
+/** The lines of `file` between bytes `from` and `to` (whole lines: both are 0, a line's end, or the file's end). */
+function linesFrom(file: string, from = 0, to = sizeOf(file)): string[] {
+  if (to <= from) return [];
+  const fd = openSync(file, "r");
+  try {
+    const bytes = Buffer.alloc(to - from);
+    readSync(fd, bytes, 0, bytes.length, from);
+    return bytes
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The identity of a line, or the line itself when it is not one the output's idOf reads. */
+function identity(output: DrainOutput, line: string): string {
+  try {
+    return output.idOf(line);
+  } catch {
+    return line;
+  }
+}
+
+/** Sequence numbers are decimal strings of up to 40 digits: compared as numbers. */
+const notAfter = (sequence: string, last: string) =>
+  sequence.length !== last.length ? sequence.length < last.length : sequence <= last;
+
+/** What a repair did, in a sentence for the terminal. */
+export function describeRepair({ file, restored, missing }: Repair): string {
+  const n = (v: number) => v.toLocaleString("en-US");
+  const lost =
+    missing === undefined
+      ? "how many lines it held before is not known (a checkpoint from an earlier hiwari)"
+      : missing === 0
+        ? "nothing published is missing from it now"
+        : `${n(missing)} lines published before could not be restored: the stream no longer holds them ` +
+          "(DynamoDB Local keeps 24 hours); a consumer that read them before has them, the file lacks them for good";
+  return `${file} was cut short or removed: ${n(restored)} lines restored from the table's stream and appended; ${lost}`;
 }
 
 /** A stream record from the Streams API in the shape Lambda delivers it. */
@@ -136,15 +195,44 @@ function asLambdaRecord(r: _Record, streamArn: string): DynamoDBRecord {
   };
 }
 
+/** The stream's records, a page at a time, from after `after` (or the oldest it holds), in the shape Lambda gets. */
+async function* pagesOf(
+  streams: DynamoDBStreamsClient,
+  streamArn: string,
+  shardId: string | undefined,
+  after: string | undefined,
+  batchSize: number,
+): AsyncGenerator<DynamoDBRecord[]> {
+  let iterator = (
+    await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ShardIteratorType: after ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON",
+        SequenceNumber: after,
+      }),
+    )
+  ).ShardIterator;
+  while (iterator) {
+    const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }));
+    const records = (page.Records ?? []).map((r) => asLambdaRecord(r, streamArn));
+    if (records.length === 0) return;
+    yield records;
+    iterator = page.NextShardIterator;
+  }
+}
+
 /**
  * Reads a table's stream from where the last read stopped, as an event source mapping does, and feeds it to the
  * handler in batches. The position (last sequence number per shard) is kept in `checkpointFile`, so a second run
  * does not republish old records. Stops at the first failed record of a batch (Lambda retries from there).
- * Returns how many records were handled and how many failed.
+ * Returns how many records were handled and how many failed, and the repairs it made.
  *
- * `outputs` are the files the handler appends to (the local bus's events, the parked records): their lengths are
- * committed with each page's position, and before reading, each is brought back to its committed length, so that
- * a page appended by a process that died before committing it is appended again, once, and no line is left torn.
+ * `outputs` are the files the handler appends to (the local bus's events, the parked records): their lengths and
+ * line counts are committed with each page's position, and before reading, each is brought back to its committed
+ * length, so that a page appended by a process that died before committing it is appended again, once, and no
+ * line is left torn. An output found shorter than committed (cut short, removed) is repaired from the stream
+ * first (`repairOutputs`).
  */
 export async function drainStream(
   endpoint: string,
@@ -152,17 +240,46 @@ export async function drainStream(
   tableName: string,
   checkpointFile: string,
   handle: RecordBatchHandler,
-  options: { batchSize?: number; outputs?: readonly string[] } = {},
-): Promise<{ handled: number; failed: number }> {
+  options: { batchSize?: number; outputs?: readonly DrainOutput[] } = {},
+): Promise<{ handled: number; failed: number; repairs: Repair[] }> {
   const { batchSize = 500, outputs = [] } = options;
   const checkpoint = readCheckpoint(checkpointFile);
-  settleOutputs(outputs, checkpoint, checkpointFile);
-  const streams = new DynamoDBStreamsClient(localClientConfig(endpoint));
-  const save = () => {
-    for (const file of outputs) checkpoint.committed[basename(file)] = existsSync(file) ? statSync(file).size : 0;
+  const write = () => {
     writeFileSync(`${checkpointFile}.tmp`, JSON.stringify(checkpoint, null, 2));
     renameSync(`${checkpointFile}.tmp`, checkpointFile);
   };
+  if (checkpoint.repairing) {
+    // A repair that did not finish: back to where it started, to do it again.
+    for (const { path } of outputs) {
+      const at = checkpoint.repairing[basename(path)];
+      if (at !== undefined && sizeOf(path) > at) truncateSync(path, at);
+    }
+  } else if (settleOutputs(outputs, checkpoint).length > 0) {
+    checkpoint.repairing = Object.fromEntries(outputs.map(({ path }) => [basename(path), sizeOf(path)]));
+  }
+  // Each output's length (and line count) is committed before anything is appended to it (a first drain, or a
+  // checkpoint from before lengths were kept): what a first page appends and does not commit is cut like any other.
+  const lines: Record<string, number> = {};
+  for (const { path } of outputs) {
+    const name = basename(path);
+    checkpoint.committed[name] ??= sizeOf(path);
+    lines[name] =
+      checkpoint.lines?.[name] ?? linesFrom(path, 0, Math.min(checkpoint.committed[name], sizeOf(path))).length;
+  }
+  checkpoint.lines = { ...lines };
+  write();
+  /** Commits the position with each output's length and line count as the page left them. */
+  const commit = () => {
+    for (const { path } of outputs) {
+      const name = basename(path);
+      lines[name] = (lines[name] ?? 0) + linesFrom(path, checkpoint.committed[name]).length;
+      checkpoint.committed[name] = sizeOf(path);
+    }
+    checkpoint.lines = { ...lines };
+    write();
+  };
+
+  const streams = new DynamoDBStreamsClient(localClientConfig(endpoint));
   try {
     const table = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const streamArn = table.Table?.LatestStreamArn;
@@ -176,38 +293,90 @@ export async function drainStream(
       shards.push(...(page.StreamDescription?.Shards ?? []));
       startShard = page.StreamDescription?.LastEvaluatedShardId;
     } while (startShard);
+    const pages = (shardId: string | undefined, after: string | undefined) =>
+      pagesOf(streams, streamArn, shardId, after, batchSize);
 
+    const repairs: Repair[] = [];
+    if (checkpoint.repairing) {
+      repairs.push(...(await repairOutputs(outputs, checkpoint, streamArn, shards, pages, handle)));
+      Object.assign(lines, checkpoint.lines); // the repaired files' counts
+      checkpoint.repairing = undefined;
+      write();
+    }
     let handled = 0;
     for (const shard of shards) {
       const key = `${streamArn}|${shard.ShardId}`;
-      const after = checkpoint.positions[key];
-      let iterator = (
-        await streams.send(
-          new GetShardIteratorCommand({
-            StreamArn: streamArn,
-            ShardId: shard.ShardId,
-            ShardIteratorType: after ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON",
-            SequenceNumber: after,
-          }),
-        )
-      ).ShardIterator;
-      while (iterator) {
-        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize }));
-        const records = (page.Records ?? []).map((r) => asLambdaRecord(r, streamArn));
-        if (records.length === 0) break;
+      for await (const records of pages(shard.ShardId, checkpoint.positions[key])) {
         const failed = new Set(await handle(records));
         const firstFailed = records.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ""));
         const done = firstFailed === -1 ? records : records.slice(0, firstFailed);
         const last = done[done.length - 1]?.dynamodb?.SequenceNumber;
         if (last) checkpoint.positions[key] = last;
         handled += done.length;
-        save();
-        if (firstFailed !== -1) return { handled, failed: records.length - firstFailed };
-        iterator = page.NextShardIterator;
+        commit();
+        if (firstFailed !== -1) return { handled, failed: records.length - firstFailed, repairs };
       }
     }
-    return { handled, failed: 0 };
+    return { handled, failed: 0, repairs };
   } finally {
     streams.destroy();
   }
+}
+
+const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+
+/**
+ * An output shorter than committed lost published events: the stream is read again, from the oldest record it
+ * holds up to the committed positions, through the same handler; of what that appends, only the lines whose
+ * identity (eventId) the file does not hold already are kept, after the lines that survived, each once. The
+ * committed lengths and line counts are set to the repaired files'. Lines published before that the stream no
+ * longer holds (DynamoDB Local keeps 24 hours) are counted as missing: the line count committed before, less the
+ * lines the file holds now.
+ */
+async function repairOutputs(
+  outputs: readonly DrainOutput[],
+  checkpoint: Checkpoint,
+  streamArn: string,
+  shards: readonly Shard[],
+  pages: (shardId: string | undefined, after: string | undefined) => AsyncGenerator<DynamoDBRecord[]>,
+  handle: RecordBatchHandler,
+): Promise<Repair[]> {
+  const started = checkpoint.repairing ?? {};
+  for (const shard of shards) {
+    const last = checkpoint.positions[`${streamArn}|${shard.ShardId}`];
+    if (last === undefined) continue; // nothing of this shard was published
+    for await (const page of pages(shard.ShardId, undefined)) {
+      const records = page.filter((r) => notAfter(r.dynamodb?.SequenceNumber ?? "", last));
+      if (records.length > 0 && (await handle(records)).length > 0)
+        throw new Error(
+          `publishing the stream again to repair ${outputs.map((o) => o.path).join(", ")} failed; run again to retry`,
+        );
+      if (records.length < page.length) break;
+    }
+  }
+  const repairs: Repair[] = [];
+  for (const output of outputs) {
+    const name = basename(output.path);
+    const at = started[name] ?? 0;
+    const held = new Set(linesFrom(output.path, 0, at).map((line) => identity(output, line)));
+    const again: string[] = [];
+    for (const line of linesFrom(output.path, at)) {
+      const id = identity(output, line);
+      if (held.has(id)) continue; // it survived, or came again already
+      held.add(id);
+      again.push(line);
+    }
+    if (existsSync(output.path)) truncateSync(output.path, at);
+    if (again.length > 0) appendFileSync(output.path, `${again.join("\n")}\n`);
+    const before = checkpoint.lines?.[name];
+    if (at < (checkpoint.committed[name] ?? 0))
+      repairs.push({
+        file: output.path,
+        restored: again.length,
+        missing: before === undefined ? undefined : Math.max(0, before - held.size),
+      });
+    checkpoint.committed[name] = sizeOf(output.path);
+    checkpoint.lines = { ...checkpoint.lines, [name]: held.size };
+  }
+  return repairs;
 }

@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openLocalEnvironment } from "../../../bin/io/local-environment";
+import { FolderInUseError, openLocalEnvironment } from "../../../bin/io/local-environment";
 import { LocalStateError } from "../../../bin/usage-error";
+import { processesNaming } from "../../helpers/processes";
 
 describe("openLocalEnvironment: one hiwari process a state folder", () => {
   it("refuses a second opening of a folder in use at once, naming it and the pid; free again once stopped", {
@@ -41,6 +42,67 @@ describe("openLocalEnvironment: one hiwari process a state folder", () => {
       const env = await openLocalEnvironment(state);
       await env.stop();
       expect(existsSync(join(state, "hiwari.lock"))).toBe(false);
+    }
+  });
+
+  it("lets a reader (runs, report) work through the holder's DynamoDB Local; stopping the reader stops nothing else", {
+    timeout: 120_000,
+  }, async () => {
+    // Arrange
+    const state = mkdtempSync(join(tmpdir(), "hiwari-folder-"));
+    const holder = await openLocalEnvironment(state);
+    try {
+      // Act
+      const reader = await openLocalEnvironment(state, { share: true });
+      const seen = await reader.store.listRuns("any");
+      await reader.stop();
+
+      // Assess: the holder's instance, announced in the lock; one DynamoDB Local; the holder still answers; a
+      // second opening that would write is still refused
+      expect(JSON.parse(readFileSync(join(state, "hiwari.lock"), "utf8"))).toMatchObject({
+        pid: process.pid,
+        endpoint: holder.db.endpoint,
+      });
+      expect(reader.db.endpoint).toBe(holder.db.endpoint);
+      expect(seen).toEqual([]);
+      expect(processesNaming(join(state, "dynamodb"))).toHaveLength(1);
+      expect(await holder.store.listRuns("any")).toEqual([]);
+      await expect(openLocalEnvironment(state)).rejects.toThrow(FolderInUseError);
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it("has a reader wait for a holder still starting its DynamoDB Local, and name one whose instance does not answer", {
+    timeout: 120_000,
+  }, async () => {
+    // Arrange: a live holder (this process) whose lock has no endpoint yet; a DynamoDB Local elsewhere
+    const elsewhere = await openLocalEnvironment(mkdtempSync(join(tmpdir(), "hiwari-folder-")));
+    const state = mkdtempSync(join(tmpdir(), "hiwari-folder-"));
+    const lock = join(state, "hiwari.lock");
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "2026-12-07T00:00:00.000Z" }));
+    try {
+      // Act 1: the reader opens, then the holder announces its endpoint
+      const opening = openLocalEnvironment(state, { share: true });
+      await new Promise((r) => setTimeout(r, 500));
+      writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "x", endpoint: elsewhere.db.endpoint }));
+      const reader = await opening;
+      await reader.stop();
+
+      // Act 2: an endpoint where nothing answers
+      writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "x", endpoint: "http://127.0.0.1:9" }));
+      const error = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
+
+      // Assess
+      expect(reader.db.endpoint).toBe(elsewhere.db.endpoint);
+      expect(error).toBeInstanceOf(LocalStateError);
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `^${state} is in use by another hiwari process \\(pid ${process.pid}\\), whose DynamoDB Local at http://127.0.0.1:9 did not answer`,
+        ),
+      );
+    } finally {
+      await elsewhere.stop();
     }
   });
 });

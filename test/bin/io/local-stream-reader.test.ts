@@ -1,11 +1,11 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
-import { DamagedStateError, drainStream } from "../../../bin/io/local-stream-reader";
+import { DamagedStateError, describeRepair, drainStream, type Repair } from "../../../bin/io/local-stream-reader";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
 
 // A fresh DynamoDB Local for this file; each test writes to a table of its own (its own stream).
@@ -44,7 +44,7 @@ async function world(name: string, n: number) {
         else appendFileSync(events, text);
         return [];
       },
-      { batchSize: 4, outputs: [events] },
+      { batchSize: 4, outputs: [{ path: events, idOf: (line) => (JSON.parse(line) as { eventId: string }).eventId }] },
     );
   /** The events file, line by line: every line whole JSON, and the eventIds. */
   const eventIds = () => {
@@ -82,45 +82,117 @@ describe("drainStream and the files its handler appends to", () => {
     expect(resumed.handled).toBe(6);
   });
 
-  it("cuts a line torn by a death inside the append (or a full disk) and appends its page again", async () => {
-    // Arrange: the second page's append stops half-way through a line
-    const w = await world("torn", 9);
+  it.each([
+    ["the first page (no checkpoint yet)", 1],
+    ["a later page", 2],
+  ])(
+    "cuts a line torn by a death inside the append of %s (or a full disk) and appends its page again",
+    async (_, torn) => {
+      // Arrange: the page's append stops half-way through a line
+      const w = await world(`torn-${torn}`, 9);
+      let page = 0;
+      const tearing = (_records: DynamoDBRecord[], text: string) => {
+        if (++page === torn) {
+          appendFileSync(w.events, text.slice(0, Math.floor(text.length / 2) + 3));
+          throw new Killed();
+        }
+        appendFileSync(w.events, text);
+      };
+      await expect(w.drain(tearing)).rejects.toThrow(Killed);
+      expect(readFileSync(w.events, "utf8").endsWith("\n")).toBe(false);
+
+      // Act
+      await w.drain();
+
+      // Assess
+      const ids = w.eventIds();
+      expect(ids).toHaveLength(9);
+      expect(new Set(ids).size).toBe(9);
+    },
+  );
+
+  it("repairs an events file cut short mid-line from the stream: each record once, the newer ones after", async () => {
+    // Arrange: a whole drain of 7, then the file loses its tail (mid-line); 2 more records come
+    const w = await world("cut-short", 7);
+    await w.drain();
+    const whole = w.eventIds();
+    truncateSync(w.events, readFileSync(w.events, "utf8").indexOf("\n", 40) + 10);
+    await w.put(7, 2);
+
+    // Act
+    const result = await w.drain();
+
+    // Assess: the 6 lost lines back (the torn one among them), then the 2 new; each once, every line whole
+    const ids = w.eventIds();
+    expect(ids).toHaveLength(9);
+    expect(new Set(ids).size).toBe(9);
+    expect(ids.slice(0, 7).sort()).toEqual([...whole].sort());
+    expect(result.repairs).toEqual([{ file: w.events, restored: 6, missing: 0 }]);
+    expect(result.handled).toBe(2);
+    expect(describeRepair(result.repairs[0] as Repair)).toBe(
+      `${w.events} was cut short or removed: 6 lines restored from the table's stream and appended; nothing published is missing from it now`,
+    );
+  });
+
+  it("repairs a removed events file from the stream, and the next drain finds nothing to repair", async () => {
+    const w = await world("removed", 5);
+    await w.drain();
+    rmSync(w.events);
+
+    const result = await w.drain();
+    const again = await w.drain();
+
+    expect(w.eventIds()).toHaveLength(5);
+    expect(new Set(w.eventIds()).size).toBe(5);
+    expect(result.repairs).toEqual([{ file: w.events, restored: 5, missing: 0 }]);
+    expect(again).toEqual({ handled: 0, failed: 0, repairs: [] });
+  });
+
+  it("finishes a repair whose process died half-way, without keeping the dead repair's lines twice", async () => {
+    // Arrange: 9 records drained; the file removed; the repair dies inside its second page's append
+    const w = await world("repair-dies", 9);
+    await w.drain();
+    rmSync(w.events);
     let page = 0;
-    const torn = (_records: DynamoDBRecord[], text: string) => {
+    const dying = (_records: DynamoDBRecord[], text: string) => {
       if (++page === 2) {
-        appendFileSync(w.events, text.slice(0, Math.floor(text.length / 2) + 3));
+        appendFileSync(w.events, text.slice(0, 30));
         throw new Killed();
       }
       appendFileSync(w.events, text);
     };
-    await expect(w.drain(torn)).rejects.toThrow(Killed);
-    expect(readFileSync(w.events, "utf8").endsWith("\n")).toBe(false);
+    await expect(w.drain(dying)).rejects.toThrow(Killed);
+    expect(JSON.parse(readFileSync(w.checkpoint, "utf8")).repairing).toEqual({ "events.jsonl": 0 });
 
     // Act
-    await w.drain();
+    const result = await w.drain();
 
     // Assess
     const ids = w.eventIds();
     expect(ids).toHaveLength(9);
     expect(new Set(ids).size).toBe(9);
+    expect(result.repairs).toEqual([{ file: w.events, restored: 9, missing: 0 }]);
+    expect(JSON.parse(readFileSync(w.checkpoint, "utf8")).repairing).toBeUndefined();
   });
 
-  it("refuses an events file shorter than what was published, naming it, and appends nothing", async () => {
-    // Arrange: a whole drain, then the file loses its tail; more records come
-    const w = await world("cut-short", 5);
+  it("says how many published lines the stream no longer held (DynamoDB Local keeps 24 hours)", async () => {
+    // Arrange: the checkpoint says 3 lines more were published than the stream holds (as after records older than
+    // 24 hours were trimmed from it); then the file is cut short
+    const w = await world("trimmed", 4);
     await w.drain();
-    truncateSync(w.events, 10);
-    await w.put(5, 2);
+    const checkpoint = JSON.parse(readFileSync(w.checkpoint, "utf8"));
+    checkpoint.lines["events.jsonl"] += 3;
+    writeFileSync(w.checkpoint, JSON.stringify(checkpoint));
+    truncateSync(w.events, 0);
 
     // Act
-    const error = await w.drain().catch((e: unknown) => e);
+    const result = await w.drain();
 
     // Assess
-    expect(error).toBeInstanceOf(DamagedStateError);
-    expect((error as Error).message).toMatch(
-      new RegExp(`^${w.events.replaceAll("\\", "\\\\")}: holds 10 bytes where [\\d,]+ were published`),
+    expect(result.repairs).toEqual([{ file: w.events, restored: 4, missing: 3 }]);
+    expect(describeRepair(result.repairs[0] as Repair)).toContain(
+      "3 lines published before could not be restored: the stream no longer holds them (DynamoDB Local keeps 24 hours)",
     );
-    expect(readFileSync(w.events, "utf8")).toHaveLength(10);
   });
 
   it("names a garbled checkpoint and how to recover, instead of a bare SyntaxError", async () => {

@@ -1,0 +1,26 @@
+/**
+ * Loaded with `--import` into a hiwari process under test, this makes it die by SIGKILL at a chosen append to a
+ * chosen file, as a kill, a crash or a lid closed at that moment would: `HIWARI_DIE_AT_APPEND=<file name>:<n>:<how>`
+ * kills the process at the n-th append to a file of that name, `after` the whole append (before anything else, the
+ * stream checkpoint among them, is written) or `torn` half-way through it (a line cut short). Test code only: the
+ * product has no such hook.
+ */
+import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { basename } from "node:path";
+
+const spec = process.env.HIWARI_DIE_AT_APPEND;
+if (spec) {
+  const [file, nth, how] = spec.split(":");
+  const append = fs.appendFileSync;
+  let calls = 0;
+  fs.appendFileSync = ((path: fs.PathOrFileDescriptor, data: string | Uint8Array, options?: fs.WriteFileOptions) => {
+    if (typeof path === "string" && basename(path) === file && ++calls === Number(nth)) {
+      const bytes = Buffer.from(data);
+      append(path, how === "torn" ? bytes.subarray(0, Math.floor(bytes.length / 2)) : bytes, options);
+      process.kill(process.pid, "SIGKILL");
+    }
+    return append(path, data, options);
+  }) as typeof fs.appendFileSync;
+  syncBuiltinESMExports();
+}
