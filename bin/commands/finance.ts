@@ -7,29 +7,42 @@ import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps"
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
-import { openLocalEnvironment } from "../io/local-environment";
+import { diskFullError } from "../io/disk-space";
+import { holderGone, type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
 
-/** `hiwari runs`: an incident's run history, with who, why and what it refunded. */
-export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
-  mkdirSync(options.state, { recursive: true });
-  const env = await openLocalEnvironment(options.state, { share: true }); // while a run goes, through its instance
+/**
+ * Runs `use` on the state folder's environment and stops it after; errors the user can act on are named: a full
+ * disk, or the run whose DynamoDB Local a reader went through (`share`) having stopped it.
+ */
+async function withEnvironment<T>(
+  state: string,
+  share: boolean,
+  use: (env: LocalEnvironment) => Promise<T>,
+): Promise<T> {
+  const named = (e: unknown, env?: LocalEnvironment) =>
+    (env && holderGone(env, state, e)) ?? diskFullError(e, state, "run the command again") ?? e;
+  const env = await openLocalEnvironment(state, { share }).catch((e: unknown) => {
+    throw named(e);
+  });
   try {
-    const list = await env.store.listRuns(options.incident);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-      return EXIT.ok;
-    }
-    if (list.length === 0) {
-      process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
-      return EXIT.ok;
-    }
-    process.stdout.write(list.map((r) => runSummary(r)).join(""));
-    return EXIT.ok;
+    return await use(env);
+  } catch (e) {
+    throw named(e, env);
   } finally {
     await env.stop();
   }
+}
+
+/** `hiwari runs`: an incident's run history, with who, why and what it refunded (also while a run goes). */
+export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
+  mkdirSync(options.state, { recursive: true });
+  const list = await withEnvironment(options.state, true, (env) => env.store.listRuns(options.incident));
+  if (options.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  else if (list.length === 0) process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
+  else process.stdout.write(list.map((r) => runSummary(r)).join(""));
+  return EXIT.ok;
 }
 
 const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
@@ -40,32 +53,33 @@ const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
  */
 export async function report(options: { incident: string; state: string; out?: string }): Promise<number> {
   mkdirSync(options.state, { recursive: true });
-  const env = await openLocalEnvironment(options.state, { share: true }); // while a run goes, through its instance
-  const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
   const totals = new ServiceTotals();
-  let runsOf: RunRecord[] = [];
-  try {
-    runsOf = await env.store.listRuns(options.incident);
-    out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
-    for (let shard = 0; shard < SHARDS; shard++) {
-      for await (const page of env.store.linesOfShard(options.incident, shard)) {
-        for (const line of page) {
-          if (line.status !== "active") continue;
-          out.write(
-            `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
-          );
-          totals.add(line.serviceCode, line.currency, 1, line.amount);
+  // Also while a run goes, through its instance.
+  const runsOf = await withEnvironment(options.state, true, async (env) => {
+    const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
+    try {
+      out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
+      for (let shard = 0; shard < SHARDS; shard++) {
+        for await (const page of env.store.linesOfShard(options.incident, shard)) {
+          for (const line of page) {
+            if (line.status !== "active") continue;
+            out.write(
+              `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
+            );
+            totals.add(line.serviceCode, line.currency, 1, line.amount);
+          }
         }
+        await out.drain();
       }
-      await out.drain();
+      // Listed after the lines: a run that began while they were read is named below as one that may change them.
+      const listed = await env.store.listRuns(options.incident);
+      await out.commit();
+      return listed;
+    } catch (e) {
+      out.abort();
+      throw e;
     }
-    await out.commit();
-  } catch (e) {
-    out.abort();
-    throw e;
-  } finally {
-    await env.stop();
-  }
+  });
   if (totals.list().length === 0 && !options.out)
     throw new UsageError(`no lines stored for incident ${options.incident} in ${options.state}`);
   const summary = totals
@@ -109,16 +123,11 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */
 export async function unlock(options: { incident: string; state: string }): Promise<number> {
-  const env = await openLocalEnvironment(options.state);
-  try {
-    const holder = await releaseAbandoned(options.incident, env.store);
-    process.stdout.write(
-      holder
-        ? `released the lock of ${holder} on incident ${options.incident} (the run is marked abandoned)\n`
-        : `incident ${options.incident} was not locked\n`,
-    );
-    return EXIT.ok;
-  } finally {
-    await env.stop();
-  }
+  const holder = await withEnvironment(options.state, false, (env) => releaseAbandoned(options.incident, env.store));
+  process.stdout.write(
+    holder
+      ? `released the lock of ${holder} on incident ${options.incident} (the run is marked abandoned)\n`
+      : `incident ${options.incident} was not locked\n`,
+  );
+  return EXIT.ok;
 }

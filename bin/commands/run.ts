@@ -60,7 +60,7 @@ export async function run(options: RunOptions): Promise<number> {
   ]);
 
   const env = await openLocalEnvironment(options.state).catch((e: unknown) => {
-    throw diskFullError(e, options.state, resumeCommand(options, requestId)) ?? e;
+    throw diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
   });
   // A generated request id is the only way back to this run if it stops: said before anything is written.
   if (options.requestId === undefined)
@@ -175,12 +175,19 @@ export async function run(options: RunOptions): Promise<number> {
       if (died) throw died;
       // A full disk under the state folder: recording the failure, or appending events, would only meet it again.
       // The run stays as it is, its lock this request's: resumable once space is freed.
-      const full = diskFullError(e, options.state, resumeCommand(options, requestId));
+      const full = diskFullError(e, options.state, resumeAfterFreeing(options, requestId));
       if (full) throw full;
+      // What was stored before the signal or the failure is real: its events go out. If they cannot now, they stay
+      // in the stream for the next run; the news is the signal or the failure, not that.
+      const publishWhatWasStored = () =>
+        env.publishPending().catch((p: unknown) => {
+          const why = (diskFullError(p, options.state, "run again") ?? (p as Error)).message;
+          process.stderr.write(`hiwari: the events of what the run stored wait in the stream (${why})\n`);
+        });
       const stopped = interrupted();
       if (stopped) {
         await interruptStep(ref, stopped.message, { store: env.store });
-        await env.publishPending(); // what was stored before the signal is real: its events go out
+        await publishWhatWasStored();
         throw stopped;
       }
       // As the state machine's Catch: the failure on the run; in process nothing is still writing (no drain).
@@ -189,7 +196,7 @@ export async function run(options: RunOptions): Promise<number> {
         const cause = JSON.stringify({ errorType: error.name, errorMessage: error.message });
         await finalize.makeFailHandler(depsOf, 0)({ ...ref, error: { Error: error.name, Cause: cause } }, context);
       }
-      await env.publishPending(); // what was stored before the failure is real: its events go out
+      await publishWhatWasStored();
       throw e;
     }
     const published = await env.publishPending();
@@ -210,14 +217,18 @@ export async function run(options: RunOptions): Promise<number> {
     }
     return (done.counts?.rejected ?? 0) > 0 ? EXIT.rejected : EXIT.ok;
   } catch (e) {
-    // The failure handler, an interrupted run's record, or the events' append may meet a full disk too.
-    throw diedError() ?? diskFullError(e, options.state, resumeCommand(options, requestId)) ?? e;
+    // The failure handler, an interrupted run's record, or the final events' append may meet a full disk too.
+    throw diedError() ?? diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await env.stop();
   }
 }
+
+/** What to do once space is freed on a full disk: the same request again. */
+const resumeAfterFreeing = (options: RunOptions, requestId: string) =>
+  `run the same request again (it takes up where it stopped): ${resumeCommand(options, requestId)}`;
 
 /** The command that runs the same request again (a resumed run takes up where it stopped). */
 export function resumeCommand(options: RunOptions, requestId: string): string {

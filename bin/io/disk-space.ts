@@ -1,5 +1,5 @@
 import { existsSync, statfsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { UnprocessedItemsError } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { LocalStateError } from "../usage-error";
 
@@ -53,16 +53,27 @@ export function isInternalFailure(error: unknown): boolean {
   return error instanceof UnprocessedItemsError;
 }
 
+/** Free inodes (room for another file) on the filesystem holding `dir`, where it counts them. */
+function freeFiles(dir: string): number | undefined {
+  try {
+    const { files, ffree } = statfsSync(dir);
+    return files > 0 ? Number(ffree) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The error a user should see when `error` came from a full disk under the state folder, else undefined: a write
  * refused with ENOSPC (or EDQUOT) anywhere in its cause chain, or a DynamoDB Local internal failure while the disk
- * holding its data (`<state>/dynamodb`) has less than LOW_SPACE_BYTES free. `resume` is the command that resumes
- * the run; `free` measures the free bytes of a folder (statfs; a test passes its own).
+ * holding its data (`<state>/dynamodb`) has less than LOW_SPACE_BYTES free. The headline says which: the bytes,
+ * the files (inodes), or the user's quota. `then` is what to do once space is freed (the command that resumes the
+ * run); `free` measures the free bytes of a folder (statfs; a test passes its own).
  */
 export function diskFullError(
   error: unknown,
   stateDir: string,
-  resume: string,
+  then: string,
   free: (dir: string) => number = freeBytes,
 ): LocalStateError | undefined {
   const dataDir = join(stateDir, "dynamodb");
@@ -74,24 +85,29 @@ export function diskFullError(
     }
   };
   let what: string;
-  let left: number | undefined;
+  let headline: string;
   const noSpace = noSpaceCause(error);
   if (noSpace) {
-    const quota = noSpace.code === "EDQUOT" ? " (the disk quota is used up)" : "";
-    what = `a write was refused for want of space${quota}: ${noSpace.message}`;
-    left = probe(stateDir);
+    what = `a write was refused for want of space: ${noSpace.message}`;
+    const left = probe(stateDir);
+    const bytes = left === undefined ? "" : ` (${left.toLocaleString("en-US")} bytes free)`;
+    headline =
+      noSpace.code === "EDQUOT"
+        ? `the disk quota of the user writing ${stateDir} is used up`
+        : freeFiles(existsSync(stateDir) ? stateDir : dirname(stateDir)) === 0
+          ? `the disk holding ${stateDir} has no room for another file (no inodes free)`
+          : `the disk holding ${stateDir} is full${bytes}`;
   } else if (isInternalFailure(error)) {
-    left = probe(dataDir);
+    const left = probe(dataDir);
     if (left === undefined || left >= LOW_SPACE_BYTES) return undefined;
     const e = error as Error;
     what = `DynamoDB Local could not write its data under ${dataDir} (${e.name}: ${e.message})`;
+    headline = `the disk holding ${stateDir} is full (${left.toLocaleString("en-US")} bytes free)`;
   } else return undefined;
-  const bytes = left === undefined ? "" : ` (${left.toLocaleString("en-US")} bytes free)`;
   return new LocalStateError(
-    `the disk holding ${stateDir} is full${bytes}: ${what}. Nothing stored was lost: the write the disk refused ` +
-      "was not made (line changes are conditional on the version they were computed from; the rest is safe to " +
-      "repeat), what was stored before stays stored, and events not yet appended, or cut short, stay in the " +
-      "stream and are appended on resuming. Free some space on that disk, then run the same request again " +
-      `(it takes up where it stopped): ${resume}`,
+    `${headline}: ${what}. Nothing stored was lost: the write the disk refused was not made (line changes are ` +
+      "conditional on the version they were computed from; the rest is safe to repeat), what was stored before " +
+      "stays stored, and events not yet appended, or cut short, stay in the stream and are appended on resuming. " +
+      `Free some space on that disk, then ${then}`,
   );
 }

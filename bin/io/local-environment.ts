@@ -1,6 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { FileBus } from "../../functions/commons/bus/event-bus";
 import { FileRecordParking } from "../../functions/commons/bus/record-parking";
@@ -8,8 +7,11 @@ import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { LocalStateError } from "../usage-error";
 import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "./dynamodb-local";
+import { FOLDER_LOCK, type FolderHolder, FolderInUseError, lockFolder } from "./folder-lock";
 import { localLambdaContext } from "./local-run-files";
 import { describeRepair, drainStream, type Repair } from "./local-stream-reader";
+
+export { FolderInUseError } from "./folder-lock";
 
 export const LOCAL_TABLES: TableNames = { refunds: "hiwari-refunds", runs: "hiwari-runs" };
 
@@ -20,74 +22,9 @@ export interface LocalEnvironment {
   eventsFile: string;
   /** Feeds the refunds table's stream (from where it was left) to the publish-events handler. */
   publishPending(): Promise<{ handled: number; failed: number; repairs: Repair[] }>;
+  /** When read through another process's DynamoDB Local (`share`): that process's pid. */
+  holder?: number;
   stop(): Promise<void>;
-}
-
-/** The state folder's lock: one hiwari process (and so one DynamoDB Local) a folder at a time. */
-const FOLDER_LOCK = "hiwari.lock";
-
-/** What the lock holds: its process, since when, and (once it answers) the endpoint of its DynamoDB Local. */
-interface FolderHolder {
-  pid?: number;
-  since?: string;
-  endpoint?: string;
-}
-
-/** The folder is another live process's. */
-export class FolderInUseError extends LocalStateError {
-  constructor(
-    stateDir: string,
-    readonly holder: FolderHolder,
-  ) {
-    super(
-      `${stateDir} is in use by another hiwari process (pid ${holder.pid}, since ${holder.since}): wait for it ` +
-        `to finish, or stop it; if no such process is hiwari, remove ${join(stateDir, FOLDER_LOCK)}`,
-    );
-    this.name = "FolderInUseError";
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // someone else's process, alive
-  }
-}
-
-/**
- * Takes the state folder for this process: `<state>/hiwari.lock`, created exclusively, holds its pid (and later
- * its DynamoDB Local's endpoint). A lock whose process is gone (killed) is taken over; one whose process lives is
- * refused at once (FolderInUseError, naming the folder and the pid: two DynamoDB Locals on one data file block each
- * other). Returns how to announce the endpoint, and the release.
- */
-function lockFolder(stateDir: string): { announce(endpoint: string): void; release(): void } {
-  mkdirSync(stateDir, { recursive: true });
-  const path = join(stateDir, FOLDER_LOCK);
-  const mine: FolderHolder = { pid: process.pid, since: new Date().toISOString() };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      writeFileSync(path, `${JSON.stringify(mine)}\n`, { flag: "wx" });
-      return {
-        announce: (endpoint) => {
-          writeFileSync(`${path}.tmp`, `${JSON.stringify({ ...mine, endpoint })}\n`);
-          renameSync(`${path}.tmp`, path);
-        },
-        release: () => rmSync(path, { force: true }),
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
-    }
-    let holder: FolderHolder = {};
-    try {
-      holder = JSON.parse(readFileSync(path, "utf8"));
-    } catch {
-      // torn or empty: its writer died while writing it
-    }
-    if (typeof holder.pid === "number" && alive(holder.pid)) throw new FolderInUseError(stateDir, holder);
-    rmSync(path, { force: true }); // its process is gone: take the folder over
-  }
 }
 
 /**
@@ -98,15 +35,21 @@ async function sharedEnvironment(
   stateDir: string,
   holder: FolderHolder & { endpoint: string },
 ): Promise<LocalEnvironment> {
-  const client = new DynamoDBClient({ ...localClientConfig(holder.endpoint), maxAttempts: 1 });
+  const client = new DynamoDBClient(localClientConfig(holder.endpoint));
+  // One try, at once: is the instance at that endpoint answering, and is it this folder's?
+  const probe = new DynamoDBClient({ ...localClientConfig(holder.endpoint), maxAttempts: 1 });
   try {
-    await client.send(new ListTablesCommand({}));
+    const table = await probe.send(new DescribeTableCommand({ TableName: LOCAL_TABLES.refunds }));
+    if (table.Table?.CreationDateTime?.getTime() !== holder.tablesCreated) throw new Error("another folder's tables");
   } catch (e) {
     client.destroy();
     throw new LocalStateError(
-      `${stateDir} is in use by another hiwari process (pid ${holder.pid}), whose DynamoDB Local at ` +
-        `${holder.endpoint} did not answer (${(e as Error).message}): try again once it has finished`,
+      `${stateDir} is held by pid ${holder.pid} (its lock, since ${holder.since}), but the DynamoDB Local it ` +
+        `names at ${holder.endpoint} is not this folder's (${(e as Error).message}): if no hiwari process works on ` +
+        `${stateDir} (the pid may be another process's since a restart), remove ${join(stateDir, FOLDER_LOCK)}`,
     );
+  } finally {
+    probe.destroy();
   }
   const stop = async () => client.destroy();
   return {
@@ -114,8 +57,23 @@ async function sharedEnvironment(
     store: new DynamoDbRefundStore(client, LOCAL_TABLES),
     eventsFile: join(stateDir, "events.jsonl"),
     publishPending: async () => ({ handled: 0, failed: 0, repairs: [] }),
+    holder: holder.pid,
     stop,
   };
+}
+
+/**
+ * The error to show when a command reading through another process's DynamoDB Local (`share`) lost it (the holder
+ * finished and stopped it, or was killed), else undefined.
+ */
+export function holderGone(env: LocalEnvironment, stateDir: string, error: unknown): LocalStateError | undefined {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  const lost = code === "ECONNREFUSED" || code === "ECONNRESET" || name === "TimeoutError";
+  if (env.holder === undefined || !lost) return undefined;
+  return new LocalStateError(
+    `the hiwari process (pid ${env.holder}) holding ${stateDir} stopped its DynamoDB Local while this command ` +
+      `read through it (${(error as Error).message}): run the command again`,
+  );
 }
 
 /** How long a reader waits for a holder that is still starting its DynamoDB Local to announce its endpoint. */
@@ -139,7 +97,11 @@ export async function openLocalEnvironment(
       if (!options.share || !(e instanceof FolderInUseError)) throw e;
       const { endpoint } = e.holder;
       if (endpoint) return sharedEnvironment(stateDir, { ...e.holder, endpoint });
-      if (Date.now() > deadline) throw e;
+      if (Date.now() > deadline)
+        throw new LocalStateError(
+          `${stateDir} is held by a hiwari process still starting (pid ${e.holder.pid}, since ${e.holder.since}): ` +
+            `its DynamoDB Local did not answer within ${STARTING_HOLDER_MS / 1000} s; try again in a moment`,
+        );
       await new Promise((r) => setTimeout(r, 200)); // the holder is starting its DynamoDB Local
     }
   }
@@ -153,7 +115,8 @@ export async function openLocalEnvironment(
   }
   try {
     await createTables(db.client, LOCAL_TABLES);
-    lock.announce(db.endpoint);
+    const refunds = await db.client.send(new DescribeTableCommand({ TableName: LOCAL_TABLES.refunds }));
+    lock.announce({ endpoint: db.endpoint, tablesCreated: refunds.Table?.CreationDateTime?.getTime() });
   } catch (e) {
     await db.stop();
     unlockFolder();

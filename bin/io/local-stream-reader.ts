@@ -1,16 +1,4 @@
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
-import { basename } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   type _Record,
@@ -22,7 +10,10 @@ import {
 } from "@aws-sdk/client-dynamodb-streams";
 import type { DynamoDBRecord } from "aws-lambda";
 import { DamagedStateError } from "../usage-error";
+import { type DrainOutput, DrainOutputs, type OutputState, type Repair } from "./drain-outputs";
 import { localClientConfig } from "./dynamodb-local";
+
+export { type DrainOutput, describeRepair, type Repair } from "./drain-outputs";
 
 /** Handles a batch of stream records as the Lambda event source mapping would; returns the failed sequence numbers. */
 export type RecordBatchHandler = (records: DynamoDBRecord[]) => Promise<string[]>;
@@ -30,36 +21,11 @@ export type RecordBatchHandler = (records: DynamoDBRecord[]) => Promise<string[]
 /**
  * Where the stream was left, and the files its handler appends to as they stood then: each page's position and
  * the outputs' lengths are committed together, in one atomic rename, so that whatever moment the process dies,
- * the next drain knows which bytes of each output belong to committed pages.
+ * the next drain knows which bytes of each output belong to committed pages (bin/io/drain-outputs.ts).
  */
-interface Checkpoint {
+interface Checkpoint extends OutputState {
   /** `${streamArn}|${shardId}` → last sequence number handled. */
   positions: Record<string, string>;
-  /** Output file (its name) → its length in bytes when the position was committed. */
-  committed: Record<string, number>;
-  /** Output file (its name) → how many lines it held then (to tell what a repair could not restore). */
-  lines?: Record<string, number>;
-  /**
-   * A repair under way (a file found shorter than committed): each output's length before the stream was read
-   * again into it. A process that dies during the repair leaves this; the next drain cuts back to it and repairs
-   * again, so that the repair's own appends are never taken for committed ones.
-   */
-  repairing?: Record<string, number>;
-}
-
-/** A file the handler appends to, one JSON line per item, and the identity of a line (an event's eventId). */
-export interface DrainOutput {
-  path: string;
-  idOf(line: string): string;
-}
-
-/** A file found shorter than what was published, and what reading the stream again gave back. */
-export interface Repair {
-  file: string;
-  /** Lines appended again from the stream. */
-  restored: number;
-  /** Lines published before that the stream no longer held (it keeps 24 hours); undefined when not known. */
-  missing: number | undefined;
 }
 
 /** Thrown for a state file that cannot be what hiwari left (defined beside LocalStateError, for dynamodb-local). */
@@ -90,85 +56,9 @@ function readCheckpoint(file: string): Checkpoint {
   return { positions: parsed as Record<string, string>, committed: {} };
 }
 
-/** The length of `file` up to the end of its last whole line (a line cut short by a kill ends without "\n"). */
-function wholeLinesLength(file: string): number {
-  const size = statSync(file).size;
-  const fd = openSync(file, "r");
-  try {
-    const chunk = Buffer.alloc(64 * 1024);
-    for (let end = size; end > 0; ) {
-      const start = Math.max(0, end - chunk.length);
-      readSync(fd, chunk, 0, end - start, start);
-      const at = chunk.subarray(0, end - start).lastIndexOf(0x0a);
-      if (at !== -1) return start + at + 1;
-      end = start;
-    }
-    return 0;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Brings each output back to what committed pages wrote: bytes past its committed length are a page appended but
- * not committed (the process died in between, or inside the append, or the disk filled): cut, to be appended
- * again by the page's drain. With no length committed (a checkpoint from before lengths were kept, or none yet), a
- * line cut short at the end is cut. Returns the outputs shorter than committed (cut short, replaced or removed:
- * they lost published events), each cut back to its last whole line.
- */
-function settleOutputs(outputs: readonly DrainOutput[], checkpoint: Checkpoint): DrainOutput[] {
-  const damaged: DrainOutput[] = [];
-  for (const output of outputs) {
-    const { path } = output;
-    const size = existsSync(path) ? statSync(path).size : 0;
-    const committed = checkpoint.committed[basename(path)];
-    if (committed !== undefined && size > committed) truncateSync(path, committed);
-    else if (committed !== undefined && size < committed) damaged.push(output);
-    if ((committed === undefined || size < committed) && size > 0) truncateSync(path, wholeLinesLength(path));
-  }
-  return damaged;
-}
-
-/** The lines of `file` between bytes `from` and `to` (whole lines: both are 0, a line's end, or the file's end). */
-function linesFrom(file: string, from = 0, to = sizeOf(file)): string[] {
-  if (to <= from) return [];
-  const fd = openSync(file, "r");
-  try {
-    const bytes = Buffer.alloc(to - from);
-    readSync(fd, bytes, 0, bytes.length, from);
-    return bytes
-      .toString("utf8")
-      .split("\n")
-      .filter((l) => l !== "");
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The identity of a line, or the line itself when it is not one the output's idOf reads. */
-function identity(output: DrainOutput, line: string): string {
-  try {
-    return output.idOf(line);
-  } catch {
-    return line;
-  }
-}
-
-/** Sequence numbers are decimal strings of up to 40 digits: compared as numbers. */
-const notAfter = (sequence: string, last: string) =>
-  sequence.length !== last.length ? sequence.length < last.length : sequence <= last;
-
-/** What a repair did, in a sentence for the terminal. */
-export function describeRepair({ file, restored, missing }: Repair): string {
-  const n = (v: number) => v.toLocaleString("en-US");
-  const lost =
-    missing === undefined
-      ? "how many lines it held before is not known (a checkpoint from an earlier hiwari)"
-      : missing === 0
-        ? "nothing published is missing from it now"
-        : `${n(missing)} lines published before could not be restored: the stream no longer holds them ` +
-          "(DynamoDB Local keeps 24 hours); a consumer that read them before has them, the file lacks them for good";
-  return `${file} was cut short or removed: ${n(restored)} lines restored from the table's stream and appended; ${lost}`;
+/** Whether stream record `sequence` is at or before `last` (decimal strings of up to 40 digits). */
+function notAfter(sequence: string | undefined, last: string): boolean {
+  return /^\d+$/.test(sequence ?? "") && BigInt(sequence as string) <= BigInt(last);
 }
 
 /** A stream record from the Streams API in the shape Lambda delivers it. */
@@ -225,14 +115,13 @@ async function* pagesOf(
 /**
  * Reads a table's stream from where the last read stopped, as an event source mapping does, and feeds it to the
  * handler in batches. The position (last sequence number per shard) is kept in `checkpointFile`, so a second run
- * does not republish old records. Stops at the first failed record of a batch (Lambda retries from there).
+ * does not republish old records. Stops at a page with a failed record (it is delivered again, whole, next time).
  * Returns how many records were handled and how many failed, and the repairs it made.
  *
- * `outputs` are the files the handler appends to (the local bus's events, the parked records): their lengths and
- * line counts are committed with each page's position, and before reading, each is brought back to its committed
- * length, so that a page appended by a process that died before committing it is appended again, once, and no
- * line is left torn. An output found shorter than committed (cut short, removed) is repaired from the stream
- * first (`repairOutputs`).
+ * `outputs` are the files the handler appends to (the local bus's events, the parked records), held to what
+ * committed pages wrote (`DrainOutputs`): a page appended by a process that died before committing it is appended
+ * again, once, no line is left torn, and an output found shorter than committed (cut short, removed) is repaired
+ * first, by reading the stream again from its oldest record up to the committed positions.
  */
 export async function drainStream(
   endpoint: string,
@@ -245,39 +134,19 @@ export async function drainStream(
   const { batchSize = 500, outputs = [] } = options;
   const checkpoint = readCheckpoint(checkpointFile);
   const write = () => {
-    writeFileSync(`${checkpointFile}.tmp`, JSON.stringify(checkpoint, null, 2));
-    renameSync(`${checkpointFile}.tmp`, checkpointFile);
-  };
-  if (checkpoint.repairing) {
-    // A repair that did not finish: back to where it started, to do it again.
-    for (const { path } of outputs) {
-      const at = checkpoint.repairing[basename(path)];
-      if (at !== undefined && sizeOf(path) > at) truncateSync(path, at);
+    const temp = `${checkpointFile}.tmp`;
+    const fd = openSync(temp, "w");
+    try {
+      writeSync(fd, JSON.stringify(checkpoint, null, 2));
+      fsyncSync(fd); // on disk before it replaces the last one
+    } finally {
+      closeSync(fd);
     }
-  } else if (settleOutputs(outputs, checkpoint).length > 0) {
-    checkpoint.repairing = Object.fromEntries(outputs.map(({ path }) => [basename(path), sizeOf(path)]));
-  }
-  // Each output's length (and line count) is committed before anything is appended to it (a first drain, or a
-  // checkpoint from before lengths were kept): what a first page appends and does not commit is cut like any other.
-  const lines: Record<string, number> = {};
-  for (const { path } of outputs) {
-    const name = basename(path);
-    checkpoint.committed[name] ??= sizeOf(path);
-    lines[name] =
-      checkpoint.lines?.[name] ?? linesFrom(path, 0, Math.min(checkpoint.committed[name], sizeOf(path))).length;
-  }
-  checkpoint.lines = { ...lines };
+    renameSync(temp, checkpointFile);
+  };
+  const files = new DrainOutputs(outputs, checkpoint);
+  files.settle();
   write();
-  /** Commits the position with each output's length and line count as the page left them. */
-  const commit = () => {
-    for (const { path } of outputs) {
-      const name = basename(path);
-      lines[name] = (lines[name] ?? 0) + linesFrom(path, checkpoint.committed[name]).length;
-      checkpoint.committed[name] = sizeOf(path);
-    }
-    checkpoint.lines = { ...lines };
-    write();
-  };
 
   const streams = new DynamoDBStreamsClient(localClientConfig(endpoint));
   try {
@@ -293,90 +162,54 @@ export async function drainStream(
       shards.push(...(page.StreamDescription?.Shards ?? []));
       startShard = page.StreamDescription?.LastEvaluatedShardId;
     } while (startShard);
-    const pages = (shardId: string | undefined, after: string | undefined) =>
+    const pages = (shardId: string | undefined, after?: string) =>
       pagesOf(streams, streamArn, shardId, after, batchSize);
 
+    /** Reads the stream again into the outputs up to the committed positions (`DrainOutputs.finishRepair`). */
     const repairs: Repair[] = [];
-    if (checkpoint.repairing) {
-      repairs.push(...(await repairOutputs(outputs, checkpoint, streamArn, shards, pages, handle)));
-      Object.assign(lines, checkpoint.lines); // the repaired files' counts
-      checkpoint.repairing = undefined;
+    const repair = async () => {
+      // With no positions committed (the checkpoint moved away), the whole stream, and the positions become where
+      // it ends.
+      const adopting = Object.keys(checkpoint.positions).length === 0;
+      const reached: Record<string, string> = {};
+      for (const shard of shards) {
+        const key = `${streamArn}|${shard.ShardId}`;
+        const last = checkpoint.positions[key];
+        if (last === undefined && !adopting) continue; // nothing of this shard was published
+        for await (const page of pages(shard.ShardId)) {
+          const records = last === undefined ? page : page.filter((r) => notAfter(r.dynamodb?.SequenceNumber, last));
+          if (records.length > 0 && (await handle(records)).length > 0)
+            throw new Error(`publishing the stream again to repair ${outputs.map((o) => o.path).join(", ")} failed`);
+          const end = records[records.length - 1]?.dynamodb?.SequenceNumber;
+          if (end) reached[key] = end;
+          if (records.length < page.length) break;
+        }
+      }
+      repairs.push(...files.finishRepair());
+      if (adopting) Object.assign(checkpoint.positions, reached);
       write();
-    }
+    };
+    if (files.repairDue) await repair();
     let handled = 0;
     for (const shard of shards) {
       const key = `${streamArn}|${shard.ShardId}`;
       for await (const records of pages(shard.ShardId, checkpoint.positions[key])) {
         const failed = new Set(await handle(records));
         const firstFailed = records.findIndex((r) => failed.has(r.dynamodb?.SequenceNumber ?? ""));
-        const done = firstFailed === -1 ? records : records.slice(0, firstFailed);
-        const last = done[done.length - 1]?.dynamodb?.SequenceNumber;
-        if (last) checkpoint.positions[key] = last;
-        handled += done.length;
-        commit();
-        if (firstFailed !== -1) return { handled, failed: records.length - firstFailed, repairs };
+        if (firstFailed !== -1) {
+          files.rollback(); // the page comes again whole: what it appended is appended again, once
+          write();
+          return { handled, failed: records.length - firstFailed, repairs };
+        }
+        files.commit(); // an output cut short or replaced meanwhile is marked for a repair
+        checkpoint.positions[key] = records[records.length - 1]?.dynamodb?.SequenceNumber ?? "";
+        write();
+        if (files.repairDue) await repair();
+        handled += records.length;
       }
     }
     return { handled, failed: 0, repairs };
   } finally {
     streams.destroy();
   }
-}
-
-const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
-
-/**
- * An output shorter than committed lost published events: the stream is read again, from the oldest record it
- * holds up to the committed positions, through the same handler; of what that appends, only the lines whose
- * identity (eventId) the file does not hold already are kept, after the lines that survived, each once. The
- * committed lengths and line counts are set to the repaired files'. Lines published before that the stream no
- * longer holds (DynamoDB Local keeps 24 hours) are counted as missing: the line count committed before, less the
- * lines the file holds now.
- */
-async function repairOutputs(
-  outputs: readonly DrainOutput[],
-  checkpoint: Checkpoint,
-  streamArn: string,
-  shards: readonly Shard[],
-  pages: (shardId: string | undefined, after: string | undefined) => AsyncGenerator<DynamoDBRecord[]>,
-  handle: RecordBatchHandler,
-): Promise<Repair[]> {
-  const started = checkpoint.repairing ?? {};
-  for (const shard of shards) {
-    const last = checkpoint.positions[`${streamArn}|${shard.ShardId}`];
-    if (last === undefined) continue; // nothing of this shard was published
-    for await (const page of pages(shard.ShardId, undefined)) {
-      const records = page.filter((r) => notAfter(r.dynamodb?.SequenceNumber ?? "", last));
-      if (records.length > 0 && (await handle(records)).length > 0)
-        throw new Error(
-          `publishing the stream again to repair ${outputs.map((o) => o.path).join(", ")} failed; run again to retry`,
-        );
-      if (records.length < page.length) break;
-    }
-  }
-  const repairs: Repair[] = [];
-  for (const output of outputs) {
-    const name = basename(output.path);
-    const at = started[name] ?? 0;
-    const held = new Set(linesFrom(output.path, 0, at).map((line) => identity(output, line)));
-    const again: string[] = [];
-    for (const line of linesFrom(output.path, at)) {
-      const id = identity(output, line);
-      if (held.has(id)) continue; // it survived, or came again already
-      held.add(id);
-      again.push(line);
-    }
-    if (existsSync(output.path)) truncateSync(output.path, at);
-    if (again.length > 0) appendFileSync(output.path, `${again.join("\n")}\n`);
-    const before = checkpoint.lines?.[name];
-    if (at < (checkpoint.committed[name] ?? 0))
-      repairs.push({
-        file: output.path,
-        restored: again.length,
-        missing: before === undefined ? undefined : Math.max(0, before - held.size),
-      });
-    checkpoint.committed[name] = sizeOf(output.path);
-    checkpoint.lines = { ...checkpoint.lines, [name]: held.size };
-  }
-  return repairs;
 }

@@ -7,6 +7,8 @@ import { LocalStateError } from "../../../bin/usage-error";
 import { UnprocessedItemsError } from "../../../functions/commons/dynamodb/dynamodb-refund-store";
 
 const RESUME = "hiwari run --incident i.json --subscriptions s.csv --state /st --request-id req-1";
+/** What to do once space is freed, as `hiwari run` says it. */
+const THEN = `run the same request again (it takes up where it stopped): ${RESUME}`;
 const plenty = () => 50 * 1024 ** 3;
 const little = () => 8192;
 
@@ -28,7 +30,7 @@ describe("diskFullError", () => {
     const error = errno("ENOSPC", "ENOSPC: no space left on device, write");
 
     // Act
-    const full = diskFullError(error, "/st", RESUME, () => 4096);
+    const full = diskFullError(error, "/st", THEN, () => 4096);
 
     // Assess
     expect(full).toBeInstanceOf(LocalStateError);
@@ -43,16 +45,16 @@ describe("diskFullError", () => {
     const deep = new Error("drain failed", {
       cause: new Error("append failed", { cause: errno("ENOSPC", "ENOSPC: no space left on device, write") }),
     });
-    expect(diskFullError(deep, "/st", RESUME, plenty)?.message).toContain("ENOSPC: no space left on device");
+    expect(diskFullError(deep, "/st", THEN, plenty)?.message).toContain("ENOSPC: no space left on device");
   });
 
   it("takes a used-up quota (EDQUOT) for a full disk too, and says so", () => {
-    const full = diskFullError(errno("EDQUOT", "EDQUOT: disk quota exceeded, write"), "/st", RESUME, little);
-    expect(full?.message).toContain("the disk quota is used up");
+    const full = diskFullError(errno("EDQUOT", "EDQUOT: disk quota exceeded, write"), "/st", THEN, little);
+    expect(full?.message).toMatch(/^the disk quota of the user writing \/st is used up: /);
   });
 
   it("names ENOSPC even when the free space cannot be measured, without a count", () => {
-    const full = diskFullError(errno("ENOSPC", "ENOSPC: no space left on device, write"), "/st", RESUME, () => {
+    const full = diskFullError(errno("ENOSPC", "ENOSPC: no space left on device, write"), "/st", THEN, () => {
       throw errno("ENOENT", "no such folder");
     });
     expect(full?.message).toMatch(/^the disk holding \/st is full: /);
@@ -65,7 +67,7 @@ describe("diskFullError", () => {
     const measured: string[] = [];
 
     // Act
-    const full = diskFullError(internalFailure(), state, RESUME, (dir) => {
+    const full = diskFullError(internalFailure(), state, THEN, (dir) => {
       measured.push(dir);
       return 8192;
     });
@@ -80,16 +82,16 @@ describe("diskFullError", () => {
   });
 
   it("does not call an internal failure a full disk when there is plenty of space, or just the threshold", () => {
-    expect(diskFullError(internalFailure(), "/st", RESUME, plenty)).toBeUndefined();
-    expect(diskFullError(internalFailure(), "/st", RESUME, () => LOW_SPACE_BYTES)).toBeUndefined();
-    expect(diskFullError(internalFailure(), "/st", RESUME, () => LOW_SPACE_BYTES - 1)).toBeInstanceOf(LocalStateError);
+    expect(diskFullError(internalFailure(), "/st", THEN, plenty)).toBeUndefined();
+    expect(diskFullError(internalFailure(), "/st", THEN, () => LOW_SPACE_BYTES)).toBeUndefined();
+    expect(diskFullError(internalFailure(), "/st", THEN, () => LOW_SPACE_BYTES - 1)).toBeInstanceOf(LocalStateError);
   });
 
   it("does not call an internal failure a full disk when the space cannot be measured", () => {
     const unmeasurable = () => {
       throw errno("ENOENT", "no such folder");
     };
-    expect(diskFullError(internalFailure(), "/st", RESUME, unmeasurable)).toBeUndefined();
+    expect(diskFullError(internalFailure(), "/st", THEN, unmeasurable)).toBeUndefined();
   });
 
   it("recognises DynamoDB Local's failures by name, __type, HTTP 500, or a batch handed back unprocessed", () => {
@@ -99,7 +101,7 @@ describe("diskFullError", () => {
     const unprocessed = new UnprocessedItemsError("BatchWriteItem: items", 1);
     for (const e of [internalFailure(), byType, server, status, unprocessed]) {
       expect(isInternalFailure(e)).toBe(true);
-      expect(diskFullError(e, "/st", RESUME, little)).toBeInstanceOf(LocalStateError);
+      expect(diskFullError(e, "/st", THEN, little)).toBeInstanceOf(LocalStateError);
     }
   });
 
@@ -121,14 +123,14 @@ describe("diskFullError", () => {
       null,
       { code: 28 },
     ];
-    for (const e of others) expect(diskFullError(e, "/st", RESUME, little)).toBeUndefined();
+    for (const e of others) expect(diskFullError(e, "/st", THEN, little)).toBeUndefined();
   });
 
   it("does not loop on a cause chain that cycles", () => {
     const a = new Error("a");
     const b = new Error("b", { cause: a });
     Object.assign(a, { cause: b });
-    expect(diskFullError(a, "/st", RESUME, little)).toBeUndefined();
+    expect(diskFullError(a, "/st", THEN, little)).toBeUndefined();
   });
 });
 

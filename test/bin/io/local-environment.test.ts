@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,36 +73,82 @@ describe("openLocalEnvironment: one hiwari process a state folder", () => {
     }
   });
 
-  it("has a reader wait for a holder still starting its DynamoDB Local, and name one whose instance does not answer", {
+  it("has a reader wait for a holder still starting its DynamoDB Local, and refuse an instance not the folder's", {
     timeout: 120_000,
   }, async () => {
     // Arrange: a live holder (this process) whose lock has no endpoint yet; a DynamoDB Local elsewhere
     const elsewhere = await openLocalEnvironment(mkdtempSync(join(tmpdir(), "hiwari-folder-")));
+    const { tablesCreated } = JSON.parse(readFileSync(join(elsewhere.eventsFile, "..", "hiwari.lock"), "utf8"));
     const state = mkdtempSync(join(tmpdir(), "hiwari-folder-"));
     const lock = join(state, "hiwari.lock");
-    writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "2026-12-07T00:00:00.000Z" }));
+    const holding = (more: object) =>
+      writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "2026-12-07T00:00:00.000Z", ...more }));
+    holding({});
     try {
       // Act 1: the reader opens, then the holder announces its endpoint
       const opening = openLocalEnvironment(state, { share: true });
       await new Promise((r) => setTimeout(r, 500));
-      writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "x", endpoint: elsewhere.db.endpoint }));
+      holding({ endpoint: elsewhere.db.endpoint, tablesCreated });
       const reader = await opening;
       await reader.stop();
 
-      // Act 2: an endpoint where nothing answers
-      writeFileSync(lock, JSON.stringify({ pid: process.pid, since: "x", endpoint: "http://127.0.0.1:9" }));
-      const error = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
+      // Act 2: an endpoint where nothing answers; one whose tables are not the ones the lock names (a pid and a
+      // port reused since a restart)
+      holding({ endpoint: "http://127.0.0.1:9", tablesCreated });
+      const silent = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
+      holding({ endpoint: elsewhere.db.endpoint, tablesCreated: 1 });
+      const another = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
 
       // Assess
       expect(reader.db.endpoint).toBe(elsewhere.db.endpoint);
-      expect(error).toBeInstanceOf(LocalStateError);
-      expect((error as Error).message).toMatch(
-        new RegExp(
-          `^${state} is in use by another hiwari process \\(pid ${process.pid}\\), whose DynamoDB Local at http://127.0.0.1:9 did not answer`,
-        ),
-      );
+      expect(reader.holder).toBe(process.pid);
+      for (const [error, endpoint] of [
+        [silent, "http://127.0.0.1:9"],
+        [another, elsewhere.db.endpoint],
+      ] as const) {
+        expect(error).toBeInstanceOf(LocalStateError);
+        expect((error as Error).message).toContain(
+          `${state} is held by pid ${process.pid} (its lock, since 2026-12-07T00:00:00.000Z), but the DynamoDB Local it names at ${endpoint} is not this folder's (`,
+        );
+        expect((error as Error).message).toContain(`remove ${lock}`);
+      }
+      expect((another as Error).message).toContain("(another folder's tables)");
     } finally {
       await elsewhere.stop();
     }
+  });
+
+  it("lets one of two processes taking over a dead process's lock together have it; the other is refused", {
+    timeout: 120_000,
+  }, async () => {
+    // Arrange: a dead holder's lock; two processes taking the folder (lockFolder only: no Java), each alive until
+    // its stdin ends
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    const state = mkdtempSync(join(tmpdir(), "hiwari-folder-"));
+    writeFileSync(join(state, "hiwari.lock"), JSON.stringify({ pid: Number(gone.stdout), since: "x" }));
+    const take = `
+      import { lockFolder } from "./bin/io/folder-lock.ts";
+      try { lockFolder(${JSON.stringify(state)}); process.stdout.write("took"); }
+      catch (e) { process.stdout.write(e.name); }
+      process.stdin.resume();`;
+
+    // Act
+    const both = [0, 1].map(() =>
+      spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", take], {
+        stdio: ["pipe", "pipe", "inherit"],
+      }),
+    );
+    const said = await Promise.all(
+      both.map(
+        (p) =>
+          new Promise<string>((done) => {
+            p.stdout.once("data", (d: Buffer) => done(d.toString()));
+          }),
+      ),
+    );
+    for (const p of both) p.stdin.end();
+
+    // Assess: one took it, the other was refused
+    expect(said.sort()).toEqual(["FolderInUseError", "took"]);
   });
 });

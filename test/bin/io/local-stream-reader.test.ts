@@ -32,7 +32,7 @@ async function world(name: string, n: number) {
   const events = join(dir, "events.jsonl");
   const checkpoint = join(dir, "stream-checkpoint.json");
   /** Drains as the local bus does: one whole line per record, appended in one write per page. */
-  const drain = (handle?: (records: DynamoDBRecord[], text: string) => void) =>
+  const drain = (handle?: (records: DynamoDBRecord[], text: string) => unknown) =>
     drainStream(
       db.endpoint,
       db.client,
@@ -40,8 +40,11 @@ async function world(name: string, n: number) {
       checkpoint,
       async (records) => {
         const text = records.map((r) => `${JSON.stringify({ eventId: r.eventID, key: r.dynamodb?.Keys })}\n`).join("");
-        if (handle) handle(records, text);
-        else appendFileSync(events, text);
+        if (handle) {
+          const failed = handle(records, text); // the failed records' sequence numbers, if it returns any
+          return Array.isArray(failed) ? failed : [];
+        }
+        appendFileSync(events, text);
         return [];
       },
       { batchSize: 4, outputs: [{ path: events, idOf: (line) => (JSON.parse(line) as { eventId: string }).eventId }] },
@@ -162,7 +165,10 @@ describe("drainStream and the files its handler appends to", () => {
       appendFileSync(w.events, text);
     };
     await expect(w.drain(dying)).rejects.toThrow(Killed);
-    expect(JSON.parse(readFileSync(w.checkpoint, "utf8")).repairing).toEqual({ "events.jsonl": 0 });
+    expect(JSON.parse(readFileSync(w.checkpoint, "utf8")).repairing).toEqual({
+      from: { "events.jsonl": 0 },
+      damaged: ["events.jsonl"],
+    });
 
     // Act
     const result = await w.drain();
@@ -220,5 +226,101 @@ describe("drainStream and the files its handler appends to", () => {
     const ids = w.eventIds();
     expect(ids).toHaveLength(5);
     expect(new Set(ids).size).toBe(5);
+  });
+
+  it("cuts what a page that failed part-way appended: delivered again whole, each record once", async () => {
+    // Arrange: the second page appends all its lines but reports its third record failed (as a park that failed)
+    const w = await world("partial", 10);
+    let page = 0;
+    const partly = (records: DynamoDBRecord[], text: string) => {
+      appendFileSync(w.events, text);
+      return ++page === 2 ? [records[2]?.dynamodb?.SequenceNumber ?? ""] : [];
+    };
+    const first = await w.drain(partly);
+
+    // Act
+    await w.drain();
+
+    // Assess
+    expect(first).toMatchObject({ handled: 4, failed: 2 });
+    const ids = w.eventIds();
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+  });
+
+  it("repairs an events file removed while it is drained (as a log rotation would), and goes on", async () => {
+    // Arrange: the file is removed between two pages
+    const w = await world("shrinks", 10);
+    let page = 0;
+    const removing = (_records: DynamoDBRecord[], text: string) => {
+      if (++page === 2) rmSync(w.events);
+      appendFileSync(w.events, text);
+    };
+
+    // Act
+    const result = await w.drain(removing);
+
+    // Assess: the first page's 4 lines restored after the second's; the third page appended; each once
+    const ids = w.eventIds();
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+    expect(result.repairs).toEqual([{ file: w.events, restored: 4, missing: 0 }]);
+    expect(result.handled).toBe(10);
+  });
+
+  it("says it cannot tell what is missing when the checkpoint kept no line count (an earlier hiwari)", async () => {
+    const w = await world("no-count", 4);
+    await w.drain();
+    const { lines: _, ...earlier } = JSON.parse(readFileSync(w.checkpoint, "utf8"));
+    writeFileSync(w.checkpoint, JSON.stringify(earlier));
+    truncateSync(w.events, 0);
+
+    const result = await w.drain();
+
+    expect(result.repairs).toEqual([{ file: w.events, restored: 4, missing: undefined }]);
+    expect(describeRepair(result.repairs[0] as Repair)).toContain("how many lines it held before is not known");
+  });
+
+  it("adds only what the file lacks when the checkpoint was moved away (no record twice), then goes on", async () => {
+    // Arrange: 6 records drained; the checkpoint moved away; the file loses its last line; 2 more records
+    const w = await world("moved-away", 6);
+    await w.drain();
+    rmSync(w.checkpoint);
+    const text = readFileSync(w.events, "utf8");
+    writeFileSync(w.events, text.slice(0, text.lastIndexOf("\n", text.length - 2) + 1));
+    await w.put(6, 2);
+
+    // Act
+    await w.drain();
+    const again = await w.drain();
+
+    // Assess
+    const ids = w.eventIds();
+    expect(ids).toHaveLength(8);
+    expect(new Set(ids).size).toBe(8);
+    expect(again.handled).toBe(0);
+  });
+
+  it("redoes a killed repair from the file's whole lines when the file was cut again since", async () => {
+    // Arrange: a repair dies after its first page; then the file is cut mid-line below where the repair began
+    const w = await world("repair-cut-again", 9);
+    await w.drain();
+    truncateSync(w.events, readFileSync(w.events, "utf8").indexOf("\n") + 1 + 20);
+    let page = 0;
+    const dying = (_records: DynamoDBRecord[], text: string) => {
+      appendFileSync(w.events, text);
+      if (++page === 1) throw new Killed();
+    };
+    await expect(w.drain(dying)).rejects.toThrow(Killed);
+    truncateSync(w.events, 15);
+
+    // Act
+    await w.drain();
+
+    // Assess: whole lines, each record once
+    const ids = w.eventIds();
+    expect(ids).toHaveLength(9);
+    expect(new Set(ids).size).toBe(9);
+    expect(readFileSync(w.events, "utf8")).not.toContain("\u0000");
   });
 });
