@@ -104,9 +104,10 @@ export async function computeBatch(
 
   // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).
   const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, computed);
-  const { changes, unchanged } = reconcile(stored, computed, runId);
+  const { changes, unchanged, already } = reconcile(stored, computed, runId);
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
+  for (const kind of already) counts[kind]++; // this run's own, stored before it was resumed
   if (!context.dryRun) await store.writeChanges(changes, { exclusive: context.fresh });
   if (rejects.length > 0) await saveRejects(rejects);
   const summary: BatchSummary = { batchNo, counts, totals: totalsOf(computed) };

@@ -1,7 +1,7 @@
 import { CompactStringSet } from "../collections/compact-string-set";
 import type { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
-import { type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
+import { type ChangeKind, type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
 import { goodwillLine } from "../rules/goodwill";
 import type { RefundStore, RunCounts } from "../store/refund-store";
 import type { RunContext } from "./run-context";
@@ -82,11 +82,15 @@ export async function* finalizeShard(
   const { incident, runId } = context;
   const sets = await shardSets(context, shard, store);
   const groupOf = (line: KeyedLine) => lineGroupOf(incident.incidentId, line);
-  const settle = async (changes: LineChange[], unchanged: number) => {
+  const settle = async (changes: LineChange[], unchanged: number, already: readonly ChangeKind[]) => {
     if (!context.dryRun && changes.length > 0) await store.writeChanges(changes, { exclusive: context.fresh });
     tally.counts.unchanged += unchanged;
     for (const c of changes) tally.counts[c.kind]++;
+    for (const kind of already) tally.counts[kind]++; // this run's own, stored before it was resumed
   };
+  /** A line this run voided before it was interrupted (a resumed run counts it again, as a void). */
+  const voidedByThisRun = (line: StoredLine) =>
+    line.status === "voided" && line.runId === runId && line.change === "voided";
   const stands = (line: KeyedLine) => tally.totals.add(line.serviceCode, line.currency, 1, line.amount);
 
   if (!context.fresh) {
@@ -98,19 +102,21 @@ export async function* finalizeShard(
         } else if (line.status === "active" && !sets.produced.has(line.lineId)) {
           if (sets.kept.has(groupOf(line))) stands(line);
           else candidates.push(line);
-        }
+        } else if (voidedByThisRun(line) && !sets.produced.has(line.lineId)) candidates.push(line);
       }
       if (candidates.length === 0) continue;
       const current = await store.linesLike(incident.incidentId, candidates);
       const absent = current.filter(
-        (l) => l.subscriptionId !== null && l.status === "active" && !sets.produced.has(l.lineId),
+        (l) =>
+          l.subscriptionId !== null && (l.status === "active" || voidedByThisRun(l)) && !sets.produced.has(l.lineId),
       );
       // Goodwill of a subscriber not credited now: voided, but kept for a subscriber with a rejected row.
       const storedGoodwill = current.filter((l) => l.subscriptionId === null && !sets.eligible.has(groupOf(l)));
       const keptGoodwill = storedGoodwill.filter((l) => l.status === "active" && sets.protected.has(groupOf(l)));
       const goodwill = reconcile(storedGoodwill, keptGoodwill, runId);
-      const changes = [...reconcile(absent, [], runId).changes, ...goodwill.changes];
-      await settle(changes, goodwill.unchanged);
+      const voids = reconcile(absent, [], runId);
+      const changes = [...voids.changes, ...goodwill.changes];
+      await settle(changes, goodwill.unchanged, [...voids.already, ...goodwill.already]);
       keptGoodwill.forEach(stands);
       yield changes;
     }
@@ -120,7 +126,7 @@ export async function* finalizeShard(
   const settleDue = async () => {
     const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, due);
     const goodwill = reconcile(stored, due, runId);
-    await settle(goodwill.changes, goodwill.unchanged);
+    await settle(goodwill.changes, goodwill.unchanged, goodwill.already);
     due.forEach(stands);
     due = [];
     return goodwill.changes;

@@ -1,11 +1,14 @@
 import type { RefundLine } from "../engine/refund-line";
 
-/** A line as stored: its values, its version (1 for the first), and whether it still stands. */
+/** A line as stored: its values, its version (1 for the first), whether it still stands, and its last change. */
 export interface StoredLine extends RefundLine {
   lineId: string;
   version: number;
   status: "active" | "voided";
+  /** The run of its last change. */
   runId: string;
+  /** What its last change was (absent on lines stored before it was kept). */
+  change?: ChangeKind;
 }
 
 /** A computed line with its identity. */
@@ -29,6 +32,11 @@ export interface LineChange {
 export interface Reconciliation {
   changes: LineChange[];
   unchanged: number;
+  /**
+   * This run's own changes, found already stored (written before it was interrupted and resumed): not written
+   * again, and counted as what they were, so that a resumed run counts exactly what an uninterrupted one would.
+   */
+  already: ChangeKind[];
 }
 
 /** The fields whose difference makes a line change (identity fields are equal by construction). */
@@ -53,31 +61,36 @@ export function reconcile(
   const byId = new Map(stored.map((s) => [s.lineId, s]));
   const changes: LineChange[] = [];
   let unchanged = 0;
+  const already: ChangeKind[] = [];
+  const mine = (line: StoredLine) => line.runId === runId && line.change !== undefined;
   const seen = new Set<string>();
   for (const line of computed) {
     seen.add(line.lineId);
     const previous = byId.get(line.lineId);
     const standing = previous?.status === "active";
     if (standing && sameValues(previous, line)) {
-      unchanged++;
+      if (mine(previous)) already.push(previous.change as ChangeKind);
+      else unchanged++;
       continue;
     }
+    const kind = standing ? "adjusted" : "calculated";
     changes.push({
-      kind: standing ? "adjusted" : "calculated",
-      next: { ...line, version: (previous?.version ?? 0) + 1, status: "active", runId },
+      kind,
+      next: { ...line, version: (previous?.version ?? 0) + 1, status: "active", runId, change: kind },
       previous,
     });
   }
   for (const previous of stored) {
-    if (seen.has(previous.lineId) || previous.status !== "active") continue;
-    changes.push({ kind: "voided", next: voidOf(previous, runId), previous });
+    if (seen.has(previous.lineId)) continue;
+    if (previous.status === "active") changes.push({ kind: "voided", next: voidOf(previous, runId), previous });
+    else if (mine(previous) && previous.change === "voided") already.push("voided");
   }
-  return { changes, unchanged };
+  return { changes, unchanged, already };
 }
 
 /** The voided form of a standing line: same identity and values, amount 0, next version. */
 export function voidOf(line: StoredLine, runId: string): StoredLine {
-  return { ...line, amount: 0n, version: line.version + 1, status: "voided", runId };
+  return { ...line, amount: 0n, version: line.version + 1, status: "voided", runId, change: "voided" };
 }
 
 /** The amount a change moves: what is owed after it minus what was owed before. */

@@ -134,17 +134,22 @@ export function runSteps(h: Harness, deps: () => RunDeps, input: ExecutionInput,
     prepare: async () => (await makePrepare(deps)(input, lambdaContext)) as PrepareOutput,
     children: () => mapBatches(h, input, perChild),
     compute: (child: ReturnType<typeof mapBatches>[number]) => compute(child, lambdaContext),
+    /** Every shard of finalize, eight at once, as the state machine's inline Map and `hiwari run` do. */
+    shards: () => finalizeShards(deps, ref),
     finalize: async () => {
-      // Eight shards at once, as the state machine's inline Map and `hiwari run` do.
-      const shard = makeShardHandler(deps);
-      let next = 0;
-      const worker = async () => {
-        while (next < SHARDS) await shard({ ...ref, shard: next++ }, lambdaContext);
-      };
-      await Promise.all(Array.from({ length: 8 }, worker));
+      await finalizeShards(deps, ref);
       return makeCompleteHandler(deps)(ref, lambdaContext);
     },
   };
+}
+
+async function finalizeShards(deps: () => RunDeps, ref: { incidentId: string; runId: string }): Promise<void> {
+  const shard = makeShardHandler(deps);
+  let next = 0;
+  const worker = async () => {
+    while (next < SHARDS) await shard({ ...ref, shard: next++ }, lambdaContext);
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
 }
 
 /** A whole run through the handlers; returns what complete-run returns. */

@@ -76,6 +76,7 @@ export function toItem(incidentId: string, line: StoredLine, now: string): Item 
     version: n(line.version),
     status: s(line.status),
     runId: s(line.runId),
+    ...(line.change ? { change: s(line.change) } : {}),
     updatedAt: s(now),
   };
 }
@@ -105,5 +106,6 @@ export function fromItem(item: Item): StoredLine {
     version: num(item, "version"),
     status: str(item, "status") as StoredLine["status"],
     runId: str(item, "runId"),
+    ...(item.change?.S ? { change: item.change.S as StoredLine["change"] } : {}),
   };
 }

@@ -139,6 +139,45 @@ describe("finalize and the run pipeline under contract v2 scope", () => {
     expect(s3credit).toMatchObject({ status: "active", version: 3 });
   });
 
+  it.each([
+    ["after its batches", "batches"],
+    ["after its batches and every shard, before complete", "shards"],
+  ])(
+    "a rerun interrupted %s, then resumed, counts exactly what it counts uninterrupted (its own changes as what they were)",
+    async (_, upTo) => {
+      // Arrange: two incidents run alike; then the same rerun (S-2's fee doubled: adjusted; S-10 new: calculated and
+      // credited; the scope narrowed: 2 voided), uninterrupted on one, interrupted and resumed on the other
+      const csv = csvWithColumns(COLUMNS, ROWS);
+      const rerun = csvWithColumns(COLUMNS, [
+        ...ROWS.map((r) => (r.subscriber_id === "S-2" ? { ...r, monthly_fee: "620" } : r)),
+        sub(10, { victim: "swapped" }),
+      ]);
+      const [reference, id] = [`resume-ref-${upTo}`, `resume-${upTo}`];
+      for (const incident of [reference, id]) await runOn(wide(incident), csv, "first");
+      const expected = await runOn(narrow(reference), rerun, "rerun");
+      const key = `snapshots/${id}.csv`;
+      const input = executionInput(
+        h,
+        narrow(id),
+        { key, versionId: h.s3.put(BUCKET, key, rerun) },
+        { requestId: "rerun" },
+      );
+      const steps = runSteps(h, h.deps, input);
+      expect((await steps.prepare()).status).toBe("ready");
+      for (const child of steps.children()) await steps.compute(child);
+      if (upTo === "shards") await steps.shards();
+
+      // Act: the same request again: it resumes
+      const resumed = await runThrough(h, h.deps, input);
+
+      // Assert
+      expect(expected.counts).toMatchObject({ calculated: 2, adjusted: 1, voided: 2 });
+      expect(resumed.counts).toEqual(expected.counts);
+      expect(resumed.totals).toEqual(expected.totals);
+      expect(await standing(id)).toEqual(await computed(narrow(id), rerun));
+    },
+  );
+
   it("rows rejected in a rerun keep their stored lines and credits, as in v1", async () => {
     // Arrange
     const id = "scope-rejected";

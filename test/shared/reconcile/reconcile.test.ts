@@ -31,6 +31,27 @@ describe("reconcile", () => {
     expect(changes.map((c) => [c.kind, c.next.version, deltaOf(c)])).toEqual([["calculated", 3, 20n]]);
   });
 
+  it("records each change's kind on the line, and counts a resumed run's own stored changes as that kind, writing nothing", () => {
+    // Arrange: run r1 adjusts B, calculates D, voids C; it is interrupted after writing them
+    const before = [stored(line("A", 20n)), stored(line("B", 30n), 2), stored(line("C", 10n))];
+    const after = [line("A", 20n), line("B", 13n), line("D", 6n)];
+    const first = reconcile(before, after, "r1");
+    const written = [stored(line("A", 20n)), ...first.changes.map((c) => c.next)];
+
+    // Act: r1 again (resumed), and another run
+    const resumed = reconcile(written, after, "r1");
+    const other = reconcile(written, after, "r2");
+
+    // Assess
+    expect(first.changes.map((c) => [c.next.lineId, c.next.change])).toEqual([
+      ["B", "adjusted"],
+      ["D", "calculated"],
+      ["C", "voided"],
+    ]);
+    expect(resumed).toEqual({ changes: [], unchanged: 1, already: ["adjusted", "calculated", "voided"] });
+    expect(other).toEqual({ changes: [], unchanged: 3, already: [] });
+  });
+
   it("does not void a line twice", () => {
     expect(reconcile([stored(line("A", 0n), 2, "voided")], [], "r2").changes).toEqual([]);
   });
@@ -48,7 +69,7 @@ describe("reconcile", () => {
           stored(line(x.id, voided[i] ? 0n : x.amount, { units: x.units }), 1 + i, voided[i] ? "voided" : "active"),
         );
         const after = b.map((x) => line(x.id, x.amount, { units: x.units }));
-        const { changes } = reconcile(before, after, "r");
+        const { changes, unchanged } = reconcile(before, after, "r");
         // Apply
         const state = new Map(before.map((s) => [s.lineId, s]));
         for (const c of changes) {
@@ -56,15 +77,20 @@ describe("reconcile", () => {
           state.set(c.next.lineId, c.next);
         }
         const standing = [...state.values()].filter((s) => s.status === "active");
-        const strip = ({ version: _v, status: _s, runId: _r, ...rest }: StoredLine) => rest;
+        const strip = ({ version: _v, status: _s, runId: _r, change: _c, ...rest }: StoredLine) => rest;
         const sortById = <T extends { lineId: string }>(xs: T[]) =>
           [...xs].sort((x, y) => x.lineId.localeCompare(y.lineId));
         expect(sortById(standing.map(strip))).toEqual(sortById(after));
         const total = (xs: { amount: bigint }[]) => xs.reduce((s, x) => s + x.amount, 0n);
         const deltas = changes.reduce((s, c) => s + deltaOf(c), 0n);
         expect(deltas).toBe(total(after) - total(before.filter((s) => s.status === "active")));
-        // A second reconciliation against the new state changes nothing.
+        // A second reconciliation against the new state changes nothing; by the same run (resumed), it counts
+        // its own changes as what they were, and the rest as unchanged, as the first did.
         expect(reconcile([...state.values()], after, "r'").changes).toEqual([]);
+        const resumed = reconcile([...state.values()], after, "r");
+        expect(resumed.changes).toEqual([]);
+        expect([...resumed.already].sort()).toEqual(changes.map((c) => c.kind).sort());
+        expect(resumed.unchanged).toBe(unchanged);
       }),
     );
   });
