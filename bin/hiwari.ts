@@ -5,6 +5,7 @@ import { EXIT, InterruptedError, LocalStateError, UsageError } from "./usage-err
 const commands = {
   compute: () => import("./commands/compute"),
   finance: () => import("./commands/finance"),
+  proposals: () => import("./commands/proposals"),
   rerun: () => import("./commands/rerun"),
   run: () => import("./commands/run"),
 };
@@ -120,6 +121,62 @@ program
   .option(...STATE)
   .action(async (options) => {
     process.exitCode = await (await commands.finance()).unlock(options);
+  });
+
+program
+  .command("propose")
+  .description(
+    "Preview a run (a dry run) and record it as a proposal: another person applies it with hiwari approve (four eyes).",
+  )
+  .requiredOption("--incident <file>", "the incident (JSON)")
+  .requiredOption("--subscriptions <file>", "the subscriptions snapshot (CSV with a header row)")
+  .option(...STATE)
+  .requiredOption("--reason <text>", "why this correction (kept with the proposal and the run that applies it)")
+  .option("--by <name>", "who proposes it", process.env.USER ?? "unknown")
+  .option("--batch-size <rows>", "rows per batch", "1000")
+  .addHelpText(
+    "after",
+    `
+Exit status: 0 proposed; 3 proposed, some rows rejected; 2 unusable arguments, incident or header, a run of the
+incident is going, or another run holds it; 1 failed.
+
+Example:
+  hiwari propose --incident corrected.json --subscriptions snapshot.csv --reason "window ended 14:00" --by alice`,
+  )
+  .action(async (options) => {
+    process.exitCode = await (await commands.proposals()).propose(options);
+  });
+
+program
+  .command("approve")
+  .description(
+    "Apply a proposal as another person than its proposer, if nothing it was computed from changed; the run must reproduce its counts and totals.",
+  )
+  .requiredOption("--incident-id <id>", "the incident id")
+  .requiredOption("--proposal <id>", "the proposal id (hiwari proposals lists them)")
+  .option(...STATE)
+  .option("--by <name>", "who approves it (not its proposer)", process.env.USER ?? "unknown")
+  .addHelpText(
+    "after",
+    `
+Exit status: 0 applied, the counts and totals the preview's; 2 refused (the proposer, a run since, another
+incident or snapshot, not open); 1 the run failed or did not reproduce the preview (the proposal is marked failed).
+
+Example:
+  hiwari approve --incident-id SPMODE-2011-12 --proposal prop-0123456789abcdef0123 --by bob`,
+  )
+  .action(async (options) => {
+    process.exitCode = await (await commands.proposals()).approve(options);
+  });
+
+program
+  .command("proposals")
+  .description("List an incident's proposals: who proposed what, its preview's counts and totals, who approved it.")
+  .requiredOption("--incident-id <id>", "the incident id")
+  .option(...STATE)
+  .option("--json", "print the proposals as JSON")
+  .action(async (options) => {
+    process.exitCode = await (await commands.proposals()).proposals(options);
   });
 
 const API = [

@@ -7,38 +7,14 @@ import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps"
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary } from "../format";
 import { AtomicFileWriter } from "../io/atomic-file-writer";
-import { diskFullError } from "../io/disk-space";
-import { holderGone, type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
+import { withLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
-
-/**
- * Runs `use` on the state folder's environment and stops it after; errors the user can act on are named: a full
- * disk, or the run whose DynamoDB Local a reader went through (`share`) having stopped it.
- */
-async function withEnvironment<T>(
-  state: string,
-  share: boolean,
-  use: (env: LocalEnvironment) => Promise<T>,
-): Promise<T> {
-  const named = (e: unknown, env?: LocalEnvironment) =>
-    (env && holderGone(env, state, e)) ?? diskFullError(e, state, "run the command again") ?? e;
-  const env = await openLocalEnvironment(state, { share }).catch((e: unknown) => {
-    throw named(e);
-  });
-  try {
-    return await use(env);
-  } catch (e) {
-    throw named(e, env);
-  } finally {
-    await env.stop();
-  }
-}
 
 /** `hiwari runs`: an incident's run history, with who, why and what it refunded (also while a run goes). */
 export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
   mkdirSync(options.state, { recursive: true });
-  const list = await withEnvironment(options.state, true, (env) => env.store.listRuns(options.incident));
+  const list = await withLocalEnvironment(options.state, true, (env) => env.store.listRuns(options.incident));
   if (options.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
   else if (list.length === 0) process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
   else process.stdout.write(list.map((r) => runSummary(r)).join(""));
@@ -55,7 +31,7 @@ export async function report(options: { incident: string; state: string; out?: s
   mkdirSync(options.state, { recursive: true });
   const totals = new ServiceTotals();
   // Also while a run goes, through its instance.
-  const runsOf = await withEnvironment(options.state, true, async (env) => {
+  const runsOf = await withLocalEnvironment(options.state, true, async (env) => {
     const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
     try {
       out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
@@ -123,7 +99,9 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */
 export async function unlock(options: { incident: string; state: string }): Promise<number> {
-  const holder = await withEnvironment(options.state, false, (env) => releaseAbandoned(options.incident, env.store));
+  const holder = await withLocalEnvironment(options.state, false, (env) =>
+    releaseAbandoned(options.incident, env.store),
+  );
   process.stdout.write(
     holder
       ? `released the lock of ${holder} on incident ${options.incident} (the run is marked abandoned)\n`

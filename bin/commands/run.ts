@@ -16,7 +16,7 @@ import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { diskFullError } from "../io/disk-space";
-import { openLocalEnvironment } from "../io/local-environment";
+import { type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
@@ -43,7 +43,7 @@ const FINALIZE_CONCURRENCY = 8;
  * folder); the stream is then fed to the publish-events handler, whose bus appends to <state>/events.jsonl.
  * The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
  */
-export async function run(options: RunOptions): Promise<number> {
+export async function run(options: RunOptions, held?: LocalEnvironment): Promise<number> {
   const { bytes: incidentBytes, text: incidentText, incident } = readIncidentFile(options.incident);
   const batchSize = Number(options.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -59,9 +59,12 @@ export async function run(options: RunOptions): Promise<number> {
     import("../../functions/finalize-run/handler"),
   ]);
 
-  const env = await openLocalEnvironment(options.state).catch((e: unknown) => {
-    throw diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
-  });
+  // The state folder's environment: its own, or one its caller holds (hiwari approve), left open after.
+  const env =
+    held ??
+    (await openLocalEnvironment(options.state).catch((e: unknown) => {
+      throw diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
+    }));
   // A generated request id is the only way back to this run if it stops: said before anything is written.
   if (options.requestId === undefined)
     process.stderr.write(
@@ -222,7 +225,7 @@ export async function run(options: RunOptions): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await env.stop();
+    if (!held) await env.stop();
   }
 }
 

@@ -6,6 +6,7 @@ import { FileRecordParking } from "../../functions/commons/bus/record-parking";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { LocalStateError } from "../usage-error";
+import { diskFullError } from "./disk-space";
 import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "./dynamodb-local";
 import { FOLDER_LOCK, type FolderHolder, FolderInUseError, lockFolder } from "./folder-lock";
 import { localLambdaContext } from "./local-run-files";
@@ -164,4 +165,27 @@ export async function openLocalEnvironment(
       }
     },
   };
+}
+
+/**
+ * Runs `use` on the state folder's environment and stops it after; errors the user can act on are named: a full
+ * disk, or the run whose DynamoDB Local a reader went through (`share`) having stopped it.
+ */
+export async function withLocalEnvironment<T>(
+  state: string,
+  share: boolean,
+  use: (env: LocalEnvironment) => Promise<T>,
+): Promise<T> {
+  const named = (e: unknown, env?: LocalEnvironment) =>
+    (env && holderGone(env, state, e)) ?? diskFullError(e, state, "run the command again") ?? e;
+  const env = await openLocalEnvironment(state, { share }).catch((e: unknown) => {
+    throw named(e);
+  });
+  try {
+    return await use(env);
+  } catch (e) {
+    throw named(e, env);
+  } finally {
+    await env.stop();
+  }
 }

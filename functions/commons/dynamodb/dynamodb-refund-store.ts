@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
@@ -9,6 +10,7 @@ import {
   QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
+import type { Proposal, ProposalState, ProposalStore } from "../../../shared/pipeline/proposal";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
   type BatchSummary,
@@ -20,7 +22,16 @@ import {
   type ShardBook,
 } from "../../../shared/store/refund-store";
 import { fromItem, type Item, incidentOfLineId, KEYS, keyOf, shardKey, toItem } from "./line-item";
-import { batchItem, batchPartition, bookItem, bookPartition, lockItem, runCompletedItem, runItem } from "./run-items";
+import {
+  batchItem,
+  batchPartition,
+  bookItem,
+  bookPartition,
+  lockItem,
+  proposalItem,
+  runCompletedItem,
+  runItem,
+} from "./run-items";
 
 export interface TableNames {
   refunds: string;
@@ -96,7 +107,7 @@ const backoff = (attempt: number) => Math.random() * Math.min(2000, 50 * 2 ** at
  * refused rather than applied twice; bookkeeping goes in batched writes, harmless to repeat. See
  * docs/data-model.md.
  */
-export class DynamoDbRefundStore implements RefundStore {
+export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tables: TableNames,
@@ -282,6 +293,63 @@ export class DynamoDbRefundStore implements RefundStore {
     );
     const text = result.Item?.run?.S;
     return text ? (JSON.parse(text) as RunRecord) : undefined;
+  }
+
+  async createProposal(proposal: Proposal): Promise<boolean> {
+    return this.putIf(proposalItem(proposal), "attribute_not_exists(#pk)", { "#pk": KEYS.pk }, {});
+  }
+
+  async updateProposal(proposal: Proposal, from: ProposalState): Promise<boolean> {
+    return this.putIf(proposalItem(proposal), "#state = :from", { "#state": "state" }, { ":from": { S: from } });
+  }
+
+  async getProposal(incidentId: string, proposalId: string): Promise<Proposal | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tables.runs,
+        Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: `PROPOSAL#${proposalId}` } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.proposal?.S ? (JSON.parse(Item.proposal.S) as Proposal) : undefined;
+  }
+
+  async listProposals(incidentId: string): Promise<Proposal[]> {
+    const proposals: Proposal[] = [];
+    for await (const page of this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :proposal)",
+      ExpressionAttributeNames: { "#pk": KEYS.pk, "#sk": KEYS.sk },
+      ExpressionAttributeValues: { ":pk": { S: `INCIDENT#${incidentId}` }, ":proposal": { S: "PROPOSAL#" } },
+      ConsistentRead: true,
+    })) {
+      for (const item of page) proposals.push(JSON.parse(item.proposal?.S ?? "{}") as Proposal);
+    }
+    return proposals.sort((a, b) => a.proposedAt.localeCompare(b.proposedAt));
+  }
+
+  /** Puts an item of the runs table on a condition; false when the condition does not hold. */
+  private async putIf(
+    item: Item,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, AttributeValue>,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.runs,
+          Item: item,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
   }
 
   async listRuns(incidentId: string): Promise<RunRecord[]> {

@@ -1,3 +1,4 @@
+import type { Proposal } from "../../../shared/pipeline/proposal";
 import type { BatchSummary, RunRecord, ShardBook } from "../../../shared/store/refund-store";
 import { type Item, KEYS } from "./line-item";
 
@@ -51,4 +52,13 @@ export const runCompletedItem = (run: RunRecord): Item => ({
   incidentId: { S: run.incidentId },
   runId: { S: run.runId },
   run: { S: JSON.stringify(run) },
+});
+
+/** A proposal (four eyes), beside its incident's runs. */
+export const proposalItem = (proposal: Proposal): Item => ({
+  [KEYS.pk]: { S: `INCIDENT#${proposal.incidentId}` },
+  [KEYS.sk]: { S: `PROPOSAL#${proposal.proposalId}` },
+  state: { S: proposal.state },
+  proposedAt: { S: proposal.proposedAt },
+  proposal: { S: JSON.stringify(proposal) },
 });

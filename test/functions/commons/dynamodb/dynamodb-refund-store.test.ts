@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
 import { createTables } from "../../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
+import type { Proposal } from "../../../../shared/pipeline/proposal";
 import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import { ConcurrentChangeError, LockLostError, RunLockedError } from "../../../../shared/store/refund-store";
 import { keyedLine } from "../../../helpers/factories";
@@ -59,5 +60,51 @@ describe("DynamoDbRefundStore", () => {
     await expect(store.renewLock("inc", "run-a", 60_000)).rejects.toThrow(LockLostError);
     expect(await store.breakLock("inc")).toBe("run-b");
     await expect(store.renewLock("inc", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
+  });
+});
+
+describe("DynamoDbRefundStore: proposals (four eyes), beside the runs", () => {
+  const proposal = (proposalId: string, proposedAt: string): Proposal => ({
+    incidentId: "inc-proposals",
+    proposalId,
+    state: "open",
+    proposedBy: "alice",
+    reason: "r",
+    proposedAt,
+    previewRunId: `run-${proposalId}`,
+    baseRunId: null,
+    incidentDigest: "i",
+    snapshotName: "s.csv",
+    snapshotDigest: "s",
+    counts: { rows: 1, computed: 1, skipped: 0, rejected: 0, calculated: 1, adjusted: 0, voided: 0, unchanged: 0 },
+    totals: [{ serviceCode: "IMADOKO", currency: "JPY", lines: 1, amount: "20" }],
+  });
+
+  it("creates each once, moves it on only from the state it is in, lists them in order, and leaves the runs alone", async () => {
+    // Arrange
+    const later = proposal("prop-b", "2011-12-25T00:00:00.000Z");
+    const earlier = proposal("prop-a", "2011-12-24T00:00:00.000Z");
+
+    // Act
+    const created = [await store.createProposal(later), await store.createProposal(earlier)];
+    const twice = await store.createProposal({ ...later, proposedBy: "mallory" });
+    const approved = await store.updateProposal({ ...later, state: "approved", approvedBy: "bob" }, "open");
+    const raced = await store.updateProposal({ ...later, state: "approved", approvedBy: "carol" }, "open");
+
+    // Assess
+    expect(created).toEqual([true, true]);
+    expect(twice).toBe(false);
+    expect([approved, raced]).toEqual([true, false]);
+    expect(await store.getProposal("inc-proposals", "prop-b")).toEqual({
+      ...later,
+      state: "approved",
+      approvedBy: "bob",
+    });
+    expect(await store.getProposal("inc-proposals", "prop-x")).toBeUndefined();
+    expect((await store.listProposals("inc-proposals")).map((p) => [p.proposalId, p.state])).toEqual([
+      ["prop-a", "open"],
+      ["prop-b", "approved"],
+    ]);
+    expect(await store.listRuns("inc-proposals")).toEqual([]);
   });
 });

@@ -1,0 +1,144 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  approveProposal,
+  type Proposal,
+  ProposalNotReproducedError,
+  ProposalRefusedError,
+  proposalOf,
+} from "../../shared/pipeline/proposal";
+import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
+import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
+import type { RunRecord } from "../../shared/store/refund-store";
+import { accountingRow, n, totalRow } from "../format";
+import { withLocalEnvironment } from "../io/local-environment";
+import { EXIT, LocalStateError, UsageError } from "../usage-error";
+import { readIncidentFile } from "./compute";
+import { type RunOptions, run } from "./run";
+
+/** `hiwari propose`: a preview (a dry run) of a run, recorded as a proposal another person must approve. */
+export async function propose(options: Omit<RunOptions, "dryRun" | "requestId" | "json">): Promise<number> {
+  const { incident } = readIncidentFile(options.incident);
+  const requestId = randomUUID();
+  const runId = runIdOf(incident.incidentId, requestId);
+  return withLocalEnvironment(options.state, false, async (env) => {
+    const code = await run({ ...options, dryRun: true, requestId }, env);
+    const runs = await env.store.listRuns(incident.incidentId);
+    const preview = runs.find((r) => r.runId === runId) as RunRecord;
+    const before = runs.filter((r) => r.runId !== runId);
+    const proposal = refusedAsUsage(() => proposalOf(preview, before, options.by, options.reason, new Date()));
+    if (!(await env.store.createProposal(proposal)))
+      throw new UsageError(`proposal ${proposal.proposalId} exists already`);
+    process.stdout.write(
+      `proposal ${proposal.proposalId} by ${proposal.proposedBy}: the preview above, standing on ` +
+        `${proposal.baseRunId ?? "no earlier run"}. Another person applies it with:\n` +
+        `  hiwari approve --incident-id ${proposal.incidentId} --proposal ${proposal.proposalId} --by NAME` +
+        `${options.state === ".hiwari" ? "" : ` --state ${options.state}`}\n`,
+    );
+    return code;
+  });
+}
+
+/** The SHA-256 of a file's bytes, read as a stream (a snapshot of millions of rows). */
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * `hiwari approve`: applies a proposal as another person than its proposer, if nothing it was computed from has
+ * changed (no run since, the same incident and snapshot); the run must reproduce its counts and totals.
+ */
+export async function approve(options: {
+  incidentId: string;
+  proposal: string;
+  by: string;
+  state: string;
+}): Promise<number> {
+  return withLocalEnvironment(options.state, false, async (env) => {
+    const proposal = await env.store.getProposal(options.incidentId, options.proposal);
+    if (!proposal)
+      throw new UsageError(
+        `no proposal ${options.proposal} of incident ${options.incidentId} in ${options.state} ` +
+          `(hiwari proposals --incident-id ${options.incidentId} lists them)`,
+      );
+    // The incident as previewed (kept with the preview's files), the snapshot where it was read.
+    const incidentFile = join(options.state, "runs", proposal.previewRunId, INCIDENT_FILE);
+    if (!existsSync(incidentFile)) throw new LocalStateError(`${incidentFile}: the previewed incident is missing`);
+    if (!existsSync(proposal.snapshotName))
+      throw new UsageError(`the snapshot ${proposal.snapshotName} previewed is gone: propose again`);
+    const runs = await env.store.listRuns(options.incidentId);
+    const preview = runs.find((r) => r.runId === proposal.previewRunId);
+    const now = {
+      approver: options.by,
+      runs,
+      incidentDigest: sha256(readFileSync(incidentFile)),
+      snapshotDigest: await fileSha256(proposal.snapshotName),
+    };
+    const apply = async (p: Proposal) => {
+      await run(
+        {
+          incident: incidentFile,
+          subscriptions: p.snapshotName,
+          state: options.state,
+          reason: `${p.reason} (proposal ${p.proposalId} by ${p.proposedBy}, approved by ${p.approvedBy})`,
+          by: p.approvedBy ?? options.by,
+          batchSize: String(preview?.batchSize ?? 1000),
+          requestId: p.proposalId,
+        },
+        env,
+      );
+      return (await env.store.getRun(p.incidentId, runIdOf(p.incidentId, p.proposalId))) as RunRecord;
+    };
+    try {
+      const applied = await approveProposal(env.store, proposal, now, apply);
+      process.stdout.write(
+        `proposal ${applied.proposalId} applied by run ${applied.appliedRunId}, approved by ${applied.approvedBy}: ` +
+          "its counts and totals are the preview's\n",
+      );
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof ProposalRefusedError) throw new UsageError(e.message);
+      if (e instanceof ProposalNotReproducedError) throw new LocalStateError(e.message);
+      throw e;
+    }
+  });
+}
+
+/** `hiwari proposals`: an incident's proposals and what became of each. */
+export async function proposals(options: { incidentId: string; state: string; json?: boolean }): Promise<number> {
+  const list = await withLocalEnvironment(options.state, true, (env) => env.store.listProposals(options.incidentId));
+  if (options.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  else if (list.length === 0) process.stdout.write(`no proposals for incident ${options.incidentId}\n`);
+  else for (const p of list) process.stdout.write(summaryOf(p));
+  return EXIT.ok;
+}
+
+function summaryOf(p: Proposal): string {
+  const c = p.counts;
+  const lines = [
+    `proposal ${p.proposalId} of incident ${p.incidentId}: ${p.state}`,
+    `  by ${p.proposedBy} at ${p.proposedAt}: ${p.reason}`,
+    `  preview ${p.previewRunId}, standing on ${p.baseRunId ?? "no earlier run"}, snapshot ${p.snapshotName}`,
+    `  ${accountingRow(c)}`,
+    `  lines: new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}`,
+    "  owed after it, per service and currency:",
+    ...p.totals.map((t) => `    ${totalRow(t)}`),
+  ];
+  if (p.approvedBy) lines.push(`  approved by ${p.approvedBy} at ${p.approvedAt}`);
+  if (p.appliedRunId) lines.push(`  applied by run ${p.appliedRunId}`);
+  if (p.failure) lines.push(`  failed: ${p.failure}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** A refusal of the rules, as a usage error (exit 2, the message alone). */
+function refusedAsUsage<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof ProposalRefusedError) throw new UsageError(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,230 @@
+import type { RunCounts, RunRecord, TotalLine } from "../store/refund-store";
+
+/**
+ * Four eyes on a mass correction: a preview (a dry run) becomes a proposal; applying it needs another person
+ * than its proposer, and nothing it was computed from may have changed; the run that applies it must reproduce
+ * its counts and totals exactly. Pure: the store and the pipeline come in as arguments.
+ */
+export interface Proposal {
+  incidentId: string;
+  /** `prop-` + the preview's run id's hex: one proposal a preview. Also the request id of the run that applies it. */
+  proposalId: string;
+  state: ProposalState;
+  proposedBy: string;
+  reason: string;
+  proposedAt: string;
+  /** The dry run it was computed by. */
+  previewRunId: string;
+  /** The last run that could have written lines when it was previewed (none on an incident's first run). */
+  baseRunId: string | null;
+  incidentDigest: string;
+  snapshotName: string;
+  snapshotDigest: string;
+  /** What the preview counted and what would be owed after it, per service and currency. */
+  counts: RunCounts;
+  totals: TotalLine[];
+  approvedBy?: string;
+  approvedAt?: string;
+  /** The run that applied it. */
+  appliedRunId?: string;
+  /** Why applying it failed: the run's error, or what it did not reproduce. */
+  failure?: string;
+}
+
+/**
+ * `open`: waiting for a second person; `approved`: being applied (its run under way); `applied`: its run
+ * reproduced it; `failed`: its run failed or did not reproduce it (the run's changes stand: see `failure`).
+ */
+export type ProposalState = "open" | "approved" | "applied" | "failed";
+
+/** Where proposals are kept (with the runs: docs/data-model.md). */
+export interface ProposalStore {
+  /** Records a new proposal; false when one of that id exists. */
+  createProposal(proposal: Proposal): Promise<boolean>;
+  getProposal(incidentId: string, proposalId: string): Promise<Proposal | undefined>;
+  listProposals(incidentId: string): Promise<Proposal[]>;
+  /** Replaces a proposal on the condition that it is still in state `from`; false when it is not. */
+  updateProposal(proposal: Proposal, from: ProposalState): Promise<boolean>;
+}
+
+/** Thrown when a proposal cannot be made or applied: the message says why and what to do. */
+export class ProposalRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProposalRefusedError";
+  }
+}
+
+/** Thrown when the applying run did not reproduce its proposal: loud, since money moved as it was not approved. */
+export class ProposalNotReproducedError extends Error {
+  constructor(
+    readonly proposal: Proposal,
+    readonly differences: string[],
+  ) {
+    super(
+      `run ${proposal.appliedRunId} applied proposal ${proposal.proposalId} but did not reproduce it: ` +
+        `${differences.join("; ")}. Its changes are stored and their events sent; review them with hiwari report ` +
+        "and correct with a new proposal",
+    );
+    this.name = "ProposalNotReproducedError";
+  }
+}
+
+export const proposalIdOf = (previewRunId: string) => `prop-${previewRunId.replace(/^run-/, "")}`;
+
+/**
+ * The run a proposal stands on: the latest started run that could write lines (not a dry run), whatever its
+ * status (a failed or interrupted run may have changed lines too), or null when none did.
+ */
+export function baseRunOf(runs: readonly RunRecord[]): string | null {
+  const writers = runs.filter((r) => !r.dryRun && r.status !== "requested");
+  return writers.sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1)?.runId ?? null;
+}
+
+/** A proposal from a completed preview, standing on the runs of its incident as they were before it. */
+export function proposalOf(
+  preview: RunRecord,
+  runs: readonly RunRecord[],
+  proposedBy: string,
+  reason: string,
+  now: Date,
+): Proposal {
+  if (!preview.dryRun || preview.status !== "completed" || !preview.counts || !preview.totals)
+    throw new ProposalRefusedError(
+      `run ${preview.runId} is not a completed preview (a dry run): it cannot be proposed`,
+    );
+  if (proposedBy.trim() === "") throw new ProposalRefusedError("a proposal needs its proposer's name");
+  if (reason.trim() === "") throw new ProposalRefusedError("a proposal needs a reason");
+  const running = runs.find((r) => !r.dryRun && r.status === "running");
+  if (running)
+    throw new ProposalRefusedError(
+      `run ${running.runId} of incident ${preview.incidentId} is running: propose once it has finished`,
+    );
+  return {
+    incidentId: preview.incidentId,
+    proposalId: proposalIdOf(preview.runId),
+    state: "open",
+    proposedBy,
+    reason,
+    proposedAt: now.toISOString(),
+    previewRunId: preview.runId,
+    baseRunId: baseRunOf(runs),
+    incidentDigest: preview.incidentDigest,
+    snapshotName: preview.snapshotName,
+    snapshotDigest: preview.snapshotDigest,
+    counts: preview.counts,
+    totals: preview.totals,
+  };
+}
+
+/** What the approver brings, and what stands now. */
+export interface ApprovalContext {
+  /** Who approves: on AWS the caller's IAM principal, never a name sent in a request's body. */
+  approver: string;
+  /** The incident's runs now. */
+  runs: readonly RunRecord[];
+  /** The digests of the incident and snapshot that would be applied now. */
+  incidentDigest: string;
+  snapshotDigest: string;
+}
+
+/** Why a proposal may not be applied now, or undefined when it may. */
+export function approvalRefusal(proposal: Proposal, now: ApprovalContext): string | undefined {
+  if (proposal.state !== "open")
+    return `proposal ${proposal.proposalId} is ${proposal.state}${proposal.approvedBy ? ` (approved by ${proposal.approvedBy})` : ""}: only an open proposal can be approved`;
+  if (now.approver.trim() === "") return "an approval needs the approver's name";
+  if (now.approver === proposal.proposedBy)
+    return `${now.approver} proposed ${proposal.proposalId}: another person must approve it (four eyes)`;
+  const base = baseRunOf(now.runs);
+  if (base !== proposal.baseRunId)
+    return (
+      `run ${base} of incident ${proposal.incidentId} came after the preview (which stood on ` +
+      `${proposal.baseRunId ?? "no run"}): the preview no longer says what applying it would do; propose again`
+    );
+  const running = now.runs.find((r) => r.status === "running");
+  if (running) return `run ${running.runId} is running: approve once it has finished`;
+  if (now.incidentDigest !== proposal.incidentDigest)
+    return "the incident is not the one previewed (its SHA-256 differs): propose again";
+  if (now.snapshotDigest !== proposal.snapshotDigest)
+    return `the snapshot ${proposal.snapshotName} is not the one previewed (its SHA-256 differs): propose again`;
+  return undefined;
+}
+
+/** What the applying run did otherwise than its proposal said: counts and totals, each named. */
+export function differencesFrom(proposal: Proposal, applied: RunRecord): string[] {
+  const out: string[] = [];
+  if (applied.status !== "completed")
+    out.push(`the run is ${applied.status}${applied.error ? `: ${applied.error}` : ""}`);
+  const counts = applied.counts;
+  for (const k of Object.keys(proposal.counts) as (keyof RunCounts)[])
+    if (counts?.[k] !== proposal.counts[k])
+      out.push(`${k} ${counts?.[k] ?? "none"} where the preview had ${proposal.counts[k]}`);
+  const key = (t: TotalLine) => `${t.serviceCode ?? "goodwill"} ${t.currency}`;
+  const text = (t: TotalLine | undefined) => (t ? `${t.lines} lines, ${t.amount}` : "nothing");
+  const previewed = new Map(proposal.totals.map((t) => [key(t), t]));
+  const got = new Map((applied.totals ?? []).map((t) => [key(t), t]));
+  for (const k of new Set([...previewed.keys(), ...got.keys()])) {
+    const [p, g] = [previewed.get(k), got.get(k)];
+    if (p?.lines !== g?.lines || String(p?.amount) !== String(g?.amount))
+      out.push(`owed for ${k}: ${text(g)} where the preview had ${text(p)}`);
+  }
+  return out;
+}
+
+/**
+ * Approves and applies a proposal: refused (ProposalRefusedError) unless `approvalRefusal` finds nothing; then
+ * marked approved (on the condition it is still open: one approval wins), applied by `apply` (the pipeline, with
+ * the proposal id as its request id: a retried approval resumes the same run), and settled as applied when the
+ * run reproduced the proposal, or failed (and thrown: ProposalNotReproducedError) when it did not.
+ */
+export async function approveProposal(
+  store: ProposalStore,
+  proposal: Proposal,
+  now: ApprovalContext,
+  apply: (proposal: Proposal) => Promise<RunRecord>,
+  at: () => Date = () => new Date(),
+): Promise<Proposal> {
+  // Its approver again, after an approval that died while applying it: the same run resumes.
+  if (proposal.state === "approved" && proposal.approvedBy === now.approver)
+    return settleApproved(store, proposal, apply);
+  const refusal = approvalRefusal(proposal, now);
+  if (refusal) throw new ProposalRefusedError(refusal);
+  const approved: Proposal = {
+    ...proposal,
+    state: "approved",
+    approvedBy: now.approver,
+    approvedAt: at().toISOString(),
+  };
+  if (!(await store.updateProposal(approved, "open")))
+    throw new ProposalRefusedError(`proposal ${proposal.proposalId} was approved by someone else meanwhile`);
+  return settleApproved(store, approved, apply);
+}
+
+/**
+ * Applies an approved proposal (or resumes its run, when an approval died part-way) and settles it: applied when
+ * the run reproduced it, else failed and thrown.
+ */
+export async function settleApproved(
+  store: ProposalStore,
+  approved: Proposal,
+  apply: (proposal: Proposal) => Promise<RunRecord>,
+): Promise<Proposal> {
+  let run: RunRecord;
+  try {
+    run = await apply(approved);
+  } catch (e) {
+    const failed: Proposal = { ...approved, state: "failed", failure: (e as Error).message };
+    await store.updateProposal(failed, "approved");
+    throw e;
+  }
+  const differences = differencesFrom(approved, run);
+  const settled: Proposal = {
+    ...approved,
+    appliedRunId: run.runId,
+    state: differences.length === 0 ? "applied" : "failed",
+    ...(differences.length > 0 ? { failure: differences.join("; ") } : {}),
+  };
+  await store.updateProposal(settled, "approved");
+  if (differences.length > 0) throw new ProposalNotReproducedError(settled, differences);
+  return settled;
+}

@@ -1,0 +1,245 @@
+import { describe, expect, it } from "vitest";
+import {
+  approvalRefusal,
+  approveProposal,
+  baseRunOf,
+  differencesFrom,
+  type Proposal,
+  ProposalNotReproducedError,
+  ProposalRefusedError,
+  type ProposalState,
+  type ProposalStore,
+  proposalOf,
+} from "../../../shared/pipeline/proposal";
+import type { RunRecord } from "../../../shared/store/refund-store";
+
+const COUNTS = { rows: 10, computed: 8, skipped: 1, rejected: 1, calculated: 2, adjusted: 3, voided: 1, unchanged: 4 };
+const TOTALS = [
+  { serviceCode: "IMADOKO", currency: "JPY", lines: 7, amount: "140" },
+  { serviceCode: null, currency: "JPY", lines: 2, amount: "400" },
+];
+
+function runRecord(runId: string, startedAt: string, extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    incidentId: "inc",
+    runId,
+    requestedBy: "alice",
+    reason: "r",
+    dryRun: false,
+    status: "completed",
+    startedAt,
+    policy: { rule: "calendar-day", dayBasis: "month", rounding: "floor" },
+    incidentDigest: "i-1",
+    snapshotDigest: "s-1",
+    snapshotName: "subs.csv",
+    batchSize: 100,
+    counts: COUNTS,
+    totals: TOTALS,
+    ...extra,
+  };
+}
+
+const first = runRecord("run-aaa", "2011-12-23T00:00:00Z");
+const preview = runRecord("run-bbb", "2011-12-24T00:00:00Z", { dryRun: true });
+const proposed = () =>
+  proposalOf(preview, [first, preview], "alice", "corrected windows", new Date("2011-12-24T01:00:00Z"));
+const now = (extra: Partial<Parameters<typeof approvalRefusal>[1]> = {}) => ({
+  approver: "bob",
+  runs: [first, preview],
+  incidentDigest: "i-1",
+  snapshotDigest: "s-1",
+  ...extra,
+});
+
+/** A proposal store in memory, holding to the same conditions as the DynamoDB one. */
+function memoryStore(): ProposalStore & { all: Map<string, Proposal> } {
+  const all = new Map<string, Proposal>();
+  return {
+    all,
+    createProposal: async (p) => (all.has(p.proposalId) ? false : Boolean(all.set(p.proposalId, p))),
+    getProposal: async (_i, id) => all.get(id),
+    listProposals: async () => [...all.values()],
+    updateProposal: async (p, from: ProposalState) => {
+      if (all.get(p.proposalId)?.state !== from) return false;
+      all.set(p.proposalId, p);
+      return true;
+    },
+  };
+}
+
+describe("proposalOf", () => {
+  it("records the preview's counts, totals and digests, and the run it stands on", () => {
+    expect(proposed()).toEqual({
+      incidentId: "inc",
+      proposalId: "prop-bbb",
+      state: "open",
+      proposedBy: "alice",
+      reason: "corrected windows",
+      proposedAt: "2011-12-24T01:00:00.000Z",
+      previewRunId: "run-bbb",
+      baseRunId: "run-aaa",
+      incidentDigest: "i-1",
+      snapshotDigest: "s-1",
+      snapshotName: "subs.csv",
+      counts: COUNTS,
+      totals: TOTALS,
+    });
+  });
+
+  it("refuses what is not a completed preview, a proposal without a name or reason, and one while a run goes", () => {
+    const at = new Date();
+    expect(() => proposalOf(first, [first], "alice", "r", at)).toThrow(/is not a completed preview/);
+    expect(() => proposalOf({ ...preview, status: "failed" }, [], "alice", "r", at)).toThrow(ProposalRefusedError);
+    expect(() => proposalOf(preview, [], " ", "r", at)).toThrow("a proposal needs its proposer's name");
+    expect(() => proposalOf(preview, [], "alice", "", at)).toThrow("a proposal needs a reason");
+    const running = runRecord("run-ccc", "2011-12-24T00:30:00Z", { status: "running" });
+    expect(() => proposalOf(preview, [first, running], "alice", "r", at)).toThrow(
+      "run run-ccc of incident inc is running: propose once it has finished",
+    );
+  });
+});
+
+describe("baseRunOf", () => {
+  it("is the latest started run that could write, whatever its status; dry runs and requests do not count", () => {
+    const failed = runRecord("run-f", "2011-12-25T00:00:00Z", { status: "failed" });
+    const requested = runRecord("run-q", "2011-12-26T00:00:00Z", { status: "requested" });
+    expect(baseRunOf([])).toBeNull();
+    expect(baseRunOf([preview])).toBeNull();
+    expect(baseRunOf([failed, first, preview, requested])).toBe("run-f");
+  });
+});
+
+describe("approvalRefusal", () => {
+  it("lets another person approve an open proposal when nothing it was computed from changed", () => {
+    expect(approvalRefusal(proposed(), now())).toBeUndefined();
+  });
+
+  it.each([
+    ["its proposer", { approver: "alice" }, "alice proposed prop-bbb: another person must approve it (four eyes)"],
+    ["no one", { approver: "" }, "an approval needs the approver's name"],
+    [
+      "after another run",
+      { runs: [first, preview, runRecord("run-ccc", "2011-12-25T00:00:00Z")] },
+      "run run-ccc of incident inc came after the preview (which stood on run-aaa): the preview no longer says what applying it would do; propose again",
+    ],
+    [
+      "after a failed run",
+      { runs: [first, preview, runRecord("run-ccc", "2011-12-25T00:00:00Z", { status: "failed" })] },
+      "run run-ccc of incident inc came after the preview",
+    ],
+    [
+      "another incident file",
+      { incidentDigest: "i-2" },
+      "the incident is not the one previewed (its SHA-256 differs): propose again",
+    ],
+    [
+      "another snapshot",
+      { snapshotDigest: "s-2" },
+      "the snapshot subs.csv is not the one previewed (its SHA-256 differs): propose again",
+    ],
+  ])("refuses %s", (_, extra, why) => {
+    expect(approvalRefusal(proposed(), now(extra))).toContain(why);
+  });
+
+  it("refuses a proposal no longer open", () => {
+    const applied: Proposal = { ...proposed(), state: "applied", approvedBy: "bob" };
+    expect(approvalRefusal(applied, now({ approver: "carol" }))).toBe(
+      "proposal prop-bbb is applied (approved by bob): only an open proposal can be approved",
+    );
+  });
+});
+
+describe("differencesFrom", () => {
+  it("names every count and total the applied run did otherwise, and nothing when it reproduced them", () => {
+    const p = proposed();
+    expect(differencesFrom(p, runRecord("run-x", "2011-12-25T00:00:00Z"))).toEqual([]);
+    const off = runRecord("run-x", "2011-12-25T00:00:00Z", {
+      counts: { ...COUNTS, adjusted: 2, unchanged: 5 },
+      totals: [TOTALS[0] as never, { serviceCode: "DRIVENET", currency: "JPY", lines: 1, amount: "20" }],
+    });
+    expect(differencesFrom(p, off)).toEqual([
+      "adjusted 2 where the preview had 3",
+      "unchanged 5 where the preview had 4",
+      "owed for goodwill JPY: nothing where the preview had 2 lines, 400",
+      "owed for DRIVENET JPY: 1 lines, 20 where the preview had nothing",
+    ]);
+    expect(differencesFrom(p, { ...off, status: "failed", error: "boom", counts: COUNTS, totals: TOTALS })).toEqual([
+      "the run is failed: boom",
+    ]);
+  });
+});
+
+describe("approveProposal", () => {
+  it("applies an approved proposal with its id as the request id and records it applied, by whom", async () => {
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    const applied: string[] = [];
+
+    const done = await approveProposal(store, p, now(), async (q) => {
+      applied.push(q.proposalId);
+      return runRecord("run-applied", "2011-12-25T00:00:00Z");
+    });
+
+    expect(applied).toEqual(["prop-bbb"]);
+    expect(done).toMatchObject({ state: "applied", approvedBy: "bob", appliedRunId: "run-applied" });
+    expect(store.all.get("prop-bbb")).toEqual(done);
+  });
+
+  it("refuses its proposer and applies nothing", async () => {
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    let applied = 0;
+    const apply = async () => {
+      applied++;
+      return first;
+    };
+    await expect(approveProposal(store, p, now({ approver: "alice" }), apply)).rejects.toThrow(ProposalRefusedError);
+    expect(applied).toBe(0);
+    expect(store.all.get("prop-bbb")?.state).toBe("open");
+  });
+
+  it("fails loudly, and records why, when the run does not reproduce the proposal", async () => {
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    const off = runRecord("run-applied", "2011-12-25T00:00:00Z", { counts: { ...COUNTS, voided: 2 } });
+
+    const error = await approveProposal(store, p, now(), async () => off).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProposalNotReproducedError);
+    expect((error as Error).message).toBe(
+      "run run-applied applied proposal prop-bbb but did not reproduce it: voided 2 where the preview had 1. Its changes are stored and their events sent; review them with hiwari report and correct with a new proposal",
+    );
+    expect(store.all.get("prop-bbb")).toMatchObject({ state: "failed", failure: "voided 2 where the preview had 1" });
+  });
+
+  it("lets only one of two approvals at once apply it, and resumes an approval that died for its approver", async () => {
+    // Arrange: bob's approval is recorded, then dies while applying
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    await expect(
+      approveProposal(store, p, now(), async () => {
+        throw new Error("killed");
+      }),
+    ).rejects.toThrow("killed");
+    const [dead] = [store.all.get("prop-bbb") as Proposal];
+    // (a run that failed leaves the proposal failed: a kill leaves it approved)
+    store.all.set("prop-bbb", { ...dead, state: "approved", failure: undefined });
+
+    // Act
+    const carol = await approveProposal(store, p, now({ approver: "carol" }), async () => first).catch(
+      (e: unknown) => e,
+    );
+    const resumed = await approveProposal(store, store.all.get("prop-bbb") as Proposal, now(), async () =>
+      runRecord("run-applied", "2011-12-25T00:00:00Z"),
+    );
+
+    // Assess
+    expect(dead.state).toBe("failed");
+    expect((carol as Error).message).toBe("proposal prop-bbb was approved by someone else meanwhile");
+    expect(resumed).toMatchObject({ state: "applied", approvedBy: "bob" });
+  });
+});
