@@ -94,33 +94,84 @@ Examples:
     process.exitCode = await (await commands.run()).run(options);
   });
 
+const INCIDENT_ID = ["--incident-id <id>", "the incident id"] as const;
+/** The spelling these commands took before `--incident-id` (`--incident` names a file in run and compute). */
+const OLD_INCIDENT = new Option("--incident <id>", "the incident id (old spelling of --incident-id)").hideHelp();
+
+/** The incident id given, by `--incident-id` or by the old `--incident` (with a notice). */
+function incidentIdOf(command: string, options: { incidentId?: string; incident?: string }): string {
+  if (options.incidentId) return options.incidentId;
+  if (options.incident) {
+    process.stderr.write(
+      `hiwari ${command}: --incident is spelled --incident-id here (--incident names the incident's file in run ` +
+        "and compute); the old spelling still works for now\n",
+    );
+    return options.incident;
+  }
+  throw new UsageError(`hiwari ${command}: required option '--incident-id <id>' not specified`);
+}
+
+const STATUS_READ = `
+Exit status: 0 done; 2 unusable arguments, or no such incident in the state folder (the ones there are listed);
+1 failed (DynamoDB Local, the disk, a damaged state file: named, with how to recover).`;
+
 program
   .command("runs")
-  .description("List an incident's runs: who, why, when, counts and totals.")
-  .requiredOption("--incident <id>", "the incident id")
+  .description("List an incident's runs: who, why, when, counts and totals (also while a run goes).")
+  .option(...INCIDENT_ID)
+  .addOption(OLD_INCIDENT)
   .option(...STATE)
   .option("--json", "print the run records as JSON")
+  .addHelpText(
+    "after",
+    `${STATUS_READ}
+
+Examples:
+  hiwari runs --incident-id SPMODE-2011-12
+  hiwari runs --incident-id SPMODE-2011-12 --state /data/hiwari --json`,
+  )
   .action(async (options) => {
-    process.exitCode = await (await commands.finance()).runs(options);
+    const incidentId = incidentIdOf("runs", options);
+    process.exitCode = await (await commands.finance()).runs({ ...options, incidentId });
   });
 
 program
   .command("report")
   .description("Write the incident's standing lines as CSV for the books (opens cleanly in Excel), and print totals.")
-  .requiredOption("--incident <id>", "the incident id")
+  .option(...INCIDENT_ID)
+  .addOption(OLD_INCIDENT)
   .option(...STATE)
   .option("--out <file>", "write the CSV here; default stdout")
+  .addHelpText(
+    "after",
+    `${STATUS_READ}
+
+Examples:
+  hiwari report --incident-id SPMODE-2011-12 --out spmode-2011-12.csv`,
+  )
   .action(async (options) => {
-    process.exitCode = await (await commands.finance()).report(options);
+    const incidentId = incidentIdOf("report", options);
+    process.exitCode = await (await commands.finance()).report({ ...options, incidentId });
   });
 
 program
   .command("unlock")
   .description("Release the lock of a run that died holding it (an operator's recovery; see docs/operations.md).")
-  .requiredOption("--incident <id>", "the incident id")
+  .option(...INCIDENT_ID)
+  .addOption(OLD_INCIDENT)
   .option(...STATE)
+  .addHelpText(
+    "after",
+    `
+Exit status: 0 released (the run is marked abandoned) or nothing was locked; 2 unusable arguments; 1 failed (the
+state folder is in use by a hiwari process: stop it first).
+
+Example:
+  hiwari unlock --incident-id SPMODE-2011-12`,
+  )
   .action(async (options) => {
-    process.exitCode = await (await commands.finance()).unlock(options);
+    const incidentId = incidentIdOf("unlock", options);
+    process.exitCode = await (await commands.finance()).unlock({ ...options, incidentId });
   });
 
 program

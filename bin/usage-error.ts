@@ -6,6 +6,29 @@ export class UsageError extends Error {
   }
 }
 
+/** Why a path cannot be written, by the errno code the system gave, in words. */
+const CANNOT_WRITE: Record<string, string> = {
+  ENOENT: "a folder on its path does not exist",
+  ENOTDIR: "a part of its path is a file, not a folder",
+  EEXIST: "a part of its path is a file, not a folder", // mkdir of a folder that exists as a file
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+  EISDIR: "it is a folder",
+  ENOSPC: "the disk is full",
+  EDQUOT: "the disk quota is used up",
+};
+
+/**
+ * A path given to an option that cannot be written (a missing or read-only folder, a file where a folder should
+ * be): a usage error naming the option and the path, in words, or undefined for any other error.
+ */
+export function cannotWrite(option: string, path: string, error: unknown): UsageError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why = code ? CANNOT_WRITE[code] : undefined;
+  return why ? new UsageError(`${option} ${path}: cannot write there: ${why} (${code})`) : undefined;
+}
+
 /**
  * The local state failed in a way hiwari can name (DynamoDB Local died, a state file is damaged): exit status 1,
  * the message (what failed, and how to recover), no stack trace.

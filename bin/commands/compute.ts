@@ -17,7 +17,7 @@ import { AtomicFileWriter } from "../io/atomic-file-writer";
 import { FileByteSource } from "../io/file-byte-source";
 import { FileRecordSource } from "../io/file-record-source";
 import { StreamTextWriter } from "../io/stream-text-writer";
-import { EXIT, UsageError } from "../usage-error";
+import { cannotWrite, EXIT, UsageError } from "../usage-error";
 
 export interface ComputeOptions {
   incident: string;
@@ -105,12 +105,14 @@ export function checkReadable(path: string): void {
  * A file for --out or --rejects, created now under a temporary name beside it (moved into place only when the
  * run succeeds), so that a path that cannot be written stops the command before any work, naming the option.
  */
-function fileWriter(path: string, option: string): AtomicFileWriter {
+export function fileWriter(path: string, option: string): AtomicFileWriter {
   const writer = new AtomicFileWriter(path);
   try {
     writer.begin();
   } catch (e) {
-    throw new UsageError(`${option} ${path}: cannot write there (${(e as Error).message})`);
+    throw (
+      cannotWrite(option, path, e) ?? new UsageError(`${option} ${path}: cannot write there (${(e as Error).message})`)
+    );
   }
   return writer;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { ServiceTotals } from "../../shared/money/service-totals";
@@ -6,17 +6,42 @@ import { spreadsheetCell } from "../../shared/output/line-format";
 import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps";
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary } from "../format";
-import { AtomicFileWriter } from "../io/atomic-file-writer";
-import { withLocalEnvironment } from "../io/local-environment";
+import { type LocalEnvironment, withLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
+import { fileWriter } from "./compute";
+
+/**
+ * The incident's runs, refused (exit 2) when it has none: a mistyped id says so and lists the ids there are,
+ * instead of an empty history or report; a file's path (the `--incident` of run and compute) says whose it is.
+ */
+export async function runsOfKnownIncident(env: LocalEnvironment, incidentId: string, state: string) {
+  const runs = await env.store.listRuns(incidentId);
+  if (runs.length > 0) return runs;
+  const known = await env.store.listIncidents();
+  let hint = "";
+  if (existsSync(incidentId) && statSync(incidentId).isFile()) {
+    const id = (() => {
+      try {
+        return (JSON.parse(readFileSync(incidentId, "utf8")) as { incidentId?: unknown }).incidentId;
+      } catch {
+        return undefined;
+      }
+    })();
+    hint = ` (${incidentId} is a file: --incident-id takes the incident's id${typeof id === "string" ? `, here ${id}` : ""})`;
+  }
+  throw new UsageError(
+    `no incident ${incidentId} in ${state}${hint}; ` +
+      (known.length > 0 ? `its incidents: ${known.join(", ")}` : "it has no runs yet (hiwari run starts one)"),
+  );
+}
 
 /** `hiwari runs`: an incident's run history, with who, why and what it refunded (also while a run goes). */
-export async function runs(options: { incident: string; state: string; json?: boolean }): Promise<number> {
-  mkdirSync(options.state, { recursive: true });
-  const list = await withLocalEnvironment(options.state, true, (env) => env.store.listRuns(options.incident));
+export async function runs(options: { incidentId: string; state: string; json?: boolean }): Promise<number> {
+  const list = await withLocalEnvironment(options.state, true, (env) =>
+    runsOfKnownIncident(env, options.incidentId, options.state),
+  );
   if (options.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-  else if (list.length === 0) process.stdout.write(`no runs of incident ${options.incident} in ${options.state}\n`);
   else process.stdout.write(list.map((r) => runSummary(r)).join(""));
   return EXIT.ok;
 }
@@ -27,37 +52,38 @@ const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
  * `hiwari report`: the incident's standing lines for the books, as CSV that opens cleanly in Excel (UTF-8 with a
  * byte-order mark, CRLF, quoted where needed, no formula injection), and a summary per service and currency.
  */
-export async function report(options: { incident: string; state: string; out?: string }): Promise<number> {
-  mkdirSync(options.state, { recursive: true });
+export async function report(options: { incidentId: string; state: string; out?: string }): Promise<number> {
   const totals = new ServiceTotals();
+  // Created first (a path that cannot be written stops the command before DynamoDB Local starts), moved into
+  // place only when every line is written.
+  const out = options.out ? fileWriter(options.out, "--out") : new StreamTextWriter(process.stdout);
   // Also while a run goes, through its instance.
-  const runsOf = await withLocalEnvironment(options.state, true, async (env) => {
-    const out = options.out ? new AtomicFileWriter(options.out) : new StreamTextWriter(process.stdout);
-    try {
-      out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
-      for (let shard = 0; shard < SHARDS; shard++) {
-        for await (const page of env.store.linesOfShard(options.incident, shard)) {
-          for (const line of page) {
-            if (line.status !== "active") continue;
-            out.write(
-              `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
-            );
-            totals.add(line.serviceCode, line.currency, 1, line.amount);
-          }
+  const read = withLocalEnvironment(options.state, true, async (env) => {
+    await runsOfKnownIncident(env, options.incidentId, options.state);
+    out.write(`\uFEFF${REPORT_COLUMNS.join(",")}\r\n`);
+    for (let shard = 0; shard < SHARDS; shard++) {
+      for await (const page of env.store.linesOfShard(options.incidentId, shard)) {
+        for (const line of page) {
+          if (line.status !== "active") continue;
+          out.write(
+            `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
+          );
+          totals.add(line.serviceCode, line.currency, 1, line.amount);
         }
-        await out.drain();
       }
-      // Listed after the lines: a run that began while they were read is named below as one that may change them.
-      const listed = await env.store.listRuns(options.incident);
-      await out.commit();
-      return listed;
-    } catch (e) {
-      out.abort();
-      throw e;
+      await out.drain();
     }
+    // Listed after the lines: a run that began while they were read is named below as one that may change them.
+    const listed = await env.store.listRuns(options.incidentId);
+    await out.commit();
+    return listed;
+  });
+  const runsOf = await read.catch((e: unknown) => {
+    out.abort(); // nothing half-written is left where --out points
+    throw e;
   });
   if (totals.list().length === 0 && !options.out)
-    throw new UsageError(`no lines stored for incident ${options.incident} in ${options.state}`);
+    throw new UsageError(`no lines stored for incident ${options.incidentId} in ${options.state}`);
   const summary = totals
     .list()
     .map(
@@ -65,7 +91,7 @@ export async function report(options: { incident: string; state: string; out?: s
         `  ${`${t.serviceCode ?? "goodwill"} ${t.currency}`.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
     );
   process.stderr.write(
-    `owed now for incident ${options.incident}:\n${summary.join("\n")}\n${standingRun(runsOf, options.state)}${options.out ? `lines written to ${options.out}\n` : ""}`,
+    `owed now for incident ${options.incidentId}:\n${summary.join("\n")}\n${standingRun(runsOf, options.state)}${options.out ? `lines written to ${options.out}\n` : ""}`,
   );
   return EXIT.ok;
 }
@@ -98,14 +124,14 @@ export function standingRun(runs: readonly RunRecord[], state: string): string {
 }
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */
-export async function unlock(options: { incident: string; state: string }): Promise<number> {
+export async function unlock(options: { incidentId: string; state: string }): Promise<number> {
   const holder = await withLocalEnvironment(options.state, false, (env) =>
-    releaseAbandoned(options.incident, env.store),
+    releaseAbandoned(options.incidentId, env.store),
   );
   process.stdout.write(
     holder
-      ? `released the lock of ${holder} on incident ${options.incident} (the run is marked abandoned)\n`
-      : `incident ${options.incident} was not locked\n`,
+      ? `released the lock of ${holder} on incident ${options.incidentId} (the run is marked abandoned)\n`
+      : `incident ${options.incidentId} was not locked\n`,
   );
   return EXIT.ok;
 }

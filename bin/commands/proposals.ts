@@ -14,12 +14,14 @@ import type { RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { withLocalEnvironment } from "../io/local-environment";
 import { EXIT, LocalStateError, UsageError } from "../usage-error";
-import { readIncidentFile } from "./compute";
-import { type RunOptions, run } from "./run";
+import { checkReadable, readIncidentFile } from "./compute";
+import { checkSnapshotHeader, type RunOptions, run } from "./run";
 
 /** `hiwari propose`: a preview (a dry run) of a run, recorded as a proposal another person must approve. */
 export async function propose(options: Omit<RunOptions, "dryRun" | "requestId" | "json">): Promise<number> {
   const { incident } = readIncidentFile(options.incident);
+  checkReadable(options.subscriptions);
+  await checkSnapshotHeader(options.subscriptions, incident);
   const requestId = randomUUID();
   const runId = runIdOf(incident.incidentId, requestId);
   return withLocalEnvironment(options.state, false, async (env) => {

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { ExecutionInput } from "../../shared/api/run-request";
-import { UnusableSnapshotError } from "../../shared/engine/compute-refunds";
+import { emptySnapshot, snapshotHeader, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
+import type { Incident } from "../../shared/input/incident";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import {
   DRY_RUN_FOLDER,
@@ -16,6 +17,7 @@ import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { diskFullError } from "../io/disk-space";
+import { FileRecordSource } from "../io/file-record-source";
 import { type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
@@ -49,6 +51,8 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new UsageError(`--batch-size: must be a positive whole number (got ${options.batchSize})`);
   checkReadable(options.subscriptions);
+  // A header the run could not use is refused before anything starts or is written under --state.
+  await checkSnapshotHeader(options.subscriptions, incident);
   const requestId = options.requestId ?? randomUUID();
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = join(options.state, "runs", ref.runId);
@@ -232,6 +236,25 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
 /** What to do once space is freed on a full disk: the same request again. */
 const resumeAfterFreeing = (options: RunOptions, requestId: string) =>
   `run the same request again (it takes up where it stopped): ${resumeCommand(options, requestId)}`;
+
+/**
+ * Reads the snapshot's header (its first record) and checks it as prepare will, with the columns the incident's
+ * `where`s name: an unusable one is a usage error (exit 2), found before DynamoDB Local starts.
+ */
+export async function checkSnapshotHeader(path: string, incident: Incident): Promise<void> {
+  for await (const records of new FileRecordSource(path).records()) {
+    const [first] = records;
+    if (!first) continue;
+    try {
+      snapshotHeader(path, first, incident);
+    } catch (e) {
+      if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
+      throw e;
+    }
+    return;
+  }
+  throw new UsageError(emptySnapshot(path).message);
+}
 
 /** The command that runs the same request again (a resumed run takes up where it stopped). */
 export function resumeCommand(options: RunOptions, requestId: string): string {

@@ -5,7 +5,7 @@ import { FileBus } from "../../functions/commons/bus/event-bus";
 import { FileRecordParking } from "../../functions/commons/bus/record-parking";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
-import { LocalStateError } from "../usage-error";
+import { cannotWrite, LocalStateError } from "../usage-error";
 import { diskFullError } from "./disk-space";
 import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "./dynamodb-local";
 import { FOLDER_LOCK, type FolderHolder, FolderInUseError, lockFolder } from "./folder-lock";
@@ -95,6 +95,8 @@ export async function openLocalEnvironment(
       lock = lockFolder(stateDir);
       break;
     } catch (e) {
+      const unwritable = cannotWrite("--state", stateDir, e);
+      if (unwritable) throw unwritable;
       if (!options.share || !(e instanceof FolderInUseError)) throw e;
       const { endpoint } = e.holder;
       if (endpoint) return sharedEnvironment(stateDir, { ...e.holder, endpoint });

@@ -8,6 +8,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import type { Proposal, ProposalState, ProposalStore } from "../../../shared/pipeline/proposal";
@@ -350,6 +351,33 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
     }
+  }
+
+  /**
+   * The ids of the incidents with at least one run, sorted: a Scan of the runs table (one item per run, lock,
+   * batch and proposal: small beside the refunds table; for the command line and the console, not the pipeline).
+   */
+  async listIncidents(): Promise<string[]> {
+    const ids = new Set<string>();
+    let start: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tables.runs,
+          FilterExpression: "begins_with(#sk, :run)",
+          ProjectionExpression: "#pk",
+          ExpressionAttributeNames: { "#pk": KEYS.pk, "#sk": KEYS.sk },
+          ExpressionAttributeValues: { ":run": { S: "RUN#" } },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const pk = item[KEYS.pk]?.S ?? "";
+        if (pk.startsWith("INCIDENT#")) ids.add(pk.slice("INCIDENT#".length));
+      }
+      start = page.LastEvaluatedKey as Item | undefined;
+    } while (start);
+    return [...ids].sort();
   }
 
   async listRuns(incidentId: string): Promise<RunRecord[]> {

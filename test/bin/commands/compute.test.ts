@@ -140,7 +140,9 @@ describe("hiwari compute", () => {
     );
     expect([r.status, r.stderr]).toEqual([
       2,
-      expect.stringMatching(`^hiwari: --out ${blocked}: cannot write there \\(E`),
+      expect.stringMatching(
+        `^hiwari: --out ${blocked}: cannot write there: a part of its path is a file, not a folder \\(EEXIST\\)\n$`,
+      ),
     ]);
     const same = hiwari(
       "compute",
@@ -168,7 +170,9 @@ describe("hiwari compute", () => {
     );
     expect([other.status, other.stderr]).toEqual([
       2,
-      expect.stringMatching(`^hiwari: --rejects ${blocked}: cannot write there \\(E`),
+      expect.stringMatching(
+        `^hiwari: --rejects ${blocked}: cannot write there: a part of its path is a file, not a folder \\(EEXIST\\)\n$`,
+      ),
     ]);
     expect(readdirSync(dir).sort()).toEqual(["incident.json", "subs.csv"]); // no target, no temporary file
   });

@@ -109,7 +109,7 @@ describe("hiwari propose and approve (four eyes)", () => {
     expect((await w.listed()).map((p) => p.state)).toEqual(["open", "open"]);
     const { out } = await captureStdout(async () => {
       const { runs } = await import("../../../bin/commands/finance");
-      return runs({ incident: "moved", state: w.state, json: true });
+      return runs({ incidentId: "moved", state: w.state, json: true });
     });
     expect((JSON.parse(out) as { dryRun: boolean }[]).filter((r) => !r.dryRun)).toHaveLength(2);
   });

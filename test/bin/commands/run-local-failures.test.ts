@@ -133,7 +133,7 @@ describe("hiwari run on SIGINT or SIGTERM", () => {
       // Act: the signal once the batches are under way (watched meanwhile with hiwari runs, through the run's instance)
       await until(() => existsSync(manifest), "the batches cut");
       const { runs } = await import("../../../bin/commands/finance");
-      const watch = () => captureStdout(() => runs({ incident: signal.toLowerCase(), state: w.state, json: true }));
+      const watch = () => captureStdout(() => runs({ incidentId: signal.toLowerCase(), state: w.state, json: true }));
       const { out: during } = await watch();
       hiwari.cli.kill(signal);
       const { code } = await hiwari.exited;

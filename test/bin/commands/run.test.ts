@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -203,7 +204,7 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
 
   it("lists the incident's runs with who, why and totals (hiwari runs)", async () => {
     const { runs } = await import("../../../bin/commands/finance");
-    const out = await capture(process.stdout, () => runs({ incident: "test-incident", state, json: true }));
+    const out = await capture(process.stdout, () => runs({ incidentId: "test-incident", state, json: true }));
     const list = JSON.parse(out) as { reason: string; requestedBy: string; status: string; dryRun: boolean }[];
     expect(list.map((r) => [r.reason, r.status, r.dryRun])).toEqual([
       ["initial", "completed", false],
@@ -218,7 +219,7 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
   it("writes the standing lines for the books as CSV that opens cleanly in Excel (hiwari report)", async () => {
     const { report } = await import("../../../bin/commands/finance");
     const out = join(dir, "report.csv");
-    const stderr = await capture(process.stderr, () => report({ incident: "test-incident", state, out }));
+    const stderr = await capture(process.stderr, () => report({ incidentId: "test-incident", state, out }));
     const text = readFileSync(out, "utf8");
     expect(
       text.startsWith(
@@ -235,7 +236,7 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     const [, runId, judged, ...ended] = accounting ?? [];
     const { runs } = await import("../../../bin/commands/finance");
     const listed = JSON.parse(
-      await capture(process.stdout, () => runs({ incident: "test-incident", state, json: true })),
+      await capture(process.stdout, () => runs({ incidentId: "test-incident", state, json: true })),
     );
     expect(runId).toBe(listed.findLast((r: { reason: string }) => r.reason === "the real thing").runId);
     expect(ended.reduce((sum, x) => sum + Number(x), 0)).toBe(Number(judged));
@@ -257,3 +258,41 @@ async function capture(stream: NodeJS.WriteStream, act: () => Promise<unknown>):
   }
   return out.join("");
 }
+
+describe("hiwari run on a snapshot whose header it cannot use", () => {
+  it("refuses it (exit 2) naming the file, the line and the columns, before DynamoDB Local starts or anything is written", {
+    timeout: 120_000,
+  }, () => {
+    // Arrange: a header without most of the contract's columns
+    const dir = mkdtempSync(join(tmpdir(), "hiwari-bad-header-"));
+    const subs = join(dir, "subs.csv");
+    writeFileSync(subs, "subscription_id,subscriber_id\nC-1,S-1\n");
+    writeFileSync(join(dir, "incident.json"), JSON.stringify(incidentDoc()));
+    const state = join(dir, "state");
+
+    // Act
+    const withState = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "bin/hiwari.ts",
+        "run",
+        "--incident",
+        join(dir, "incident.json"),
+        "--subscriptions",
+        subs,
+        "--state",
+        state,
+      ],
+      { encoding: "utf8", env: { ...process.env, NODE_NO_WARNINGS: "1", POWERTOOLS_LOG_LEVEL: "ERROR" } },
+    );
+
+    // Assess: the message alone, exit 2; no state folder made
+    const message =
+      `hiwari: ${subs}: line 1: the header lacks the columns service_code, monthly_fee, currency, active_from, ` +
+      "active_to, time_zone, billing_day\n";
+    expect([withState.status, withState.stdout, withState.stderr]).toEqual([2, "", message]);
+    expect(existsSync(state)).toBe(false);
+  });
+});
