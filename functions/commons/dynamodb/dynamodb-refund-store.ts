@@ -268,20 +268,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async createRun(run: RunRecord): Promise<boolean> {
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tables.runs,
-          Item: runItem(run),
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": KEYS.pk },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    return this.putIf(runItem(run), "attribute_not_exists(#pk)", { "#pk": KEYS.pk }, {});
   }
 
   async getRun(incidentId: string, runId: string): Promise<RunRecord | undefined> {
@@ -316,17 +303,23 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async listProposals(incidentId: string): Promise<Proposal[]> {
-    const proposals: Proposal[] = [];
+    const proposals = await this.incidentItems<Proposal>(incidentId, "PROPOSAL#", "proposal");
+    return proposals.sort((a, b) => a.proposedAt.localeCompare(b.proposedAt));
+  }
+
+  /** The records (JSON in `attribute`) of an incident's items in the runs table whose sort key begins with `prefix`. */
+  private async incidentItems<T>(incidentId: string, prefix: string, attribute: string): Promise<T[]> {
+    const records: T[] = [];
     for await (const page of this.query({
       TableName: this.tables.runs,
-      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :proposal)",
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
       ExpressionAttributeNames: { "#pk": KEYS.pk, "#sk": KEYS.sk },
-      ExpressionAttributeValues: { ":pk": { S: `INCIDENT#${incidentId}` }, ":proposal": { S: "PROPOSAL#" } },
+      ExpressionAttributeValues: { ":pk": { S: `INCIDENT#${incidentId}` }, ":prefix": { S: prefix } },
       ConsistentRead: true,
     })) {
-      for (const item of page) proposals.push(JSON.parse(item.proposal?.S ?? "{}") as Proposal);
+      for (const item of page) records.push(JSON.parse(item[attribute]?.S ?? "{}") as T);
     }
-    return proposals.sort((a, b) => a.proposedAt.localeCompare(b.proposedAt));
+    return records;
   }
 
   /** Puts an item of the runs table on a condition; false when the condition does not hold. */
@@ -381,16 +374,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async listRuns(incidentId: string): Promise<RunRecord[]> {
-    const runs: RunRecord[] = [];
-    for await (const page of this.query({
-      TableName: this.tables.runs,
-      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :run)",
-      ExpressionAttributeNames: { "#pk": KEYS.pk, "#sk": KEYS.sk },
-      ExpressionAttributeValues: { ":pk": { S: `INCIDENT#${incidentId}` }, ":run": { S: "RUN#" } },
-      ConsistentRead: true,
-    })) {
-      for (const item of page) runs.push(JSON.parse(item.run?.S ?? "{}") as RunRecord);
-    }
+    const runs = await this.incidentItems<RunRecord>(incidentId, "RUN#", "run");
     return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 
