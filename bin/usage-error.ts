@@ -15,13 +15,12 @@ const CANNOT_WRITE: Record<string, string> = {
   EPERM: "permission denied",
   EROFS: "the file system is read-only",
   EISDIR: "it is a folder",
-  ENOSPC: "the disk is full",
-  EDQUOT: "the disk quota is used up",
 };
 
 /**
  * A path given to an option that cannot be written (a missing or read-only folder, a file where a folder should
- * be): a usage error naming the option and the path, in words, or undefined for any other error.
+ * be): a usage error naming the option and the path, in words, or undefined for any other error (a full disk is
+ * not a mistake in the command: bin/io/disk-space.ts names it).
  */
 export function cannotWrite(option: string, path: string, error: unknown): UsageError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

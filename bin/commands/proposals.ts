@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import {
   approveProposal,
   type Proposal,
   ProposalNotReproducedError,
   ProposalRefusedError,
+  personRefusal,
   proposalOf,
 } from "../../shared/pipeline/proposal";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
@@ -13,23 +14,33 @@ import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
 import type { RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { withLocalEnvironment } from "../io/local-environment";
-import { EXIT, LocalStateError, UsageError } from "../usage-error";
+import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
+import { runsOfKnownIncident } from "./finance";
 import { checkSnapshotHeader, type RunOptions, run } from "./run";
 
 /** `hiwari propose`: a preview (a dry run) of a run, recorded as a proposal another person must approve. */
 export async function propose(options: Omit<RunOptions, "dryRun" | "requestId" | "json">): Promise<number> {
   const { incident } = readIncidentFile(options.incident);
-  checkReadable(options.subscriptions);
-  await checkSnapshotHeader(options.subscriptions, incident);
+  if (options.by.trim() === "") throw new UsageError("--by: a proposal needs its proposer's name");
+  if (options.reason.trim() === "") throw new UsageError("--reason: a proposal needs a reason");
+  // Kept as an absolute path: the approval reads the same file from wherever it is run.
+  const subscriptions = resolve(options.subscriptions);
+  checkReadable(subscriptions);
+  await checkSnapshotHeader(subscriptions, incident);
   const requestId = randomUUID();
   const runId = runIdOf(incident.incidentId, requestId);
   return withLocalEnvironment(options.state, false, async (env) => {
-    const code = await run({ ...options, dryRun: true, requestId }, env);
+    const code = await run({ ...options, subscriptions, dryRun: true, requestId }, env);
     const runs = await env.store.listRuns(incident.incidentId);
     const preview = runs.find((r) => r.runId === runId) as RunRecord;
     const before = runs.filter((r) => r.runId !== runId);
-    const proposal = refusedAsUsage(() => proposalOf(preview, before, options.by, options.reason, new Date()));
+    // The incident's digest as kept with the preview's files: the bytes an approval applies.
+    const kept = sha256(readFileSync(join(options.state, "runs", runId, INCIDENT_FILE)));
+    const proposal = {
+      ...refusedAsUsage(() => proposalOf(preview, before, options.by, options.reason, new Date())),
+      incidentDigest: kept,
+    };
     if (!(await env.store.createProposal(proposal)))
       throw new UsageError(`proposal ${proposal.proposalId} exists already`);
     process.stdout.write(
@@ -66,6 +77,9 @@ export async function approve(options: {
         `no proposal ${options.proposal} of incident ${options.incidentId} in ${options.state} ` +
           `(hiwari proposals --incident-id ${options.incidentId} lists them)`,
       );
+    // Who may approve, first: refused before the snapshot is read again.
+    const person = personRefusal(proposal, options.by);
+    if (person) throw new UsageError(person);
     // The incident as previewed (kept with the preview's files), the snapshot where it was read.
     const incidentFile = join(options.state, "runs", proposal.previewRunId, INCIDENT_FILE);
     if (!existsSync(incidentFile)) throw new LocalStateError(`${incidentFile}: the previewed incident is missing`);
@@ -94,8 +108,12 @@ export async function approve(options: {
       );
       return (await env.store.getRun(p.incidentId, runIdOf(p.incidentId, p.proposalId))) as RunRecord;
     };
+    // Stopped, not failed (a signal, DynamoDB Local gone, a full disk): the proposal stays approved, and the same
+    // approval resumes its run.
+    const resumable = (e: unknown) => e instanceof InterruptedError || e instanceof LocalStateError;
+    const again = `hiwari approve --incident-id ${options.incidentId} --proposal ${proposal.proposalId} --by ${options.by} --state ${options.state}`;
     try {
-      const applied = await approveProposal(env.store, proposal, now, apply);
+      const applied = await approveProposal(env.store, proposal, now, apply, resumable);
       process.stdout.write(
         `proposal ${applied.proposalId} applied by run ${applied.appliedRunId}, approved by ${applied.approvedBy}: ` +
           "its counts and totals are the preview's\n",
@@ -104,6 +122,9 @@ export async function approve(options: {
     } catch (e) {
       if (e instanceof ProposalRefusedError) throw new UsageError(e.message);
       if (e instanceof ProposalNotReproducedError) throw new LocalStateError(e.message);
+      const resume = `The proposal stays approved; resume it with: ${again}`;
+      if (e instanceof InterruptedError) throw new InterruptedError(e.signal, `${e.message}. ${resume}`);
+      if (e instanceof LocalStateError) throw new LocalStateError(`${e.message}. ${resume}`);
       throw e;
     }
   });
@@ -111,7 +132,10 @@ export async function approve(options: {
 
 /** `hiwari proposals`: an incident's proposals and what became of each. */
 export async function proposals(options: { incidentId: string; state: string; json?: boolean }): Promise<number> {
-  const list = await withLocalEnvironment(options.state, true, (env) => env.store.listProposals(options.incidentId));
+  const list = await withLocalEnvironment(options.state, true, async (env) => {
+    await runsOfKnownIncident(env, options.incidentId, options.state);
+    return env.store.listProposals(options.incidentId);
+  });
   if (options.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
   else if (list.length === 0) process.stdout.write(`no proposals for incident ${options.incidentId}\n`);
   else for (const p of list) process.stdout.write(summaryOf(p));

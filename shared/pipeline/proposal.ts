@@ -1,4 +1,5 @@
 import type { RunCounts, RunRecord, TotalLine } from "../store/refund-store";
+import { runIdOf } from "./run-context";
 
 /**
  * Four eyes on a mass correction: a preview (a dry run) becomes a proposal; applying it needs another person
@@ -17,6 +18,12 @@ export interface Proposal {
   previewRunId: string;
   /** The last run that could have written lines when it was previewed (none on an incident's first run). */
   baseRunId: string | null;
+  /**
+   * Every run that could have written lines, with its status and end, when it was previewed (`writersOf`): a run
+   * resumed or finished since, not only a new one, moves what the preview stood on.
+   */
+  writers: string[];
+  /** The SHA-256 of the incident as kept with the preview's files: the bytes an approval applies. */
   incidentDigest: string;
   snapshotName: string;
   snapshotDigest: string;
@@ -63,7 +70,7 @@ export class ProposalNotReproducedError extends Error {
   ) {
     super(
       `run ${proposal.appliedRunId} applied proposal ${proposal.proposalId} but did not reproduce it: ` +
-        `${differences.join("; ")}. Its changes are stored and their events sent; review them with hiwari report ` +
+        `${differences.join("; ")}. Its changes are stored and their events published (or waiting in the stream); review them with hiwari report ` +
         "and correct with a new proposal",
     );
     this.name = "ProposalNotReproducedError";
@@ -72,14 +79,27 @@ export class ProposalNotReproducedError extends Error {
 
 export const proposalIdOf = (previewRunId: string) => `prop-${previewRunId.replace(/^run-/, "")}`;
 
+/** The runs that could have written lines: not dry runs, not runs only requested. */
+const writing = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
+
 /**
  * The run a proposal stands on: the latest started run that could write lines (not a dry run), whatever its
  * status (a failed or interrupted run may have changed lines too), or null when none did.
  */
 export function baseRunOf(runs: readonly RunRecord[]): string | null {
-  const writers = runs.filter((r) => !r.dryRun && r.status !== "requested");
-  return writers.sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1)?.runId ?? null;
+  return [...writing(runs)].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1)?.runId ?? null;
 }
+
+/** Each run that could have written lines, as `runId status end`, sorted: what a preview stood on, whole. */
+export function writersOf(runs: readonly RunRecord[]): string[] {
+  return writing(runs)
+    .map((r) => `${r.runId} ${r.status} ${r.completedAt ?? r.error ?? ""}`.trim())
+    .sort();
+}
+
+/** A name as people mean it: spaces around it, full-width letters and case do not make another person. */
+export const samePerson = (a: string, b: string) =>
+  a.normalize("NFKC").trim().toLowerCase() === b.normalize("NFKC").trim().toLowerCase();
 
 /** A proposal from a completed preview, standing on the runs of its incident as they were before it. */
 export function proposalOf(
@@ -98,17 +118,19 @@ export function proposalOf(
   const running = runs.find((r) => !r.dryRun && r.status === "running");
   if (running)
     throw new ProposalRefusedError(
-      `run ${running.runId} of incident ${preview.incidentId} is running: propose once it has finished`,
+      `run ${running.runId} of incident ${preview.incidentId} is running: propose once it has finished ` +
+        `(if it died, resume it, or release it with hiwari unlock --incident-id ${preview.incidentId})`,
     );
   return {
     incidentId: preview.incidentId,
     proposalId: proposalIdOf(preview.runId),
     state: "open",
-    proposedBy,
+    proposedBy: proposedBy.trim(),
     reason,
     proposedAt: now.toISOString(),
     previewRunId: preview.runId,
     baseRunId: baseRunOf(runs),
+    writers: writersOf(runs),
     incidentDigest: preview.incidentDigest,
     snapshotName: preview.snapshotName,
     snapshotDigest: preview.snapshotDigest,
@@ -128,21 +150,37 @@ export interface ApprovalContext {
   snapshotDigest: string;
 }
 
+/** Why `approver` may not approve the proposal, whatever else stands now; undefined when they may. */
+export function personRefusal(proposal: Proposal, approver: string): string | undefined {
+  if (proposal.state === "approved" && proposal.approvedBy !== undefined && samePerson(approver, proposal.approvedBy))
+    return undefined; // its approver again: the approval resumes
+  if (proposal.state !== "open")
+    return (
+      `proposal ${proposal.proposalId} is ${proposal.state}` +
+      `${proposal.approvedBy ? ` (approved by ${proposal.approvedBy}${proposal.state === "approved" ? ", who can resume it" : ""})` : ""}` +
+      ": only an open proposal can be approved"
+    );
+  if (approver.trim() === "") return "an approval needs the approver's name";
+  if (samePerson(approver, proposal.proposedBy))
+    return `${approver.trim()} proposed ${proposal.proposalId}: another person must approve it (four eyes)`;
+  return undefined;
+}
+
 /** Why a proposal may not be applied now, or undefined when it may. */
 export function approvalRefusal(proposal: Proposal, now: ApprovalContext): string | undefined {
-  if (proposal.state !== "open")
-    return `proposal ${proposal.proposalId} is ${proposal.state}${proposal.approvedBy ? ` (approved by ${proposal.approvedBy})` : ""}: only an open proposal can be approved`;
-  if (now.approver.trim() === "") return "an approval needs the approver's name";
-  if (now.approver === proposal.proposedBy)
-    return `${now.approver} proposed ${proposal.proposalId}: another person must approve it (four eyes)`;
-  const base = baseRunOf(now.runs);
-  if (base !== proposal.baseRunId)
+  const person = personRefusal(proposal, now.approver);
+  if (person) return person;
+  // An approval resumed by its approver stands on the runs as they were, its own run (requested by the proposal
+  // id) apart.
+  const own = runIdOf(proposal.incidentId, proposal.proposalId);
+  const writers = writersOf(now.runs.filter((r) => r.runId !== own));
+  if (writers.join("\n") !== (proposal.writers ?? []).join("\n")) {
+    const moved = writers.find((w) => !(proposal.writers ?? []).includes(w)) ?? "a run";
     return (
-      `run ${base} of incident ${proposal.incidentId} came after the preview (which stood on ` +
-      `${proposal.baseRunId ?? "no run"}): the preview no longer says what applying it would do; propose again`
+      `run ${moved.split(" ")[0]} of incident ${proposal.incidentId} came, ended or was resumed after the preview (which ` +
+      `stood on ${proposal.baseRunId ?? "no run"}): the preview no longer says what applying it would do; propose again`
     );
-  const running = now.runs.find((r) => r.status === "running");
-  if (running) return `run ${running.runId} is running: approve once it has finished`;
+  }
   if (now.incidentDigest !== proposal.incidentDigest)
     return "the incident is not the one previewed (its SHA-256 differs): propose again";
   if (now.snapshotDigest !== proposal.snapshotDigest)
@@ -182,13 +220,13 @@ export async function approveProposal(
   proposal: Proposal,
   now: ApprovalContext,
   apply: (proposal: Proposal) => Promise<RunRecord>,
+  resumable: (error: unknown) => boolean = () => false,
   at: () => Date = () => new Date(),
 ): Promise<Proposal> {
-  // Its approver again, after an approval that died while applying it: the same run resumes.
-  if (proposal.state === "approved" && proposal.approvedBy === now.approver)
-    return settleApproved(store, proposal, apply);
   const refusal = approvalRefusal(proposal, now);
   if (refusal) throw new ProposalRefusedError(refusal);
+  // Its approver again, after an approval stopped while applying it: checked as above, the same run resumes.
+  if (proposal.state === "approved") return settleApproved(store, proposal, apply, resumable);
   const approved: Proposal = {
     ...proposal,
     state: "approved",
@@ -197,24 +235,30 @@ export async function approveProposal(
   };
   if (!(await store.updateProposal(approved, "open")))
     throw new ProposalRefusedError(`proposal ${proposal.proposalId} was approved by someone else meanwhile`);
-  return settleApproved(store, approved, apply);
+  return settleApproved(store, approved, apply, resumable);
 }
 
 /**
- * Applies an approved proposal (or resumes its run, when an approval died part-way) and settles it: applied when
- * the run reproduced it, else failed and thrown.
+ * Applies an approved proposal (or resumes its run, when an approval stopped part-way) and settles it: applied
+ * when the run reproduced it, else failed and thrown. An error `resumable` says a resume can recover leaves it
+ * approved.
  */
 export async function settleApproved(
   store: ProposalStore,
   approved: Proposal,
   apply: (proposal: Proposal) => Promise<RunRecord>,
+  resumable: (error: unknown) => boolean = () => false,
 ): Promise<Proposal> {
   let run: RunRecord;
   try {
     run = await apply(approved);
   } catch (e) {
-    const failed: Proposal = { ...approved, state: "failed", failure: (e as Error).message };
-    await store.updateProposal(failed, "approved");
+    // Stopped (a signal, the database gone, a full disk): left approved, for its approver to resume. Failed: so
+    // recorded, unless that cannot be written either; the run's own error is the news.
+    if (!resumable(e))
+      await store
+        .updateProposal({ ...approved, state: "failed", failure: (e as Error).message }, "approved")
+        .catch(() => undefined);
     throw e;
   }
   const differences = differencesFrom(approved, run);

@@ -101,7 +101,7 @@ describe("hiwari propose and approve (four eyes)", () => {
 
     // Assess: refused, named; both still open; no run besides the two
     expect((stale as Error).message).toMatch(
-      /^run run-[0-9a-f]{20} of incident moved came after the preview \(which stood on run-[0-9a-f]{20}\)/,
+      /^run run-[0-9a-f]{20} of incident moved came, ended or was resumed after the preview \(which stood on run-[0-9a-f]{20}\)/,
     );
     expect((changed as Error).message).toBe(
       `the snapshot ${w.files.subscriptions} is not the one previewed (its SHA-256 differs): propose again`,

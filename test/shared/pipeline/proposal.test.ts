@@ -78,6 +78,7 @@ describe("proposalOf", () => {
       proposedAt: "2011-12-24T01:00:00.000Z",
       previewRunId: "run-bbb",
       baseRunId: "run-aaa",
+      writers: ["run-aaa completed"],
       incidentDigest: "i-1",
       snapshotDigest: "s-1",
       snapshotName: "subs.csv",
@@ -94,7 +95,7 @@ describe("proposalOf", () => {
     expect(() => proposalOf(preview, [], "alice", "", at)).toThrow("a proposal needs a reason");
     const running = runRecord("run-ccc", "2011-12-24T00:30:00Z", { status: "running" });
     expect(() => proposalOf(preview, [first, running], "alice", "r", at)).toThrow(
-      "run run-ccc of incident inc is running: propose once it has finished",
+      "run run-ccc of incident inc is running: propose once it has finished (if it died, resume it, or release it with hiwari unlock --incident-id inc)",
     );
   });
 });
@@ -120,12 +121,27 @@ describe("approvalRefusal", () => {
     [
       "after another run",
       { runs: [first, preview, runRecord("run-ccc", "2011-12-25T00:00:00Z")] },
-      "run run-ccc of incident inc came after the preview (which stood on run-aaa): the preview no longer says what applying it would do; propose again",
+      "run run-ccc of incident inc came, ended or was resumed after the preview (which stood on run-aaa): the preview no longer says what applying it would do; propose again",
     ],
     [
       "after a failed run",
       { runs: [first, preview, runRecord("run-ccc", "2011-12-25T00:00:00Z", { status: "failed" })] },
-      "run run-ccc of incident inc came after the preview",
+      "run run-ccc of incident inc came, ended or was resumed after the preview",
+    ],
+    [
+      "after an earlier run was resumed and completed (the same latest run, another state)",
+      { runs: [runRecord("run-aaa", "2011-12-23T00:00:00Z", { completedAt: "2011-12-25T00:00:00Z" }), preview] },
+      "run run-aaa of incident inc came, ended or was resumed after the preview",
+    ],
+    [
+      "its proposer with another case and spaces",
+      { approver: " ALICE " },
+      "proposed prop-bbb: another person must approve it",
+    ],
+    [
+      "its proposer in full-width letters",
+      { approver: "ａｌｉｃｅ" },
+      "proposed prop-bbb: another person must approve it",
     ],
     [
       "another incident file",
@@ -210,9 +226,37 @@ describe("approveProposal", () => {
 
     expect(error).toBeInstanceOf(ProposalNotReproducedError);
     expect((error as Error).message).toBe(
-      "run run-applied applied proposal prop-bbb but did not reproduce it: voided 2 where the preview had 1. Its changes are stored and their events sent; review them with hiwari report and correct with a new proposal",
+      "run run-applied applied proposal prop-bbb but did not reproduce it: voided 2 where the preview had 1. Its changes are stored and their events published (or waiting in the stream); review them with hiwari report and correct with a new proposal",
     );
     expect(store.all.get("prop-bbb")).toMatchObject({ state: "failed", failure: "voided 2 where the preview had 1" });
+  });
+
+  it("leaves an approval stopped by a resumable error approved, for its approver to resume", async () => {
+    // Arrange
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    class Stopped extends Error {}
+    const resumable = (e: unknown) => e instanceof Stopped;
+    const stop = async (): Promise<RunRecord> => {
+      throw new Stopped("SIGINT");
+    };
+
+    // Act: stopped; then carol tries; then bob resumes it
+    await expect(approveProposal(store, p, now(), stop, resumable)).rejects.toThrow("SIGINT");
+    const stopped = store.all.get("prop-bbb") as Proposal;
+    const carol = await approveProposal(store, stopped, now({ approver: "carol" }), async () => first).catch(
+      (e: unknown) => e,
+    );
+    const applied = runRecord("run-applied", "2011-12-25T00:00:00Z");
+    const resumed = await approveProposal(store, stopped, now(), async () => applied, resumable);
+
+    // Assess
+    expect(stopped).toMatchObject({ state: "approved", approvedBy: "bob" });
+    expect((carol as Error).message).toBe(
+      "proposal prop-bbb is approved (approved by bob, who can resume it): only an open proposal can be approved",
+    );
+    expect(resumed).toMatchObject({ state: "applied", approvedBy: "bob", appliedRunId: "run-applied" });
   });
 
   it("lets only one of two approvals at once apply it, and resumes an approval that died for its approver", async () => {

@@ -73,6 +73,7 @@ describe("DynamoDbRefundStore: proposals (four eyes), beside the runs", () => {
     proposedAt,
     previewRunId: `run-${proposalId}`,
     baseRunId: null,
+    writers: [],
     incidentDigest: "i",
     snapshotName: "s.csv",
     snapshotDigest: "s",
