@@ -52,7 +52,7 @@ function readCheckpoint(file: string): Checkpoint {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw damaged("not a JSON object");
   const c = parsed as Partial<Checkpoint>;
   if (typeof c.positions === "object" && c.positions !== null)
-    return { positions: c.positions, committed: c.committed ?? {}, lines: c.lines, repairing: c.repairing };
+    return { ...c, positions: c.positions, committed: c.committed ?? {} }; // lines, tails, repairing as kept
   return { positions: parsed as Record<string, string>, committed: {} };
 }
 

@@ -268,6 +268,23 @@ describe("drainStream and the files its handler appends to", () => {
     expect(result.handled).toBe(10);
   });
 
+  it("repairs an events file replaced between two drains by one as long (its last bytes differ)", async () => {
+    // Arrange: a whole drain; the file rewritten with other lines of the same length
+    const w = await world("replaced", 4);
+    await w.drain();
+    const text = readFileSync(w.events, "utf8");
+    // Other ids and keys, the same bytes long (the last 64 bytes, which the checkpoint keeps, differ)
+    writeFileSync(w.events, text.replace(/"eventId":"./g, '"eventId":"~').replaceAll("L-", "X-"));
+
+    // Act
+    const result = await w.drain();
+
+    // Assess: the four records' lines appended again, after the replaced ones
+    expect(result.repairs).toEqual([{ file: w.events, restored: 4, missing: 0 }]);
+    expect(w.eventIds()).toHaveLength(8);
+    expect(readFileSync(w.events, "utf8").endsWith(text)).toBe(true);
+  });
+
   it("says it cannot tell what is missing when the checkpoint kept no line count (an earlier hiwari)", async () => {
     const w = await world("no-count", 4);
     await w.drain();
