@@ -54,6 +54,7 @@ export class HiwariStack extends Stack {
       runs: this.runs.table,
       bucket: this.bucket.bucket,
       stateMachine: this.pipeline.stateMachine,
+      requireProposalForReruns: props.stage.requireProposalForReruns,
       logRetention,
       removalPolicy,
     });

@@ -13,8 +13,8 @@ export const STAGE_CONTEXT_KEY = "stage";
 export const DEFAULT_STAGE: StageName = "dev";
 
 /**
- * Everything that differs between stages. Only data lifetime differs (removal, deletion protection, archive,
- * log and snapshot-version retention): both stages build the same resources with the same settings.
+ * Everything that differs between stages: data lifetime (removal, deletion protection, archive, log and
+ * snapshot-version retention) and whether a rerun needs four eyes. Both stages build the same resources.
  */
 export interface StageConfig {
   readonly stageName: StageName;
@@ -28,6 +28,12 @@ export interface StageConfig {
   readonly logRetention: RetentionDays;
   /** How long a replaced or deleted snapshot version is kept in the run bucket. */
   readonly noncurrentVersionRetention: Duration;
+  /**
+   * Four eyes on reruns: the runs POST refuses a run that writes lines for an incident that has one already,
+   * unless it comes through an approved proposal (`POST …/proposals`, another person's `…/approve`). Dry runs and
+   * an incident's first run are never refused. Given to start-run as REQUIRE_PROPOSAL_FOR_RERUNS.
+   */
+  readonly requireProposalForReruns: boolean;
 }
 
 const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
@@ -38,6 +44,7 @@ const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     archiveRetention: Duration.days(7),
     logRetention: RetentionDays.ONE_MONTH,
     noncurrentVersionRetention: Duration.days(30),
+    requireProposalForReruns: false,
   },
   prod: {
     stageName: "prod",
@@ -46,6 +53,7 @@ const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     archiveRetention: Duration.days(400),
     logRetention: RetentionDays.THIRTEEN_MONTHS,
     noncurrentVersionRetention: Duration.days(400),
+    requireProposalForReruns: true,
   },
 };
 

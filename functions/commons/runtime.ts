@@ -1,5 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import type { S3Location } from "../../shared/api/run-request";
+import type { ProposalStore } from "../../shared/pipeline/proposal";
 import type { RunFiles, RunRef, SnapshotBytes } from "../../shared/pipeline/run-steps";
 import type { RefundStore } from "../../shared/store/refund-store";
 import { requiredEnv, storeFromEnvironment } from "./environment";
@@ -19,12 +20,18 @@ export interface RunDeps {
   store: RefundStore;
   snapshotOf(location: S3Location): SnapshotBytes;
   filesOf(ref: RunRef): RunFilesAt;
+  /**
+   * Where proposals are kept: complete and fail settle the proposal a run applies (a run of an approval through
+   * the finance API). Absent under `hiwari run`, whose approve settles its proposal itself.
+   */
+  proposals?: ProposalStore;
 }
 
 /** The AWS adapters: the snapshot pinned to its version in S3, the run's files under `runs/<incident>/<run>/`. */
-export function s3RunDeps(store: RefundStore, s3: S3Client, runBucket: string): RunDeps {
+export function s3RunDeps(store: RefundStore, s3: S3Client, runBucket: string, proposals?: ProposalStore): RunDeps {
   return {
     store,
+    ...(proposals ? { proposals } : {}),
     snapshotOf: (location) => new S3Snapshot(s3, location),
     filesOf: (ref) => new S3RunFiles(s3, runBucket, runPrefix(ref)),
   };
@@ -34,6 +41,9 @@ let deps: RunDeps | undefined;
 
 /** The deployed dependencies, from the environment CDK sets (built once per container, clients traced). */
 export function runDepsFromEnvironment(): RunDeps {
-  deps ??= s3RunDeps(storeFromEnvironment(), tracer.captureAWSv3Client(new S3Client({})), requiredEnv("WORK_BUCKET"));
+  if (!deps) {
+    const store = storeFromEnvironment(); // runs and proposals
+    deps = s3RunDeps(store, tracer.captureAWSv3Client(new S3Client({})), requiredEnv("WORK_BUCKET"), store);
+  }
   return deps;
 }

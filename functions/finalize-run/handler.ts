@@ -1,5 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { type ProposalStore, settleProposalRun } from "../../shared/pipeline/proposal";
 import {
   completeStep,
   failStep,
@@ -8,6 +9,7 @@ import {
   type ShardResult,
 } from "../../shared/pipeline/run-steps";
 import { sliceOfItem } from "../../shared/pipeline/survey-snapshot";
+import type { RunRecord } from "../../shared/store/refund-store";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
@@ -82,14 +84,44 @@ export function makeShardHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   });
 }
 
-/** complete-run: the run's counts and totals, its record, `Refund Run Completed`, the lock released. */
+/**
+ * The proposal an ended run applied (`proposalId`: an approval through the finance API), settled: applied, or
+ * failed. A completed run that did not reproduce its preview is loud (ProposalsNotReproduced, an error log with
+ * the differences), yet stays completed: its changes are stored and their events on their way.
+ */
+async function settleProposal(proposals: ProposalStore | undefined, run: RunRecord | undefined): Promise<void> {
+  if (!proposals || run?.proposalId === undefined) return;
+  const settled = await settleProposalRun(proposals, run);
+  if (!settled) return;
+  const { proposal, differences } = settled;
+  const about = { incidentId: run.incidentId, runId: run.runId, proposalId: proposal.proposalId };
+  if (proposal.state === "applied") {
+    metrics.addMetric("ProposalsApplied", MetricUnit.Count, 1);
+    logger.info("proposal applied: the run reproduced its preview", about);
+  } else if (run.status === "completed") {
+    metrics.addMetric("ProposalsNotReproduced", MetricUnit.Count, 1);
+    logger.error("proposal not reproduced: the run's changes stand, review them and correct with a new proposal", {
+      ...about,
+      differences,
+    });
+  } else {
+    metrics.addMetric("ProposalsFailed", MetricUnit.Count, 1);
+    logger.error("proposal failed: its run failed", about);
+  }
+}
+
+/**
+ * complete-run: the run's counts and totals, its record, `Refund Run Completed`, the lock released; then the
+ * proposal the run applied, if any, settled.
+ */
 export function makeCompleteHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown) => {
     const ref = RunRefSchema.parse(event);
-    const { store, filesOf } = deps();
+    const { store, filesOf, proposals } = deps();
     const done = await completeStep(ref, { store, files: filesOf(ref) });
     metrics.addMetric("RunsCompleted", MetricUnit.Count, 1);
     logger.info("run completed", { runId: done.runId, counts: done.counts });
+    await settleProposal(proposals, done);
     return {
       incidentId: done.incidentId,
       runId: done.runId,
@@ -122,7 +154,8 @@ export function messageOf(error: { Error?: string; Cause?: string } | undefined)
 export const DRAIN_MS = 16 * 60 * 1000;
 
 /**
- * fail-run: a run's failure on its record, the lock given up after the drain, so a corrected rerun can start.
+ * fail-run: a run's failure on its record, the lock given up after the drain, so a corrected rerun can start; the
+ * proposal the run applied, if any, settled (failed, or as complete would, when the run completed after all).
  * Invoked by the state machine's Catch, and by a rule on executions that ended without it (timed out, stopped).
  * A Map child's Catch invokes it too, with the child's batches: the child's own error is then recorded on the run
  * (the run itself fails when the Map does, and its error names the child's).
@@ -145,7 +178,9 @@ export function makeFailHandler(deps: () => RunDeps = runDepsFromEnvironment, dr
     }
     const { ref, error } = failure;
     const message = messageOf(error);
-    await failStep(ref, message, deps(), drainMs);
+    const { store, proposals } = deps();
+    await failStep(ref, message, { store }, drainMs);
+    if (proposals) await settleProposal(proposals, await store.getRun(ref.incidentId, ref.runId));
     metrics.addMetric("RunsFailed", MetricUnit.Count, 1);
     // The message may name a line (a subscriber): it is on the run record; the log has the error's kind only.
     logger.error("run failed", { runId: ref.runId, error: error.Error ?? "unknown" });

@@ -18,6 +18,7 @@ import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { StateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
 import { z } from "zod";
+import { ProposalRequestBodySchema } from "../../shared/api/proposal-request";
 import { RunRequestBodySchema } from "../../shared/api/run-request";
 import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
@@ -33,20 +34,26 @@ export interface FinanceApiProps {
   readonly runs: Table;
   readonly bucket: Bucket;
   readonly stateMachine: StateMachine;
+  /** The stage's four eyes on reruns (StageConfig.requireProposalForReruns). */
+  readonly requireProposalForReruns: boolean;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
 }
 
 /**
  * The finance API: `POST /incidents/{incidentId}/runs` (start-run), `GET /incidents/{incidentId}/runs` and
- * `GET /incidents/{incidentId}/runs/{runId}` (runs-api). Every method is IAM-authorised (SigV4: finance's own
- * AWS credentials, as `hiwari rerun --api` signs). The POST body is checked twice with the same zod schema: by
- * API Gateway against the JSON Schema generated from it, and field by field (the incident too) in start-run.
+ * `GET /incidents/{incidentId}/runs/{runId}` (runs-api); four eyes: `POST /incidents/{incidentId}/proposals` and
+ * its GETs, one proposal's too (proposals-api), and `POST /incidents/{incidentId}/proposals/{proposalId}/approve`
+ * (approve-proposal). Every method is IAM-authorised (SigV4: finance's own AWS credentials, as `hiwari rerun
+ * --api` signs): who proposes and who approves is the caller's IAM principal. A POST body is checked twice with
+ * the same zod schema: by API Gateway against the JSON Schema generated from it, and in the function.
  */
 export class FinanceApi extends Construct {
   readonly api: RestApi;
   readonly startRun: HiwariFunction;
   readonly readRuns: HiwariFunction;
+  readonly proposals: HiwariFunction;
+  readonly approve: HiwariFunction;
   readonly serverErrorsAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: FinanceApiProps) {
@@ -58,27 +65,58 @@ export class FinanceApi extends Construct {
       timeout: FUNCTION_TIMEOUTS.api,
       memorySize: 512,
     };
-    this.startRun = new HiwariFunction(this, "StartRun", {
-      ...common,
-      entry: "start-run/handler.ts",
-      description: "hiwari start-run: validate a run request, record the run, start its execution",
-      environment: {
-        REFUNDS_TABLE: props.refunds.tableName,
-        RUNS_TABLE: runs.tableName,
-        SNAPSHOT_BUCKET: bucket.bucketName,
-        STATE_MACHINE_ARN: stateMachine.stateMachineArn,
-      },
-    })
-      .allow(["dynamodb:GetItem", "dynamodb:PutItem"], [runs.tableArn])
-      .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
-      // The incident goes to prepare by reference: start-run leaves it among the run's files, and writes nothing else.
-      .allow(["s3:PutObject"], [bucket.arnForObjects(`${RUNS_PREFIX}*/${INCIDENT_FILE}`)])
-      .allow(["states:StartExecution"], [stateMachine.stateMachineArn]);
-    acknowledgeWildcard(
-      this.startRun.role,
-      `${arnOf(bucket)}/${RUNS_PREFIX}*/${INCIDENT_FILE}`,
-      "a run's incident document, under its run's prefix (runs/<incident>/<run>/), named by start-run",
+    const starting = {
+      REFUNDS_TABLE: props.refunds.tableName,
+      RUNS_TABLE: runs.tableName,
+      SNAPSHOT_BUCKET: bucket.bucketName,
+      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+      REQUIRE_PROPOSAL_FOR_RERUNS: String(props.requireProposalForReruns),
+    };
+    const incidentFiles = `${RUNS_PREFIX}*/${INCIDENT_FILE}`;
+    /** What starting a run takes (start-run's, and an approval's): pin the snapshot, record the run, start it. */
+    const startsRuns = (fn: HiwariFunction) => {
+      fn.allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
+        // The incident goes to prepare by reference: left among the run's files, and nothing else written there.
+        .allow(["s3:PutObject"], [bucket.arnForObjects(incidentFiles)])
+        .allow(["states:StartExecution"], [stateMachine.stateMachineArn]);
+      acknowledgeWildcard(
+        fn.role,
+        `${arnOf(bucket)}/${incidentFiles}`,
+        "a run's incident document, under its run's prefix (runs/<incident>/<run>/), named by the function",
+      );
+      return fn;
+    };
+    this.startRun = startsRuns(
+      new HiwariFunction(this, "StartRun", {
+        ...common,
+        entry: "start-run/handler.ts",
+        description: "hiwari start-run: validate a run request, record the run, start its execution",
+        environment: starting,
+      }),
+    ).allow(
+      // Four eyes on reruns: the incident's runs are read to tell a rerun (only where the stage requires it).
+      props.requireProposalForReruns
+        ? ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+        : ["dynamodb:GetItem", "dynamodb:PutItem"],
+      [runs.tableArn],
     );
+    this.proposals = new HiwariFunction(this, "Proposals", {
+      ...common,
+      entry: "proposals-api/handler.ts",
+      description: "hiwari proposals-api: propose a preview (a dry run), an incident's proposals, and one",
+      environment: { REFUNDS_TABLE: props.refunds.tableName, RUNS_TABLE: runs.tableName },
+    }).allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn]);
+    this.approve = startsRuns(
+      new HiwariFunction(this, "ApproveProposal", {
+        ...common,
+        entry: "approve-proposal/handler.ts",
+        description: "hiwari approve-proposal: another person approves a proposal, which starts its run",
+        environment: starting,
+      }),
+    )
+      .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
+      // The previewed incident, as its preview kept it among its files: the bytes the approved run applies.
+      .allow(["s3:GetObject"], [bucket.arnForObjects(incidentFiles)]);
     this.readRuns = new HiwariFunction(this, "ReadRuns", {
       ...common,
       entry: "runs-api/handler.ts",
@@ -117,7 +155,8 @@ export class FinanceApi extends Construct {
     // No test-invoke permission: the console's "Test" calls a method's integration without its IAM authorisation
     // (it needs only the API Gateway management API), so a function is reached through the deployed stage only.
     const integration = (fn: HiwariFunction) => new LambdaIntegration(fn.fn, { allowTestInvoke: false });
-    const incidentRuns = this.api.root.addResource("incidents").addResource("{incidentId}").addResource("runs");
+    const incident = this.api.root.addResource("incidents").addResource("{incidentId}");
+    const incidentRuns = incident.addResource("runs");
     incidentRuns.addMethod("POST", integration(this.startRun), {
       requestModels: { "application/json": body },
       requestValidator: validator,
@@ -132,8 +171,37 @@ export class FinanceApi extends Construct {
       requestParameters: { "method.request.path.incidentId": true, "method.request.path.runId": true },
     });
 
+    const proposalBody = new Model(this, "ProposalRequestModel", {
+      restApi: this.api,
+      contentType: "application/json",
+      description: "POST /incidents/{incidentId}/proposals, generated from the zod schema proposals-api validates with",
+      schema: jsonSchemaOf(ProposalRequestBodySchema),
+    });
+    const incidentParameter = { "method.request.path.incidentId": true };
+    const proposals = incident.addResource("proposals");
+    proposals.addMethod("POST", integration(this.proposals), {
+      requestModels: { "application/json": proposalBody },
+      requestValidator: validator,
+      requestParameters: incidentParameter,
+    });
+    proposals.addMethod("GET", integration(this.proposals), {
+      requestValidator: validator,
+      requestParameters: incidentParameter,
+    });
+    const proposal = proposals.addResource("{proposalId}");
+    const proposalParameters = { ...incidentParameter, "method.request.path.proposalId": true };
+    proposal.addMethod("GET", integration(this.proposals), {
+      requestValidator: validator,
+      requestParameters: proposalParameters,
+    });
+    // No body model: the body may be empty, and whatever it holds is ignored (the approver is the IAM principal).
+    proposal.addResource("approve").addMethod("POST", integration(this.approve), {
+      requestValidator: validator,
+      requestParameters: proposalParameters,
+    });
+
     this.serverErrorsAlarm = alarmAbove(this, "ServerErrorsAlarm", {
-      description: "the finance API answers 5xx: see the start-run / runs-api logs",
+      description: "the finance API answers 5xx: see the start-run / runs-api / proposals-api / approve-proposal logs",
       metric: this.api.metricServerError(),
     });
 
@@ -154,11 +222,14 @@ export class FinanceApi extends Construct {
   }
 }
 
-/** The request body's JSON Schema (draft 4, as API Gateway models take it), from the zod schema itself. */
-export function requestModelSchema(): JsonSchema {
-  const { $schema: _, ...schema } = z.toJSONSchema(RunRequestBodySchema, { target: "draft-4", io: "input" }) as Record<
+/** A request body's JSON Schema (draft 4, as API Gateway models take it), from the zod schema itself. */
+export function jsonSchemaOf(zodSchema: z.ZodType): JsonSchema {
+  const { $schema: _, ...schema } = z.toJSONSchema(zodSchema, { target: "draft-4", io: "input" }) as Record<
     string,
     unknown
   >;
   return { ...(schema as JsonSchema), schema: JsonSchemaVersion.DRAFT4 };
 }
+
+/** The runs POST body's JSON Schema. */
+export const requestModelSchema = (): JsonSchema => jsonSchemaOf(RunRequestBodySchema);

@@ -27,7 +27,13 @@ export class OperationsDashboard extends Construct {
       new AlarmStatusWidget({
         title: "alarms",
         width: 24,
-        alarms: [pipeline.failedRunsAlarm, events.deadLetterAlarm, ...events.otherAlarms, api.serverErrorsAlarm],
+        alarms: [
+          pipeline.failedRunsAlarm,
+          pipeline.proposalsNotReproducedAlarm,
+          events.deadLetterAlarm,
+          ...events.otherAlarms,
+          api.serverErrorsAlarm,
+        ],
       }),
     );
     this.dashboard.addWidgets(

@@ -1,5 +1,5 @@
 import { Aws, type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { type Alarm, MathExpression } from "aws-cdk-lib/aws-cloudwatch";
+import { type Alarm, MathExpression, Metric } from "aws-cdk-lib/aws-cloudwatch";
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
 import { Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -82,6 +82,8 @@ export class RunPipeline extends Construct {
   readonly complete: HiwariFunction;
   readonly fail: HiwariFunction;
   readonly failedRunsAlarm: Alarm;
+  /** A run applying an approved proposal completed otherwise than its preview (complete-run's metric). */
+  readonly proposalsNotReproducedAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: RunPipelineProps) {
     super(scope, id);
@@ -333,6 +335,17 @@ export class RunPipeline extends Construct {
     for (const resource of [`${executions}:${self}:*`, `${executions}:${self}/ComputeBatches:*`])
       acknowledgeWildcard(this.stateMachine, resource, "the Distributed Map's child executions of this state machine");
 
+    this.proposalsNotReproducedAlarm = alarmAbove(this, "ProposalsNotReproducedAlarm", {
+      description:
+        "a run applying an approved proposal did not reproduce its preview; its changes stand: see docs/operations.md",
+      metric: new Metric({
+        namespace: "hiwari",
+        metricName: "ProposalsNotReproduced",
+        dimensionsMap: { service: "hiwari" },
+        statistic: "Sum",
+        period: Duration.minutes(5),
+      }),
+    });
     this.failedRunsAlarm = alarmAbove(this, "FailedRunsAlarm", {
       description:
         "a refund run failed, timed out or was stopped: its error is on the run record; see docs/operations.md",

@@ -119,6 +119,17 @@ export function parseS3Uri(uri: string): S3Location | undefined {
   return { bucket: m[1] as string, key: m[2] as string };
 }
 
+/**
+ * Parses a recorded snapshot name pinned to its version, `s3://bucket/key?versionId=…` (as `s3Uri` writes it):
+ * undefined for a name without a version (a local file's path, or an S3 object read as its latest version).
+ */
+export function parsePinnedS3Uri(uri: string): Required<S3Location> | undefined {
+  const at = uri.lastIndexOf("?versionId=");
+  const location = at < 0 ? undefined : parseS3Uri(uri.slice(0, at));
+  const versionId = at < 0 ? "" : decodeURIComponent(uri.slice(at + "?versionId=".length));
+  return location && versionId !== "" ? { ...location, versionId } : undefined;
+}
+
 /** Where a run's incident document is (an object among its files) and the SHA-256 of its bytes. */
 export const IncidentRefSchema = z.strictObject({
   bucket: z.string().min(1),

@@ -71,6 +71,8 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
     snapshotDigest: request.snapshotDigest,
     snapshotName: request.snapshotName,
     batchSize: request.batchSize,
+    // Recorded by the API with the request (an approved proposal's run): kept, for complete to settle it.
+    ...(existing?.proposalId !== undefined ? { proposalId: existing.proposalId } : {}),
   };
   await store.putRun(run);
   // Fresh: no run ever wrote for this incident (dry runs write no line), so batches may skip reading.

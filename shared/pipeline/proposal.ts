@@ -54,9 +54,19 @@ export interface ProposalStore {
   updateProposal(proposal: Proposal, from: ProposalState): Promise<boolean>;
 }
 
+/**
+ * What kind of refusal: `invalid`, something is missing (a name, a reason); `forbidden`, this person may not do it
+ * (the proposer approving their own proposal); `conflict`, what stands now does not allow it (a run since, a
+ * proposal no longer open). The finance API answers 400, 403 and 409.
+ */
+export type RefusalKind = "invalid" | "forbidden" | "conflict";
+
 /** Thrown when a proposal cannot be made or applied: the message says why and what to do. */
 export class ProposalRefusedError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: RefusalKind = "conflict",
+  ) {
     super(message);
     this.name = "ProposalRefusedError";
   }
@@ -113,8 +123,8 @@ export function proposalOf(
     throw new ProposalRefusedError(
       `run ${preview.runId} is not a completed preview (a dry run): it cannot be proposed`,
     );
-  if (proposedBy.trim() === "") throw new ProposalRefusedError("a proposal needs its proposer's name");
-  if (reason.trim() === "") throw new ProposalRefusedError("a proposal needs a reason");
+  if (proposedBy.trim() === "") throw new ProposalRefusedError("a proposal needs its proposer's name", "invalid");
+  if (reason.trim() === "") throw new ProposalRefusedError("a proposal needs a reason", "invalid");
   const running = runs.find((r) => !r.dryRun && r.status === "running");
   if (running)
     throw new ProposalRefusedError(
@@ -137,6 +147,30 @@ export function proposalOf(
     counts: preview.counts,
     totals: preview.totals,
   };
+}
+
+/**
+ * A proposal of the preview `previewRunId` among the incident's runs now (the finance API's propose): it stands on
+ * the runs started before the preview; refused (a conflict) when a run that writes started after it, since the
+ * preview no longer says what applying it would do. Undefined when the incident has no such run.
+ */
+export function proposalOfPreview(
+  runs: readonly RunRecord[],
+  previewRunId: string,
+  proposedBy: string,
+  reason: string,
+  now: Date,
+): Proposal | undefined {
+  const preview = runs.find((r) => r.runId === previewRunId);
+  if (!preview) return undefined;
+  const later = runs.find((r) => !r.dryRun && r.runId !== previewRunId && r.startedAt > preview.startedAt);
+  if (later)
+    throw new ProposalRefusedError(
+      `run ${later.runId} started after the preview ${previewRunId}: the preview no longer says what applying it ` +
+        "would do; preview again",
+    );
+  const before = runs.filter((r) => r.runId !== previewRunId && r.startedAt < preview.startedAt);
+  return proposalOf(preview, before, proposedBy, reason, now);
 }
 
 /** What the approver brings, and what stands now. */
@@ -223,10 +257,40 @@ export async function approveProposal(
   resumable: (error: unknown) => boolean = () => false,
   at: () => Date = () => new Date(),
 ): Promise<Proposal> {
+  const approved = await markApproved(store, proposal, now, at);
+  return settleApproved(store, approved, apply, resumable);
+}
+
+/**
+ * `personRefusal` as an error of its kind: a proposal no longer open is a conflict, an approver without a name
+ * invalid, and its proposer (or anyone the same person by `samePerson`) forbidden. Undefined when they may approve.
+ */
+export function approverRefusal(proposal: Proposal, approver: string): ProposalRefusedError | undefined {
+  const why = personRefusal(proposal, approver);
+  if (why === undefined) return undefined;
+  const kind: RefusalKind = proposal.state !== "open" ? "conflict" : approver.trim() === "" ? "invalid" : "forbidden";
+  return new ProposalRefusedError(why, kind);
+}
+
+/**
+ * Approves a proposal without applying it: refused (ProposalRefusedError, of its kind) unless `approvalRefusal`
+ * finds nothing, then marked approved on the condition it is still open (one approval wins). A proposal its
+ * approver approved already comes back as it is (the approval resumes: the same run, by the proposal id). The
+ * finance API applies it by starting a run that complete settles (`settleProposalRun`); `approveProposal` applies
+ * it at once.
+ */
+export async function markApproved(
+  store: ProposalStore,
+  proposal: Proposal,
+  now: ApprovalContext,
+  at: () => Date = () => new Date(),
+): Promise<Proposal> {
+  const person = approverRefusal(proposal, now.approver);
+  if (person) throw person;
   const refusal = approvalRefusal(proposal, now);
   if (refusal) throw new ProposalRefusedError(refusal);
   // Its approver again, after an approval stopped while applying it: checked as above, the same run resumes.
-  if (proposal.state === "approved") return settleApproved(store, proposal, apply, resumable);
+  if (proposal.state === "approved") return proposal;
   const approved: Proposal = {
     ...proposal,
     state: "approved",
@@ -235,7 +299,7 @@ export async function approveProposal(
   };
   if (!(await store.updateProposal(approved, "open")))
     throw new ProposalRefusedError(`proposal ${proposal.proposalId} was approved by someone else meanwhile`);
-  return settleApproved(store, approved, apply, resumable);
+  return approved;
 }
 
 /**
@@ -271,4 +335,61 @@ export async function settleApproved(
   await store.updateProposal(settled, "approved");
   if (differences.length > 0) throw new ProposalNotReproducedError(settled, differences);
   return settled;
+}
+
+/**
+ * What a run that applied a proposal did otherwise than previewed: `differencesFrom`, and first the inputs it
+ * read, should they not be the previewed ones (the approval pins them; this holds it to that).
+ */
+export function appliedDifferences(proposal: Proposal, applied: RunRecord): string[] {
+  const out: string[] = [];
+  if (applied.incidentDigest !== proposal.incidentDigest)
+    out.push(`the incident's SHA-256 is ${applied.incidentDigest} where the preview's was ${proposal.incidentDigest}`);
+  if (applied.status === "completed" && applied.snapshotDigest !== proposal.snapshotDigest)
+    out.push(`the snapshot's SHA-256 is ${applied.snapshotDigest} where the preview's was ${proposal.snapshotDigest}`);
+  return [...out, ...differencesFrom(proposal, applied)];
+}
+
+/** A proposal settled by the end of its run, and what the run did not reproduce (none when applied). */
+export interface Settlement {
+  proposal: Proposal;
+  differences: string[];
+}
+
+/**
+ * Settles the proposal a run applies (`run.proposalId`) once the run has ended: the finance API's approval starts
+ * the run and answers; complete (or fail) settles. Completed and reproducing the preview: `applied`. Completed
+ * otherwise: `failed`, with the differences (the run's changes stand: loud, see docs/operations.md). Failed:
+ * `failed`, with the run's error. Undefined when there is nothing to settle: no proposal, a run not ended, or a
+ * proposal settled already (a retried step), its state changed only from `approved`.
+ */
+export async function settleProposalRun(store: ProposalStore, run: RunRecord): Promise<Settlement | undefined> {
+  if (run.proposalId === undefined || (run.status !== "completed" && run.status !== "failed")) return undefined;
+  const proposal = await store.getProposal(run.incidentId, run.proposalId);
+  if (proposal?.state !== "approved") return undefined;
+  const failed = run.status === "failed";
+  const differences = failed ? [] : appliedDifferences(proposal, run);
+  const failure = failed
+    ? `run ${run.runId} failed: ${run.error ?? "unknown error"}`
+    : differences.length > 0
+      ? differences.join("; ")
+      : undefined;
+  const settled: Proposal = {
+    ...proposal,
+    appliedRunId: run.runId,
+    state: failure === undefined ? "applied" : "failed",
+    ...(failure === undefined ? {} : { failure }),
+  };
+  if (!(await store.updateProposal(settled, "approved"))) return undefined;
+  return { proposal: settled, differences };
+}
+
+/**
+ * An approved proposal whose run could not be started (its snapshot gone, its request id taken by another
+ * request): marked failed with why, on the condition it is still approved. Nothing was applied; propose again.
+ */
+export async function failApproved(store: ProposalStore, approved: Proposal, failure: string): Promise<Proposal> {
+  const failed: Proposal = { ...approved, state: "failed", failure };
+  await store.updateProposal(failed, "approved");
+  return failed;
 }

@@ -101,6 +101,11 @@ export interface RunRecord {
    * Map itself only says that a child failed, and the run's error names this one.
    */
   batchError?: string;
+  /**
+   * The proposal this run applies (four eyes through the finance API: approving it starts this run, with the
+   * proposal id as its request id). When the run ends, the proposal is settled: applied, or failed with why.
+   */
+  proposalId?: string;
 }
 
 /** Thrown when another run holds the incident's lock. */

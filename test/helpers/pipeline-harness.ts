@@ -43,7 +43,7 @@ export async function startHarness(): Promise<Harness> {
   await createTables(db.client, TABLES);
   const s3 = new FakeS3();
   const store = new DynamoDbRefundStore(db.client, TABLES);
-  const deps: RunDeps = s3RunDeps(store, s3.client, BUCKET);
+  const deps: RunDeps = s3RunDeps(store, s3.client, BUCKET, store);
   return { db, s3, store, deps: () => deps, stop: () => db.stop() };
 }
 

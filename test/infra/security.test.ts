@@ -81,6 +81,8 @@ describe("least privilege: every role of the stack, and exactly what it may do",
   it("lets each role be assumed only by the service that runs it", () => {
     const lambda = rolesOf(app.template).filter(assumedByLambda);
     expect(lambda).toEqual([
+      "FinanceApiApproveProposalRole",
+      "FinanceApiProposalsRole",
       "FinanceApiReadRunsRole",
       "FinanceApiStartRunRole",
       "RefundEventsPublishEventsRole",
@@ -125,7 +127,7 @@ describe("least privilege: every role of the stack, and exactly what it may do",
     const roles = ofType("AWS::Lambda::Function").map(([, f]) =>
       bare((f.Properties.Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string),
     );
-    expect(roles).toHaveLength(8);
+    expect(roles).toHaveLength(10);
     expect(new Set(roles).size).toBe(roles.length);
     expect(roles.every(assumedByLambda)).toBe(true);
   });
@@ -142,7 +144,7 @@ describe("least privilege: every role of the stack, and exactly what it may do",
 });
 
 describe("who may reach the functions and the data", () => {
-  it("lets API Gateway invoke start-run and runs-api from the v1 stage's methods only, and one rule fail-run", () => {
+  it("lets API Gateway invoke the API's functions from the v1 stage's methods only, and one rule fail-run", () => {
     const permissions = ofType("AWS::Lambda::Permission").map(([, p]) =>
       [
         p.Properties.Action,
@@ -155,6 +157,10 @@ describe("who may reach the functions and the data", () => {
       "arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:FinanceApi/FinanceApiDeploymentStagev1";
     // No `test-invoke-stage` permission: the console's test calls an integration without the method's IAM check.
     expect(permissions.sort()).toEqual([
+      `lambda:InvokeFunction FinanceApiApproveProposalFunction.Arn apigateway.amazonaws.com ${api}/POST/incidents/*/proposals/*/approve`,
+      `lambda:InvokeFunction FinanceApiProposalsFunction.Arn apigateway.amazonaws.com ${api}/GET/incidents/*/proposals`,
+      `lambda:InvokeFunction FinanceApiProposalsFunction.Arn apigateway.amazonaws.com ${api}/GET/incidents/*/proposals/*`,
+      `lambda:InvokeFunction FinanceApiProposalsFunction.Arn apigateway.amazonaws.com ${api}/POST/incidents/*/proposals`,
       `lambda:InvokeFunction FinanceApiReadRunsFunction.Arn apigateway.amazonaws.com ${api}/GET/incidents/*/runs`,
       `lambda:InvokeFunction FinanceApiReadRunsFunction.Arn apigateway.amazonaws.com ${api}/GET/incidents/*/runs/*`,
       `lambda:InvokeFunction FinanceApiStartRunFunction.Arn apigateway.amazonaws.com ${api}/POST/incidents/*/runs`,
@@ -290,6 +296,8 @@ describe("encryption at rest", () => {
       RefundEventsArchive: "AWS owned key",
       RunPipelineStateMachine: "AWS owned key",
       FinanceApiAccessLogs: logs,
+      FinanceApiApproveProposalLogs: logs,
+      FinanceApiProposalsLogs: logs,
       FinanceApiReadRunsLogs: logs,
       FinanceApiStartRunLogs: logs,
       RefundEventsPublishEventsLogs: logs,

@@ -1,6 +1,4 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEvent } from "aws-lambda";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler, type StartRunDeps } from "../../../functions/start-run/handler";
 import { ExecutionInputSchema } from "../../../shared/api/run-request";
@@ -8,37 +6,8 @@ import { runIdOf, sha256 } from "../../../shared/pipeline/run-context";
 import { readRunIncident } from "../../../shared/pipeline/run-steps";
 import type { RunRecord } from "../../../shared/store/refund-store";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
+import { fakeStepFunctions, STATE_MACHINE } from "../../helpers/fake-step-functions";
 import { BUCKET, type Harness, lambdaContext, startHarness } from "../../helpers/pipeline-harness";
-
-const STATE_MACHINE = "arn:aws:states:ap-northeast-1:123456789012:stateMachine:hiwari-runs";
-
-/**
- * Step Functions as its API documents StartExecution for a standard workflow: a name is used once; the same name
- * with the same input answers as the first call did (the execution is not started again); another input under
- * that name is ExecutionAlreadyExists.
- */
-function fakeStepFunctions() {
-  const sfn = new SFNClient({ region: "ap-northeast-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
-  const executions = new Map<string, { input: string; startDate: Date }>();
-  mockClient(sfn)
-    .on(StartExecutionCommand)
-    .callsFake((request) => {
-      const name = request.name as string;
-      const seen = executions.get(name);
-      if (seen && seen.input !== request.input)
-        throw new ExecutionAlreadyExists({
-          message: `Execution Already Exists: '${name}'`,
-          $metadata: { httpStatusCode: 400 },
-        });
-      if (!seen) executions.set(name, { input: request.input as string, startDate: new Date() });
-      const execution = executions.get(name) as { startDate: Date };
-      return {
-        executionArn: `${STATE_MACHINE.replace(":stateMachine:", ":execution:")}:${name}`,
-        startDate: execution.startDate,
-      };
-    });
-  return { sfn, executions };
-}
 
 let h: Harness;
 let steps: ReturnType<typeof fakeStepFunctions>;
@@ -312,5 +281,58 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
       /^run run-[0-9a-f]{20} failed: RunLockedError: incident held\. Fix the cause and send a new request id/,
     );
     expect(steps.executions.size).toBe(executions); // neither answer started an execution
+  });
+});
+
+describe("start-run where the stage requires a proposal for reruns (requireProposalForReruns)", () => {
+  const incidentId = "rerun-incident";
+  const rerunRequest = (requestId: string, extra: Record<string, unknown> = {}) =>
+    request({ requestId, incident: incidentDoc({ incidentId }), ...extra });
+
+  it("prod (on): starts a first run, a dry run and a retry, but refuses a rerun (403) saying to propose and approve", async () => {
+    // Prepare
+    const prod = makeHandler(async () => ({ ...deps, requireProposalForReruns: true }));
+    const before = steps.executions.size;
+
+    // Act
+    const first = answer(await prod(post(rerunRequest("first"), incidentId), lambdaContext));
+    const preview = answer(await prod(post(rerunRequest("preview", { dryRun: true }), incidentId), lambdaContext));
+    const retry = answer(await prod(post(rerunRequest("first"), incidentId), lambdaContext));
+    const rerun = answer(await prod(post(rerunRequest("second"), incidentId), lambdaContext));
+
+    // Assess
+    expect([first.http, preview.http, retry.http]).toEqual([202, 202, 200]);
+    expect(rerun).toEqual({
+      http: 403,
+      body: {
+        message:
+          `incident rerun-incident has a run that writes lines already (${runIdOf(incidentId, "first")}): here a ` +
+          "rerun needs four eyes. Send it as a dry run (dryRun: true), propose that preview (POST " +
+          "/incidents/rerun-incident/proposals with its previewRunId and a reason), and have another person approve " +
+          "it (POST /incidents/rerun-incident/proposals/{proposalId}/approve)",
+      },
+    });
+    expect(steps.executions.size).toBe(before + 2);
+    expect((await h.store.listRuns(incidentId)).map((r) => r.runId).sort()).toEqual(
+      [runIdOf(incidentId, "first"), runIdOf(incidentId, "preview")].sort(),
+    );
+  });
+
+  it("refuses (400) a request id of a proposal's form: a proposal's run is requested by its approval", async () => {
+    const prod = makeHandler(async () => ({ ...deps, requireProposalForReruns: true }));
+    const taken = answer(await prod(post(rerunRequest("prop-0123456789abcdef0123"), incidentId), lambdaContext));
+    expect(taken).toEqual({
+      http: 400,
+      body: {
+        message: "the request is not valid",
+        problems: ["requestId: must not start with prop- (a proposal's run is requested by its approval)"],
+      },
+    });
+  });
+
+  it("dev (off): starts the same rerun", async () => {
+    const dev = makeHandler(async () => ({ ...deps, requireProposalForReruns: false }));
+    const rerun = answer(await dev(post(rerunRequest("second"), incidentId), lambdaContext));
+    expect(rerun).toMatchObject({ http: 202, body: { runId: runIdOf(incidentId, "second"), created: true } });
   });
 });

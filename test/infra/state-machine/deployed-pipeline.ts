@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { afterAll, beforeAll } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
+import * as approveProposal from "../../../functions/approve-proposal/handler";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type RunDeps, s3RunDeps } from "../../../functions/commons/runtime";
@@ -8,6 +9,7 @@ import { runPrefix, S3RunFiles } from "../../../functions/commons/s3/s3-run-file
 import * as computeBatch from "../../../functions/compute-batch/handler";
 import * as finalizeRun from "../../../functions/finalize-run/handler";
 import * as prepareRun from "../../../functions/prepare-run/handler";
+import * as proposalsApi from "../../../functions/proposals-api/handler";
 import * as runsApi from "../../../functions/runs-api/handler";
 import * as startRun from "../../../functions/start-run/handler";
 import type { ExecutionInput } from "../../../shared/api/run-request";
@@ -73,6 +75,19 @@ const SOURCES: {
     prefix: "FinanceApiReadRunsFunction",
     module: runsApi,
     factories: { handler: (d) => runsApi.makeHandler(async () => d.store()) as LambdaHandler },
+  },
+  {
+    prefix: "FinanceApiProposalsFunction",
+    module: proposalsApi,
+    factories: { handler: (d) => proposalsApi.makeHandler(async () => d.store()) as LambdaHandler },
+  },
+  {
+    prefix: "FinanceApiApproveProposalFunction",
+    module: approveProposal,
+    factories: {
+      handler: (d) =>
+        approveProposal.makeHandler(async () => ({ ...d.startRunDeps(), store: d.store() })) as LambdaHandler,
+    },
   },
 ];
 
@@ -205,7 +220,8 @@ export class PipelineWorld {
       env: fn.environment,
       store: storeOf,
       runDeps: () => {
-        runDeps ??= s3RunDeps(storeOf(), s3Of(), required(fn, "WORK_BUCKET"));
+        // As runDepsFromEnvironment builds them: the one DynamoDB store keeps runs and proposals.
+        runDeps ??= s3RunDeps(storeOf(), s3Of(), required(fn, "WORK_BUCKET"), storeOf());
         return runDeps;
       },
       startRunDeps: () => {
@@ -237,6 +253,30 @@ export class PipelineWorld {
       path: `/incidents/${incidentId}/runs`,
       pathParameters: { incidentId },
       body: JSON.stringify(body),
+      requestContext: { identity: { userArn: caller, caller } },
+    } as unknown as APIGatewayProxyEvent;
+    const answer = await this.lambdas.invoke(fn.fn.arn, event);
+    if (!answer.ok)
+      return { statusCode: 502, body: { message: `${answer.error.errorType}: ${answer.error.errorMessage}` } };
+    const result = answer.payload as APIGatewayProxyResult;
+    return { statusCode: result.statusCode, body: JSON.parse(result.body) as Record<string, unknown> };
+  }
+
+  /**
+   * A request through API Gateway (IAM auth) to the function of the template whose logical id starts with `prefix`,
+   * as the IAM principal `caller`.
+   */
+  async api(
+    prefix: string,
+    request: { method: "GET" | "POST"; path: string; pathParameters: Record<string, string>; body?: unknown },
+    caller: string,
+  ) {
+    const fn = this.lambdas.find(this.functionArn(prefix));
+    const event = {
+      httpMethod: request.method,
+      path: request.path,
+      pathParameters: request.pathParameters,
+      body: request.body === undefined ? null : JSON.stringify(request.body),
       requestContext: { identity: { userArn: caller, caller } },
     } as unknown as APIGatewayProxyEvent;
     const answer = await this.lambdas.invoke(fn.fn.arn, event);

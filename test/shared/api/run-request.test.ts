@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRunRequest, RunRequestError } from "../../../shared/api/run-request";
+import { parsePinnedS3Uri, parseRunRequest, RunRequestError, s3Uri } from "../../../shared/api/run-request";
 import { incidentDoc } from "../../helpers/factories";
 
 const body = (incident: unknown) => ({
@@ -39,5 +39,14 @@ describe("parseRunRequest and contract v2 scope", () => {
   it('accepts a v1 incident, and goodwill scope "refunded" written out', () => {
     const v1 = incidentDoc({ goodwill: { amount: 200, currency: "JPY", scope: "refunded" } as never });
     expect(parseRunRequest("test-incident", body(v1)).incident.goodwill?.scope).toBe("refunded");
+  });
+});
+
+describe("parsePinnedS3Uri (a recorded snapshot name, as an approval reads the previewed version again)", () => {
+  it("reads back what s3Uri writes of a pinned object, and nothing of an unpinned one or a file's path", () => {
+    const pinned = { bucket: "hiwari-runs", key: "snapshots/2011-12/subs.csv", versionId: "3/L4kqtJl+40=" };
+    expect(parsePinnedS3Uri(s3Uri(pinned))).toEqual(pinned);
+    expect(parsePinnedS3Uri("s3://hiwari-runs/snapshots/subs.csv")).toBeUndefined();
+    expect(parsePinnedS3Uri("/home/finance/subs.csv")).toBeUndefined();
   });
 });

@@ -1,15 +1,21 @@
 import { describe, expect, it } from "vitest";
 import {
+  appliedDifferences,
   approvalRefusal,
   approveProposal,
+  approverRefusal,
   baseRunOf,
   differencesFrom,
+  failApproved,
+  markApproved,
   type Proposal,
   ProposalNotReproducedError,
   ProposalRefusedError,
   type ProposalState,
   type ProposalStore,
   proposalOf,
+  proposalOfPreview,
+  settleProposalRun,
 } from "../../../shared/pipeline/proposal";
 import type { RunRecord } from "../../../shared/store/refund-store";
 
@@ -285,5 +291,133 @@ describe("approveProposal", () => {
     expect(dead.state).toBe("failed");
     expect((carol as Error).message).toBe("proposal prop-bbb was approved by someone else meanwhile");
     expect(resumed).toMatchObject({ state: "applied", approvedBy: "bob" });
+  });
+});
+
+describe("proposalOfPreview (the finance API's propose)", () => {
+  it("stands on the runs started before the preview, and is undefined for a run the incident does not have", () => {
+    const at = new Date("2011-12-24T01:00:00Z");
+    expect(proposalOfPreview([first, preview], "run-bbb", "alice", "corrected windows", at)).toEqual(proposed());
+    expect(proposalOfPreview([first, preview], "run-zzz", "alice", "r", at)).toBeUndefined();
+  });
+
+  it("refuses (a conflict) a preview a writing run started after; a later dry run does not count", () => {
+    const later = runRecord("run-ccc", "2011-12-25T00:00:00Z");
+    const laterPreview = runRecord("run-ddd", "2011-12-25T00:00:00Z", { dryRun: true });
+    const at = new Date("2011-12-25T01:00:00Z");
+    expect(() => proposalOfPreview([first, preview, later], "run-bbb", "alice", "r", at)).toThrow(
+      expect.objectContaining({
+        kind: "conflict",
+        message:
+          "run run-ccc started after the preview run-bbb: the preview no longer says what applying it would do; preview again",
+      }),
+    );
+    expect(proposalOfPreview([first, preview, laterPreview], "run-bbb", "alice", "r", at)?.baseRunId).toBe("run-aaa");
+  });
+});
+
+describe("approverRefusal (kinds: the finance API answers 400, 403, 409)", () => {
+  it("forbids its proposer, finds an approver without a name invalid, and a proposal no longer open a conflict", () => {
+    const p = proposed();
+    expect(approverRefusal(p, " ALICE ")).toMatchObject({ kind: "forbidden", name: "ProposalRefusedError" });
+    expect(approverRefusal(p, "")).toMatchObject({ kind: "invalid" });
+    expect(approverRefusal({ ...p, state: "applied" }, "bob")).toMatchObject({ kind: "conflict" });
+    expect(approverRefusal(p, "bob")).toBeUndefined();
+    expect(approverRefusal({ ...p, state: "approved", approvedBy: "bob" }, "bob")).toBeUndefined(); // resumes
+  });
+});
+
+describe("markApproved (the finance API's approve: the run is started after, and settled at its end)", () => {
+  it("marks an open proposal approved by the approver, and gives back one its approver approved already", async () => {
+    const store = memoryStore();
+    await store.createProposal(proposed());
+    const approved = await markApproved(store, proposed(), now(), () => new Date("2011-12-24T02:00:00Z"));
+    expect(approved).toEqual({
+      ...proposed(),
+      state: "approved",
+      approvedBy: "bob",
+      approvedAt: "2011-12-24T02:00:00.000Z",
+    });
+    expect(store.all.get("prop-bbb")).toEqual(approved);
+    expect(await markApproved(store, approved, now())).toBe(approved);
+  });
+
+  it("refuses a moved base (a conflict) and the loser of two approvals, writing nothing", async () => {
+    const store = memoryStore();
+    await store.createProposal(proposed());
+    const since = runRecord("run-ccc", "2011-12-25T00:00:00Z");
+    await expect(markApproved(store, proposed(), now({ runs: [first, preview, since] }))).rejects.toMatchObject({
+      kind: "conflict",
+      message: expect.stringMatching(/^run run-ccc of incident inc came, ended or was resumed after the preview/),
+    });
+    expect(store.all.get("prop-bbb")?.state).toBe("open");
+    await markApproved(store, proposed(), now({ approver: "carol" }));
+    await expect(markApproved(store, proposed(), now())).rejects.toThrow(
+      "proposal prop-bbb was approved by someone else meanwhile",
+    );
+    expect(store.all.get("prop-bbb")).toMatchObject({ approvedBy: "carol" });
+  });
+});
+
+describe("settleProposalRun (complete and fail settle the proposal a run applied)", () => {
+  const approvedIn = async () => {
+    const store = memoryStore();
+    await store.createProposal(proposed());
+    await markApproved(store, proposed(), now());
+    return store;
+  };
+  const applying = (extra: Partial<RunRecord> = {}) =>
+    runRecord("run-applied", "2011-12-25T00:00:00Z", { proposalId: "prop-bbb", ...extra });
+
+  it("marks it applied when the run reproduced the preview", async () => {
+    const store = await approvedIn();
+    expect(await settleProposalRun(store, applying())).toEqual({
+      proposal: expect.objectContaining({ state: "applied", appliedRunId: "run-applied" }),
+      differences: [],
+    });
+    expect(store.all.get("prop-bbb")?.failure).toBeUndefined();
+  });
+
+  it("marks it failed with the differences when the run did not reproduce it, and with the error when it failed", async () => {
+    const store = await approvedIn();
+    const otherwise = applying({ snapshotDigest: "s-2", counts: { ...COUNTS, voided: 2 } });
+    expect(await settleProposalRun(store, otherwise)).toEqual({
+      proposal: expect.objectContaining({
+        state: "failed",
+        failure: "the snapshot's SHA-256 is s-2 where the preview's was s-1; voided 2 where the preview had 1",
+      }),
+      differences: ["the snapshot's SHA-256 is s-2 where the preview's was s-1", "voided 2 where the preview had 1"],
+    });
+    const failedStore = await approvedIn();
+    const failed = applying({ status: "failed", error: "States.Timeout", counts: undefined });
+    expect((await settleProposalRun(failedStore, failed))?.proposal).toMatchObject({
+      state: "failed",
+      failure: "run run-applied failed: States.Timeout",
+    });
+  });
+
+  it("settles nothing for a run without a proposal, a run not ended, or a proposal settled already", async () => {
+    const store = await approvedIn();
+    expect(await settleProposalRun(store, runRecord("run-x", "2011-12-25T00:00:00Z"))).toBeUndefined();
+    expect(await settleProposalRun(store, applying({ status: "running" }))).toBeUndefined();
+    await settleProposalRun(store, applying());
+    expect(await settleProposalRun(store, applying({ counts: { ...COUNTS, voided: 9 } }))).toBeUndefined();
+    expect(store.all.get("prop-bbb")?.state).toBe("applied");
+  });
+
+  it("appliedDifferences also names an incident other than the previewed one", () => {
+    expect(appliedDifferences(proposed(), applying({ incidentDigest: "i-2" }))).toEqual([
+      "the incident's SHA-256 is i-2 where the preview's was i-1",
+    ]);
+  });
+
+  it("failApproved records why an approved proposal's run could not start", async () => {
+    const store = await approvedIn();
+    const approved = store.all.get("prop-bbb") as Proposal;
+    expect(await failApproved(store, approved, "snapshot gone")).toMatchObject({
+      state: "failed",
+      failure: "snapshot gone",
+    });
+    expect(store.all.get("prop-bbb")?.state).toBe("failed");
   });
 });

@@ -1,0 +1,105 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { NoSuchKey, S3ServiceException } from "@aws-sdk/client-s3";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { parsePinnedS3Uri } from "../../shared/api/run-request";
+import { parseIncident } from "../../shared/input/incident";
+import {
+  approverRefusal,
+  failApproved,
+  markApproved,
+  ProposalRefusedError,
+  type ProposalStore,
+} from "../../shared/pipeline/proposal";
+import { sha256 } from "../../shared/pipeline/run-context";
+import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
+import { principalOf } from "../commons/http/principal";
+import { refused } from "../commons/http/refusals";
+import { json, problem } from "../commons/http/responses";
+import { withPowertools } from "../commons/powertools/middleware";
+import { logger, metrics } from "../commons/powertools/powertools";
+import {
+  runSummary,
+  type StartRunDeps,
+  startRequestedRun,
+  startRunDepsFromEnvironment,
+} from "../start-run/start-requested-run";
+
+/** S3's answer for a key that is not there: 404, or 403 to a caller without s3:ListBucket (none is granted it). */
+const missing = (e: unknown) =>
+  e instanceof NoSuchKey || (e instanceof S3ServiceException && [403, 404].includes(e.$metadata.httpStatusCode ?? 0));
+
+export type ApproveDeps = StartRunDeps & { store: StartRunDeps["store"] & ProposalStore };
+
+/**
+ * `POST /incidents/{incidentId}/proposals/{proposalId}/approve`: the caller's IAM principal approves (any name in
+ * the body is ignored); its proposer may not (403). Refused (409) when a run came or ended since the preview, or
+ * the incident kept with the preview is not the one previewed; otherwise marked approved (one approval wins) and
+ * applied by a run started as a runs POST starts one: request id the proposal's, the preview's incident, its
+ * snapshot version and batch size. 202 with the proposal and the run; complete settles the proposal when the run
+ * ends. Its approver may send it again: the same run is found (200), or started if it was not.
+ */
+export async function approve(event: APIGatewayProxyEvent, deps: ApproveDeps): Promise<APIGatewayProxyResult> {
+  const incidentId = event.pathParameters?.incidentId ?? "";
+  const proposalId = event.pathParameters?.proposalId ?? "";
+  const approver = principalOf(event) ?? "";
+  const proposal = await deps.store.getProposal(incidentId, proposalId);
+  if (!proposal) return problem(404, `incident ${incidentId} has no proposal ${proposalId}`);
+  // Who may approve, first: refused before anything else is read.
+  const person = approverRefusal(proposal, approver);
+  if (person) return refused(person);
+  const preview = await deps.store.getRun(incidentId, proposal.previewRunId);
+  const incidentText = await deps
+    .filesOf({ incidentId, runId: proposal.previewRunId })
+    .get(INCIDENT_FILE)
+    .catch((e) => (missing(e) ? undefined : Promise.reject(e)));
+  const snapshot = parsePinnedS3Uri(proposal.snapshotName);
+  if (!preview || incidentText === undefined || !snapshot)
+    return problem(
+      409,
+      `the preview ${proposal.previewRunId} is gone (its record, incident or pinned snapshot): propose again`,
+    );
+  let approved: typeof proposal;
+  try {
+    approved = await markApproved(deps.store, proposal, {
+      approver,
+      runs: await deps.store.listRuns(incidentId),
+      incidentDigest: sha256(incidentText),
+      // Pinned to its S3 version, the snapshot is the bytes previewed; the run's own digest is checked at settling.
+      snapshotDigest: proposal.snapshotDigest,
+    });
+  } catch (e) {
+    if (e instanceof ProposalRefusedError) return refused(e);
+    throw e;
+  }
+  const outcome = await startRequestedRun(
+    {
+      incidentId,
+      requestId: approved.proposalId,
+      requestedBy: approver,
+      reason: `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`,
+      dryRun: false,
+      batchSize: preview.batchSize,
+      incident: parseIncident(JSON.parse(incidentText)),
+      incidentText,
+      snapshot,
+      proposalId: approved.proposalId,
+    },
+    deps,
+  );
+  if (outcome.kind === "refused") {
+    const failed = await failApproved(deps.store, approved, [outcome.message, ...(outcome.problems ?? [])].join(": "));
+    logger.error("approved proposal could not start its run", { incidentId, proposalId });
+    return problem(
+      409,
+      `proposal ${proposalId} was approved, but its run could not start, so it failed: ${failed.failure}`,
+    );
+  }
+  if (outcome.kind === "started") metrics.addMetric("ProposalsApproved", MetricUnit.Count, 1);
+  return json(outcome.kind === "started" ? 202 : 200, { proposal: approved, run: runSummary(outcome) });
+}
+
+export function makeHandler(getDeps: () => Promise<ApproveDeps> = startRunDepsFromEnvironment) {
+  return withPowertools(async (event: APIGatewayProxyEvent) => approve(event, await getDeps()));
+}
+
+export const handler = makeHandler();
