@@ -2,15 +2,18 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { NoSuchKey, S3ServiceException } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { parsePinnedS3Uri } from "../../shared/api/run-request";
-import { parseIncident } from "../../shared/input/incident";
+import { type Incident, IncidentError, parseIncident } from "../../shared/input/incident";
 import {
+  type ApprovalContext,
+  approvalRefusal,
   approverRefusal,
   failApproved,
   markApproved,
+  PREVIEW_AGAIN,
   ProposalRefusedError,
   type ProposalStore,
 } from "../../shared/pipeline/proposal";
-import { sha256 } from "../../shared/pipeline/run-context";
+import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
 import { principalOf } from "../commons/http/principal";
 import { refused } from "../commons/http/refusals";
@@ -19,6 +22,7 @@ import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import {
   runSummary,
+  type StartOutcome,
   type StartRunDeps,
   startRequestedRun,
   startRunDepsFromEnvironment,
@@ -28,15 +32,27 @@ import {
 const missing = (e: unknown) =>
   e instanceof NoSuchKey || (e instanceof S3ServiceException && [403, 404].includes(e.$metadata.httpStatusCode ?? 0));
 
+/** The kept incident as the run would parse it; undefined when it no longer parses (a stricter schema since). */
+function incidentOf(text: string): Incident | undefined {
+  try {
+    return parseIncident(JSON.parse(text));
+  } catch (e) {
+    if (e instanceof IncidentError || e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
 export type ApproveDeps = StartRunDeps & { store: StartRunDeps["store"] & ProposalStore };
 
 /**
  * `POST /incidents/{incidentId}/proposals/{proposalId}/approve`: the caller's IAM principal approves (any name in
- * the body is ignored); its proposer may not (403). Refused (409) when a run came or ended since the preview, or
- * the incident kept with the preview is not the one previewed; otherwise marked approved (one approval wins) and
- * applied by a run started as a runs POST starts one: request id the proposal's, the preview's incident, its
- * snapshot version and batch size. 202 with the proposal and the run; complete settles the proposal when the run
- * ends. Its approver may send it again: the same run is found (200), or started if it was not.
+ * the body is ignored); its proposer, or whoever ran its preview, may not (403). Refused (409) while another run
+ * of the incident is requested or running or another proposal approved, when a run came or ended since the
+ * preview, or the incident kept with the preview is not the one previewed or no longer parses; all checked before
+ * it is marked approved (one approval wins) and applied by a run started as a runs POST starts one: request id
+ * the proposal's, the preview's incident, its snapshot version and batch size. 202 with the proposal and the run;
+ * complete settles the proposal when the run ends. Its approver may send it again: the same run is found (200), or
+ * started if it was not (after a 503: the run recorded, its execution not started).
  */
 export async function approve(event: APIGatewayProxyEvent, deps: ApproveDeps): Promise<APIGatewayProxyResult> {
   const incidentId = event.pathParameters?.incidentId ?? "";
@@ -56,42 +72,69 @@ export async function approve(event: APIGatewayProxyEvent, deps: ApproveDeps): P
   if (!preview || incidentText === undefined || !snapshot)
     return problem(
       409,
-      `the preview ${proposal.previewRunId} is gone (its record, incident or pinned snapshot): propose again`,
+      `the preview ${proposal.previewRunId} is gone (its record, incident or pinned snapshot): ${PREVIEW_AGAIN}`,
     );
+  const now: ApprovalContext = {
+    approver,
+    runs: await deps.store.listRuns(incidentId),
+    proposals: await deps.store.listProposals(incidentId),
+    incidentDigest: sha256(incidentText),
+    // Pinned to its S3 version, the snapshot is the bytes previewed; the run's own digest is checked at settling.
+    snapshotDigest: proposal.snapshotDigest,
+  };
+  // Everything the run needs is checked before the proposal is marked approved: once marked, nobody else may.
+  const refusal = approvalRefusal(proposal, now);
+  if (refusal) return problem(409, refusal);
+  const incident = incidentOf(incidentText);
+  if (!incident) return problem(409, `the previewed incident no longer parses: ${PREVIEW_AGAIN}`);
   let approved: typeof proposal;
   try {
-    approved = await markApproved(deps.store, proposal, {
-      approver,
-      runs: await deps.store.listRuns(incidentId),
-      incidentDigest: sha256(incidentText),
-      // Pinned to its S3 version, the snapshot is the bytes previewed; the run's own digest is checked at settling.
-      snapshotDigest: proposal.snapshotDigest,
-    });
+    approved = await markApproved(deps.store, proposal, now);
   } catch (e) {
     if (e instanceof ProposalRefusedError) return refused(e);
     throw e;
   }
-  const outcome = await startRequestedRun(
-    {
-      incidentId,
-      requestId: approved.proposalId,
-      requestedBy: approver,
-      reason: `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`,
-      dryRun: false,
-      batchSize: preview.batchSize,
-      incident: parseIncident(JSON.parse(incidentText)),
-      incidentText,
-      snapshot,
-      proposalId: approved.proposalId,
-    },
-    deps,
-  );
+  let outcome: StartOutcome;
+  try {
+    outcome = await startRequestedRun(
+      {
+        incidentId,
+        requestId: approved.proposalId,
+        requestedBy: approver,
+        reason: `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`,
+        dryRun: false,
+        batchSize: preview.batchSize,
+        incident,
+        incidentText,
+        snapshot,
+        proposalId: approved.proposalId,
+      },
+      deps,
+    );
+  } catch (e) {
+    // Approved, its run perhaps recorded but not started (Step Functions, S3 or DynamoDB failed): its approver's
+    // resend checks it again and starts the same run.
+    logger.error("approved proposal's run did not start", { incidentId, proposalId, error: e as Error });
+    return problem(
+      503,
+      `proposal ${proposalId} approved by ${approved.approvedBy}; its run did not start: send the approval again (it resumes)`,
+    );
+  }
   if (outcome.kind === "refused") {
-    const failed = await failApproved(deps.store, approved, [outcome.message, ...(outcome.problems ?? [])].join(": "));
-    logger.error("approved proposal could not start its run", { incidentId, proposalId });
+    const why = [outcome.message, ...(outcome.problems ?? [])].join(": ");
+    const after = await failApproved(
+      deps.store,
+      approved,
+      why,
+      await deps.store.getRun(incidentId, runIdOf(incidentId, proposalId)),
+    );
+    logger.error("approved proposal could not start its run", { incidentId, proposalId, state: after.state });
     return problem(
       409,
-      `proposal ${proposalId} was approved, but its run could not start, so it failed: ${failed.failure}`,
+      after.state === "failed"
+        ? `proposal ${proposalId} was approved, but its run could not start, so it failed: ${after.failure}`
+        : `proposal ${proposalId} was approved, but its run could not start: ${why}. It stays ${after.state}: ` +
+            `its run ${runIdOf(incidentId, proposalId)} exists, and settles it when it ends`,
     );
   }
   if (outcome.kind === "started") metrics.addMetric("ProposalsApproved", MetricUnit.Count, 1);

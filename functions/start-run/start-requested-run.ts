@@ -51,7 +51,7 @@ export interface RunToStart {
 /** What came of it: the run started (or found, on a retry), or why not, as the finance API answers it. */
 export type StartOutcome =
   | { kind: "started" | "found"; run: RunRecord }
-  | { kind: "refused"; status: 400 | 403 | 409; message: string; problems?: string[] };
+  | { kind: "refused"; status: 400 | 409; message: string; problems?: string[] };
 
 /** JSON with object keys sorted: the same incident sent with its keys in another order digests the same. */
 export function canonicalJson(value: unknown): string {
@@ -111,7 +111,8 @@ export async function startRequestedRun(request: RunToStart, deps: StartRunDeps)
   const recorded = await deps.store.getRun(incidentId, runId);
   if (!recorded && deps.requireProposalForReruns) {
     const refusal = unapprovedRerunRefusal({ ...request, runId }, await deps.store.listRuns(incidentId));
-    if (refusal) return { kind: "refused", status: 403, message: refusal };
+    // 409, not 403: API Gateway answers 403 for a request IAM denies, and callers read it so (bin/commands/rerun.ts).
+    if (refusal) return { kind: "refused", status: 409, message: refusal };
   }
   // A retry without a version means the version its run recorded, not whatever was uploaded since.
   const recordedVersion = asked.versionId ? undefined : recorded && versionOf(recorded.snapshotName, asked);

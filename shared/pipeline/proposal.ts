@@ -1,4 +1,5 @@
 import type { RunCounts, RunRecord, TotalLine } from "../store/refund-store";
+import { principalPerson } from "./principal-person";
 import { runIdOf } from "./run-context";
 
 /**
@@ -12,6 +13,11 @@ export interface Proposal {
   proposalId: string;
   state: ProposalState;
   proposedBy: string;
+  /**
+   * Who ran the preview (its `requestedBy`): may not approve it either, whoever proposed it. Absent on proposals
+   * made before it was kept (their approval is not checked against it).
+   */
+  previewBy?: string;
   reason: string;
   proposedAt: string;
   /** The dry run it was computed by. */
@@ -107,9 +113,14 @@ export function writersOf(runs: readonly RunRecord[]): string[] {
     .sort();
 }
 
-/** A name as people mean it: spaces around it, full-width letters and case do not make another person. */
-export const samePerson = (a: string, b: string) =>
-  a.normalize("NFKC").trim().toLowerCase() === b.normalize("NFKC").trim().toLowerCase();
+/**
+ * A name as people mean it: spaces around it, full-width letters and case do not make another person, nor does
+ * another permission set of one IAM Identity Center user (`principalPerson`).
+ */
+export const samePerson = (a: string, b: string) => {
+  const person = (name: string) => principalPerson(name.normalize("NFKC").trim()).toLowerCase();
+  return person(a) === person(b);
+};
 
 /** A proposal from a completed preview, standing on the runs of its incident as they were before it. */
 export function proposalOf(
@@ -136,6 +147,7 @@ export function proposalOf(
     proposalId: proposalIdOf(preview.runId),
     state: "open",
     proposedBy: proposedBy.trim(),
+    previewBy: preview.requestedBy,
     reason,
     proposedAt: now.toISOString(),
     previewRunId: preview.runId,
@@ -179,6 +191,8 @@ export interface ApprovalContext {
   approver: string;
   /** The incident's runs now. */
   runs: readonly RunRecord[];
+  /** The incident's proposals now: another one approved (its run under way) holds this one back. */
+  proposals?: readonly Proposal[];
   /** The digests of the incident and snapshot that would be applied now. */
   incidentDigest: string;
   snapshotDigest: string;
@@ -197,8 +211,16 @@ export function personRefusal(proposal: Proposal, approver: string): string | un
   if (approver.trim() === "") return "an approval needs the approver's name";
   if (samePerson(approver, proposal.proposedBy))
     return `${approver.trim()} proposed ${proposal.proposalId}: another person must approve it (four eyes)`;
+  if (proposal.previewBy !== undefined && samePerson(approver, proposal.previewBy))
+    return `${approver.trim()} ran the preview ${proposal.proposalId} stands on: another person must approve it (four eyes)`;
   return undefined;
 }
+
+/**
+ * What a refusal that leaves a proposal useless says to do: a proposal's id comes from its preview (one proposal a
+ * preview), so proposing that preview again is refused; a new one is needed.
+ */
+export const PREVIEW_AGAIN = "preview again (a new dry run) and propose that preview";
 
 /** Why a proposal may not be applied now, or undefined when it may. */
 export function approvalRefusal(proposal: Proposal, now: ApprovalContext): string | undefined {
@@ -207,18 +229,34 @@ export function approvalRefusal(proposal: Proposal, now: ApprovalContext): strin
   // An approval resumed by its approver stands on the runs as they were, its own run (requested by the proposal
   // id) apart.
   const own = runIdOf(proposal.incidentId, proposal.proposalId);
+  // A run requested or under way (not yet a writer) and another approved proposal (its run requested or soon) would
+  // write before or beside this one's run: two approvals of one incident would both pass the check below.
+  const going = now.runs.find(
+    (r) => !r.dryRun && r.runId !== own && (r.status === "requested" || r.status === "running"),
+  );
+  if (going)
+    return (
+      `run ${going.runId} of incident ${proposal.incidentId} is ${going.status}: no proposal may be applied beside ` +
+      `it; once it has ended, ${PREVIEW_AGAIN}`
+    );
+  const rival = now.proposals?.find((p) => p.proposalId !== proposal.proposalId && p.state === "approved");
+  if (rival)
+    return (
+      `proposal ${rival.proposalId} of incident ${proposal.incidentId} is approved (by ${rival.approvedBy}) and not ` +
+      `settled: one proposal at a time; once it is settled, ${PREVIEW_AGAIN}`
+    );
   const writers = writersOf(now.runs.filter((r) => r.runId !== own));
   if (writers.join("\n") !== (proposal.writers ?? []).join("\n")) {
     const moved = writers.find((w) => !(proposal.writers ?? []).includes(w)) ?? "a run";
     return (
       `run ${moved.split(" ")[0]} of incident ${proposal.incidentId} came, ended or was resumed after the preview (which ` +
-      `stood on ${proposal.baseRunId ?? "no run"}): the preview no longer says what applying it would do; propose again`
+      `stood on ${proposal.baseRunId ?? "no run"}): the preview no longer says what applying it would do; ${PREVIEW_AGAIN}`
     );
   }
   if (now.incidentDigest !== proposal.incidentDigest)
-    return "the incident is not the one previewed (its SHA-256 differs): propose again";
+    return `the incident is not the one previewed (its SHA-256 differs): ${PREVIEW_AGAIN}`;
   if (now.snapshotDigest !== proposal.snapshotDigest)
-    return `the snapshot ${proposal.snapshotName} is not the one previewed (its SHA-256 differs): propose again`;
+    return `the snapshot ${proposal.snapshotName} is not the one previewed (its SHA-256 differs): ${PREVIEW_AGAIN}`;
   return undefined;
 }
 
@@ -360,13 +398,18 @@ export interface Settlement {
  * Settles the proposal a run applies (`run.proposalId`) once the run has ended: the finance API's approval starts
  * the run and answers; complete (or fail) settles. Completed and reproducing the preview: `applied`. Completed
  * otherwise: `failed`, with the differences (the run's changes stand: loud, see docs/operations.md). Failed:
- * `failed`, with the run's error. Undefined when there is nothing to settle: no proposal, a run not ended, or a
- * proposal settled already (a retried step), its state changed only from `approved`.
+ * `failed`, with the run's error. A proposal `failed` already by its own run (fail-run came first, or its run
+ * could not start), whose run then completed after all, is settled again from what the run did. Undefined when
+ * there is nothing to settle: no proposal, a run not ended, or a proposal settled already as it would be now (a
+ * retried step).
  */
 export async function settleProposalRun(store: ProposalStore, run: RunRecord): Promise<Settlement | undefined> {
   if (run.proposalId === undefined || (run.status !== "completed" && run.status !== "failed")) return undefined;
   const proposal = await store.getProposal(run.incidentId, run.proposalId);
-  if (proposal?.state !== "approved") return undefined;
+  if (!proposal) return undefined;
+  const ownRun = proposal.appliedRunId === run.runId || run.runId === runIdOf(proposal.incidentId, proposal.proposalId);
+  const failedEarlier = proposal.state === "failed" && ownRun && run.status === "completed";
+  if (proposal.state !== "approved" && !failedEarlier) return undefined;
   const failed = run.status === "failed";
   const differences = failed ? [] : appliedDifferences(proposal, run);
   const failure = failed
@@ -374,22 +417,32 @@ export async function settleProposalRun(store: ProposalStore, run: RunRecord): P
     : differences.length > 0
       ? differences.join("; ")
       : undefined;
+  const { failure: _earlier, ...unsettled } = proposal;
   const settled: Proposal = {
-    ...proposal,
+    ...unsettled,
     appliedRunId: run.runId,
     state: failure === undefined ? "applied" : "failed",
     ...(failure === undefined ? {} : { failure }),
   };
-  if (!(await store.updateProposal(settled, "approved"))) return undefined;
+  // A retried complete finds its own settlement: nothing new to say (nor to count again).
+  if (failedEarlier && settled.state === "failed" && settled.failure === proposal.failure) return undefined;
+  if (!(await store.updateProposal(settled, proposal.state))) return undefined;
   return { proposal: settled, differences };
 }
 
 /**
  * An approved proposal whose run could not be started (its snapshot gone, its request id taken by another
- * request): marked failed with why, on the condition it is still approved. Nothing was applied; propose again.
+ * request): marked failed with why, on the condition it is still approved, and only while its run (`run`, the
+ * record under the proposal's run id now) does not exist or has failed: a run that exists may yet end, and
+ * settle it. Returns the proposal as stored after. Nothing was applied; preview again.
  */
-export async function failApproved(store: ProposalStore, approved: Proposal, failure: string): Promise<Proposal> {
-  const failed: Proposal = { ...approved, state: "failed", failure };
-  await store.updateProposal(failed, "approved");
-  return failed;
+export async function failApproved(
+  store: ProposalStore,
+  approved: Proposal,
+  failure: string,
+  run: RunRecord | undefined,
+): Promise<Proposal> {
+  if (run === undefined || run.status === "failed")
+    await store.updateProposal({ ...approved, state: "failed", failure }, "approved");
+  return (await store.getProposal(approved.incidentId, approved.proposalId)) ?? approved;
 }

@@ -142,6 +142,7 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
 
   it("called again with the same request (a retry), starts nothing new and answers 200 with the same run", async () => {
     // Even after a new version of the snapshot is uploaded: a retry without a version means the recorded one.
+    const before = steps.callsOf(runId);
     h.s3.put(BUCKET, "snapshots/2011-12/subs.csv", csvOf([row({}, 1), row({}, 2)]));
     const second = answer(await handler(post(request()), lambdaContext));
     expect(second).toMatchObject({ http: 200, body: { runId, created: false, status: "requested" } });
@@ -149,7 +150,10 @@ describe("start-run (POST /incidents/{incidentId}/runs)", () => {
     const reordered = Object.fromEntries(Object.entries(incidentDoc()).reverse());
     const third = answer(await handler(post(request({ incident: reordered })), lambdaContext));
     expect(third).toMatchObject({ http: 200, body: { runId, created: false } });
-    expect(steps.executions.size).toBe(1);
+    // Each retry asks Step Functions again, by the same name with the same input: the one execution, not another.
+    const calls = steps.callsOf(runId);
+    expect(calls).toHaveLength(before.length + 2);
+    expect(new Set(calls.map((c) => JSON.stringify(c))).size).toBe(1);
   });
 
   it("refuses the same request id with other inputs (409), naming what differs", async () => {
@@ -289,7 +293,7 @@ describe("start-run where the stage requires a proposal for reruns (requirePropo
   const rerunRequest = (requestId: string, extra: Record<string, unknown> = {}) =>
     request({ requestId, incident: incidentDoc({ incidentId }), ...extra });
 
-  it("prod (on): starts a first run, a dry run and a retry, but refuses a rerun (403) saying to propose and approve", async () => {
+  it("prod (on): starts a first run, a dry run and a retry, but refuses a rerun (409, not IAM's 403) saying to propose and approve", async () => {
     // Prepare
     const prod = makeHandler(async () => ({ ...deps, requireProposalForReruns: true }));
     const before = steps.executions.size;
@@ -303,7 +307,7 @@ describe("start-run where the stage requires a proposal for reruns (requirePropo
     // Assess
     expect([first.http, preview.http, retry.http]).toEqual([202, 202, 200]);
     expect(rerun).toEqual({
-      http: 403,
+      http: 409,
       body: {
         message:
           `incident rerun-incident has a run that writes lines already (${runIdOf(incidentId, "first")}): here a ` +

@@ -17,6 +17,7 @@ import {
   proposalOfPreview,
   settleProposalRun,
 } from "../../../shared/pipeline/proposal";
+import { runIdOf } from "../../../shared/pipeline/run-context";
 import type { RunRecord } from "../../../shared/store/refund-store";
 
 const COUNTS = { rows: 10, computed: 8, skipped: 1, rejected: 1, calculated: 2, adjusted: 3, voided: 1, unchanged: 4 };
@@ -80,6 +81,7 @@ describe("proposalOf", () => {
       proposalId: "prop-bbb",
       state: "open",
       proposedBy: "alice",
+      previewBy: "alice",
       reason: "corrected windows",
       proposedAt: "2011-12-24T01:00:00.000Z",
       previewRunId: "run-bbb",
@@ -127,7 +129,7 @@ describe("approvalRefusal", () => {
     [
       "after another run",
       { runs: [first, preview, runRecord("run-ccc", "2011-12-25T00:00:00Z")] },
-      "run run-ccc of incident inc came, ended or was resumed after the preview (which stood on run-aaa): the preview no longer says what applying it would do; propose again",
+      "run run-ccc of incident inc came, ended or was resumed after the preview (which stood on run-aaa): the preview no longer says what applying it would do; preview again (a new dry run) and propose that preview",
     ],
     [
       "after a failed run",
@@ -152,15 +154,84 @@ describe("approvalRefusal", () => {
     [
       "another incident file",
       { incidentDigest: "i-2" },
-      "the incident is not the one previewed (its SHA-256 differs): propose again",
+      "the incident is not the one previewed (its SHA-256 differs): preview again (a new dry run) and propose that preview",
     ],
     [
       "another snapshot",
       { snapshotDigest: "s-2" },
-      "the snapshot subs.csv is not the one previewed (its SHA-256 differs): propose again",
+      "the snapshot subs.csv is not the one previewed (its SHA-256 differs): preview again (a new dry run) and propose that preview",
     ],
   ])("refuses %s", (_, extra, why) => {
     expect(approvalRefusal(proposed(), now(extra))).toContain(why);
+  });
+
+  it("refuses whoever ran the preview when another person proposed it (four eyes), and not on an older proposal", () => {
+    // Prepare: dave ran the preview, alice proposed it; an older proposal does not say who ran its preview.
+    const p = proposalOf({ ...preview, requestedBy: "dave" }, [first], "alice", "r", new Date());
+    const { previewBy: _, ...older } = p;
+
+    // Act
+    const dave = approvalRefusal(p, now({ approver: " DAVE " }));
+
+    // Assess
+    expect(p.previewBy).toBe("dave");
+    expect(dave).toBe("DAVE ran the preview prop-bbb stands on: another person must approve it (four eyes)");
+    expect(approverRefusal(p, "dave")).toMatchObject({ kind: "forbidden" });
+    expect(approvalRefusal(p, now({ approver: "bob" }))).toBeUndefined();
+    expect(approvalRefusal(older, now({ approver: "dave" }))).toBeUndefined();
+  });
+
+  it("counts one IAM Identity Center user through two permission sets as one person", () => {
+    // Prepare: alice proposed through one permission set; she approves through another, in another account.
+    const sso = (account: string, set: string, user: string) =>
+      `arn:aws:sts::${account}:assumed-role/AWSReservedSSO_${set}_0123456789abcdef/${user}`;
+    const p = proposalOf(preview, [first], sso("111111111111", "Finance", "alice"), "r", new Date());
+
+    // Act
+    const herself = approvalRefusal(p, now({ approver: sso("222222222222", "FinanceApprover", "Alice") }));
+    const bob = approvalRefusal(p, now({ approver: sso("111111111111", "FinanceApprover", "bob") }));
+
+    // Assess
+    expect(herself).toMatch(/proposed prop-bbb: another person must approve it \(four eyes\)$/);
+    expect(bob).toBeUndefined();
+  });
+
+  it.each(["requested", "running"] as const)(
+    "refuses while another run of the incident is %s (it writes before or beside the proposal's run)",
+    (status) => {
+      // Prepare: a run of the incident requested or started since the preview.
+      const other = runRecord("run-ccc", "2011-12-25T00:00:00Z", { status });
+
+      // Act
+      const why = approvalRefusal(proposed(), now({ runs: [first, preview, other] }));
+
+      // Assess
+      expect(why).toBe(
+        `run run-ccc of incident inc is ${status}: no proposal may be applied beside it; once it has ended, preview again (a new dry run) and propose that preview`,
+      );
+    },
+  );
+
+  it("refuses while another proposal of the incident is approved; its own run, dry runs and settled proposals do not count", () => {
+    // Prepare: prop-ddd approved by carol; and, resumed by bob, this proposal with its own run running beside a
+    // preview running, prop-ddd applied.
+    const other: Proposal = { ...proposed(), proposalId: "prop-ddd", state: "approved", approvedBy: "carol" };
+    const own = runRecord(runIdOf("inc", "prop-bbb"), "2011-12-25T00:00:00Z", { status: "running" });
+    const dry = runRecord("run-eee", "2011-12-25T00:00:00Z", { dryRun: true, status: "running" });
+    const resumed: Proposal = { ...proposed(), state: "approved", approvedBy: "bob" };
+
+    // Act
+    const held = approvalRefusal(proposed(), now({ proposals: [proposed(), other] }));
+    const free = approvalRefusal(
+      resumed,
+      now({ runs: [first, preview, own, dry], proposals: [resumed, { ...other, state: "applied" }] }),
+    );
+
+    // Assess
+    expect(held).toBe(
+      "proposal prop-ddd of incident inc is approved (by carol) and not settled: one proposal at a time; once it is settled, preview again (a new dry run) and propose that preview",
+    );
+    expect(free).toBeUndefined();
   });
 
   it("refuses a proposal no longer open", () => {
@@ -411,13 +482,69 @@ describe("settleProposalRun (complete and fail settle the proposal a run applied
     ]);
   });
 
-  it("failApproved records why an approved proposal's run could not start", async () => {
+  it("settles again a proposal fail-run marked failed when its run completes after all (applied when reproduced)", async () => {
+    // Prepare: fail-run settled the proposal failed; then the same run completed.
+    const store = await approvedIn();
+    await settleProposalRun(store, applying({ status: "failed", error: "States.Timeout", counts: undefined }));
+
+    // Act
+    const settled = await settleProposalRun(store, applying());
+
+    // Assess
+    expect(settled).toEqual({ proposal: expect.objectContaining({ state: "applied" }), differences: [] });
+    expect(store.all.get("prop-bbb")).toMatchObject({ state: "applied", appliedRunId: "run-applied" });
+    expect(store.all.get("prop-bbb")?.failure).toBeUndefined();
+  });
+
+  it("settles again, with the differences, a proposal failed before its own run (by the proposal's id) completed", async () => {
+    // Prepare: failed as if its run could not start (no run applied it yet); then its own run completed otherwise.
+    const store = await approvedIn();
+    await store.updateProposal(
+      { ...(store.all.get("prop-bbb") as Proposal), state: "failed", failure: "x" },
+      "approved",
+    );
+    const own = applying({ runId: runIdOf("inc", "prop-bbb"), counts: { ...COUNTS, voided: 2 } });
+
+    // Act
+    const settled = await settleProposalRun(store, own);
+    const retried = await settleProposalRun(store, own);
+    const stranger = await settleProposalRun(store, applying({ runId: "run-other" }));
+
+    // Assess: failed with what the run did; a retried complete and a run not its own settle nothing.
+    expect(settled).toEqual({
+      proposal: expect.objectContaining({ state: "failed", appliedRunId: own.runId }),
+      differences: ["voided 2 where the preview had 1"],
+    });
+    expect(store.all.get("prop-bbb")?.failure).toBe("voided 2 where the preview had 1");
+    expect([retried, stranger]).toEqual([undefined, undefined]);
+  });
+
+  it("failApproved records why an approved proposal's run could not start, when it has no run or its run failed", async () => {
     const store = await approvedIn();
     const approved = store.all.get("prop-bbb") as Proposal;
-    expect(await failApproved(store, approved, "snapshot gone")).toMatchObject({
+    expect(await failApproved(store, approved, "snapshot gone", undefined)).toMatchObject({
       state: "failed",
       failure: "snapshot gone",
     });
     expect(store.all.get("prop-bbb")?.state).toBe("failed");
+    const again = await approvedIn();
+    const failedRun = applying({ status: "failed" });
+    expect(await failApproved(again, approved, "taken", failedRun)).toMatchObject({
+      state: "failed",
+      failure: "taken",
+    });
+  });
+
+  it("failApproved leaves approved a proposal whose run exists and has not failed: the run settles it", async () => {
+    // Prepare: the proposal's run recorded (requested), as by a first approval whose resend could not start it.
+    const store = await approvedIn();
+    const approved = store.all.get("prop-bbb") as Proposal;
+
+    // Act
+    const kept = await failApproved(store, approved, "snapshot gone", applying({ status: "requested" }));
+
+    // Assess
+    expect(kept).toEqual(approved);
+    expect(store.all.get("prop-bbb")).toEqual(approved);
   });
 });
