@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { ExecutionInput } from "../../shared/api/run-request";
 import { emptySnapshot, snapshotHeader, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
@@ -11,6 +12,7 @@ import {
   MANIFEST_FILE,
   type PrepareOutput,
   REJECTS_FILE,
+  type RunRef,
   SLICES_PER_CHILD,
 } from "../../shared/pipeline/run-steps";
 import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
@@ -35,6 +37,26 @@ export interface RunOptions {
   batchSize: string;
 }
 
+/**
+ * What `hiwari run` may leave out: `by` (the operating system's user, {@link userName}) and `reason` (an incident's
+ * first run is the "initial run"; a rerun must say why: see {@link reasonOf}).
+ */
+export type RunInput = Omit<RunOptions, "reason" | "by"> & Partial<Pick<RunOptions, "reason" | "by">>;
+
+/** The reason an incident's first run is recorded with when `--reason` is not given. */
+export const INITIAL_REASON = "initial run";
+
+/** Who runs hiwari when `--by` is not given: the operating system's user name, else USER, else "unknown". */
+export function userName(): string {
+  try {
+    const { username } = userInfo();
+    if (username) return username;
+  } catch {
+    // No entry in the user database for this uid (a container started with an arbitrary uid): USER, if set.
+  }
+  return process.env.USER || "unknown";
+}
+
 /** How many shards finalize works on at once, as the state machine's inline Map does. */
 const FINALIZE_CONCURRENCY = 8;
 
@@ -45,7 +67,9 @@ const FINALIZE_CONCURRENCY = 8;
  * folder); the stream is then fed to the publish-events handler, whose bus appends to <state>/events.jsonl.
  * The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
  */
-export async function run(options: RunOptions, held?: LocalEnvironment): Promise<number> {
+export async function run(input: RunInput, held?: LocalEnvironment): Promise<number> {
+  // Resolved once DynamoDB Local can tell whether the incident was run before (reasonOf).
+  const options: RunOptions = { ...input, by: input.by ?? userName(), reason: input.reason ?? "" };
   const { bytes: incidentBytes, text: incidentText, incident } = readIncidentFile(options.incident);
   const batchSize = Number(options.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -64,11 +88,22 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
   ]);
 
   // The state folder's environment: its own, or one its caller holds (hiwari approve), left open after.
-  const env =
-    held ??
-    (await openLocalEnvironment(options.state).catch((e: unknown) => {
+  let env: LocalEnvironment;
+  if (held) env = held;
+  else {
+    const starting = startPhase("starting DynamoDB Local");
+    env = await openLocalEnvironment(options.state).catch((e: unknown) => {
+      starting.stop();
       throw diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
-    }));
+    });
+    starting.end("DynamoDB Local started");
+  }
+  try {
+    options.reason = await reasonOf(input.reason, env, ref);
+  } catch (e) {
+    if (!held) await env.stop();
+    throw e;
+  }
   // A generated request id is the only way back to this run if it stops: said before anything is written.
   if (options.requestId === undefined)
     process.stderr.write(
@@ -110,7 +145,12 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
     const depsOf = () => deps;
     const context = localLambdaContext("hiwari-run");
     // Events of changes stored by an earlier run that died before publishing go out first.
-    await env.publishPending();
+    const earlier = startPhase("publishing the events of earlier runs");
+    const pending = await env.publishPending().catch((e: unknown) => {
+      earlier.stop();
+      throw e;
+    });
+    earlier.end(pending.handled > 0 && `published ${n(pending.handled)} events of earlier runs`);
     // The state machine's input, as start-run builds it on AWS: the incident left among the run's files and passed
     // by reference (pinned by the digest of its bytes); the snapshot "location" is the file.
     const files = deps.filesOf(ref);
@@ -128,7 +168,9 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
       incident: { ...files.location(INCIDENT_FILE), sha256: sha256(incidentText) },
       snapshot: { bucket: LOCAL_BUCKET, key: options.subscriptions },
     };
+    const preparing = startPhase("prepare");
     const prepared = (await makePrepare(depsOf)(input, context).catch((e) => {
+      preparing.stop();
       if (
         e instanceof UnusableSnapshotError ||
         e instanceof UnsafeSnapshotError ||
@@ -138,8 +180,11 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
         throw new UsageError(e.message);
       throw e;
     })) as PrepareOutput;
+    preparing.end(
+      prepared.status === "already-completed" ? "prepare done (the request was completed before)" : "prepare done",
+    );
     if (prepared.status === "already-completed") {
-      const published = await env.publishPending();
+      const published = await publish(env);
       const done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
       report(
         done,
@@ -151,32 +196,39 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
       return EXIT.ok;
     }
     let done: RunRecord;
+    let phase: Phase | undefined;
     try {
       // The Map: the manifest's rows, as the CSV item reader gives them, a few per child.
       const items = manifestItems(await files.get(MANIFEST_FILE));
       const compute = makeCompute(depsOf);
+      phase = startPhase("batches", items.length);
       for (let i = 0; i < items.length; i += SLICES_PER_CHILD) {
         checkSignal();
         const batch = { BatchInput: { ...ref, snapshot: input.snapshot }, Items: items.slice(i, i + SLICES_PER_CHILD) };
         await compute(batch, context);
-        const through = Math.min(i + SLICES_PER_CHILD, items.length);
-        if (process.stderr.isTTY) process.stderr.write(`\rhiwari run: batch ${through} of ${items.length}`);
+        phase.step(batch.Items.length);
       }
-      if (process.stderr.isTTY) process.stderr.write("\n");
+      phase.end();
       // The shards, a few at a time, then complete.
       const shard = finalize.makeShardHandler(depsOf);
       const queue = [...prepared.shards];
+      const finalizing = startPhase("finalize", prepared.shards.length, "shards");
+      phase = finalizing;
       const worker = async () => {
         for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
           checkSignal();
           await shard({ ...ref, shard: next }, context);
+          finalizing.step();
         }
       };
       await Promise.all(Array.from({ length: FINALIZE_CONCURRENCY }, worker));
       checkSignal();
       await finalize.makeCompleteHandler(depsOf)(ref, context);
+      finalizing.end();
+      phase = undefined;
       done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
     } catch (e) {
+      phase?.stop();
       // DynamoDB Local gone: nothing can be recorded. The run stays as it is, its lock this request's: resumable.
       const died = diedError();
       if (died) throw died;
@@ -206,7 +258,7 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
       await publishWhatWasStored();
       throw e;
     }
-    const published = await env.publishPending();
+    const published = await publish(env);
     report(
       done,
       options,
@@ -231,6 +283,77 @@ export async function run(options: RunOptions, held?: LocalEnvironment): Promise
     process.off("SIGTERM", onSignal);
     if (!held) await env.stop();
   }
+}
+
+/**
+ * Why a run is recorded: `--reason` when given. Without it, an incident's first run is the "initial run", and a
+ * resumed request keeps the reason its run was recorded with; a run of an incident that has runs must say why
+ * (a usage error), found before anything is written.
+ */
+async function reasonOf(given: string | undefined, env: LocalEnvironment, ref: RunRef): Promise<string> {
+  if (given !== undefined) return given;
+  const runs = await env.store.listRuns(ref.incidentId);
+  const own = runs.find((r) => r.runId === ref.runId);
+  if (own) return own.reason;
+  if (runs.length === 0) return INITIAL_REASON;
+  throw new UsageError(
+    `--reason: incident ${ref.incidentId} was run before (${n(runs.length)} ${runs.length === 1 ? "run" : "runs"}; ` +
+      `hiwari runs --incident-id ${ref.incidentId} lists them): say why this one, e.g. --reason "window ended 14:00"`,
+  );
+}
+
+/** Publishes what the stream holds (the run's changes), shown as a phase. */
+async function publish(env: LocalEnvironment): Promise<{ handled: number; failed: number }> {
+  const publishing = startPhase("publishing events");
+  const published = await env.publishPending().catch((e: unknown) => {
+    publishing.stop();
+    throw e;
+  });
+  publishing.end(`published ${n(published.handled)} events`);
+  return published;
+}
+
+/** A long phase of a run, as {@link startPhase} shows it. */
+export interface Phase {
+  /** `count` more of the phase's units done. */
+  step(count?: number): void;
+  /** Done: its line, with the time it took (`words`, else `<name> <done> of <total> done`); false: no line. */
+  end(words?: string | false): void;
+  /** Stopped by an error: the terminal's line ended, so that the error starts a line of its own. */
+  stop(): void;
+}
+
+/**
+ * A long phase of `hiwari run` on stderr. On a terminal, a line redrawn in place (\r) as it goes and every second,
+ * with what is done and the time so far, ending with its time; when stderr is not a terminal (a log, a pipe, CI),
+ * one line once it is done, with its time: `hiwari run: batches 12 of 12 done in 8.1 s`.
+ */
+export function startPhase(name: string, total?: number, unit = "", out: NodeJS.WriteStream = process.stderr): Phase {
+  const started = performance.now();
+  const tty = out.isTTY === true;
+  let done = 0;
+  const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const so = () => (total === undefined ? name : `${name} ${n(done)} of ${n(total)}${unit ? ` ${unit}` : ""}`);
+  const draw = () => out.write(`\r\x1b[Khiwari run: ${so()}… ${seconds()}`);
+  const timer = tty ? setInterval(draw, 1000) : undefined;
+  timer?.unref();
+  if (tty) draw();
+  let over = false;
+  const finish = (line: string) => {
+    if (over) return;
+    over = true;
+    clearInterval(timer);
+    if (tty) out.write(`\r\x1b[K${line}`);
+    else if (line !== "") out.write(line);
+  };
+  return {
+    step: (count = 1) => {
+      done += count;
+      if (tty && !over) draw();
+    },
+    end: (words = `${so()} done`) => finish(words === false ? "" : `hiwari run: ${words} in ${seconds()}\n`),
+    stop: () => finish(tty ? `hiwari run: ${so()}… stopped after ${seconds()}\n` : ""),
+  };
 }
 
 /** What to do once space is freed on a full disk: the same request again. */
@@ -260,7 +383,10 @@ export async function checkSnapshotHeader(path: string, incident: Incident): Pro
 export function resumeCommand(options: RunOptions, requestId: string): string {
   const quote = (v: string) => (/^[\w./:=@%+-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
   const args = ["hiwari", "run", "--incident", options.incident, "--subscriptions", options.subscriptions];
-  args.push("--state", options.state, "--reason", options.reason, "--by", options.by);
+  args.push("--state", options.state);
+  // Without --reason, the resumed request keeps the reason its run was recorded with.
+  if (options.reason) args.push("--reason", options.reason);
+  args.push("--by", options.by);
   args.push("--batch-size", options.batchSize, "--request-id", requestId);
   if (options.dryRun) args.push("--dry-run");
   return args.map(quote).join(" ");
@@ -286,7 +412,13 @@ function report(run: RunRecord, options: RunOptions, eventsFile: string, publish
   for (const t of run.totals ?? []) lines.push(`    ${totalRow(t)}`);
   if ((c?.rejected ?? 0) > 0)
     lines.push(`  rejected rows: ${n(c?.rejected ?? 0)}, in ${join(options.state, "runs", run.runId, REJECTS_FILE)}`);
-  lines.push(`  events published now: ${n(published)}, appended to ${eventsFile}`);
+  // A dry run stores no change, so it has no event: only an earlier run's, had they waited in the stream.
+  if (!run.dryRun) lines.push(`  events published now: ${n(published)}, appended to ${eventsFile}`);
+  else if (published === 0) lines.push("  events: none, a dry run publishes nothing");
+  else
+    lines.push(
+      `  events: none of its own (a dry run publishes nothing); ${n(published)} of earlier runs, appended to ${eventsFile}`,
+    );
   if (note) lines.push(`  ${note}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

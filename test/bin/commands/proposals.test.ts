@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { approve, proposals, propose } from "../../../bin/commands/proposals";
 import { run } from "../../../bin/commands/run";
+import { openLocalEnvironment } from "../../../bin/io/local-environment";
 import { UsageError } from "../../../bin/usage-error";
 import type { Proposal } from "../../../shared/pipeline/proposal";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
@@ -12,7 +13,9 @@ import { captureStdout, quiet } from "../../helpers/stdout";
 
 /**
  * An incident run once (20 subscriptions, 10 subscribers, 200 yen of goodwill), and a correction of it: the
- * window ends a day later (each line adjusted), in a folder of its own.
+ * window ends a day later (each line adjusted), in a folder of its own. Each command starts DynamoDB Local on the
+ * folder (a JVM: seconds, more on a busy machine), so a proposal's id is read from what propose prints, and what
+ * the folder holds at the end is read in one go.
  */
 async function incidentRunOnce(incidentId: string) {
   const dir = mkdtempSync(join(tmpdir(), `hiwari-${incidentId}-`));
@@ -36,81 +39,105 @@ async function incidentRunOnce(incidentId: string) {
   writeFileSync(files.subscriptions, csv);
   const common = { subscriptions: files.subscriptions, state, batchSize: "7" };
   expect(await quiet(() => run({ ...common, incident: files.incident, reason: "first", by: "ops" }))).toBe(0);
-  const proposeCorrection = (by: string) =>
-    quiet(() => propose({ ...common, incident: files.corrected, reason: "the window ended a day later", by }));
+  /** Proposes the correction as `by`: its exit status and the proposal's id, as propose prints them. */
+  const proposeCorrection = async (by: string) => {
+    const { result, out } = await captureStdout(() =>
+      propose({ ...common, incident: files.corrected, reason: "the window ended a day later", by }),
+    );
+    return { status: result, proposalId: new RegExp(`^proposal (prop-\\S+) by ${by}:`, "m").exec(out)?.[1] ?? "" };
+  };
   const listed = async () => {
     const { out } = await captureStdout(() => proposals({ incidentId, state, json: true }));
     return JSON.parse(out) as Proposal[];
   };
+  /** The incident's proposals and runs, as the folder holds them. */
+  const stored = async () => {
+    const env = await openLocalEnvironment(state);
+    try {
+      return { proposals: await env.store.listProposals(incidentId), runs: await env.store.listRuns(incidentId) };
+    } finally {
+      await env.stop();
+    }
+  };
   const approveAs = (proposal: string, by: string) => quiet(() => approve({ incidentId, proposal, by, state }));
-  return { dir, state, doc, corrected, csv, files, common, proposeCorrection, listed, approveAs };
+  return { dir, state, doc, corrected, csv, files, common, proposeCorrection, listed, stored, approveAs };
 }
 
 describe("hiwari propose and approve (four eyes)", () => {
   it("a correction proposed by one person is refused to them and applied by another, reproducing the preview exactly", {
-    timeout: 240_000,
+    timeout: 600_000,
   }, async () => {
     // Arrange
     const w = await incidentRunOnce("four-eyes");
 
     // Act 1: alice proposes the correction
-    expect(await w.proposeCorrection("alice")).toBe(0);
-    const [open] = await w.listed();
-    if (!open) throw new Error("no proposal recorded");
+    const proposed = await w.proposeCorrection("alice");
+    const id = proposed.proposalId;
 
-    // Act 2: alice approves it herself; bob approves it
-    const herself = await w.approveAs(open.proposalId, "alice").catch((e: unknown) => e);
-    const bob = await w.approveAs(open.proposalId, "bob");
+    // Act 2: alice approves it herself; bob approves it; carol approves it again
+    const herself = await w.approveAs(id, "alice").catch((e: unknown) => e);
+    const bob = await w.approveAs(id, "bob");
+    const again = await w.approveAs(id, "carol").catch((e: unknown) => e);
 
-    // Assess: the preview counted 20 adjusted lines (a day more each) and 10 unchanged credits
-    expect(open).toMatchObject({ state: "open", proposedBy: "alice", reason: "the window ended a day later" });
-    expect(open.counts).toMatchObject({ rows: 20, calculated: 0, adjusted: 20, voided: 0, unchanged: 10 });
+    // Assess: proposed by alice; refused to her, applied by bob, applied once (approving it again is refused)
+    expect([proposed.status, id]).toEqual([0, expect.stringMatching(/^prop-/)]);
     expect(herself).toBeInstanceOf(UsageError);
-    expect((herself as Error).message).toBe(
-      `alice proposed ${open.proposalId}: another person must approve it (four eyes)`,
-    );
+    expect((herself as Error).message).toBe(`alice proposed ${id}: another person must approve it (four eyes)`);
     expect(bob).toBe(0);
+    expect((again as Error).message).toBe(
+      `proposal ${id} is applied (approved by bob): only an open proposal can be approved`,
+    );
+    // The preview counted 20 adjusted lines (a day more each) and 10 unchanged credits; the run that applied it
+    // reproduced its counts and totals, and stored what hiwari compute gives for the corrected incident
     const [applied] = await w.listed();
-    expect(applied).toMatchObject({ state: "applied", approvedBy: "bob", counts: open.counts, totals: open.totals });
+    expect(applied).toMatchObject({
+      proposalId: id,
+      state: "applied",
+      proposedBy: "alice",
+      reason: "the window ended a day later",
+      approvedBy: "bob",
+    });
+    expect(applied?.counts).toMatchObject({ rows: 20, calculated: 0, adjusted: 20, voided: 0, unchanged: 10 });
     const history = await checkLocalRun(w.state, w.corrected, w.csv);
     const run = history.find((r) => r.runId === applied?.appliedRunId);
-    expect(run).toMatchObject({ status: "completed", requestedBy: "bob", counts: open.counts, totals: open.totals });
-    expect(run?.reason).toBe(`the window ended a day later (proposal ${open.proposalId} by alice, approved by bob)`);
-    // Applied once: approving it again is refused, and changes nothing
-    const again = await w.approveAs(open.proposalId, "carol").catch((e: unknown) => e);
-    expect((again as Error).message).toBe(
-      `proposal ${open.proposalId} is applied (approved by bob): only an open proposal can be approved`,
-    );
+    expect(run).toMatchObject({
+      status: "completed",
+      requestedBy: "bob",
+      counts: applied?.counts,
+      totals: applied?.totals,
+    });
+    expect(run?.reason).toBe(`the window ended a day later (proposal ${id} by alice, approved by bob)`);
   });
 
   it("refuses a proposal whose base moved (another run since) or whose snapshot changed, applying nothing", {
-    timeout: 240_000,
+    timeout: 600_000,
   }, async () => {
     // Arrange: two proposals; then a run of the incident; then the snapshot file changes
     const w = await incidentRunOnce("moved");
-    expect(await w.proposeCorrection("alice")).toBe(0);
-    const [first] = await w.listed();
+    const first = await w.proposeCorrection("alice");
     expect(await quiet(() => run({ ...w.common, incident: w.files.incident, reason: "again", by: "ops" }))).toBe(0);
-    expect(await w.proposeCorrection("alice")).toBe(0);
-    const second = (await w.listed()).find((p) => p.proposalId !== first?.proposalId);
+    const second = await w.proposeCorrection("alice");
+    expect([first.status, second.status]).toEqual([0, 0]);
     writeFileSync(w.files.subscriptions, `${w.csv}C-99,S-99,IMADOKO,310,JPY,2011-01-01,,,\n`);
 
     // Act
-    const stale = await w.approveAs(first?.proposalId ?? "", "bob").catch((e: unknown) => e);
-    const changed = await w.approveAs(second?.proposalId ?? "", "bob").catch((e: unknown) => e);
+    const stale = await w.approveAs(first.proposalId, "bob").catch((e: unknown) => e);
+    const changed = await w.approveAs(second.proposalId, "bob").catch((e: unknown) => e);
 
     // Assess: refused, named; both still open; no run besides the two
     expect((stale as Error).message).toMatch(
       /^run run-[0-9a-f]{20} of incident moved came, ended or was resumed after the preview \(which stood on run-[0-9a-f]{20}\)/,
     );
     expect((changed as Error).message).toBe(
-      `the snapshot ${w.files.subscriptions} is not the one previewed (its SHA-256 differs): propose again`,
+      `the snapshot ${w.files.subscriptions} is not the one previewed (its SHA-256 differs): preview again (a new dry run) and propose that preview`,
     );
-    expect((await w.listed()).map((p) => p.state)).toEqual(["open", "open"]);
-    const { out } = await captureStdout(async () => {
-      const { runs } = await import("../../../bin/commands/finance");
-      return runs({ incidentId: "moved", state: w.state, json: true });
-    });
-    expect((JSON.parse(out) as { dryRun: boolean }[]).filter((r) => !r.dryRun)).toHaveLength(2);
+    const { proposals: kept, runs } = await w.stored();
+    expect(kept.map((p) => [p.proposalId, p.state]).sort()).toEqual(
+      [
+        [first.proposalId, "open"],
+        [second.proposalId, "open"],
+      ].sort(),
+    );
+    expect(runs.filter((r) => !r.dryRun)).toHaveLength(2);
   });
 });
