@@ -135,6 +135,8 @@ export async function compute(options: ComputeOptions): Promise<number> {
   const progress = process.stderr.isTTY
     ? (rows: number) => process.stderr.write(`\rhiwari compute: ${rows.toLocaleString("en-US")} rows`)
     : undefined;
+  // Both formats are data, exact: the contract's values as computed, ids as given (an id such as =HYPERLINK(…) is not
+  // neutralised for spreadsheets, or it would no longer be the id). `hiwari report` is the CSV for people.
   const format = options.format === "csv" ? toCsvRow : toJsonLine;
   if (options.format === "csv") out.write(CSV_HEADER);
 

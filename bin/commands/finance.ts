@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LINE_FIELDS } from "../../shared/engine/refund-line";
-import { ServiceTotals } from "../../shared/money/service-totals";
+import { type ServiceTotal, ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
 import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps";
+import type { StoredLine } from "../../shared/reconcile/reconcile";
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
-import { accountingRow, n, runSummary } from "../format";
+import { accountingRow, n, runSummary, totalRow } from "../format";
 import { type LocalEnvironment, withLocalEnvironment } from "../io/local-environment";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
@@ -46,11 +46,58 @@ export async function runs(options: { incidentId: string; state: string; json?: 
   return EXIT.ok;
 }
 
-const REPORT_COLUMNS = ["lineId", ...LINE_FIELDS, "version", "runId"] as const;
+/**
+ * An id as a join key that a spreadsheet cannot run: percent-encoded as inside `lineId` (encodeURIComponent), and a
+ * leading `-`, which encodeURIComponent keeps, as `%2D`; so no key starts with = + - @, a tab or a line break, and
+ * decodeURIComponent gives the id back exactly. (A lone surrogate, which encodeURIComponent refuses, becomes U+FFFD
+ * as in `lineId`; stored lines never hold one: such rows are rejected.)
+ */
+export function idKey(id: string | null): string | null {
+  if (id === null) return null;
+  return encodeURIComponent(id.replace(/\p{Surrogate}/gu, "\uFFFD")).replace(/^-/, "%2D");
+}
+
+/**
+ * The report's columns: `lineId` (the events' key), the ten fields of the line with each id followed by its key
+ * (an id cell a spreadsheet would run is shown as text, `'` first, so it no longer equals the events' id; its key
+ * decodes to that id exactly), `version` (the events' `eventId` is `lineId#version`) and the run that last changed
+ * the line. Where the columns are explained: docs/operations.md, "The report".
+ */
+export const REPORT_COLUMNS = [
+  "lineId",
+  "subscriptionId",
+  "subscriptionKey",
+  "subscriberId",
+  "subscriberKey",
+  "serviceCode",
+  "periodStart",
+  "periodEnd",
+  "unit",
+  "units",
+  "basis",
+  "amount",
+  "currency",
+  "version",
+  "runId",
+] as const;
+
+/** One report row: every cell safe to open in a spreadsheet (CRLF). */
+export function reportRow(line: StoredLine): string {
+  const cell = (c: (typeof REPORT_COLUMNS)[number]) =>
+    c === "subscriptionKey"
+      ? idKey(line.subscriptionId)
+      : c === "subscriberKey"
+        ? idKey(line.subscriberId)
+        : c === "amount"
+          ? line.amount.toString()
+          : line[c];
+  return `${REPORT_COLUMNS.map((c) => spreadsheetCell(cell(c))).join(",")}\r\n`;
+}
 
 /**
  * `hiwari report`: the incident's standing lines for the books, as CSV that opens cleanly in Excel (UTF-8 with a
- * byte-order mark, CRLF, quoted where needed, no formula injection), and a summary per service and currency.
+ * byte-order mark, CRLF, quoted where needed, no formula injection, each id with its exact key), and a summary laid
+ * out as `hiwari run` prints its own.
  */
 export async function report(options: { incidentId: string; state: string; out?: string }): Promise<number> {
   const totals = new ServiceTotals();
@@ -65,9 +112,7 @@ export async function report(options: { incidentId: string; state: string; out?:
       for await (const page of env.store.linesOfShard(options.incidentId, shard)) {
         for (const line of page) {
           if (line.status !== "active") continue;
-          out.write(
-            `${REPORT_COLUMNS.map((c) => spreadsheetCell(c === "amount" ? line.amount.toString() : line[c])).join(",")}\r\n`,
-          );
+          out.write(reportRow(line));
           totals.add(line.serviceCode, line.currency, 1, line.amount);
         }
       }
@@ -84,43 +129,46 @@ export async function report(options: { incidentId: string; state: string; out?:
   });
   if (totals.list().length === 0 && !options.out)
     throw new UsageError(`no lines stored for incident ${options.incidentId} in ${options.state}`);
-  const summary = totals
-    .list()
-    .map(
-      (t) =>
-        `  ${`${t.serviceCode ?? "goodwill"} ${t.currency}`.padEnd(16)} ${n(t.lines).padStart(10)} lines  ${n(t.amount).padStart(14)}`,
-    );
-  process.stderr.write(
-    `owed now for incident ${options.incidentId}:\n${summary.join("\n")}\n${standingRun(runsOf, options.state)}${options.out ? `lines written to ${options.out}\n` : ""}`,
-  );
+  process.stderr.write(reportSummary(options.incidentId, totals.list(), runsOf, options.state, options.out));
   return EXIT.ok;
 }
 
 /**
- * The run the standing lines are the outcome of (the last completed one that wrote: every run reconciles the whole
- * incident) and where its rows went, so the books show that every row of its snapshot is accounted for.
+ * What `hiwari report` prints: the lines written, the run they are the outcome of (the last completed one that
+ * wrote: every run reconciles the whole incident) with where its rows went, so the books show that every row of its
+ * snapshot is accounted for, and the totals per service and currency, laid out as `hiwari run` prints them.
  */
-export function standingRun(runs: readonly RunRecord[], state: string): string {
+export function reportSummary(
+  incidentId: string,
+  totals: readonly ServiceTotal[],
+  runs: readonly RunRecord[],
+  state: string,
+  out?: string,
+): string {
+  const count = totals.reduce((sum, t) => sum + t.lines, 0);
   const writers = runs.filter((r) => !r.dryRun);
   const last = writers
     .filter((r) => r.status === "completed")
     .sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? ""))
     .at(-1);
+  const lines = [`report of incident ${incidentId}: ${n(count)} standing lines${out ? `, written to ${out}` : ""}`];
+  if (last?.counts)
+    lines.push(`  as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}`);
+  lines.push("  owed now, per service and currency:");
+  for (const t of totals) lines.push(`    ${totalRow(t)}`);
+  if (last?.counts && last.counts.rejected > 0)
+    lines.push(`  rejected rows: ${n(last.counts.rejected)}, in ${join(state, "runs", last.runId, REJECTS_FILE)}`);
   // A run that failed (or is still running) after it may have changed lines too: the books must say so.
-  const since = writers.filter(
-    (r) =>
+  for (const r of writers)
+    if (
       (r.status === "failed" || r.status === "running" || r.status === "interrupted" || r.status === "abandoned") &&
-      (!last || r.startedAt > last.startedAt),
-  );
-  const unsettled = since.map(
-    (r) =>
-      `note: run ${r.runId} (${r.status}, started ${r.startedAt}) came after it and may have changed lines; ` +
-      "run the incident again to settle them\n",
-  );
-  if (!last?.counts) return unsettled.join("");
-  const rejected =
-    last.counts.rejected > 0 ? `; rejected rows in ${join(state, "runs", last.runId, REJECTS_FILE)}` : "";
-  return `as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}${rejected}\n${unsettled.join("")}`;
+      (!last || r.startedAt > last.startedAt)
+    )
+      lines.push(
+        `  note: run ${r.runId} (${r.status}, started ${r.startedAt}) came after it and may have changed lines; ` +
+          "run the incident again to settle them",
+      );
+  return `${lines.join("\n")}\n`;
 }
 
 /** `hiwari unlock`: releases the lock of a run that died holding it (see docs/operations.md). */

@@ -57,6 +57,39 @@ describe("hiwari compute", () => {
     );
   });
 
+  it("writes ids a spreadsheet would run exactly as given in CSV (data, as the contract has it) and says so in --help", () => {
+    // Arrange: ids that Excel would run as formulas
+    writeFileSync(
+      subs,
+      csvOf([
+        row({ subscription_id: "@C-1", subscriber_id: '=HYPERLINK("http://x","y")' }, 1),
+        row({ subscription_id: "-2", subscriber_id: "+1+1" }, 2),
+      ]),
+    );
+
+    // Act
+    const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--format", "csv");
+    const help = hiwari("compute", "--help");
+
+    // Assess: the values as computed, not neutralised; the help says the CSV is data, not for Excel
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toBe(
+      "subscriptionId,subscriberId,serviceCode,periodStart,periodEnd,unit,units,basis,amount,currency\r\n" +
+        '@C-1,"=HYPERLINK(""http://x"",""y"")",IMADOKO,2011-12-01,2012-01-01,day,3,31,20,JPY\r\n' +
+        ',"=HYPERLINK(""http://x"",""y"")",,,,goodwill,1,1,200,JPY\r\n' +
+        "-2,+1+1,IMADOKO,2011-12-01,2012-01-01,day,3,31,20,JPY\r\n" +
+        ",+1+1,,,,goodwill,1,1,200,JPY\r\n",
+    );
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain(
+      "\nOutput: data for programs, exact: JSON lines, or with --format csv the contract's ten columns (RFC 4180, CRLF,\n" +
+        "a header row, null as an empty cell), every value as computed and every id as the snapshot gives it. An id such as\n" +
+        "=HYPERLINK(...) or +1+1 is written as it is: a spreadsheet would run it as a formula, so do not open this CSV in\n" +
+        "Excel. For people, hiwari report writes the stored lines as CSV that is safe to open.\n\n" +
+        "Exit status: 0 all rows accepted;",
+    );
+  });
+
   it("exits 2 with the field named and neither creates nor changes --out for a bad incident", () => {
     writeFileSync(incident, JSON.stringify(incidentDoc({ policy: { dayBasis: "30" as never } })));
     const fresh = join(dir, "fresh.jsonl");
