@@ -4,6 +4,7 @@ import { EXIT, InterruptedError, LocalStateError, UsageError } from "./usage-err
 // Each command's module is loaded when it runs: `compute` starts without the AWS SDK, Powertools and the rest.
 const commands = {
   compute: () => import("./commands/compute"),
+  console: () => import("./commands/console"),
   finance: () => import("./commands/finance"),
   proposals: () => import("./commands/proposals"),
   rerun: () => import("./commands/rerun"),
@@ -49,6 +50,11 @@ program
   .addHelpText(
     "after",
     `
+Output: data for programs, exact: JSON lines, or with --format csv the contract's ten columns (RFC 4180, CRLF,
+a header row, null as an empty cell), every value as computed and every id as the snapshot gives it. An id such as
+=HYPERLINK(...) or +1+1 is written as it is: a spreadsheet would run it as a formula, so do not open this CSV in
+Excel. For people, hiwari report writes the stored lines as CSV that is safe to open.
+
 Exit status: 0 all rows accepted; 3 some rows rejected (every valid row still computed);
 2 unusable arguments, incident or header (nothing written to --out).
 
@@ -71,8 +77,11 @@ program
   .requiredOption("--incident <file>", "the incident (JSON)")
   .requiredOption("--subscriptions <file>", "the subscriptions snapshot (CSV with a header row)")
   .option(...STATE)
-  .option("--reason <text>", "why this run (kept in the run's history)", "initial run")
-  .option("--by <name>", "who asked for it", process.env.USER ?? "unknown")
+  .option(
+    "--reason <text>",
+    `why this run (kept in the run's history); required once the incident has runs (its first run: "initial run")`,
+  )
+  .option("--by <name>", "who asked for it; default your user name on this machine")
   .option(
     "--request-id <id>",
     "idempotency key: the same request finds the same run (resumes one that died); default a new one",
@@ -84,7 +93,11 @@ program
     "after",
     `
 Exit status: 0 done; 3 done, some rows rejected (their stored lines are kept); 2 unusable arguments, incident,
-header, or another run holds the incident; 1 failed (the run is recorded as failed and its lock released).
+header, a rerun without --reason, or another run holds the incident; 1 failed (the run is recorded as failed and
+its lock released).
+
+Progress goes to stderr: on a terminal, each phase (DynamoDB Local starting, prepare, batches, finalize,
+publishing) as it goes; otherwise one line per phase once it is done, with its time. A dry run publishes nothing.
 
 Examples:
   hiwari run --incident examples/spmode-2011/incident.json --subscriptions examples/spmode-2011/subscriptions.csv
@@ -137,14 +150,21 @@ Examples:
 
 program
   .command("report")
-  .description("Write the incident's standing lines as CSV for the books (opens cleanly in Excel), and print totals.")
+  .description("Write the incident's standing lines as CSV for the books (safe to open in Excel), and print totals.")
   .option(...INCIDENT_ID)
   .addOption(OLD_INCIDENT)
   .option(...STATE)
   .option("--out <file>", "write the CSV here; default stdout")
   .addHelpText(
     "after",
-    `${STATUS_READ}
+    `
+Output: for people, safe to open in Excel (UTF-8 with a byte-order mark, CRLF). A cell that a spreadsheet would
+run as a formula (it starts with = + - @, a tab or a carriage return) is written with ' before it, so an id shown
+there may differ from the events' id. To join on an id, use the key after it: subscriptionKey, subscriberKey (the
+id percent-encoded as in lineId, a leading - as %2D; decodeURIComponent gives the id exactly); to join on a line,
+lineId (the events' lineId; their eventId is lineId#version). Columns: docs/operations.md, "The report".
+Data for programs, exact: the events, or hiwari compute (its CSV is not for Excel).
+${STATUS_READ}
 
 Examples:
   hiwari report --incident-id SPMODE-2011-12 --out spmode-2011-12.csv`,
@@ -183,7 +203,7 @@ program
   .requiredOption("--subscriptions <file>", "the subscriptions snapshot (CSV with a header row)")
   .option(...STATE)
   .requiredOption("--reason <text>", "why this correction (kept with the proposal and the run that applies it)")
-  .option("--by <name>", "who proposes it", process.env.USER ?? "unknown")
+  .option("--by <name>", "who proposes it; default your user name on this machine")
   .option("--batch-size <rows>", "rows per batch", "1000")
   .addHelpText(
     "after",
@@ -195,7 +215,8 @@ Example:
   hiwari propose --incident corrected.json --subscriptions snapshot.csv --reason "window ended 14:00" --by alice`,
   )
   .action(async (options) => {
-    process.exitCode = await (await commands.proposals()).propose(options);
+    const [{ propose }, { userName }] = await Promise.all([commands.proposals(), commands.run()]);
+    process.exitCode = await propose({ ...options, by: options.by ?? userName() });
   });
 
 program
@@ -206,7 +227,7 @@ program
   .requiredOption("--incident-id <id>", "the incident id")
   .requiredOption("--proposal <id>", "the proposal id (hiwari proposals lists them)")
   .option(...STATE)
-  .option("--by <name>", "who approves it (not its proposer)", process.env.USER ?? "unknown")
+  .option("--by <name>", "who approves it (not its proposer); default your user name on this machine")
   .addHelpText(
     "after",
     `
@@ -217,7 +238,8 @@ Example:
   hiwari approve --incident-id SPMODE-2011-12 --proposal prop-0123456789abcdef0123 --by bob`,
   )
   .action(async (options) => {
-    process.exitCode = await (await commands.proposals()).approve(options);
+    const [{ approve }, { userName }] = await Promise.all([commands.proposals(), commands.run()]);
+    process.exitCode = await approve({ ...options, by: options.by ?? userName() });
   });
 
 program
@@ -284,8 +306,44 @@ program
   .option("--run-id <id>", "show this run only")
   .option(...REGION)
   .option("--json", "print the run records as JSON")
+  .addHelpText(
+    "after",
+    `
+Credentials: the standard AWS chain (AWS_PROFILE after \`aws sso login\`, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ...).
+
+Exit status: 0 listed (or the run shown); 2 unusable arguments, or refused by the API as it stands (400, 404: no
+such run); 1 not done: access refused (403), the API failed or could not be reached (retry).
+
+Examples:
+  hiwari api-runs --api https://abc123.execute-api.ap-northeast-1.amazonaws.com/prod --incident-id SPMODE-2011-12
+  hiwari api-runs --api $HIWARI_API --incident-id SPMODE-2011-12 --run-id run-0123456789abcdef0123 --json`,
+  )
   .action(async (options) => {
     process.exitCode = await (await commands.rerun()).apiRuns(options);
+  });
+
+program
+  .command("console")
+  .description(
+    "Serve the web console over the state folder: incidents, runs, previews with charts, proposals and approvals (four eyes).",
+  )
+  .option(...STATE)
+  .option("--port <n>", "the port to listen on (0: a free one)", "4780")
+  .option("--host <host>", "loopback address to bind (127.0.0.1, localhost or ::1)", "127.0.0.1")
+  .addHelpText(
+    "after",
+    `
+It starts DynamoDB Local under --state (as run does) and holds the folder until stopped (Ctrl-C); runs, report and
+proposals still read it meanwhile. Every action is the CLI's own: a preview is run --dry-run, a proposal is propose,
+an approval is approve (by another person than the proposer).
+
+Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 unusable arguments (a port in use, a host that is not loopback).
+
+Example:
+  hiwari console --state .hiwari --port 4780     # then open http://127.0.0.1:4780/`,
+  )
+  .action(async (options) => {
+    process.exitCode = await (await commands.console()).startConsole(options);
   });
 
 try {

@@ -21,3 +21,15 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
+
+// The console's charts (`hiwari console`), for the browser: Chart.js with only the parts drawn.
+await build({
+  entryPoints: { charts: "bin/console/web/charts.ts" },
+  outdir: "dist/console",
+  bundle: true,
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+  minify: true,
+  logLevel: "warning",
+});

@@ -12,12 +12,16 @@ export interface BusEvent {
   eventId: string;
 }
 
+/** What a line owed before a change: its previous amount if it stood, else nothing (new, or voided earlier). */
+export const amountBefore = (previous: StoredLine | undefined): bigint =>
+  previous?.status === "active" ? previous.amount : 0n;
+
 /**
  * The event for one stored change of a line (the stream record's new and old images).
  * Calculated: the line did not stand before (new, or voided earlier); Voided: it stands no more; else Adjusted.
  */
 export function lineEventOf(incidentId: string, next: StoredLine, previous: StoredLine | undefined): BusEvent {
-  const before = previous?.status === "active" ? previous.amount : 0n;
+  const before = amountBefore(previous);
   const detailType: LineEventType =
     next.status === "voided"
       ? "Refund Voided"

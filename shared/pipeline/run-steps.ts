@@ -1,4 +1,5 @@
 import { headerForIncident } from "../engine/compute-refunds";
+import { amountBefore } from "../events/event-of-change";
 import { type Incident, parseIncident } from "../input/incident";
 import type { SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
@@ -206,13 +207,20 @@ async function* dryRunText(pages: AsyncIterable<readonly LineChange[]>): AsyncIt
   for await (const changes of pages) yield dryRunLines(changes);
 }
 
-/** One JSON line per change; the line as `toJsonLine` writes it, so amounts stay exact at any size. */
+/**
+ * One JSON line per change: its kind, line id, version, what was owed before and the delta (as the change's event would
+ * carry them, as decimal strings), and the line as `toJsonLine` writes it, so amounts stay exact at any size.
+ */
 function dryRunLines(changes: readonly LineChange[]): string {
   return changes
-    .map(
-      (c) =>
-        `{"change":${JSON.stringify(c.kind)},"version":${c.next.version},"line":${toJsonLine(c.next).trimEnd()}}\n`,
-    )
+    .map((c) => {
+      const before = amountBefore(c.previous);
+      return (
+        `{"change":${JSON.stringify(c.kind)},"lineId":${JSON.stringify(c.next.lineId)},"version":${c.next.version},` +
+        `"previousAmount":"${before}",` +
+        `"delta":"${c.next.amount - before}","line":${toJsonLine(c.next).trimEnd()}}\n`
+      );
+    })
     .join("");
 }
 

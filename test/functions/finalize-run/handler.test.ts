@@ -75,7 +75,17 @@ describe("finalize-run and complete-run", () => {
         .filter(Boolean)
         .map((l) => JSON.parse(l)),
     );
-    expect(changes).toEqual([expect.objectContaining({ change: "adjusted", version: 2 })]);
+    // 310 JPY for 3 of December's 31 days: floor(310 × 3 / 31) = 30 where 20 stood, as the change's event would say.
+    expect(changes).toEqual([
+      expect.objectContaining({
+        change: "adjusted",
+        lineId: expect.stringContaining("C-1"),
+        version: 2,
+        previousAmount: "20",
+        delta: "10",
+      }),
+    ]);
+    expect(changes[0].line.amount).toBe(30);
     const [stored] = await h.store.linesLike(incident.incidentId, [changes[0].line]);
     expect(stored?.version).toBe(1);
   });
