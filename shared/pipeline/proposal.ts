@@ -342,7 +342,8 @@ export async function markApproved(
 
 /**
  * Applies an approved proposal (or resumes its run, when an approval stopped part-way) and settles it: applied
- * when the run reproduced it, else failed and thrown. An error `resumable` says a resume can recover leaves it
+ * when the run read the previewed incident and snapshot and reproduced its counts and totals, else failed and
+ * thrown. An error `resumable` says a resume can recover leaves it
  * approved.
  */
 export async function settleApproved(
@@ -363,7 +364,7 @@ export async function settleApproved(
         .catch(() => undefined);
     throw e;
   }
-  const differences = differencesFrom(approved, run);
+  const differences = appliedDifferences(approved, run);
   const settled: Proposal = {
     ...approved,
     appliedRunId: run.runId,

@@ -308,6 +308,21 @@ describe("approveProposal", () => {
     expect(store.all.get("prop-bbb")).toMatchObject({ state: "failed", failure: "voided 2 where the preview had 1" });
   });
 
+  it("fails when the applying run read other bytes than the preview, even with the same counts and totals", async () => {
+    const store = memoryStore();
+    const p = proposed();
+    await store.createProposal(p);
+    const other = runRecord("run-applied", "2011-12-25T00:00:00Z", { snapshotDigest: "f".repeat(64) });
+
+    const error = await approveProposal(store, p, now(), async () => other).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProposalNotReproducedError);
+    expect(store.all.get("prop-bbb")).toMatchObject({
+      state: "failed",
+      failure: `the snapshot's SHA-256 is ${"f".repeat(64)} where the preview's was ${p.snapshotDigest}`,
+    });
+  });
+
   it("leaves an approval stopped by a resumable error approved, for its approver to resume", async () => {
     // Arrange
     const store = memoryStore();
