@@ -25,7 +25,7 @@ export function osUser(): string {
 /**
  * `hiwari console`: the web console over the state folder (its DynamoDB Local started here, as `run` does, and held
  * until the console stops): incidents, runs, previews with charts, proposals and approvals. Stops on SIGINT or
- * SIGTERM once the action under way is done.
+ * SIGTERM; an action under way stops as `hiwari run` does (after its writes in flight, recorded interrupted).
  */
 export async function startConsole(options: ConsoleCommandOptions): Promise<number> {
   const port = Number(options.port);
@@ -49,7 +49,11 @@ export async function startConsole(options: ConsoleCommandOptions): Promise<numb
   process.stdout.write(`hiwari console: ${url} (state ${options.state}); Ctrl-C stops it\n`);
   await new Promise<void>((stopped) => {
     const stop = (signal: string) => {
-      process.stderr.write(`hiwari console: ${signal}: stopping once the action under way is done\n`);
+      // An action under way is a run: it stops as `hiwari run` does on the same signal (after its writes in flight,
+      // recorded interrupted); its page resumes it once the console is started again.
+      process.stderr.write(
+        `hiwari console: ${signal}: stopping (an action under way stops after its writes in flight)\n`,
+      );
       app
         .close()
         .finally(() => env.stop())

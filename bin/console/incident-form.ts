@@ -1,4 +1,4 @@
-import { formatPath, IncidentError, parseIncidentText } from "../../shared/input/incident";
+import { formatPath, IncidentError, IncidentSchema, parseIncidentText } from "../../shared/input/incident";
 
 /**
  * The incident form: every value of an incident document is a field named by its contract path
@@ -25,9 +25,6 @@ export function leavesOf(document: unknown, path: PropertyKey[] = []): Leaf[] {
 /** A number as JSON writes it (not `0x10`, not `Infinity`). */
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
-/** A path as `formatPath` writes it: `suspensions[1].end`, or the incident itself. */
-const PATH = /^([A-Za-z_$][\w$]*(\[\d+\]|\.[A-Za-z_$][\w$]*)*|\(the incident\))$/;
-
 /**
  * The document with the fields' values put back at their paths, each as the type it had (a number field stays a
  * number when it reads as one; anything else is kept as typed, for the schema to name). Paths not in the document
@@ -48,36 +45,57 @@ export function withFieldValues(document: unknown, fields: ReadonlyMap<string, s
   return walk(document, []);
 }
 
+/** The path of the incident itself. */
+const WHOLE = formatPath([]);
+
 /** A problem of the incident at its contract path. */
 export interface FieldProblem {
   path: string;
   message: string;
 }
 
-/** What is wrong with an incident's text, each problem at its path; empty when `hiwari run` would take it. */
+/**
+ * What is wrong with an incident's text, each problem at its path (zod's path, formatted as the leaves' are, so
+ * that any key matches its field); empty when `hiwari run` would take it (the same schema).
+ */
 export function problemsOf(text: string): FieldProblem[] {
   try {
     parseIncidentText(text);
     return [];
   } catch (e) {
     if (!(e instanceof IncidentError)) throw e;
-    return e.problems.map((p) => {
-      const at = p.indexOf(": ");
-      const path = at < 0 ? "" : p.slice(0, at);
-      return PATH.test(path) ? { path, message: p.slice(at + 2) } : { path: "(the incident)", message: p };
-    });
+    // Not JSON, or too large: about the whole incident. Else the schema's issues, with their paths.
+    const whole = e.problems.map((message) => ({ path: WHOLE, message }));
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch {
+      return whole;
+    }
+    const result = IncidentSchema.safeParse(document);
+    return result.success ? whole : result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
   }
 }
 
+/** The path one level up: `suspensions[1]` of `suspensions[1].end`, `suspensions` of `suspensions[1]`. */
+const parentOf = (path: string) => path.replace(/(\.[^.[]*|\[\d+\])$/, "");
+
 /**
- * The field a problem is shown at: the field of its path, or else the first field under it (`suspensions[1]`
- * missing its `end` is shown at the window's first field); undefined when no field is under it (it is shown
- * above the form, and in the JSON).
+ * The field a problem is shown at: the field of its path, else the first field under it, else under its parent
+ * (a window missing its `end` is shown at the window's first field); undefined when none is (it is shown above the
+ * form, and in the JSON).
  */
 export function fieldOf(problem: FieldProblem, leaves: readonly Leaf[]): string | undefined {
-  const exact = leaves.find((l) => l.path === problem.path);
-  if (exact) return exact.path;
-  return leaves.find((l) => l.path.startsWith(`${problem.path}.`) || l.path.startsWith(`${problem.path}[`))?.path;
+  for (let path = problem.path; path !== "" && path !== WHOLE; ) {
+    const found =
+      leaves.find((l) => l.path === path) ??
+      leaves.find((l) => l.path.startsWith(`${path}.`) || l.path.startsWith(`${path}[`));
+    if (found) return found.path;
+    const up = parentOf(path);
+    if (up === path) break;
+    path = up;
+  }
+  return undefined;
 }
 
 /** The document a new incident starts from: one window of one service, the policy, no goodwill. */

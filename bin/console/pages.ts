@@ -162,10 +162,11 @@ function proposalsTable(d: IncidentPageData, chrome: Chrome): Html {
       ) => html`<tr><th scope="row">${p.proposalId}</th><td>${p.state}${p.failure ? html`<div class="field-error">${p.failure}</div>` : ""}</td>
 <td>${p.proposedBy}, ${p.proposedAt}: ${p.reason}</td><td>${runLink({ incidentId: p.incidentId, runId: p.previewRunId })}</td><td>${changes(p.counts)}</td>
 <td>${
-        p.state === "open"
+        p.state === "open" || (p.state === "approved" && !p.appliedRunId)
           ? html`<form method="post" action="/incidents/${id}/proposals/${p.proposalId}/approve">${hidden(chrome)}
-<label for="by-${p.proposalId}">Approver (not ${p.proposedBy})</label><input type="text" id="by-${p.proposalId}" name="by" value="${d.by}" autocomplete="name">
-<button type="submit">Approve and apply ${p.proposalId}</button></form>`
+${p.state === "approved" ? html`<p>Approved by ${p.approvedBy} at ${p.approvedAt}; its run stopped before it ended. Its approver resumes it.</p>` : ""}
+<label for="by-${p.proposalId}">${p.state === "approved" ? "Approver" : `Approver (not ${p.proposedBy})`}</label><input type="text" id="by-${p.proposalId}" name="by" value="${p.state === "approved" ? (p.approvedBy ?? "") : d.by}" autocomplete="name">
+<button type="submit">${p.state === "approved" ? "Resume" : "Approve and apply"} ${p.proposalId}</button></form>`
           : html`${p.approvedBy ? html`approved by ${p.approvedBy} at ${p.approvedAt}` : ""}${p.appliedRunId ? html`<div>applied by ${runLink({ incidentId: p.incidentId, runId: p.appliedRunId })}</div>` : ""}`
       }</td></tr>`,
     )}</tbody></table>`;
@@ -179,6 +180,8 @@ export interface RunPageData {
     changes: Page<PreviewChange>;
     deltas: Distribution[];
     before: TotalLine[];
+    /** A writing run before the preview that did not complete: "now" is as the last completed one left it. */
+    unsettled?: RunRecord;
     /** What the preview's page may do: propose it (a rerun), apply it (a first run), or nothing (stale, proposed). */
     actions: { propose: boolean; apply: boolean; why?: string };
     proposal?: Proposal;
@@ -253,6 +256,7 @@ function previewSection(d: RunPageData, p: NonNullable<RunPageData["preview"]>, 
     totals: rows,
   };
   return html`<h2>What applying it would do</h2>
+${p.unsettled ? html`<p class="warn">Run ${runLink(p.unsettled)} before this preview is ${p.unsettled.status}: "now" is what the last completed run left, and what that run stored may differ (the report has the exact lines).</p>` : ""}
 <table><caption>Lines it would change</caption><thead><tr><th scope="col" class="num">New</th><th scope="col" class="num">Adjusted</th><th scope="col" class="num">Voided</th><th scope="col" class="num">Unchanged</th></tr></thead>
 <tbody><tr><td class="num">${n(c?.calculated ?? 0)}</td><td class="num">${n(c?.adjusted ?? 0)}</td><td class="num">${n(c?.voided ?? 0)}</td><td class="num">${n(c?.unchanged ?? 0)}</td></tr></tbody></table>
 <table><caption>Owed per service and currency: now, and after applying it</caption>
@@ -328,8 +332,6 @@ export interface FormPageData {
   checked?: boolean;
 }
 
-const fieldId = (path: string) => `f-${path.replace(/[^A-Za-z0-9_-]/g, "_")}`;
-
 export function formPage(d: FormPageData, chrome: Chrome): string {
   // Each problem at its field; one no field is under is in the list above the form only.
   const at = new Map<string, FieldProblem[]>();
@@ -337,6 +339,9 @@ export function formPage(d: FormPageData, chrome: Chrome): string {
     const field = fieldOf(p, d.leaves);
     if (field) at.set(field, [...(at.get(field) ?? []), p]);
   }
+  // Fields are numbered: ids made from paths could collide (keys of any script), numbers cannot.
+  const ids = new Map(d.leaves.map((leaf, i) => [leaf.path, `f-${i}`]));
+  const fieldId = (path: string) => ids.get(path) as string;
   const field = (leaf: Leaf) => {
     const id = fieldId(leaf.path);
     const problems = at.get(leaf.path) ?? [];

@@ -2,6 +2,7 @@ import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { RejectedRow } from "../../shared/input/subscription-row";
+import { writingRuns } from "../../shared/pipeline/proposal";
 import { DRY_RUN_FOLDER, REJECTS_FILE } from "../../shared/pipeline/run-steps";
 import type { RunRecord, TotalLine } from "../../shared/store/refund-store";
 import { DeltaCounter, type Distribution } from "./histogram";
@@ -79,9 +80,6 @@ export async function rejectsOf(
     }
   return { items, total, page, pageSize };
 }
-
-/** The runs that can have written lines: not previews, not requests that never started. */
-export const writingRuns = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
 
 /**
  * What an incident owes as its last completed run left it (the totals a run records are of every standing line),

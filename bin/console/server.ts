@@ -1,10 +1,17 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { type Proposal, personRefusal } from "../../shared/pipeline/proposal";
+import {
+  appliedDifferences,
+  approverRefusal,
+  type Proposal,
+  previewStanding,
+  type RefusalKind,
+} from "../../shared/pipeline/proposal";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
 import type { RunRecord } from "../../shared/store/refund-store";
@@ -15,7 +22,7 @@ import type { LocalEnvironment } from "../io/local-environment";
 import { InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { leavesOf, NEW_INCIDENT, problemsOf, withFieldValues } from "./incident-form";
 import { type Chrome, errorPage, formPage, type IncidentSummary, incidentPage, incidentsPage, runPage } from "./pages";
-import { previewOf, rejectsOf, runFolder, standingOf, writingRuns } from "./run-files";
+import { previewOf, rejectsOf, runFolder, standingOf } from "./run-files";
 
 /**
  * `hiwari console`'s server: node:http, pages rendered here, every action through the code the CLI runs (run,
@@ -30,6 +37,9 @@ export interface ConsoleOptions {
 }
 
 const PAGE_SIZE = 50;
+
+/** The HTTP status of each kind of refusal, as the finance API answers them. */
+const STATUS: Record<RefusalKind, number> = { invalid: 400, forbidden: 403, conflict: 409 };
 const MAX_BODY = 2 << 20;
 
 /** The charts' bundle, written by scripts/build.mjs (`npm ci`, `npm run build`): dist/ from this file or its chunk. */
@@ -127,14 +137,14 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     const title = titleOf(runs);
     let preview: Parameters<typeof runPage>[0]["preview"];
     if (record.dryRun && record.status === "completed") {
-      const before = runs.filter((r) => r.startedAt < record.startedAt);
+      const before = standingOf(runs.filter((r) => r.startedAt < record.startedAt));
       const proposals = await env.store.listProposals(incidentId);
       const proposal = proposals.find((p) => p.previewRunId === runId);
-      const later = writingRuns(runs).find((r) => r.startedAt > record.startedAt);
-      const firstRun = writingRuns(before).length === 0;
+      const { later, firstRun } = previewStanding(runs, record);
       preview = {
         ...(await previewOf(state, runId, pageOf("page"), PAGE_SIZE)),
-        before: standingOf(before).totals,
+        before: before.totals,
+        ...(before.unsettled ? { unsettled: before.unsettled } : {}),
         actions: later
           ? {
               propose: false,
@@ -245,6 +255,13 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     ].filter(Boolean);
     if (missing.length > 0)
       return send(res, 400, form(document, common, { checked: true, error: `A preview needs ${missing.join(", ")}.` }));
+    const snapshot = resolve(common.snapshot);
+    if (!existsSync(snapshot) || !statSync(snapshot).isFile())
+      return send(
+        res,
+        400,
+        form(document, common, { checked: true, error: `The snapshot ${snapshot} is not a file on this machine.` }),
+      );
     const folder = join(state, "console", "incidents");
     mkdirSync(folder, { recursive: true });
     const file = join(folder, `${sha256(text).slice(0, 16)}.json`);
@@ -256,7 +273,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
         run(
           {
             incident: file,
-            subscriptions: resolve(common.snapshot),
+            subscriptions: snapshot,
             state,
             reason: common.reason,
             by: common.by.trim(),
@@ -275,28 +292,35 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
   }
 
   async function propose(incidentId: string, runId: string, body: URLSearchParams, res: ServerResponse) {
+    const [by, reason] = [body.get("by") ?? "", body.get("reason") ?? ""];
+    const refuse = async (status: number, error: string) =>
+      send(res, status, await runView(incidentId, runId, new URLSearchParams(), { error }));
+    if (by.trim() === "" || reason.trim() === "")
+      return refuse(400, "A proposal needs its proposer's name and a reason.");
     let proposal: Proposal;
     try {
-      proposal = await serially(() =>
-        proposePreview(env, state, incidentId, runId, body.get("by") ?? "", body.get("reason") ?? ""),
-      );
+      proposal = await serially(() => proposePreview(env, state, incidentId, runId, by, reason));
     } catch (e) {
-      if (e instanceof UsageError)
-        return send(res, 409, await runView(incidentId, runId, new URLSearchParams(), { error: e.message }));
+      if (e instanceof UsageError) return refuse(409, e.message);
       throw e;
     }
     return redirect(res, `/incidents/${encodeURIComponent(incidentId)}?proposed=${proposal.proposalId}`);
   }
 
-  /** The first run of an incident, applied from its preview: the same incident file and snapshot bytes. */
+  /**
+   * The first run of an incident, applied from its preview: the same incident file and snapshot bytes, checked
+   * before, and after (the run's own digests, counts and totals must be the preview's, as an approval's must).
+   */
   async function applyFirst(incidentId: string, runId: string, body: URLSearchParams, res: ServerResponse) {
     const by = (body.get("by") ?? "").trim();
     const requestId = randomUUID();
+    const appliedId = runIdOf(incidentId, requestId);
     await serially(async () => {
       const { runs, run: preview } = await runOf(incidentId, runId);
       if (!preview.dryRun || preview.status !== "completed")
         throw new HttpError(409, `run ${runId} is not a completed preview`);
-      if (writingRuns(runs).length > 0)
+      const { later, firstRun } = previewStanding(runs, preview);
+      if (later || !firstRun)
         throw new HttpError(
           409,
           `incident ${incidentId} has been run before: a rerun is proposed, and applied by another person's approval`,
@@ -316,19 +340,25 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
         },
         env,
       );
+      // Money moved: it must be what the preview said, or the page says loudly that it is not.
+      const applied = (await env.store.getRun(incidentId, appliedId)) as RunRecord;
+      const differences = appliedDifferences(preview as Proposal & RunRecord, applied);
+      if (differences.length > 0)
+        throw new HttpError(
+          500,
+          `run ${appliedId} applied preview ${runId} but did not reproduce it: ${differences.join("; ")}. ` +
+            "Its changes are stored; review them in the report and correct with a proposal",
+        );
     });
-    return redirect(
-      res,
-      `/incidents/${encodeURIComponent(incidentId)}/runs/${runIdOf(incidentId, requestId)}?applied=1`,
-    );
+    return redirect(res, `/incidents/${encodeURIComponent(incidentId)}/runs/${appliedId}?applied=1`);
   }
 
   async function approve(incidentId: string, proposalId: string, body: URLSearchParams, res: ServerResponse) {
     const by = body.get("by") ?? "";
     const proposal = await env.store.getProposal(incidentId, proposalId);
     if (!proposal) throw new HttpError(404, `incident ${incidentId} has no proposal ${proposalId}`);
-    const person = personRefusal(proposal, by);
-    if (person) return send(res, 403, await incident(incidentId, { error: person }));
+    const refused = approverRefusal(proposal, by);
+    if (refused) return send(res, STATUS[refused.kind], await incident(incidentId, { error: refused.message }));
     try {
       const applied = await serially(() => approveIn(env, { incidentId, proposal: proposalId, by, state }));
       return redirect(
@@ -355,7 +385,8 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
         "content-type": "text/csv; charset=utf-8",
         "content-disposition": `attachment; filename="${incidentId}-report.csv"`,
       });
-      await new Promise<void>((done, fail) => createReadStream(file).on("error", fail).on("end", done).pipe(res));
+      // pipeline: a reader that goes away, or a read that fails, ends both (and the file is removed below).
+      await pipeline(createReadStream(file), res);
     } finally {
       rmSync(file, { force: true });
     }
@@ -419,7 +450,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
       async (_m, _q, _b, res) => {
         if (!existsSync(CHARTS)) throw new HttpError(404, `${CHARTS} is missing: run npm run build`);
         res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=3600" });
-        createReadStream(CHARTS).pipe(res);
+        await pipeline(createReadStream(CHARTS), res);
       },
     ],
   ];
@@ -436,7 +467,13 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     for (const [method, pattern, action] of routes) {
       const match = pattern.exec(url.pathname);
       if (!match || method !== req.method) continue;
-      await action(match.slice(1).map(decodeURIComponent), url.searchParams, body, res);
+      let parts: string[];
+      try {
+        parts = match.slice(1).map(decodeURIComponent);
+      } catch {
+        throw new HttpError(400, `${url.pathname} is not a valid address (a broken % escape)`);
+      }
+      await action(parts, url.searchParams, body, res);
       return;
     }
     throw new HttpError(404, `no page ${url.pathname}`);
@@ -446,7 +483,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : e instanceof UsageError ? 400 : 500;
       if (status === 500) process.stderr.write(`hiwari console: ${(e as Error).stack ?? e}\n`);
-      if (res.headersSent) res.end();
+      if (res.headersSent) res.destroy(e as Error);
       else send(res, status, errorPage(status, (e as Error).message, chrome));
     });
   });
@@ -456,7 +493,9 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     listen: (port: number, host: string) =>
       new Promise<string>((done, fail) => {
         server.once("error", fail);
-        server.listen(port, host, () => done(`http://${host}:${(server.address() as AddressInfo).port}/`));
+        server.listen(port, host, () =>
+          done(`http://${host.includes(":") ? `[${host}]` : host}:${(server.address() as AddressInfo).port}/`),
+        );
       }),
     /** Stops taking requests, and waits for the action under way. */
     close: async () => {

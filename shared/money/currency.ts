@@ -1,3 +1,5 @@
+import { code as isoCurrency } from "currency-codes";
+
 /** ISO 4217 alphabetic codes as the runtime's Intl lists them (`Intl.supportedValuesOf('currency')`). */
 const KNOWN = new Set(Intl.supportedValuesOf("currency"));
 
@@ -6,9 +8,18 @@ export function isCurrencyCode(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && KNOWN.has(code);
 }
 
-/** Digits after the decimal point of a currency's minor unit: JPY 0, USD 2, BHD 3 (ISO 4217, as Intl knows it). */
+/**
+ * Digits after the decimal point of a currency's minor unit, as ISO 4217 publishes them (the currency-codes
+ * package, ISO's list one): JPY 0, USD 2, BHD 3, HUF 2. Not Intl's: CLDR gives display digits, which differ
+ * (HUF 0, IQD 0), and would show such amounts 100 or 1,000 times too large. A code ISO's list lacks falls back
+ * to Intl's.
+ */
 export function minorUnitDigits(currency: string): number {
-  return new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return (
+    isoCurrency(currency)?.digits ??
+    new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ??
+    2
+  );
 }
 
 /**

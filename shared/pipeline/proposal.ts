@@ -96,19 +96,19 @@ export class ProposalNotReproducedError extends Error {
 export const proposalIdOf = (previewRunId: string) => `prop-${previewRunId.replace(/^run-/, "")}`;
 
 /** The runs that could have written lines: not dry runs, not runs only requested. */
-const writing = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
+export const writingRuns = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
 
 /**
  * The run a proposal stands on: the latest started run that could write lines (not a dry run), whatever its
  * status (a failed or interrupted run may have changed lines too), or null when none did.
  */
 export function baseRunOf(runs: readonly RunRecord[]): string | null {
-  return [...writing(runs)].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1)?.runId ?? null;
+  return [...writingRuns(runs)].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1)?.runId ?? null;
 }
 
 /** Each run that could have written lines, as `runId status end`, sorted: what a preview stood on, whole. */
 export function writersOf(runs: readonly RunRecord[]): string[] {
-  return writing(runs)
+  return writingRuns(runs)
     .map((r) => `${r.runId} ${r.status} ${r.completedAt ?? r.error ?? ""}`.trim())
     .sort();
 }
@@ -162,6 +162,20 @@ export function proposalOf(
 }
 
 /**
+ * Where a preview stands among the incident's runs now: `later`, a run that writes started after it (the preview
+ * no longer says what applying it would do: preview again); `firstRun`, no run but previews was ever started for
+ * the incident, so the preview may be applied as its first run; any other run means a rerun, which is applied only
+ * through a proposal another person approves.
+ */
+export function previewStanding(
+  runs: readonly RunRecord[],
+  preview: RunRecord,
+): { later: RunRecord | undefined; firstRun: boolean } {
+  const others = runs.filter((r) => !r.dryRun && r.runId !== preview.runId);
+  return { later: others.find((r) => r.startedAt > preview.startedAt), firstRun: others.length === 0 };
+}
+
+/**
  * A proposal of the preview `previewRunId` among the incident's runs now (the finance API's propose): it stands on
  * the runs started before the preview; refused (a conflict) when a run that writes started after it, since the
  * preview no longer says what applying it would do. Undefined when the incident has no such run.
@@ -175,7 +189,7 @@ export function proposalOfPreview(
 ): Proposal | undefined {
   const preview = runs.find((r) => r.runId === previewRunId);
   if (!preview) return undefined;
-  const later = runs.find((r) => !r.dryRun && r.runId !== previewRunId && r.startedAt > preview.startedAt);
+  const { later } = previewStanding(runs, preview);
   if (later)
     throw new ProposalRefusedError(
       `run ${later.runId} started after the preview ${previewRunId}: the preview no longer says what applying it ` +

@@ -77,7 +77,7 @@ describe("problemsOf and fieldOf", () => {
     expect(problemsOf(JSON.stringify(incident))).toEqual([]);
   });
 
-  it("puts each problem at the field of its path, or the first field under it", () => {
+  it("puts each problem at the field of its path, or the first field under it or its parent", () => {
     const doc = structuredClone(incident) as Record<string, unknown> & typeof incident;
     (doc.suspensions[1] as { end: string }).end = "2011-12-20T00:00:00+09:00";
     delete (doc.suspensions[0] as Partial<(typeof doc.suspensions)[0]>).serviceCode;
@@ -87,9 +87,18 @@ describe("problemsOf and fieldOf", () => {
       { path: "suspensions[1].end", message: "must be later than start" },
     ]);
     const leaves = leavesOf(doc);
-    expect(problems.map((p) => fieldOf(p, leaves))).toEqual([undefined, "suspensions[1].end"]);
+    // a missing value is shown at its window's first field; a wrong one at its own
+    expect(problems.map((p) => fieldOf(p, leaves))).toEqual(["suspensions[0].start", "suspensions[1].end"]);
     expect(fieldOf({ path: "suspensions[1]", message: "x" }, leaves)).toBe("suspensions[1].serviceCode");
-    expect(fieldOf({ path: "suspensions[1", message: "x" }, leaves)).toBeUndefined();
+    expect(fieldOf({ path: "(the incident)", message: "x" }, leaves)).toBeUndefined();
+  });
+
+  it("finds the field of a problem under a key of any script (a where column named in Japanese)", () => {
+    // a column's values must be a list
+    const doc = { ...incident, goodwill: { ...incident.goodwill, where: { 被害区分: "swapped" } } };
+    const problems = problemsOf(JSON.stringify(doc));
+    expect(problems.map((p) => p.path)).toEqual(["goodwill.where.被害区分"]);
+    expect(fieldOf(problems[0] as (typeof problems)[0], leavesOf(doc))).toBe("goodwill.where.被害区分");
   });
 
   it("says what is wrong with the empty new incident: its id and service are needed", () => {

@@ -60,7 +60,7 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
   };
   incident.title = TITLE;
   const corrected = "2011-12-21T23:00:00+09:00"; // the windows ended the day before, not on the 22nd
-  let reference: { run: RunRecord; deltas: Map<string, number> };
+  let reference: { first: RunRecord; run: RunRecord; deltas: Map<string, number> };
 
   /** What the page's scripts see (the test's own types have no DOM). */
   type InPage = { value: string };
@@ -96,6 +96,9 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
   async function follow(selector: string) {
     await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click(selector)]);
   }
+
+  /** The incident form's field of a contract path. */
+  const field = (path: string) => `input[name="f:${path}"]`;
 
   async function fill(selector: string, value: string) {
     await page.$eval(
@@ -136,7 +139,7 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
 
     // Meanwhile, the reference: the same two steps by the command line, in a folder of their own.
     const ref = join(dir, "reference");
-    hiwari(
+    const firstRun = hiwari(
       "run",
       "--incident",
       join(dir, "incident.json"),
@@ -148,6 +151,7 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
       "first",
       "--by",
       "ref",
+      "--json",
     );
     const dry = hiwari(
       "run",
@@ -172,7 +176,7 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
         const delta = (JSON.parse(line) as { delta: string }).delta;
         deltas.set(delta, (deltas.get(delta) ?? 0) + 1);
       }
-    reference = { run, deltas };
+    reference = { first: (JSON.parse(firstRun.stdout) as { run: RunRecord }).run, run, deltas };
 
     url = await started;
     browser = await puppeteer.launch({
@@ -212,7 +216,7 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
     await page.goto(`${url}new`);
     await fill("#json", JSON.stringify(incident, null, 2));
     await follow("button[value=json]");
-    expect(await page.$eval("#f-title", (el) => (el as unknown as InPage).value)).toBe(TITLE);
+    expect(await page.$eval(field("title"), (el) => (el as unknown as InPage).value)).toBe(TITLE);
     await fill("#snapshot", join(dir, "subs.csv"));
     await fill("#reason", "the sample: first run");
     await fill("#by", "alice");
@@ -239,14 +243,15 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
     await follow(`a[href="/incidents/${id}"]`);
     problems.push(...(await accessibility("incident")));
     await follow(`a[href="/new?from=${id}"]`);
-    await fill("#f-suspensions_0__end", "2011-12-20T22:00:00+09:00");
+    await fill(field("suspensions[0].end"), "2011-12-20T22:00:00+09:00");
     await follow("button[value=check]");
-    const fieldError = await page.$eval("#f-suspensions_0__end-error", (e) => e.textContent);
+    const errorId = await page.$eval(field("suspensions[0].end"), (e) => e.getAttribute("aria-describedby"));
+    const fieldError = await page.$eval(`#${errorId}`, (e) => e.textContent);
     expect(fieldError).toBe("suspensions[0].end: must be later than start");
-    expect(await page.$eval("#f-suspensions_0__end", (e) => e.getAttribute("aria-invalid"))).toBe("true");
+    expect(await page.$eval(field("suspensions[0].end"), (e) => e.getAttribute("aria-invalid"))).toBe("true");
     await shot("02-form-error");
     problems.push(...(await accessibility("incident form with an error")));
-    for (const i of incident.suspensions.keys()) await fill(`#f-suspensions_${i}__end`, corrected);
+    for (const i of incident.suspensions.keys()) await fill(field(`suspensions[${i}].end`), corrected);
     await fill("#reason", "the windows ended on the 21st");
     await fill("#by", "alice");
     await follow("button[value=preview]");
@@ -279,12 +284,29 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
     const expected = [...reference.deltas].sort(([a], [b]) => Number(BigInt(a) - BigInt(b)));
     expect(drawn?.labels).toEqual(expected.map(([d]) => d));
     expect(drawn?.datasets[0]?.data).toEqual(expected.map(([, count]) => count));
-    const totals = shown.charts["chart-totals"];
-    expect(totals?.datasets[1]?.data).toEqual(
-      (reference.run.totals ?? [])
-        .slice()
+    // owed now (as the first run left it) and after, per service, as the command line's runs recorded them
+    const byService = (t: readonly { serviceCode: string | null; amount: string }[]) =>
+      [...t]
         .sort((a, b) => `${a.serviceCode ?? "goodwill"}`.localeCompare(`${b.serviceCode ?? "goodwill"}`))
-        .map((t) => Number(t.amount)),
+        .map((x) => Number(x.amount));
+    const totals = shown.charts["chart-totals"];
+    expect(totals?.datasets[0]?.data).toEqual(byService(reference.first.totals ?? []));
+    expect(totals?.datasets[1]?.data).toEqual(byService(reference.run.totals ?? []));
+    // A rerun is not applied from its preview: no such form, and a forged post is refused.
+    expect(await page.$("form[action$='/apply']")).toBeNull();
+    const forged = await page.evaluate(
+      async (path) => {
+        const token = (
+          globalThis as unknown as { document: { querySelector(s: string): { dataset: { token: string } } } }
+        ).document.querySelector("main").dataset.token;
+        const answer = await fetch(path, { method: "POST", body: new URLSearchParams({ token, by: "alice" }) });
+        return { status: answer.status, text: await answer.text() };
+      },
+      `${new URL(page.url()).pathname}/apply`,
+    );
+    expect(forged.status).toBe(409);
+    expect(forged.text).toContain(
+      "has been run before: a rerun is proposed, and applied by another person&#39;s approval",
     );
     await shot("03-preview", true);
     problems.push(...(await accessibility("preview")));
@@ -309,9 +331,17 @@ describe.skipIf(browserMissing)("hiwari console in Chromium", () => {
 
     // The applied run in the history, owing what the preview said.
     await page.goto(`${url}incidents/${id}`);
-    const history = (await page.$eval("main", (m) => m.textContent)) as string;
-    expect(history).toMatch(/applied by run-/);
-    for (const t of reference.run.totals ?? []) expect(history).toContain(formatMinor(t.amount, t.currency));
+    expect(await page.$eval("main", (m) => m.textContent)).toMatch(/applied by run-/);
+    const cells = (selector: string) =>
+      page.$$eval(selector, (rows) => rows.map((r) => [...r.children].map((c) => c.textContent ?? "")));
+    const applied = (await cells("table:last-of-type tbody tr")).find(
+      (row) => row[2] === "completed" && row[4]?.includes("(proposal prop-"),
+    );
+    const standing = (await cells("table:first-of-type tbody tr")).map((row) => row[3]);
+    for (const t of reference.run.totals ?? []) {
+      expect(applied?.[6]).toContain(formatMinor(t.amount, t.currency));
+      expect(standing).toContain(formatMinor(t.amount, t.currency));
+    }
     await shot("05-incident");
     problems.push(...(await accessibility("incident after the approval")));
 

@@ -8,6 +8,12 @@ describe("minorUnitDigits", () => {
     expect(minorUnitDigits("USD")).toBe(2);
     expect(minorUnitDigits("BHD")).toBe(3);
   });
+
+  it("takes ISO 4217's minor unit where Intl's display digits differ (HUF 2, IQD 3, not 0)", () => {
+    expect(minorUnitDigits("HUF")).toBe(2);
+    expect(minorUnitDigits("IQD")).toBe(3);
+    expect(formatMinor(12345n, "HUF")).toBe("123.45 HUF");
+  });
 });
 
 describe("formatMinor", () => {

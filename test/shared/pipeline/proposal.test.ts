@@ -13,6 +13,7 @@ import {
   ProposalRefusedError,
   type ProposalState,
   type ProposalStore,
+  previewStanding,
   proposalOf,
   proposalOfPreview,
   settleProposalRun,
@@ -561,5 +562,22 @@ describe("settleProposalRun (complete and fail settle the proposal a run applied
     // Assess
     expect(kept).toEqual(approved);
     expect(store.all.get("prop-bbb")).toEqual(approved);
+  });
+});
+
+describe("previewStanding", () => {
+  it("lets an incident's first preview be applied as its first run, and nothing after a run started", () => {
+    const lone = runRecord("run-p1", "2011-12-22T00:00:00Z", { dryRun: true });
+    const otherPreview = runRecord("run-p0", "2011-12-21T00:00:00Z", { dryRun: true });
+    expect(previewStanding([otherPreview, lone], lone)).toEqual({ later: undefined, firstRun: true });
+    // a run that failed part-way may have written lines: what follows is a rerun
+    const failed = runRecord("run-f", "2011-12-21T00:00:00Z", { status: "failed" });
+    expect(previewStanding([failed, lone], lone)).toEqual({ later: undefined, firstRun: false });
+  });
+
+  it("finds the run that started after the preview, whatever its status", () => {
+    const requested = runRecord("run-later", "2011-12-25T00:00:00Z", { status: "requested" });
+    expect(previewStanding([first, preview, requested], preview)).toEqual({ later: requested, firstRun: false });
+    expect(previewStanding([first, preview], preview)).toEqual({ later: undefined, firstRun: false });
   });
 });
