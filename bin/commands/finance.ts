@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type ServiceTotal, ServiceTotals } from "../../shared/money/service-totals";
 import { spreadsheetCell } from "../../shared/output/line-format";
 import { REJECTS_FILE, releaseAbandoned } from "../../shared/pipeline/run-steps";
+import { standingOf } from "../../shared/pipeline/standing";
 import type { StoredLine } from "../../shared/reconcile/reconcile";
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary, totalRow } from "../format";
@@ -146,11 +147,7 @@ export function reportSummary(
   out?: string,
 ): string {
   const count = totals.reduce((sum, t) => sum + t.lines, 0);
-  const writers = runs.filter((r) => !r.dryRun);
-  const last = writers
-    .filter((r) => r.status === "completed")
-    .sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? ""))
-    .at(-1);
+  const { asOf: last, unsettled } = standingOf(runs);
   const lines = [`report of incident ${incidentId}: ${n(count)} standing lines${out ? `, written to ${out}` : ""}`];
   if (last?.counts)
     lines.push(`  as of run ${last.runId} (${last.completedAt}, ${last.snapshotName}): ${accountingRow(last.counts)}`);
@@ -159,15 +156,11 @@ export function reportSummary(
   if (last?.counts && last.counts.rejected > 0)
     lines.push(`  rejected rows: ${n(last.counts.rejected)}, in ${join(state, "runs", last.runId, REJECTS_FILE)}`);
   // A run that failed (or is still running) after it may have changed lines too: the books must say so.
-  for (const r of writers)
-    if (
-      (r.status === "failed" || r.status === "running" || r.status === "interrupted" || r.status === "abandoned") &&
-      (!last || r.startedAt > last.startedAt)
-    )
-      lines.push(
-        `  note: run ${r.runId} (${r.status}, started ${r.startedAt}) came after it and may have changed lines; ` +
-          "run the incident again to settle them",
-      );
+  for (const r of unsettled)
+    lines.push(
+      `  note: run ${r.runId} (${r.status}, started ${r.startedAt}) came after it and may have changed lines; ` +
+        "run the incident again to settle them",
+    );
   return `${lines.join("\n")}\n`;
 }
 

@@ -119,7 +119,7 @@ export interface IncidentPageData {
   title?: string;
   runs: RunRecord[];
   proposals: Proposal[];
-  standing: { totals: TotalLine[]; asOf?: RunRecord; unsettled?: RunRecord };
+  standing: { totals: TotalLine[]; asOf?: RunRecord; unsettled: RunRecord[] };
   by: string;
   notice?: string;
   error?: string;
@@ -134,7 +134,7 @@ ${message(d.notice, d.error)}
 <p><a href="/incidents/${id}/report.csv" download>Download the report (CSV, the standing lines)</a> · <a href="/new?from=${id}">Rerun with a corrected incident</a></p>
 <h2>Owed now</h2>
 ${d.standing.asOf ? html`<p>As run ${runLink(d.standing.asOf)} left it (${d.standing.asOf.completedAt ?? ""}).</p>` : html`<p>No run of this incident has completed.</p>`}
-${d.standing.unsettled ? html`<p class="warn">Run ${runLink(d.standing.unsettled)} started later and is ${d.standing.unsettled.status}: what it stored stands without totals. The report has the exact lines.</p>` : ""}
+${d.standing.unsettled.map((u) => html`<p class="warn">Run ${runLink(u)} started later and is ${u.status}: what it stored stands without totals. The report has the exact lines.</p>`)}
 ${totalsTable("Standing totals per service and currency", d.standing.totals)}
 <h2>Proposals</h2>
 ${d.proposals.length === 0 ? html`<p>No proposal yet. A rerun is previewed, then proposed, then approved by another person.</p>` : proposalsTable(d, chrome)}
@@ -180,8 +180,8 @@ export interface RunPageData {
     changes: Page<PreviewChange>;
     deltas: Distribution[];
     before: TotalLine[];
-    /** A writing run before the preview that did not complete: "now" is as the last completed one left it. */
-    unsettled?: RunRecord;
+    /** Writing runs before the preview that did not complete: "now" is as the last completed one left it. */
+    unsettled: RunRecord[];
     /** What the preview's page may do: propose it (a rerun), apply it (a first run), or nothing (stale, proposed). */
     actions: { propose: boolean; apply: boolean; why?: string };
     proposal?: Proposal;
@@ -256,7 +256,7 @@ function previewSection(d: RunPageData, p: NonNullable<RunPageData["preview"]>, 
     totals: rows,
   };
   return html`<h2>What applying it would do</h2>
-${p.unsettled ? html`<p class="warn">Run ${runLink(p.unsettled)} before this preview is ${p.unsettled.status}: "now" is what the last completed run left, and what that run stored may differ (the report has the exact lines).</p>` : ""}
+${p.unsettled.map((u) => html`<p class="warn">Run ${runLink(u)} before this preview is ${u.status}: "now" is what the last completed run left, and what that run stored may differ (the report has the exact lines).</p>`)}
 <table><caption>Lines it would change</caption><thead><tr><th scope="col" class="num">New</th><th scope="col" class="num">Adjusted</th><th scope="col" class="num">Voided</th><th scope="col" class="num">Unchanged</th></tr></thead>
 <tbody><tr><td class="num">${n(c?.calculated ?? 0)}</td><td class="num">${n(c?.adjusted ?? 0)}</td><td class="num">${n(c?.voided ?? 0)}</td><td class="num">${n(c?.unchanged ?? 0)}</td></tr></tbody></table>
 <table><caption>Owed per service and currency: now, and after applying it</caption>

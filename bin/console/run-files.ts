@@ -2,9 +2,8 @@ import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { RejectedRow } from "../../shared/input/subscription-row";
-import { writingRuns } from "../../shared/pipeline/proposal";
 import { DRY_RUN_FOLDER, REJECTS_FILE } from "../../shared/pipeline/run-steps";
-import type { RunRecord, TotalLine } from "../../shared/store/refund-store";
+import type { TotalLine } from "../../shared/store/refund-store";
 import { DeltaCounter, type Distribution } from "./histogram";
 
 /** What the console reads of a local run's files (`<state>/runs/<runId>/`): the preview's changes, rejected rows. */
@@ -79,22 +78,6 @@ export async function rejectsOf(
       total++;
     }
   return { items, total, page, pageSize };
-}
-
-/**
- * What an incident owes as its last completed run left it (the totals a run records are of every standing line),
- * with that run; and the later writing run that did not complete, if any (its changes may stand without totals:
- * the report has the exact lines).
- */
-export function standingOf(runs: readonly RunRecord[]): {
-  totals: TotalLine[];
-  asOf?: RunRecord;
-  unsettled?: RunRecord;
-} {
-  const writers = [...writingRuns(runs)].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  const asOf = writers.filter((r) => r.status === "completed").at(-1);
-  const unsettled = writers.filter((r) => r.status !== "completed" && (!asOf || r.startedAt > asOf.startedAt)).at(-1);
-  return { totals: asOf?.totals ?? [], ...(asOf ? { asOf } : {}), ...(unsettled ? { unsettled } : {}) };
 }
 
 /** Totals summed per currency (services together): what the incident list shows. */

@@ -14,6 +14,7 @@ import {
 } from "../../shared/pipeline/proposal";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
+import { standingOf } from "../../shared/pipeline/standing";
 import type { RunRecord } from "../../shared/store/refund-store";
 import { report } from "../commands/finance";
 import { approveIn, fileSha256, proposePreview } from "../commands/proposals";
@@ -22,7 +23,7 @@ import type { LocalEnvironment } from "../io/local-environment";
 import { InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { leavesOf, NEW_INCIDENT, problemsOf, withFieldValues } from "./incident-form";
 import { type Chrome, errorPage, formPage, type IncidentSummary, incidentPage, incidentsPage, runPage } from "./pages";
-import { previewOf, rejectsOf, runFolder, standingOf } from "./run-files";
+import { previewOf, rejectsOf, runFolder } from "./run-files";
 
 /**
  * `hiwari console`'s server: node:http, pages rendered here, every action through the code the CLI runs (run,
@@ -144,7 +145,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
       preview = {
         ...(await previewOf(state, runId, pageOf("page"), PAGE_SIZE)),
         before: before.totals,
-        ...(before.unsettled ? { unsettled: before.unsettled } : {}),
+        unsettled: before.unsettled,
         actions: later
           ? {
               propose: false,

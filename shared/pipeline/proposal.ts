@@ -1,6 +1,7 @@
 import type { RunCounts, RunRecord, TotalLine } from "../store/refund-store";
 import { principalPerson } from "./principal-person";
 import { runIdOf } from "./run-context";
+import { writingRuns } from "./standing";
 
 /**
  * Four eyes on a mass correction: a preview (a dry run) becomes a proposal; applying it needs another person
@@ -94,9 +95,6 @@ export class ProposalNotReproducedError extends Error {
 }
 
 export const proposalIdOf = (previewRunId: string) => `prop-${previewRunId.replace(/^run-/, "")}`;
-
-/** The runs that could have written lines: not dry runs, not runs only requested. */
-export const writingRuns = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
 
 /**
  * The run a proposal stands on: the latest started run that could write lines (not a dry run), whatever its
