@@ -8,6 +8,7 @@ import type { StoredLine } from "../../shared/reconcile/reconcile";
 import { type RunRecord, SHARDS } from "../../shared/store/refund-store";
 import { accountingRow, n, runSummary, totalRow } from "../format";
 import { type LocalEnvironment, withLocalEnvironment } from "../io/local-environment";
+import { runFolder } from "../io/local-run-files";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { EXIT, UsageError } from "../usage-error";
 import { fileWriter } from "./compute";
@@ -154,7 +155,7 @@ export function reportSummary(
   lines.push("  owed now, per service and currency:");
   for (const t of totals) lines.push(`    ${totalRow(t)}`);
   if (last?.counts && last.counts.rejected > 0)
-    lines.push(`  rejected rows: ${n(last.counts.rejected)}, in ${join(state, "runs", last.runId, REJECTS_FILE)}`);
+    lines.push(`  rejected rows: ${n(last.counts.rejected)}, in ${join(runFolder(state, last.runId), REJECTS_FILE)}`);
   // A run that failed (or is still running) after it may have changed lines too: the books must say so.
   for (const r of unsettled)
     lines.push(

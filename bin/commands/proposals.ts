@@ -15,6 +15,7 @@ import { INCIDENT_FILE } from "../../shared/pipeline/run-steps";
 import type { RunRecord } from "../../shared/store/refund-store";
 import { accountingRow, n, totalRow } from "../format";
 import { type LocalEnvironment, withLocalEnvironment } from "../io/local-environment";
+import { runFolder } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 import { runsOfKnownIncident } from "./finance";
@@ -60,7 +61,7 @@ export async function proposePreview(
   const made = refusedAsUsage(() => proposalOfPreview(runs, previewRunId, by, reason, new Date()));
   if (!made) throw new UsageError(`incident ${incidentId} has no run ${previewRunId}`);
   // The incident's digest as kept with the preview's files: the bytes an approval applies.
-  const kept = sha256(readFileSync(join(state, "runs", previewRunId, INCIDENT_FILE)));
+  const kept = sha256(readFileSync(join(runFolder(state, previewRunId), INCIDENT_FILE)));
   const proposal = { ...made, incidentDigest: kept };
   if (!(await env.store.createProposal(proposal)))
     throw new UsageError(`proposal ${proposal.proposalId} exists already`);
@@ -112,7 +113,7 @@ export async function approveIn(env: LocalEnvironment, options: ApproveOptions):
   const person = personRefusal(proposal, options.by);
   if (person) throw new UsageError(person);
   // The incident as previewed (kept with the preview's files), the snapshot where it was read.
-  const incidentFile = join(options.state, "runs", proposal.previewRunId, INCIDENT_FILE);
+  const incidentFile = join(runFolder(options.state, proposal.previewRunId), INCIDENT_FILE);
   if (!existsSync(incidentFile)) throw new LocalStateError(`${incidentFile}: the previewed incident is missing`);
   if (!existsSync(proposal.snapshotName))
     throw new UsageError(`the snapshot ${proposal.snapshotName} previewed is gone: ${PREVIEW_AGAIN}`);

@@ -21,7 +21,7 @@ import { accountingRow, n, totalRow } from "../format";
 import { diskFullError } from "../io/disk-space";
 import { FileRecordSource } from "../io/file-record-source";
 import { type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
-import { LOCAL_BUCKET, localLambdaContext, localRunDeps } from "../io/local-run-files";
+import { LOCAL_BUCKET, localLambdaContext, localRunDeps, runFolder } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 
@@ -79,7 +79,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
   await checkSnapshotHeader(options.subscriptions, incident);
   const requestId = options.requestId ?? randomUUID();
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
-  const runDir = join(options.state, "runs", ref.runId);
+  const runDir = runFolder(options.state, ref.runId);
 
   const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await Promise.all([
     import("../../functions/prepare-run/handler"),
@@ -411,7 +411,9 @@ function report(run: RunRecord, options: RunOptions, eventsFile: string, publish
   lines.push("  owed now, per service and currency:");
   for (const t of run.totals ?? []) lines.push(`    ${totalRow(t)}`);
   if ((c?.rejected ?? 0) > 0)
-    lines.push(`  rejected rows: ${n(c?.rejected ?? 0)}, in ${join(options.state, "runs", run.runId, REJECTS_FILE)}`);
+    lines.push(
+      `  rejected rows: ${n(c?.rejected ?? 0)}, in ${join(runFolder(options.state, run.runId), REJECTS_FILE)}`,
+    );
   // A dry run stores no change, so it has no event: only an earlier run's, had they waited in the stream.
   if (!run.dryRun) lines.push(`  events published now: ${n(published)}, appended to ${eventsFile}`);
   else if (published === 0) lines.push("  events: none, a dry run publishes nothing");

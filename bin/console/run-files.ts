@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import type { RejectedRow } from "../../shared/input/subscription-row";
 import { DRY_RUN_FOLDER, REJECTS_FILE } from "../../shared/pipeline/run-steps";
 import type { TotalLine } from "../../shared/store/refund-store";
+import { runFolder } from "../io/local-run-files";
 import { DeltaCounter, type Distribution } from "./histogram";
 
 /** What the console reads of a local run's files (`<state>/runs/<runId>/`): the preview's changes, rejected rows. */
@@ -26,8 +27,6 @@ export interface Page<T> {
   page: number;
   pageSize: number;
 }
-
-export const runFolder = (state: string, runId: string) => join(state, "runs", runId);
 
 async function* jsonLines<T>(path: string): AsyncIterable<T> {
   const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Number.POSITIVE_INFINITY });

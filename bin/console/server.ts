@@ -20,10 +20,11 @@ import { report } from "../commands/finance";
 import { approveIn, fileSha256, proposePreview } from "../commands/proposals";
 import { run } from "../commands/run";
 import type { LocalEnvironment } from "../io/local-environment";
+import { runFolder } from "../io/local-run-files";
 import { InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { leavesOf, NEW_INCIDENT, problemsOf, withFieldValues } from "./incident-form";
 import { type Chrome, errorPage, formPage, type IncidentSummary, incidentPage, incidentsPage, runPage } from "./pages";
-import { previewOf, rejectsOf, runFolder } from "./run-files";
+import { previewOf, rejectsOf } from "./run-files";
 
 /**
  * `hiwari console`'s server: node:http, pages rendered here, every action through the code the CLI runs (run,

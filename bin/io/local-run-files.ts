@@ -69,12 +69,15 @@ export class FolderRunFiles implements RunFiles {
  */
 export const LOCAL_BUCKET = "local";
 
+/** Where a local run keeps its files (incident, manifest, plan, rejects, dry-run changes): `<state>/runs/<runId>`. */
+export const runFolder = (stateDir: string, runId: string) => join(stateDir, "runs", runId);
+
 /** The run-step handlers' dependencies under `hiwari run`: DynamoDB Local, files, the state folder. */
 export function localRunDeps(store: RefundStore, stateDir: string): RunDeps {
   return {
     store,
     snapshotOf: (location) => new FileSnapshot(location.key),
-    filesOf: (ref) => new FolderRunFiles(join(stateDir, "runs", ref.runId)),
+    filesOf: (ref) => new FolderRunFiles(runFolder(stateDir, ref.runId)),
   };
 }
 
