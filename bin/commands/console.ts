@@ -1,8 +1,8 @@
-import { userInfo } from "node:os";
 import { consoleServer } from "../console/server";
 import { diskFullError } from "../io/disk-space";
 import { openLocalEnvironment } from "../io/local-environment";
 import { EXIT, UsageError } from "../usage-error";
+import { userName } from "./run";
 
 export interface ConsoleCommandOptions {
   state: string;
@@ -12,15 +12,6 @@ export interface ConsoleCommandOptions {
 
 /** Loopback names the console may bind: it moves money, and has no login of its own. */
 const LOOPBACK = ["127.0.0.1", "localhost", "::1"];
-
-/** The name a form starts with: the OS user, as `--by` of the other commands. */
-export function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? "unknown";
-  }
-}
 
 /**
  * `hiwari console`: the web console over the state folder (its DynamoDB Local started here, as `run` does, and held
@@ -36,7 +27,7 @@ export async function startConsole(options: ConsoleCommandOptions): Promise<numb
   const env = await openLocalEnvironment(options.state).catch((e: unknown) => {
     throw diskFullError(e, options.state, "start the console again") ?? e;
   });
-  const app = consoleServer(env, { state: options.state, by: osUser() });
+  const app = consoleServer(env, { state: options.state, by: userName() }); // forms start with the OS user, as --by does
   let url: string;
   try {
     url = await app.listen(port, options.host);

@@ -145,12 +145,9 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     const depsOf = () => deps;
     const context = localLambdaContext("hiwari-run");
     // Events of changes stored by an earlier run that died before publishing go out first.
-    const earlier = startPhase("publishing the events of earlier runs");
-    const pending = await env.publishPending().catch((e: unknown) => {
-      earlier.stop();
-      throw e;
-    });
-    earlier.end(pending.handled > 0 && `published ${n(pending.handled)} events of earlier runs`);
+    await publish(env, "publishing the events of earlier runs", (handled) =>
+      handled > 0 ? `published ${n(handled)} events of earlier runs` : false,
+    );
     // The state machine's input, as start-run builds it on AWS: the incident left among the run's files and passed
     // by reference (pinned by the digest of its bytes); the snapshot "location" is the file.
     const files = deps.filesOf(ref);
@@ -302,14 +299,18 @@ async function reasonOf(given: string | undefined, env: LocalEnvironment, ref: R
   );
 }
 
-/** Publishes what the stream holds (the run's changes), shown as a phase. */
-async function publish(env: LocalEnvironment): Promise<{ handled: number; failed: number }> {
-  const publishing = startPhase("publishing events");
+/** Publishes what the stream holds (the run's changes, or an earlier run's), shown as a phase. */
+async function publish(
+  env: LocalEnvironment,
+  name = "publishing events",
+  said: (handled: number) => string | false = (handled) => `published ${n(handled)} events`,
+): Promise<{ handled: number; failed: number }> {
+  const publishing = startPhase(name);
   const published = await env.publishPending().catch((e: unknown) => {
     publishing.stop();
     throw e;
   });
-  publishing.end(`published ${n(published.handled)} events`);
+  publishing.end(said(published.handled));
   return published;
 }
 

@@ -22,7 +22,7 @@ import { run } from "../commands/run";
 import type { LocalEnvironment } from "../io/local-environment";
 import { runFolder } from "../io/local-run-files";
 import { InterruptedError, LocalStateError, UsageError } from "../usage-error";
-import { leavesOf, NEW_INCIDENT, problemsOf, withFieldValues } from "./incident-form";
+import { type FieldProblem, leavesOf, NEW_INCIDENT, problemsOf, withFieldValues } from "./incident-form";
 import { type Chrome, errorPage, formPage, type IncidentSummary, incidentPage, incidentsPage, runPage } from "./pages";
 import { previewOf, rejectsOf } from "./run-files";
 
@@ -67,16 +67,21 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     return next;
   };
 
-  const titleOf = (runs: readonly RunRecord[]) => {
+  /** The incident as its latest run kept it (the document, and the run), if any run kept one that parses. */
+  const latestKept = (runs: readonly RunRecord[]) => {
     for (const r of [...runs].sort((a, b) => b.startedAt.localeCompare(a.startedAt))) {
       const file = join(runFolder(state, r.runId), INCIDENT_FILE);
       if (!existsSync(file)) continue;
       try {
-        const title = (JSON.parse(readFileSync(file, "utf8")) as { title?: unknown }).title;
-        return typeof title === "string" ? title : undefined;
+        return { document: JSON.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, "")) as unknown, run: r };
       } catch {}
     }
     return undefined;
+  };
+
+  const titleOf = (runs: readonly RunRecord[]) => {
+    const title = (latestKept(runs)?.document as { title?: unknown } | undefined)?.title;
+    return typeof title === "string" ? title : undefined;
   };
 
   const runsOf = async (incidentId: string) => {
@@ -174,7 +179,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
   function form(
     document: unknown,
     run: { snapshot: string; reason: string; by: string },
-    extra: { jsonText?: string; jsonError?: string; checked?: boolean; error?: string } = {},
+    extra: { jsonText?: string; jsonError?: string; checked?: boolean; error?: string; problems?: FieldProblem[] } = {},
   ) {
     const text = JSON.stringify(document, null, 2);
     return formPage(
@@ -182,7 +187,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
         document,
         leaves: leavesOf(document),
         json: extra.jsonText ?? text,
-        problems: extra.checked && !extra.jsonError ? problemsOf(text) : [],
+        problems: extra.checked && !extra.jsonError ? (extra.problems ?? problemsOf(text)) : [],
         ...run,
         ...(extra.jsonError ? { jsonError: extra.jsonError } : {}),
         ...(extra.error ? { error: extra.error } : {}),
@@ -197,16 +202,12 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     let document: unknown = NEW_INCIDENT;
     let snapshot = "";
     if (from) {
-      const runs = await runsOf(from);
-      const latest = [...runs].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
-      for (const r of latest) {
-        const file = join(runFolder(state, r.runId), INCIDENT_FILE);
-        if (existsSync(file)) {
-          document = JSON.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, ""));
-          snapshot = r.snapshotName;
-          break;
-        }
-      }
+      const kept = latestKept(await runsOf(from));
+      if (kept)
+        ({
+          document,
+          run: { snapshotName: snapshot },
+        } = kept);
     }
     return form(document, { snapshot, reason: "", by: options.by });
   }
@@ -249,20 +250,28 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
     const text = JSON.stringify(document, null, 2);
     const problems = problemsOf(text);
     if (intent !== "preview" || problems.length > 0)
-      return send(res, problems.length > 0 ? 400 : 200, form(document, common, { checked: true }));
+      return send(res, problems.length > 0 ? 400 : 200, form(document, common, { checked: true, problems }));
     const missing = [
       common.snapshot === "" ? "the snapshot's path" : "",
       common.reason.trim() === "" ? "a reason" : "",
       common.by.trim() === "" ? "your name" : "",
     ].filter(Boolean);
     if (missing.length > 0)
-      return send(res, 400, form(document, common, { checked: true, error: `A preview needs ${missing.join(", ")}.` }));
+      return send(
+        res,
+        400,
+        form(document, common, { checked: true, problems, error: `A preview needs ${missing.join(", ")}.` }),
+      );
     const snapshot = resolve(common.snapshot);
     if (!existsSync(snapshot) || !statSync(snapshot).isFile())
       return send(
         res,
         400,
-        form(document, common, { checked: true, error: `The snapshot ${snapshot} is not a file on this machine.` }),
+        form(document, common, {
+          checked: true,
+          problems,
+          error: `The snapshot ${snapshot} is not a file on this machine.`,
+        }),
       );
     const folder = join(state, "console", "incidents");
     mkdirSync(folder, { recursive: true });
@@ -287,7 +296,8 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
         ),
       );
     } catch (e) {
-      if (e instanceof UsageError) return send(res, 400, form(document, common, { checked: true, error: e.message }));
+      if (e instanceof UsageError)
+        return send(res, 400, form(document, common, { checked: true, problems, error: e.message }));
       throw e;
     }
     return redirect(res, `/incidents/${encodeURIComponent(incidentId)}/runs/${runIdOf(incidentId, requestId)}`);

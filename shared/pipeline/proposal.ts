@@ -355,8 +355,7 @@ export async function markApproved(
 /**
  * Applies an approved proposal (or resumes its run, when an approval stopped part-way) and settles it: applied
  * when the run read the previewed incident and snapshot and reproduced its counts and totals, else failed and
- * thrown. An error `resumable` says a resume can recover leaves it
- * approved.
+ * thrown. An error `resumable` says a resume can recover leaves it approved.
  */
 export async function settleApproved(
   store: ProposalStore,
