@@ -1,10 +1,10 @@
-import type { RunCounts, RunRecord } from "../shared/store/refund-store";
+import type { RecordedCounts, RunRecord } from "../shared/store/refund-store";
 
 /** A whole number for people: 1,234,567 (exact for BigInt and decimal strings). */
 export const n = (x: number | string | bigint) => BigInt(x).toLocaleString("en-US");
 
 /** Where every row of a run went: `rows 48,603 = computed 15,742 + skipped 32,861 + rejected 0`. */
-export const accountingRow = (c: RunCounts) =>
+export const accountingRow = (c: RecordedCounts) =>
   `rows ${n(c.rows)} = computed ${n(c.computed)} + skipped ${n(c.skipped)} + rejected ${n(c.rejected)}`;
 
 /** One row of totals per service and currency, as every command prints it. */

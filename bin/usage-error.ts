@@ -1,7 +1,9 @@
+import { PermanentError, TransientError } from "../shared/errors";
+
 /** A mistake in how the command was called or in the incident: exit status 2, a message, no stack trace. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+export class UsageError extends PermanentError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "UsageError";
   }
 }
@@ -25,36 +27,37 @@ const CANNOT_WRITE: Record<string, string> = {
 export function cannotWrite(option: string, path: string, error: unknown): UsageError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const why = code ? CANNOT_WRITE[code] : undefined;
-  return why ? new UsageError(`${option} ${path}: cannot write there: ${why} (${code})`) : undefined;
+  return why ? new UsageError(`${option} ${path}: cannot write there: ${why} (${code})`, { cause: error }) : undefined;
 }
 
 /**
  * The local state failed in a way hiwari can name (DynamoDB Local died, a state file is damaged): exit status 1,
  * the message (what failed, and how to recover), no stack trace.
  */
-export class LocalStateError extends Error {
-  constructor(message: string) {
-    super(message);
+export class LocalStateError extends PermanentError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "LocalStateError";
   }
 }
 
 /** Thrown for a state file that cannot be what hiwari left: the message names it and says how to recover. */
 export class DamagedStateError extends LocalStateError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "DamagedStateError";
   }
 }
 
 /** A run stopped on SIGINT or SIGTERM after its writes in flight: exit 128 + the signal's number (130, 143). */
-export class InterruptedError extends Error {
+export class InterruptedError extends TransientError {
   readonly exitCode: number;
   constructor(
     readonly signal: "SIGINT" | "SIGTERM",
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "InterruptedError";
     this.exitCode = signal === "SIGINT" ? 130 : 143;
   }

@@ -34,7 +34,8 @@ export async function startConsole(options: ConsoleCommandOptions): Promise<numb
   } catch (e) {
     await env.stop();
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new UsageError(`--port: ${options.port} is in use on ${options.host}`);
+    if (code === "EADDRINUSE")
+      throw new UsageError(`--port: ${options.port} is in use on ${options.host}`, { cause: e });
     throw e;
   }
   process.stdout.write(`hiwari console: ${url} (state ${options.state}); Ctrl-C stops it\n`);

@@ -148,11 +148,11 @@ export async function approveIn(env: LocalEnvironment, options: ApproveOptions):
   try {
     return await approveProposal(env.store, proposal, now, apply, resumable);
   } catch (e) {
-    if (e instanceof ProposalRefusedError) throw new UsageError(e.message);
-    if (e instanceof ProposalNotReproducedError) throw new LocalStateError(e.message);
+    if (e instanceof ProposalRefusedError) throw new UsageError(e.message, { cause: e });
+    if (e instanceof ProposalNotReproducedError) throw new LocalStateError(e.message, { cause: e });
     const resume = `The proposal stays approved; resume it with: ${again}`;
-    if (e instanceof InterruptedError) throw new InterruptedError(e.signal, `${e.message}. ${resume}`);
-    if (e instanceof LocalStateError) throw new LocalStateError(`${e.message}. ${resume}`);
+    if (e instanceof InterruptedError) throw new InterruptedError(e.signal, `${e.message}. ${resume}`, { cause: e });
+    if (e instanceof LocalStateError) throw new LocalStateError(`${e.message}. ${resume}`, { cause: e });
     throw e;
   }
 }
@@ -191,7 +191,7 @@ function refusedAsUsage<T>(make: () => T): T {
   try {
     return make();
   } catch (e) {
-    if (e instanceof ProposalRefusedError) throw new UsageError(e.message);
+    if (e instanceof ProposalRefusedError) throw new UsageError(e.message, { cause: e });
     throw e;
   }
 }

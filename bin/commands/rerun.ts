@@ -70,7 +70,8 @@ export async function rerun(options: RerunOptions, connection: Connection = {}):
   try {
     parseRunRequest(typeof incidentId === "string" ? incidentId : "", body);
   } catch (e) {
-    if (e instanceof RunRequestError) throw new UsageError(e.problems.map((p) => localProblem(p, options)).join("\n"));
+    if (e instanceof RunRequestError)
+      throw new UsageError(e.problems.map((p) => localProblem(p, options)).join("\n"), { cause: e });
     throw e;
   }
   const path = `incidents/${encodeURIComponent(incidentId as string)}/runs`;
@@ -205,7 +206,7 @@ function readIncidentDocument(path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`);
+    throw new UsageError(`${path}: not valid JSON: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -1,6 +1,6 @@
 import { formatMinor } from "../../shared/money/currency";
 import type { Proposal } from "../../shared/pipeline/proposal";
-import type { RunCounts, RunRecord, TotalLine } from "../../shared/store/refund-store";
+import type { RecordedCounts, RunRecord, TotalLine } from "../../shared/store/refund-store";
 import { n } from "../format";
 import type { Distribution } from "./histogram";
 import { type Html, html, jsonScript, raw } from "./html";
@@ -81,10 +81,10 @@ function totalsTable(caption: string, totals: readonly TotalLine[]): Html {
   )}</tbody></table>`;
 }
 
-const accounting = (c: RunCounts | undefined) =>
+const accounting = (c: RecordedCounts | undefined) =>
   c ? `${n(c.rows)} = ${n(c.computed)} computed + ${n(c.skipped)} skipped + ${n(c.rejected)} rejected` : "—";
 
-const changes = (c: RunCounts | undefined) =>
+const changes = (c: RecordedCounts | undefined) =>
   c ? `new ${n(c.calculated)}, adjusted ${n(c.adjusted)}, voided ${n(c.voided)}, unchanged ${n(c.unchanged)}` : "—";
 
 const message = (notice?: string, error?: string) =>

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { PermanentError } from "../../shared/errors";
 import {
   appliedDifferences,
   approverRefusal,
@@ -47,12 +48,14 @@ const MAX_BODY = 2 << 20;
 /** The charts' bundle, written by scripts/build.mjs (`npm ci`, `npm run build`): dist/ from this file or its chunk. */
 const CHARTS = fileURLToPath(new URL("../../dist/console/charts.js", import.meta.url));
 
-class HttpError extends Error {
+/** A request the console refuses (400, 404, 409): the status and the message it answers with. */
+class HttpError extends PermanentError {
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(message);
+    this.name = "HttpError";
   }
 }
 

@@ -109,5 +109,6 @@ export function diskFullError(
       "conditional on the version they were computed from; the rest is safe to repeat), what was stored before " +
       "stays stored, and events not yet appended, or cut short, stay in the stream and are appended on resuming. " +
       `Free some space on that disk, then ${then}`,
+    { cause: error },
   );
 }

@@ -48,6 +48,7 @@ async function sharedEnvironment(
       `${stateDir} is held by pid ${holder.pid} (its lock, since ${holder.since}), but the DynamoDB Local it ` +
         `names at ${holder.endpoint} is not this folder's (${(e as Error).message}): if no hiwari process works on ` +
         `${stateDir} (the pid may be another process's since a restart), remove ${join(stateDir, FOLDER_LOCK)}`,
+      { cause: e },
     );
   } finally {
     probe.destroy();
@@ -74,6 +75,7 @@ export function holderGone(env: LocalEnvironment, stateDir: string, error: unkno
   return new LocalStateError(
     `the hiwari process (pid ${env.holder}) holding ${stateDir} stopped its DynamoDB Local while this command ` +
       `read through it (${(error as Error).message}): run the command again`,
+    { cause: error },
   );
 }
 
@@ -104,6 +106,7 @@ export async function openLocalEnvironment(
         throw new LocalStateError(
           `${stateDir} is held by a hiwari process still starting (pid ${e.holder.pid}, since ${e.holder.since}): ` +
             `its DynamoDB Local did not answer within ${STARTING_HOLDER_MS / 1000} s; try again in a moment`,
+          { cause: e },
         );
       await new Promise((r) => setTimeout(r, 200)); // the holder is starting its DynamoDB Local
     }

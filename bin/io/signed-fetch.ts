@@ -1,5 +1,6 @@
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { TransientError } from "../../shared/errors";
 import { UsageError } from "../usage-error";
 
 /**
@@ -35,9 +36,9 @@ export interface SignedAnswer {
 }
 
 /** The request was not made or got no answer (no credentials, connection refused, timeout): no HTTP status. */
-export class RequestFailedError extends Error {
-  constructor(message: string) {
-    super(message);
+export class RequestFailedError extends TransientError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "RequestFailedError";
   }
 }
@@ -73,6 +74,7 @@ export async function signedFetch(request: SignedRequest): Promise<SignedAnswer>
     throw new RequestFailedError(
       `no AWS credentials to sign the request with (${(e as Error).message}); ` +
         "set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+      { cause: e },
     );
   }
   const signer = new SignatureV4({
@@ -106,7 +108,9 @@ export async function signedFetch(request: SignedRequest): Promise<SignedAnswer>
     const text = await response.text();
     return { status: response.status, body: parseJson(text) };
   } catch (e) {
-    throw new RequestFailedError(`no answer to ${method} ${url.origin}${url.pathname}: ${whyNoAnswer(e, timeoutMs)}`);
+    throw new RequestFailedError(`no answer to ${method} ${url.origin}${url.pathname}: ${whyNoAnswer(e, timeoutMs)}`, {
+      cause: e,
+    });
   }
 }
 

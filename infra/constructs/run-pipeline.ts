@@ -30,6 +30,7 @@ import {
 import { LambdaInvoke } from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { KEYS } from "../../functions/commons/dynamodb/line-item";
+import { permanentErrorNames } from "../../shared/pipeline/permanent-errors";
 import { SLICES_PER_CHILD } from "../../shared/pipeline/run-steps";
 import { acknowledgeWildcard, arnOf } from "../nag";
 import { alarmAbove } from "./alarms";
@@ -50,25 +51,13 @@ export interface RunPipelineProps {
 }
 
 /**
- * Errors that retrying cannot mend: the run fails at once and says why (a bad snapshot, a lock held by another
+ * Errors that retrying cannot mend, by name: the run fails at once and says why (a bad snapshot, a lock held by another
  * run, a request reused with other inputs, a snapshot changed under the run, a lost lock, a race with another
- * writer, rows that do not add up, an incident with contract v2 scope, which the pipeline does not apply yet).
+ * writer, rows that do not add up, an item the store refuses, an event that fails its schema). Derived from the code:
+ * every error class extending `PermanentError`, and zod's `ZodError` (shared/pipeline/permanent-errors.ts).
  * Everything else (throttling, timeouts, Lambda's own errors) is retried with backoff and jitter.
  */
-export const PERMANENT_ERRORS = [
-  "UnsafeSnapshotError",
-  "UnusableSnapshotError",
-  "IncidentError",
-  "RunLockedError",
-  "RequestMismatchError",
-  "SnapshotChangedError",
-  "MissingBatchesError",
-  "UnaccountedRowsError",
-  "LockLostError",
-  "ConcurrentChangeError",
-  "IncidentChangedError",
-  "ZodError",
-];
+export const PERMANENT_ERRORS = permanentErrorNames();
 
 /**
  * The run: prepare, Distributed Map over the manifest of slices (compute-batch per child), an inline Map over

@@ -1,4 +1,5 @@
-import { z } from "zod";
+import * as z from "zod";
+import { PermanentError } from "../errors";
 import { formatPath } from "../input/incident";
 
 /**
@@ -15,7 +16,7 @@ export const ProposalRequestBodySchema = z.object({
 export type ProposalRequest = z.output<typeof ProposalRequestBodySchema>;
 
 /** Thrown for a proposal request that cannot be read; `problems` name each field. */
-export class ProposalRequestError extends Error {
+export class ProposalRequestError extends PermanentError {
   constructor(readonly problems: string[]) {
     super(problems.join("; "));
     this.name = "ProposalRequestError";

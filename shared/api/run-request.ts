@@ -1,4 +1,5 @@
-import { z } from "zod";
+import * as z from "zod";
+import { PermanentError } from "../errors";
 import {
   formatPath,
   INCIDENT_TOO_LARGE,
@@ -55,7 +56,7 @@ export interface ValidRunRequest {
 }
 
 /** Thrown for a request that cannot be run; `problems` name each field (`incident.suspensions[0].end: …`). */
-export class RunRequestError extends Error {
+export class RunRequestError extends PermanentError {
   constructor(readonly problems: string[]) {
     super(problems.join("; "));
     this.name = "RunRequestError";

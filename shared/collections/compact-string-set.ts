@@ -1,3 +1,4 @@
+import { PermanentError } from "../errors";
 /**
  * The default and largest arena of a `CompactStringSet`: 4 GiB less 64 KiB. An entry is found through its arena
  * offset + 1 in a 32-bit unsigned slot, so no offset may reach 2^32 - 1; and one typed array holds at most 2^32
@@ -9,7 +10,7 @@ export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 16;
  * Thrown by `CompactStringSet.add`/`addBytes` when a new entry would take the arena past its cap: the set is left
  * as it was (every entry already added is still found, exactly), it only cannot hold more.
  */
-export class CompactStringSetFullError extends Error {
+export class CompactStringSetFullError extends PermanentError {
   constructor(
     /** Entries held when the add was refused. */
     readonly entries: number,

@@ -1,5 +1,6 @@
 import { CompactStringSet } from "../collections/compact-string-set";
 import type { CsvRecord } from "../csv/csv-record-reader";
+import { PermanentError } from "../errors";
 import type { Incident } from "../input/incident";
 import {
   checkShape,
@@ -29,7 +30,7 @@ export interface RefundSink {
 }
 
 /** Thrown when the snapshot as a whole cannot be used (no header, a header without the nine columns). */
-export class UnusableSnapshotError extends Error {
+export class UnusableSnapshotError extends PermanentError {
   constructor(message: string) {
     super(message);
     this.name = "UnusableSnapshotError";
@@ -40,7 +41,10 @@ import type { ServiceTotal } from "../money/service-totals";
 
 export type { ServiceTotal };
 
-/** What a run did with every row (rows = computed + skipped + rejected), and the lines it wrote. */
+/**
+ * What a run of the engine did with every row (rows = computed + skipped + rejected), and the lines it wrote. What a
+ * run records on the store, with its line changes, is `RecordedCounts` (shared/store/refund-store.ts).
+ */
 export interface RunCounts extends RowCounts {
   lines: number;
   goodwillLines: number;

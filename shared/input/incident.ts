@@ -1,4 +1,5 @@
-import { z } from "zod";
+import * as z from "zod";
+import { PermanentError } from "../errors";
 import { type Interval, unionOf } from "../interval/interval-set";
 import { isCurrencyCode } from "../money/currency";
 import { ROUNDING_MODES, type RoundingMode } from "../money/rounding";
@@ -122,7 +123,7 @@ export const IncidentSchema = z.object(
 export type IncidentInput = z.input<typeof IncidentSchema>;
 
 /** Thrown for an incident that cannot be used; `problems` name each field path (`suspensions[1].end: …`). */
-export class IncidentError extends Error {
+export class IncidentError extends PermanentError {
   constructor(readonly problems: string[]) {
     super(problems.join("; "));
     this.name = "IncidentError";

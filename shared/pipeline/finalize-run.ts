@@ -3,7 +3,7 @@ import type { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
 import { type ChangeKind, type KeyedLine, type LineChange, reconcile, type StoredLine } from "../reconcile/reconcile";
 import { goodwillLine } from "../rules/goodwill";
-import type { RefundStore, RunCounts } from "../store/refund-store";
+import type { RecordedCounts, RefundStore } from "../store/refund-store";
 import type { RunContext } from "./run-context";
 
 const GOODWILL_MARK = "#G#";
@@ -23,7 +23,7 @@ export const GOODWILL_PAGE = 1_000;
 /** What finalize found in a shard, filled as its pages are settled: its changes' counts, and what stands there
  * besides the lines the batches produced (which they totalled themselves): kept lines and goodwill. */
 export interface ShardTally {
-  counts: RunCounts;
+  counts: RecordedCounts;
   totals: ServiceTotals;
 }
 

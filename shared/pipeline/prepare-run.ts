@@ -1,5 +1,5 @@
 import type { Incident } from "../input/incident";
-import type { RunCounts, TotalLine } from "../store/refund-store";
+import type { RecordedCounts, TotalLine } from "../store/refund-store";
 import { type RefundStore, RequestMismatchError, type RunRecord } from "../store/refund-store";
 import { runIdOf } from "./run-context";
 
@@ -83,7 +83,7 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
 /** Records the outcome, emits `Refund Run Completed` (through the stored change) and releases the lock. */
 export async function completeRun(
   run: RunRecord,
-  result: { counts: RunCounts; totals: TotalLine[] },
+  result: { counts: RecordedCounts; totals: TotalLine[] },
   store: RefundStore,
   now = new Date(),
 ): Promise<RunRecord> {

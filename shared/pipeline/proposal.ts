@@ -1,4 +1,5 @@
-import type { RunCounts, RunRecord, TotalLine } from "../store/refund-store";
+import { PermanentError } from "../errors";
+import type { RecordedCounts, RunRecord, TotalLine } from "../store/refund-store";
 import { principalPerson } from "./principal-person";
 import { runIdOf } from "./run-context";
 import { writingRuns } from "./standing";
@@ -35,7 +36,7 @@ export interface Proposal {
   snapshotName: string;
   snapshotDigest: string;
   /** What the preview counted and what would be owed after it, per service and currency. */
-  counts: RunCounts;
+  counts: RecordedCounts;
   totals: TotalLine[];
   approvedBy?: string;
   approvedAt?: string;
@@ -69,7 +70,7 @@ export interface ProposalStore {
 export type RefusalKind = "invalid" | "forbidden" | "conflict";
 
 /** Thrown when a proposal cannot be made or applied: the message says why and what to do. */
-export class ProposalRefusedError extends Error {
+export class ProposalRefusedError extends PermanentError {
   constructor(
     message: string,
     readonly kind: RefusalKind = "conflict",
@@ -80,7 +81,7 @@ export class ProposalRefusedError extends Error {
 }
 
 /** Thrown when the applying run did not reproduce its proposal: loud, since money moved as it was not approved. */
-export class ProposalNotReproducedError extends Error {
+export class ProposalNotReproducedError extends PermanentError {
   constructor(
     readonly proposal: Proposal,
     readonly differences: string[],
@@ -278,7 +279,7 @@ export function differencesFrom(proposal: Proposal, applied: RunRecord): string[
   if (applied.status !== "completed")
     out.push(`the run is ${applied.status}${applied.error ? `: ${applied.error}` : ""}`);
   const counts = applied.counts;
-  for (const k of Object.keys(proposal.counts) as (keyof RunCounts)[])
+  for (const k of Object.keys(proposal.counts) as (keyof RecordedCounts)[])
     if (counts?.[k] !== proposal.counts[k])
       out.push(`${k} ${counts?.[k] ?? "none"} where the preview had ${proposal.counts[k]}`);
   const key = (t: TotalLine) => `${t.serviceCode ?? "goodwill"} ${t.currency}`;

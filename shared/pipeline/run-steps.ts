@@ -1,4 +1,5 @@
 import { headerForIncident } from "../engine/compute-refunds";
+import { PermanentError } from "../errors";
 import { amountBefore } from "../events/event-of-change";
 import { type Incident, parseIncident } from "../input/incident";
 import type { SubscriptionHeader } from "../input/subscription-row";
@@ -9,8 +10,8 @@ import {
   addCounts,
   type BatchSummary,
   LockLostError,
+  type RecordedCounts,
   type RefundStore,
-  type RunCounts,
   type RunRecord,
   SHARDS,
   type TotalLine,
@@ -67,7 +68,7 @@ export interface PrepareInput {
 }
 
 /** Thrown when the incident among a run's files is not the one the run was started with (its SHA-256 differs). */
-export class IncidentChangedError extends Error {
+export class IncidentChangedError extends PermanentError {
   constructor(name: string, expected: string, found: string) {
     super(`${name}: its SHA-256 is ${found}, not ${expected} as the run was started with; start a new run`);
     this.name = "IncidentChangedError";
@@ -226,7 +227,7 @@ function dryRunLines(changes: readonly LineChange[]): string {
 
 export interface ComputeOutput {
   batches: number;
-  counts: RunCounts;
+  counts: RecordedCounts;
 }
 
 /** Compute: the given slices, one batch each, renewing the run's lock before each. */
@@ -254,7 +255,7 @@ export async function computeStep(
 /** What finalize found in one shard: its changes' counts and the totals of what stands there besides batches'. */
 export interface ShardResult {
   shard: number;
-  counts: RunCounts;
+  counts: RecordedCounts;
   totals: TotalLine[];
 }
 
@@ -284,7 +285,7 @@ export async function finalizeShardStep(
 }
 
 /** Thrown when finalize or complete finds fewer batches recorded than prepare cut: nothing may be voided. */
-export class MissingBatchesError extends Error {
+export class MissingBatchesError extends PermanentError {
   constructor(runId: string, recorded: number, expected: number) {
     super(`run ${runId}: ${recorded} of ${expected} batches are recorded; the run cannot complete`);
     this.name = "MissingBatchesError";
@@ -295,7 +296,7 @@ export class MissingBatchesError extends Error {
  * What is wrong with a run's accounting, or undefined when every row the survey counted ended once as computed,
  * skipped or rejected (`rows = computed + skipped + rejected`, and `rows` the survey's count).
  */
-export function unaccountedRows(counts: RunCounts, surveyed: number): string | undefined {
+export function unaccountedRows(counts: RecordedCounts, surveyed: number): string | undefined {
   const ended = counts.computed + counts.skipped + counts.rejected;
   if (counts.rows !== surveyed) return `the batches judged ${counts.rows} rows where the snapshot holds ${surveyed}`;
   if (ended !== counts.rows)
@@ -304,7 +305,7 @@ export function unaccountedRows(counts: RunCounts, surveyed: number): string | u
 }
 
 /** Thrown by complete when the rows do not add up: the run fails rather than report totals that lost a row. */
-export class UnaccountedRowsError extends Error {
+export class UnaccountedRowsError extends PermanentError {
   constructor(runId: string, what: string) {
     super(`run ${runId}: the rows do not add up: ${what}`);
     this.name = "UnaccountedRowsError";

@@ -4,6 +4,7 @@ import { Fingerprint, FingerprintList, type FingerprintTable } from "../collecti
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
 import { holdsInvalidUtf8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
 import { DuplicateIds, emptySnapshot, snapshotHeader } from "../engine/compute-refunds";
+import { PermanentError } from "../errors";
 import type { Incident } from "../input/incident";
 import { checkShape, type SubscriptionHeader } from "../input/subscription-row";
 
@@ -35,7 +36,7 @@ export interface SnapshotSurvey {
 }
 
 /** Thrown for a snapshot whose rejected rows a rerun could not keep safely (see `surveySnapshot`). */
-export class UnsafeSnapshotError extends Error {
+export class UnsafeSnapshotError extends PermanentError {
   constructor(
     readonly snapshotName: string,
     readonly problems: string[],
@@ -258,7 +259,7 @@ export function recordsOfSlice(name: string, slice: Slice, bytes: Uint8Array): C
 }
 
 /** Thrown when a batch finds the snapshot other than prepare surveyed it (changed underneath the run). */
-export class SnapshotChangedError extends Error {
+export class SnapshotChangedError extends PermanentError {
   constructor(message: string) {
     super(message);
     this.name = "SnapshotChangedError";

@@ -1,3 +1,4 @@
+import { PermanentError } from "../errors";
 import type { KeyedLine, LineChange, StoredLine } from "../reconcile/reconcile";
 
 /** Number of shards an incident's lines are spread over in the per-incident index (see docs/data-model.md). */
@@ -22,7 +23,12 @@ export interface ShardBook {
   protected: string[];
 }
 
-export interface RunCounts {
+/**
+ * What a run, a batch or a shard records of its work on the stored lines: its rows (`rows = computed + skipped +
+ * rejected`) and its line changes by kind. Not the engine's `RunCounts` (shared/engine/compute-refunds.ts), what one
+ * computation over a snapshot did, with the lines it wrote and their totals.
+ */
+export interface RecordedCounts {
   rows: number;
   computed: number;
   skipped: number;
@@ -33,7 +39,7 @@ export interface RunCounts {
   unchanged: number;
 }
 
-export const ZERO_COUNTS: RunCounts = {
+export const ZERO_COUNTS: RecordedCounts = {
   rows: 0,
   computed: 0,
   skipped: 0,
@@ -44,9 +50,9 @@ export const ZERO_COUNTS: RunCounts = {
   unchanged: 0,
 };
 
-export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+export function addCounts(a: RecordedCounts, b: RecordedCounts): RecordedCounts {
   const out = { ...a };
-  for (const k of Object.keys(out) as (keyof RunCounts)[]) out[k] += b[k];
+  for (const k of Object.keys(out) as (keyof RecordedCounts)[]) out[k] += b[k];
   return out;
 }
 
@@ -57,7 +63,7 @@ export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
  */
 export interface BatchSummary {
   batchNo: number;
-  counts: RunCounts;
+  counts: RecordedCounts;
   /** What the lines this batch produced add up to, per service and currency (they stand at these amounts now). */
   totals: TotalLine[];
 }
@@ -93,7 +99,7 @@ export interface RunRecord {
   snapshotName: string;
   /** Rows per batch: a resumed run must cut the snapshot the same way. */
   batchSize: number;
-  counts?: RunCounts;
+  counts?: RecordedCounts;
   totals?: TotalLine[];
   error?: string;
   /**
@@ -109,33 +115,36 @@ export interface RunRecord {
 }
 
 /** Thrown when another run holds the incident's lock. */
-export class RunLockedError extends Error {
+export class RunLockedError extends PermanentError {
   constructor(
     readonly incidentId: string,
     readonly holder: string,
     readonly expiresAt: number,
+    options?: ErrorOptions,
   ) {
     super(
       `incident ${incidentId} is being run by ${holder} (lock held until ${new Date(expiresAt).toISOString()}); ` +
         "wait for it to finish, or release a dead run's lock with `hiwari unlock`",
+      options,
     );
     this.name = "RunLockedError";
   }
 }
 
 /** Thrown when a run finds that its lock is no longer its own (released by an operator, or taken over). */
-export class LockLostError extends Error {
+export class LockLostError extends PermanentError {
   constructor(
     readonly incidentId: string,
     readonly runId: string,
+    options?: ErrorOptions,
   ) {
-    super(`run ${runId} no longer holds the lock of incident ${incidentId}: it stops without writing more`);
+    super(`run ${runId} no longer holds the lock of incident ${incidentId}: it stops without writing more`, options);
     this.name = "LockLostError";
   }
 }
 
 /** Thrown when a request id is reused with other inputs: a resumed run must be the same run. */
-export class RequestMismatchError extends Error {
+export class RequestMismatchError extends PermanentError {
   constructor(runId: string, what: string) {
     super(
       `run ${runId} was started with another ${what}; a retried request must be the same request (use a new request id)`,
@@ -145,14 +154,26 @@ export class RequestMismatchError extends Error {
 }
 
 /** Thrown when a conditional write finds a line changed by someone else since it was read. */
-export class ConcurrentChangeError extends Error {
+export class ConcurrentChangeError extends PermanentError {
   constructor(
     readonly lineId: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     // The line id names a subscriber: it stays on the error (for the run record), out of the message that is logged.
     super("a line changed while this run was writing it: another writer is active", options);
     this.name = "ConcurrentChangeError";
+  }
+}
+
+/**
+ * Thrown when the store refuses a request as invalid, whatever its state (DynamoDB's ValidationException: an item
+ * over 400 KB, an empty string in a key): the same request is refused again, so it is not retried. `cause` is the
+ * store's own error.
+ */
+export class StoreValidationError extends PermanentError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(`the store refused the request: ${message}`, options);
+    this.name = "StoreValidationError";
   }
 }
 

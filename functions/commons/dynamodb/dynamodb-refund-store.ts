@@ -11,6 +11,7 @@ import {
   ScanCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
+import { TransientError } from "../../../shared/errors";
 import type { Proposal, ProposalState, ProposalStore } from "../../../shared/pipeline/proposal";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
@@ -21,6 +22,7 @@ import {
   RunLockedError,
   type RunRecord,
   type ShardBook,
+  StoreValidationError,
 } from "../../../shared/store/refund-store";
 import { fromItem, type Item, incidentOfLineId, KEYS, keyOf, shardKey, toItem } from "./line-item";
 import {
@@ -40,7 +42,12 @@ export interface TableNames {
 }
 
 /** Thrown into the tasks still waiting to retry once another has failed: the call is failing, they stop. */
-class StoppedError extends Error {}
+class StoppedError extends TransientError {
+  constructor() {
+    super("stopped: another task of the call failed");
+    this.name = "StoppedError";
+  }
+}
 
 /**
  * Runs `task` over `items`, `limit` at a time, and returns (or throws the first error) only once every task
@@ -73,7 +80,7 @@ async function eachLimited<T>(
  * DynamoDB kept handing items of a batch back unprocessed past every retry: throttled for long, or (DynamoDB Local)
  * unable to write them at all, as on a full disk.
  */
-export class UnprocessedItemsError extends Error {
+export class UnprocessedItemsError extends TransientError {
   constructor(what: string, count: number) {
     super(`${what}: ${count} still unprocessed after 10 retries`);
     this.name = "UnprocessedItemsError";
@@ -113,7 +120,22 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
     private readonly client: DynamoDBClient,
     private readonly tables: TableNames,
     private readonly concurrency = 16,
-  ) {}
+  ) {
+    // Every call's ValidationException (an item over 400 KB, an empty key) becomes a StoreValidationError, whichever
+    // call met it: the same request is refused again, so the run must not retry it. Named and with override, the
+    // middleware is on the client once however many stores share it; every other error passes as it is.
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (e) {
+          if ((e as Error | undefined)?.name !== "ValidationException") throw e;
+          throw new StoreValidationError((e as Error).message, { cause: e });
+        }
+      },
+      { step: "initialize", name: "hiwariStoreValidationError", override: true },
+    );
+  }
 
   async linesLike(incidentId: string, lines: readonly KeyedLine[]): Promise<StoredLine[]> {
     const out: StoredLine[] = [];
@@ -217,7 +239,9 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       );
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      throw new RunLockedError(incidentId, e.Item?.runId?.S ?? "another run", Number(e.Item?.expiresAt?.N ?? 0));
+      throw new RunLockedError(incidentId, e.Item?.runId?.S ?? "another run", Number(e.Item?.expiresAt?.N ?? 0), {
+        cause: e,
+      });
     }
   }
 
@@ -233,7 +257,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       );
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      throw new LockLostError(incidentId, runId);
+      throw new LockLostError(incidentId, runId, { cause: e });
     }
   }
 

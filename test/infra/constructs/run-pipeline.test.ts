@@ -3,16 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DRAIN_MS } from "../../../functions/finalize-run/handler";
 import { PERMANENT_ERRORS } from "../../../infra/constructs/run-pipeline";
-import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
-import { IncidentError } from "../../../shared/input/incident";
-import { IncidentChangedError, MissingBatchesError, UnaccountedRowsError } from "../../../shared/pipeline/run-steps";
-import { SnapshotChangedError, UnsafeSnapshotError } from "../../../shared/pipeline/survey-snapshot";
-import {
-  ConcurrentChangeError,
-  LockLostError,
-  RequestMismatchError,
-  RunLockedError,
-} from "../../../shared/store/refund-store";
+import { PermanentError } from "../../../shared/errors";
+import { hiwariErrorClasses } from "../../helpers/error-classes";
 import { grantsOf, logicalId, render, synthApp } from "../template-helpers";
 
 let app: ReturnType<typeof synthApp>;
@@ -167,22 +159,14 @@ describe("RunPipeline: the state machine", () => {
     expect(definition.States.RunFailed?.Type).toBe("Fail");
   });
 
-  it("fails at once, without retries, on the errors retrying cannot mend, named as the code names them", () => {
-    const thrown = [
-      new UnsafeSnapshotError("s.csv", []),
-      new UnusableSnapshotError("header"),
-      new IncidentError([]),
-      new RunLockedError("i", "r", 0),
-      new RequestMismatchError("r", "incident"),
-      new SnapshotChangedError("changed"),
-      new MissingBatchesError("r", 1, 2),
-      new UnaccountedRowsError("r", "lost"),
-      new LockLostError("i", "r"),
-      new ConcurrentChangeError("line"),
-      new IncidentChangedError("incident.json", "a", "b"),
-      new z.ZodError([]),
-    ].map((e) => e.name);
-    expect([...PERMANENT_ERRORS].sort()).toEqual(thrown.sort());
+  it("fails at once, without retries, on every error of the code that retrying cannot mend, and on ZodError", () => {
+    const permanent = hiwariErrorClasses()
+      .filter((e) => e.cls.prototype instanceof PermanentError)
+      .map((e) => e.cls.name);
+    const retry = definition.States.Prepare?.Retry as { ErrorEquals: string[] }[];
+
+    expect(permanent.length).toBeGreaterThan(15);
+    expect([...(retry[0]?.ErrorEquals ?? [])].sort()).toEqual([...permanent, new z.ZodError([]).name].sort());
   });
 
   it("is a STANDARD state machine with tracing, error logs, a 24 h limit, and an alarm on failed runs", () => {
