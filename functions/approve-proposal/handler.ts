@@ -1,6 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { NoSuchKey, S3ServiceException } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { approvalRunToStart, unstartedApprovalMessage } from "../../shared/api/approval-run";
 import { parsePinnedS3Uri } from "../../shared/api/run-request";
 import { type Incident, IncidentError, parseIncident } from "../../shared/input/incident";
 import {
@@ -97,18 +98,7 @@ export async function approve(event: APIGatewayProxyEvent, deps: ApproveDeps): P
   let outcome: StartOutcome;
   try {
     outcome = await startRequestedRun(
-      {
-        incidentId,
-        requestId: approved.proposalId,
-        requestedBy: approver,
-        reason: `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`,
-        dryRun: false,
-        batchSize: preview.batchSize,
-        incident,
-        incidentText,
-        snapshot,
-        proposalId: approved.proposalId,
-      },
+      approvalRunToStart(approved, approver, { preview, incident, incidentText, snapshot }),
       deps,
     );
   } catch (e) {
@@ -122,20 +112,10 @@ export async function approve(event: APIGatewayProxyEvent, deps: ApproveDeps): P
   }
   if (outcome.kind === "refused") {
     const why = [outcome.message, ...(outcome.problems ?? [])].join(": ");
-    const after = await failApproved(
-      deps.store,
-      approved,
-      why,
-      await deps.store.getRun(incidentId, runIdOf(incidentId, proposalId)),
-    );
+    const runId = runIdOf(incidentId, proposalId);
+    const after = await failApproved(deps.store, approved, why, await deps.store.getRun(incidentId, runId));
     logger.error("approved proposal could not start its run", { incidentId, proposalId, state: after.state });
-    return problem(
-      409,
-      after.state === "failed"
-        ? `proposal ${proposalId} was approved, but its run could not start, so it failed: ${after.failure}`
-        : `proposal ${proposalId} was approved, but its run could not start: ${why}. It stays ${after.state}: ` +
-            `its run ${runIdOf(incidentId, proposalId)} exists, and settles it when it ends`,
-    );
+    return problem(409, unstartedApprovalMessage(after, runId, why));
   }
   if (outcome.kind === "started") metrics.addMetric("ProposalsApproved", MetricUnit.Count, 1);
   return json(outcome.kind === "started" ? 202 : 200, { proposal: approved, run: runSummary(outcome) });

@@ -1,10 +1,10 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3Location } from "../../shared/api/run-request";
 import type { ProposalStore } from "../../shared/pipeline/proposal";
 import type { RunFiles, RunRef, SnapshotBytes } from "../../shared/pipeline/run-steps";
 import type { RefundStore } from "../../shared/store/refund-store";
+import { s3Client } from "./clients/s3";
 import { requiredEnv, storeFromEnvironment } from "./environment";
-import { tracer } from "./powertools/powertools";
 import { runPrefix, S3RunFiles, S3Snapshot } from "./s3/s3-run-files";
 
 /** A run's files, and where one of them is for the state machine to read (the manifest, for the Map). */
@@ -39,11 +39,11 @@ export function s3RunDeps(store: RefundStore, s3: S3Client, runBucket: string, p
 
 let deps: RunDeps | undefined;
 
-/** The deployed dependencies, from the environment CDK sets (built once per container, clients traced). */
+/** The deployed dependencies, from the environment CDK sets (built once per container, on the shared clients). */
 export function runDepsFromEnvironment(): RunDeps {
   if (!deps) {
     const store = storeFromEnvironment(); // runs and proposals
-    deps = s3RunDeps(store, tracer.captureAWSv3Client(new S3Client({})), requiredEnv("WORK_BUCKET"), store);
+    deps = s3RunDeps(store, s3Client(), requiredEnv("WORK_BUCKET"), store);
   }
   return deps;
 }

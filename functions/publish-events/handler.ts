@@ -1,13 +1,11 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import middy from "@middy/core";
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { EventBridgeBus, type EventBus } from "../commons/bus/event-bus";
 import { type RecordParking, SqsRecordParking } from "../commons/bus/record-parking";
-import { LOG_CONTEXT, logger, metrics } from "../commons/powertools/powertools";
+import { eventBridgeClient } from "../commons/clients/eventbridge";
+import { sqsClient } from "../commons/clients/sqs";
+import { withPowertools } from "../commons/powertools/middleware";
+import { logger, metrics } from "../commons/powertools/powertools";
 import { requiredEnv } from "../commons/required-env";
 import { publishRecords } from "./publish-records";
 
@@ -23,11 +21,8 @@ export interface PublishAdapters {
  */
 function adaptersFromEnvironment(): PublishAdapters {
   return {
-    bus: new EventBridgeBus(
-      new EventBridgeClient({ requestHandler: { requestTimeout: 5_000 } }),
-      requiredEnv("EVENT_BUS_NAME"),
-    ),
-    parking: new SqsRecordParking(new SQSClient({}), requiredEnv("PARKED_QUEUE_URL")),
+    bus: new EventBridgeBus(eventBridgeClient(), requiredEnv("EVENT_BUS_NAME")),
+    parking: new SqsRecordParking(sqsClient(), requiredEnv("PARKED_QUEUE_URL")),
   };
 }
 
@@ -44,10 +39,11 @@ export const retryBudgetMs = (remainingMs: number) => Math.max(0, Math.min(40_00
  * call under a quota counted in calls. `publishRecords` puts the batch's events ten at a time, retries only the
  * entries that failed, and reports the records whose event did not go out.
  * `adaptersOf` gives the adapters of each invocation: built once from the environment on AWS, given by `hiwari run`
- * (a process may run several state folders, so nothing local is kept between calls).
+ * (a process may run several state folders, so nothing local is kept between calls). Wrapped as every function is
+ * (`withPowertools`): the invocation and its EventBridge and SQS calls traced, the context logged, metrics flushed.
  */
 export function makeHandler(adaptersOf: () => PublishAdapters) {
-  return middy(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
+  return withPowertools(async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
     const { bus, parking } = adaptersOf();
     const remaining = context.getRemainingTimeInMillis();
     const result = await publishRecords(event.Records, bus, {
@@ -67,9 +63,7 @@ export function makeHandler(adaptersOf: () => PublishAdapters) {
     if (result.failed.length > 0)
       logger.warn("records not published; reported as batch item failures", { failed: result.failed.length });
     return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
-  })
-    .use(injectLambdaContext(logger, LOG_CONTEXT))
-    .use(logMetrics(metrics));
+  });
 }
 
 /** The Lambda's handler: EventBridge and the dead-letter queue, named by the environment. */
