@@ -1,5 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { z } from "zod";
+import * as z from "zod";
 import { S3LocationSchema } from "../../shared/api/run-request";
 import { computeStep, type LoadedPlan, loadPlan } from "../../shared/pipeline/run-steps";
 import { sliceOfItem } from "../../shared/pipeline/survey-snapshot";

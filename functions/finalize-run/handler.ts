@@ -1,5 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { z } from "zod";
+import * as z from "zod";
 import { type ProposalStore, settleProposalRun } from "../../shared/pipeline/proposal";
 import {
   completeStep,

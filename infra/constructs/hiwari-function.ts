@@ -8,14 +8,16 @@ import { Construct } from "constructs";
 import { acknowledgeWildcard, arnOf } from "../nag";
 
 /**
- * How every function is bundled: by the local esbuild (no Docker), minified ESM with a source map, the AWS SDK v3
- * left to the runtime (which ships it), and `require` provided for the CommonJS dependencies.
+ * How every function is bundled: by the local esbuild (no Docker), minified ESM with a source map, and `require`
+ * provided for the CommonJS dependencies. Nothing is external, the AWS SDK v3 included: a function runs the SDK
+ * pinned in package-lock.json and tested, not whichever version its runtime ships that month, and loads one file
+ * instead of resolving the runtime's SDK modules at cold start (docs/performance.md, "Function bundles").
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
   minify: true,
   sourceMap: true,
-  externalModules: ["@aws-sdk/*"],
+  externalModules: [],
   mainFields: ["module", "main"],
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
 };
@@ -37,9 +39,9 @@ export interface HiwariFunctionProps {
 
 /**
  * One hiwari Lambda function as every one of them is built: ARM64, nodejs22.x, bundled by the local esbuild (no
- * Docker) as minified ESM with the AWS SDK v3 left to the runtime, X-Ray tracing, its own log group with the
- * stage's retention, and its own role that starts with nothing but writing to that log group. Each function is
- * then granted exactly what it calls, with {@link HiwariFunction.allow}.
+ * Docker) as minified ESM with the AWS SDK v3 inside ({@link BUNDLING}), X-Ray tracing, its own log group with
+ * the stage's retention, and its own role that starts with nothing but writing to that log group. Each function
+ * is then granted exactly what it calls, with {@link HiwariFunction.allow}.
  */
 export class HiwariFunction extends Construct {
   readonly fn: NodejsFunction;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The events billing consumes: the contract, defined once. JSON Schema files for consumers are generated from it

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { holdsInvalidUtf8 } from "../csv/utf8-decoder";
 import { SUBSCRIPTION_COLUMNS, shown } from "./subscription-row";
 

@@ -8,11 +8,16 @@ const cdkJson = JSON.parse(readFileSync(new URL("../../cdk.json", import.meta.ur
   context?: Record<string, unknown>;
 };
 
-/** The hiwari app of `stage`, synthesised into a temporary folder (removed by `dispose`), cdk-nag on. */
+/**
+ * The hiwari app of `stage`, synthesised into a temporary folder (removed by `dispose`), cdk-nag on. The functions
+ * are not bundled (`aws:cdk:bundling-stacks` empty): the tests read the template, and bundling the eight function
+ * bundles with the AWS SDK inside took 20 s of esbuild a synth on a loaded machine (7 s with the SDK external).
+ * `npm run synth` and test/infra/constructs/hiwari-function.test.ts bundle for real.
+ */
 export function synthApp(stage: "dev" | "prod" = "prod") {
   const outdir = mkdtempSync(join(tmpdir(), "hiwari-cdk-"));
   const app: HiwariApp = createHiwariApp({
-    context: { ...cdkJson.context, stage },
+    context: { ...cdkJson.context, stage, "aws:cdk:bundling-stacks": [] },
     outdir,
     builtinCloudFormationValidation: false,
   });

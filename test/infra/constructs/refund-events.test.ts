@@ -15,7 +15,8 @@ let template: Template;
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), "hiwari-events-"));
   const { stack } = createHiwariApp({
-    context: { ...cdkJson.context, stage: "prod" },
+    // Not bundled (as in synthApp): the template is what is asserted.
+    context: { ...cdkJson.context, stage: "prod", "aws:cdk:bundling-stacks": [] },
     outdir,
     builtinCloudFormationValidation: false,
   });
