@@ -1,7 +1,12 @@
 import { expect } from "vitest";
 import { CsvRecordReader } from "../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../shared/csv/utf8-decoder";
-import { computeRefundLines, type LineFormat } from "../../shared/engine/compute-refund-lines";
+import {
+  type ByteRange,
+  computeRefundLines,
+  inThisThread,
+  type LineFormat,
+} from "../../shared/engine/compute-refund-lines";
 import { computeRefunds, type RecordSource, type RunCounts } from "../../shared/engine/compute-refunds";
 import type { RefundLine } from "../../shared/engine/refund-line";
 import { TextRecordSource } from "../../shared/engine/text-record-source";
@@ -88,11 +93,15 @@ export async function runPlain(incident: Incident, csv: string | Uint8Array): Pr
   return { lines, rejects, counts };
 }
 
-/** The fast engine's output over the same text as bytes, cut into chunks of `chunkBytes`. */
+/**
+ * The fast engine's output over the same text as bytes, cut into chunks of `chunkBytes`; with `rangeBytes`, its
+ * threaded path (the second pass in ranges of about that many bytes, joined in order), its two runners in this
+ * thread.
+ */
 export async function runFast(
   incident: Incident,
   csv: string | Uint8Array,
-  options: { chunkBytes?: number; format?: LineFormat } = {},
+  options: { chunkBytes?: number; format?: LineFormat; rangeBytes?: number } = {},
 ): Promise<{ text: string; rejects: RejectedRow[]; counts: RunCounts }> {
   const bytes = typeof csv === "string" ? new TextEncoder().encode(csv) : csv;
   const chunkBytes = options.chunkBytes ?? 1 << 16;
@@ -105,11 +114,23 @@ export async function runFast(
       for (let at = 0; at < bytes.length; at += chunkBytes) yield bytes.slice(at, at + chunkBytes);
     },
   };
+  const format = options.format ?? toJsonLine;
+  const chunksOf = function* (range: ByteRange) {
+    const end = Math.min(range.end, bytes.length);
+    for (let at = range.start; at < end; at += chunkBytes) yield bytes.slice(at, Math.min(at + chunkBytes, end));
+  };
+  const parallel =
+    options.rangeBytes === undefined
+      ? undefined
+      : {
+          runners: [1, 2].map(() => inThisThread(incident, format, source.name, chunksOf)),
+          rangeBytes: options.rangeBytes,
+        };
   const counts = await computeRefundLines(
     incident,
     source,
     { write: (b) => out.push(b.slice()), reject: (r) => rejects.push(r) },
-    { format: options.format },
+    { format, parallel },
   );
   return { text: Buffer.concat(out).toString("utf8"), rejects, counts };
 }
@@ -122,10 +143,14 @@ export async function runFast(
 export async function run(incident: unknown, csv: string): Promise<Computed> {
   const parsed = parseIncident(incident);
   const plain = await runPlain(parsed, csv);
-  const fast = await runFast(parsed, csv);
-  expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
-  expect(fast.rejects).toEqual(plain.rejects);
-  expect(fast.counts).toEqual(plain.counts);
+  // The single-thread path, and the threaded one in about six ranges.
+  const size = Buffer.byteLength(csv);
+  for (const rangeBytes of [undefined, Math.max(1, Math.floor(size / 6))]) {
+    const fast = await runFast(parsed, csv, { rangeBytes });
+    expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
+    expect(fast.rejects).toEqual(plain.rejects);
+    expect(fast.counts).toEqual(plain.counts);
+  }
   return plain;
 }
 

@@ -1,12 +1,20 @@
-import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
 import type { TableNames } from "./dynamodb-refund-store";
 import { KEYS } from "./line-item";
 
 /**
- * Creates the refunds and runs tables as the CDK app declares them (keys, index, stream), for DynamoDB Local.
- * On AWS the tables come from infra/; an existing table is left as it is.
+ * The CreateTable inputs of the refunds and runs tables, as the CDK app declares them (keys, index, stream): what
+ * DynamoDB Local can honour of infra/constructs/refunds-table.ts and runs-table.ts. Point-in-time recovery,
+ * encryption and deletion protection are left out: they guard data on AWS, and a local table holds none worth it.
+ * test/functions/commons/dynamodb/create-tables.test.ts holds the two to each other through the synthesised
+ * template.
  */
-export async function createTables(client: DynamoDBClient, tables: TableNames): Promise<void> {
+export function tableDefinitions(tables: TableNames): CreateTableCommandInput[] {
   const keys = {
     AttributeDefinitions: [
       { AttributeName: KEYS.pk, AttributeType: "S" as const },
@@ -18,7 +26,7 @@ export async function createTables(client: DynamoDBClient, tables: TableNames): 
     ],
     BillingMode: "PAY_PER_REQUEST" as const,
   };
-  const definitions = [
+  return [
     {
       TableName: tables.refunds,
       ...keys,
@@ -41,7 +49,14 @@ export async function createTables(client: DynamoDBClient, tables: TableNames): 
     },
     { TableName: tables.runs, ...keys },
   ];
-  for (const definition of definitions) {
+}
+
+/**
+ * Creates the refunds and runs tables ({@link tableDefinitions}) on DynamoDB Local.
+ * On AWS the tables come from infra/; an existing table is left as it is.
+ */
+export async function createTables(client: DynamoDBClient, tables: TableNames): Promise<void> {
+  for (const definition of tableDefinitions(tables)) {
     try {
       await client.send(new CreateTableCommand(definition));
     } catch (e) {

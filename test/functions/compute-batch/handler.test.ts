@@ -5,7 +5,14 @@ import { makeCompleteHandler, makeFailHandler, makeShardHandler } from "../../..
 import { makeHandler as makePrepare } from "../../../functions/prepare-run/handler";
 import { SHARDS } from "../../../shared/store/refund-store";
 import { run as computeInMemory, csvOf, incidentDoc, row } from "../../helpers/factories";
-import { BUCKET, executionInput, lambdaContext, mapBatches, useHarness } from "../../helpers/pipeline-harness";
+import {
+  BUCKET,
+  executionInput,
+  lambdaContext,
+  mapBatches,
+  runThrough,
+  useHarness,
+} from "../../helpers/pipeline-harness";
 
 const h = useHarness();
 
@@ -21,6 +28,17 @@ const rows = [
   row({}, 5),
   row({ active_to: "2011-12-21" }, 7),
 ];
+
+/**
+ * A completed first run of `incident` over the seven rows (snapshot uploaded at `key`): what a test that reruns or
+ * retries needs stored, under an incident of its own, so that each test stands alone.
+ */
+async function firstRun(incident: { incidentId: string }, key: string) {
+  const versionId = h.s3.put(BUCKET, key, csvOf(rows));
+  const input = executionInput(h, incident, { key, versionId });
+  expect((await runThrough(h, h.deps, input)).status).toBe("completed");
+  return input;
+}
 
 describe("prepare-run → compute-batch (Map children) → finalize-run (per shard) → complete-run", () => {
   it("stores exactly the lines `hiwari compute` gives, reading only each slice's bytes", async () => {
@@ -51,7 +69,7 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
       { batches: 1, rows: 1, rejected: 0 },
     ]);
     // Each slice was read by its byte range of the pinned version, never whole.
-    expect(h.s3.ranges).toHaveLength(4);
+    expect(h.s3.ranges.filter((r) => r.startsWith("snapshots/2011-12/subs.csv "))).toHaveLength(4);
     // A child retried by Lambda (the same items again) rewrites nothing: same lines, same versions.
     const linesNow = async () => {
       const all = [];
@@ -100,13 +118,15 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
   });
 
   it("a child run twice at once on a rerun (a retried attempt while the first still writes) changes each line once", async () => {
-    await h.store.breakLock(incident.incidentId);
+    // Prepare: a first run of the seven rows (C-1 stored at 20), then the rerun's snapshot
+    const incident = incidentDoc({ incidentId: "twice-on-rerun", goodwill: { amount: 500, currency: "JPY" } });
+    await firstRun(incident, "snapshots/twice/first.csv");
     const csv = csvOf([row({ monthly_fee: "310" }, 1), row({}, 2), row({ monthly_fee: "310" }, 7)]);
-    const versionId = h.s3.put(BUCKET, "snapshots/2011-12/rerun.csv", csv);
+    const versionId = h.s3.put(BUCKET, "snapshots/twice/rerun.csv", csv);
     const input = executionInput(
       h,
       incident,
-      { key: "snapshots/2011-12/rerun.csv", versionId },
+      { key: "snapshots/twice/rerun.csv", versionId },
       { requestId: "req-twice" },
     );
     await makePrepare(h.deps)(input, lambdaContext);
@@ -120,11 +140,10 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
     expect(stored.map((l) => [l.subscriptionId, l.version, String(l.amount), l.runId])).toEqual([
       ["C-1", 2, "30", input.runId], // 310 × 3 / 31 = 30.0…: adjusted once, from 20, by this run
     ]);
-    await h.store.breakLock(incident.incidentId);
   });
 
   it("a child retried after its run completed writes nothing: the run's lock is gone", async () => {
-    const input = executionInput(h, incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const input = await firstRun(incidentDoc({ incidentId: "retried-after-completed" }), "snapshots/retried/subs.csv");
     const [first] = mapBatches(h, input, 3);
     await expect(makeComputeBatch(h.deps)(first as never, lambdaContext)).rejects.toMatchObject({
       name: "LockLostError",
@@ -132,16 +151,18 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
   });
 
   it("refuses a child whose snapshot bytes are not the version prepare surveyed; fail-run records it", async () => {
+    const incident = incidentDoc({ incidentId: "snapshot-changed" });
+    const surveyed = h.s3.put(BUCKET, "snapshots/changed/subs.csv", csvOf(rows));
     const input = executionInput(
       h,
       incident,
-      { key: "snapshots/2011-12/subs.csv", versionId: "v1" },
+      { key: "snapshots/changed/subs.csv", versionId: surveyed },
       { requestId: "req-2" },
     );
     await makePrepare(h.deps)(input, lambdaContext);
     const changed = h.s3.put(
       BUCKET,
-      "snapshots/2011-12/subs.csv",
+      "snapshots/changed/subs.csv",
       csvOf([row({ monthly_fee: "999" }, 1), ...rows.slice(1)]),
     );
     const [first] = mapBatches(h, { ...input, snapshot: { ...input.snapshot, versionId: changed } }, 1);
@@ -186,7 +207,12 @@ describe("prepare-run → compute-batch (Map children) → finalize-run (per sha
   });
 
   it("refuses an item that is not a manifest row, naming the field", async () => {
-    const input = executionInput(h, incident, { key: "snapshots/2011-12/subs.csv", versionId: "v1" });
+    const versionId = h.s3.put(BUCKET, "snapshots/bad-item/subs.csv", csvOf(rows));
+    const input = executionInput(h, incidentDoc({ incidentId: "bad-item" }), {
+      key: "snapshots/bad-item/subs.csv",
+      versionId,
+    });
+    await makePrepare(h.deps)(input, lambdaContext); // writes the manifest the Map's items come from
     const [first] = mapBatches(h, input, 1);
     const bad = { ...first, Items: [{ ...first?.Items[0], start: "x" }] };
     await expect(makeComputeBatch(h.deps)(bad as never, lambdaContext)).rejects.toThrow(

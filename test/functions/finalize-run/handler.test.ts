@@ -17,6 +17,7 @@ import {
   executionInput,
   lambdaContext,
   mapBatches,
+  runThrough as runAll,
   runSteps,
   storedLinesOf,
   useHarness,
@@ -24,7 +25,8 @@ import {
 
 const h = useHarness();
 
-const incident = incidentDoc();
+// Each test runs an incident of its own (own(...)), seeding what it needs with firstRun: any one passes alone.
+const own = (incidentId: string) => incidentDoc({ incidentId });
 
 /** The state machine's path for one request: prepare, every child, every shard, complete. */
 async function runThrough(input: ExecutionInput, finalizeOnly?: number[]) {
@@ -39,8 +41,19 @@ async function runThrough(input: ExecutionInput, finalizeOnly?: number[]) {
   return makeCompleteHandler(h.deps)({ incidentId: input.incidentId, runId: input.runId }, lambdaContext);
 }
 
+/**
+ * A completed first run of `incident` over `rows` (snapshot at `key`): lines stored at version 1, lock released.
+ * Through the harness's runThrough, which finalizes eight shards at once as the state machine does.
+ */
+async function firstRun(incident: { incidentId: string }, key: string, rows: Parameters<typeof csvOf>[0]) {
+  const version = h.s3.put(BUCKET, key, csvOf(rows));
+  const done = await runAll(h, h.deps, executionInput(h, incident, { key, versionId: version }));
+  expect(done.status).toBe("completed");
+}
+
 describe("finalize-run and complete-run", () => {
   it("voids the lines of a subscription absent from the corrected snapshot, and totals what is owed now", async () => {
+    const incident = own("voids-absent");
     const first = h.s3.put(BUCKET, "snapshots/a.csv", csvOf([row({}, 1), row({}, 2), row({}, 3)]));
     const done1 = await runThrough(executionInput(h, incident, { key: "snapshots/a.csv", versionId: first }));
     expect(done1.counts).toMatchObject({ calculated: 3, voided: 0 });
@@ -59,6 +72,9 @@ describe("finalize-run and complete-run", () => {
   });
 
   it("a dry run leaves the changes it would make in the run's files and writes no line", async () => {
+    // Prepare: C-1 and C-3 stored at 20 (210 JPY, 3 of December's 31 days)
+    const incident = own("dry-run-changes");
+    await firstRun(incident, "snapshots/dry-first.csv", [row({}, 1), row({}, 3)]);
     const version = h.s3.put(BUCKET, "snapshots/b.csv", csvOf([row({ monthly_fee: "310" }, 1), row({}, 3)]));
     const input = executionInput(
       h,
@@ -91,7 +107,8 @@ describe("finalize-run and complete-run", () => {
   });
 
   it("finalize voids nothing while a batch is missing (a Map that lost a child)", async () => {
-    await h.store.breakLock(incident.incidentId);
+    const incident = own("batch-missing");
+    await firstRun(incident, "snapshots/missing-first.csv", [row({}, 1), row({}, 2), row({}, 3)]);
     const version = h.s3.put(
       BUCKET,
       "snapshots/e.csv",
@@ -113,10 +130,10 @@ describe("finalize-run and complete-run", () => {
     // Subscription 3, absent from this snapshot, still stands: nothing was voided.
     const [three] = await h.store.linesLike(incident.incidentId, [keyedLine("C-3", 0n)]);
     expect(three?.status).toBe("active");
-    await h.store.breakLock(incident.incidentId);
   });
 
   it("complete refuses a run with a shard not finalized: nothing is recorded as completed", async () => {
+    const incident = own("shard-not-finalized");
     const version = h.s3.put(BUCKET, "snapshots/c.csv", csvOf([row({}, 1), row({}, 3)]));
     const input = executionInput(h, incident, { key: "snapshots/c.csv", versionId: version }, { requestId: "req-4" });
     await expect(runThrough(input, [0, 1])).rejects.toThrow(
@@ -126,7 +143,7 @@ describe("finalize-run and complete-run", () => {
   });
 
   it("complete refuses a run whose rows do not add up to the snapshot's: nothing is recorded as completed", async () => {
-    await h.store.breakLock(incident.incidentId);
+    const incident = own("rows-do-not-add-up");
     const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1), row({ monthly_fee: "x" }, 2), row({}, 3)]));
     const input = executionInput(
       h,
@@ -151,9 +168,16 @@ describe("finalize-run and complete-run", () => {
 
 describe("fail-run", () => {
   it("records a stopped or timed-out execution from its status-change event, and never un-completes a run", async () => {
-    const version = h.s3.put(BUCKET, "snapshots/d.csv", csvOf([row({}, 1)]));
-    const input = executionInput(h, incident, { key: "snapshots/d.csv", versionId: version }, { requestId: "req-5" });
-    await h.store.breakLock(input.incidentId); // the run left above (complete refused) holds it
+    // Prepare: a completed run, then a run prepared (holding the lock) whose execution is stopped
+    const incident = own("stopped-execution");
+    await firstRun(incident, "snapshots/stopped-first.csv", [row({}, 1)]);
+    const version = h.s3.put(BUCKET, "snapshots/stopped.csv", csvOf([row({}, 1)]));
+    const input = executionInput(
+      h,
+      incident,
+      { key: "snapshots/stopped.csv", versionId: version },
+      { requestId: "req-5" },
+    );
     await makePrepare(h.deps)(input, lambdaContext);
     // EventBridge's "Step Functions Execution Status Change", as the rule hands it to fail-run.
     const stopped = {
@@ -205,16 +229,8 @@ describe("fail-run on the rule's status changes", () => {
   it("records a failure no Catch applied to, and keeps the first failure when the Catch recorded one already", async () => {
     // Prepare: two runs prepared, each holding its own incident.
     const version = h.s3.put(BUCKET, "snapshots/f.csv", csvOf([row({}, 1)]));
-    const uncaught = executionInput(
-      h,
-      { ...incident, incidentId: "fail-uncaught" },
-      { key: "snapshots/f.csv", versionId: version },
-    );
-    const caught = executionInput(
-      h,
-      { ...incident, incidentId: "fail-caught" },
-      { key: "snapshots/f.csv", versionId: version },
-    );
+    const uncaught = executionInput(h, own("fail-uncaught"), { key: "snapshots/f.csv", versionId: version });
+    const caught = executionInput(h, own("fail-caught"), { key: "snapshots/f.csv", versionId: version });
     await makePrepare(h.deps)(uncaught, lambdaContext);
     await makePrepare(h.deps)(caught, lambdaContext);
     const fail = makeFailHandler(h.deps, 0);

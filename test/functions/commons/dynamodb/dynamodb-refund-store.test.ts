@@ -19,13 +19,24 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const line = (id: string, amount: bigint) => keyedLine(id, amount);
+// Each test works on an incident of its own (and seeds what it reads), so any one of them passes alone or in any
+// order on the file's one DynamoDB Local.
+const lineOf = (incidentId: string, id: string, amount: bigint) =>
+  keyedLine(id, amount, { lineId: `${incidentId}#S#${id}#2011-12-01` });
+
+/** Stores version 1 of each line (as a first run would) and returns them as stored. */
+async function seeded(incidentId: string, lines: [string, bigint][]): Promise<StoredLine[]> {
+  const computed = lines.map(([id, amount]) => lineOf(incidentId, id, amount));
+  await store.writeChanges(reconcile([], computed, "r1").changes);
+  return store.linesLike(incidentId, computed);
+}
 
 describe("DynamoDbRefundStore", () => {
   it("stores new lines and reads them back by the ids of computed lines, amounts exact at any size", async () => {
+    const line = (id: string, amount: bigint) => lineOf("inc-new", id, amount);
     const big = 10n ** 30n + 7n;
     await store.writeChanges(reconcile([], [line("A", 20n), line("B", big)], "r1").changes);
-    const stored = await store.linesLike("inc", [line("A", 0n), line("B", 0n), line("C", 0n)]);
+    const stored = await store.linesLike("inc-new", [line("A", 0n), line("B", 0n), line("C", 0n)]);
     expect(stored.map((l) => [l.subscriptionId, l.amount, l.version, l.status]).sort()).toEqual([
       ["A", 20n, 1, "active"],
       ["B", big, 1, "active"],
@@ -33,33 +44,38 @@ describe("DynamoDbRefundStore", () => {
   });
 
   it("refuses a change computed from a version that is no longer stored: a race never applies twice", async () => {
-    const [stored] = (await store.linesLike("inc", [line("A", 0n)])) as [StoredLine];
+    const line = (id: string, amount: bigint) => lineOf("inc-race", id, amount);
+    const [stored] = (await seeded("inc-race", [["A", 20n]])) as [StoredLine];
     const first = reconcile([stored], [line("A", 13n)], "r2").changes;
     const second = reconcile([stored], [line("A", 10n)], "r3").changes; // read the same version 1
     await store.writeChanges(first);
     await expect(store.writeChanges(second)).rejects.toThrow(ConcurrentChangeError);
-    const [now] = await store.linesLike("inc", [line("A", 0n)]);
+    const [now] = await store.linesLike("inc-race", [line("A", 0n)]);
     expect([now?.amount, now?.version, now?.runId]).toEqual([13n, 2, "r2"]);
   });
 
   it("takes its own write, repeated after a lost response, as done", async () => {
-    const [stored] = (await store.linesLike("inc", [line("A", 0n)])) as [StoredLine];
-    const change = reconcile([stored], [line("A", 15n)], "r4").changes;
+    const [stored] = (await seeded("inc-repeat", [["A", 20n]])) as [StoredLine];
+    const change = reconcile([stored], [lineOf("inc-repeat", "A", 15n)], "r4").changes;
     await store.writeChanges(change);
     await expect(store.writeChanges(change)).resolves.toBeUndefined();
+    const [now] = await store.linesLike("inc-repeat", [lineOf("inc-repeat", "A", 0n)]);
+    expect([now?.amount, now?.version]).toEqual([15n, 2]); // applied once
   });
 
   it("holds one run per incident: another run is refused, the same run re-enters, an expired lease is taken over", async () => {
-    await store.acquireLock("inc", "run-a", 60_000);
-    await expect(store.acquireLock("inc", "run-b", 60_000)).rejects.toThrow(RunLockedError);
-    await expect(store.acquireLock("inc", "run-b", 60_000)).rejects.toThrow(/incident inc is being run by run-a/);
-    await store.acquireLock("inc", "run-a", 1); // renewed with a lease that runs out at once
+    await store.acquireLock("inc-lock", "run-a", 60_000);
+    await expect(store.acquireLock("inc-lock", "run-b", 60_000)).rejects.toThrow(RunLockedError);
+    await expect(store.acquireLock("inc-lock", "run-b", 60_000)).rejects.toThrow(
+      /incident inc-lock is being run by run-a/,
+    );
+    await store.acquireLock("inc-lock", "run-a", 1); // renewed with a lease that runs out at once
     await new Promise((r) => setTimeout(r, 20));
-    await store.acquireLock("inc", "run-b", 60_000);
-    await store.releaseLock("inc", "run-a"); // not a's any more: nothing happens
-    await expect(store.renewLock("inc", "run-a", 60_000)).rejects.toThrow(LockLostError);
-    expect(await store.breakLock("inc")).toBe("run-b");
-    await expect(store.renewLock("inc", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
+    await store.acquireLock("inc-lock", "run-b", 60_000);
+    await store.releaseLock("inc-lock", "run-a"); // not a's any more: nothing happens
+    await expect(store.renewLock("inc-lock", "run-a", 60_000)).rejects.toThrow(LockLostError);
+    expect(await store.breakLock("inc-lock")).toBe("run-b");
+    await expect(store.renewLock("inc-lock", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
   });
 });
 
