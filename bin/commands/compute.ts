@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CompactStringSetFullError } from "../../shared/collections/compact-string-set";
 import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
@@ -18,6 +18,7 @@ import { FileByteSource } from "../io/file-byte-source";
 import { FileRecordSource } from "../io/file-record-source";
 import { StreamTextWriter } from "../io/stream-text-writer";
 import { cannotWrite, EXIT, UsageError } from "../usage-error";
+import { rangeBytes, startWorkers, workerCount } from "./compute-threads";
 
 export interface ComputeOptions {
   incident: string;
@@ -50,9 +51,10 @@ function readIncidentBytes(path: string): Buffer {
     }
     return Buffer.from(buffer.subarray(0, read));
   } catch (e) {
-    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
+    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`, { cause: e });
     throw new UsageError(
       `${path}: cannot read the incident: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
     );
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -76,7 +78,7 @@ export function readIncidentFile(path: string): { bytes: Buffer; text: string; i
   try {
     return { bytes, text, incident: parseIncidentText(text) };
   } catch (e) {
-    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`);
+    if (e instanceof IncidentError) throw new UsageError(`${path}: ${e.problems.join(`\n${path}: `)}`, { cause: e });
     throw e;
   }
 }
@@ -95,6 +97,7 @@ export function checkReadable(path: string): void {
   } catch (e) {
     throw new UsageError(
       `${path}: cannot read the subscriptions: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
     );
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -111,7 +114,8 @@ export function fileWriter(path: string, option: string): AtomicFileWriter {
     writer.begin();
   } catch (e) {
     throw (
-      cannotWrite(option, path, e) ?? new UsageError(`${option} ${path}: cannot write there (${(e as Error).message})`)
+      cannotWrite(option, path, e) ??
+      new UsageError(`${option} ${path}: cannot write there (${(e as Error).message})`, { cause: e })
     );
   }
   return writer;
@@ -119,6 +123,29 @@ export function fileWriter(path: string, option: string): AtomicFileWriter {
 
 /** `hiwari compute`: pure, no database, no network. Returns the exit status (0 all accepted, 3 rows rejected). */
 export async function compute(options: ComputeOptions): Promise<number> {
+  // The second pass on worker threads, for a snapshot large enough (see compute-threads.ts): started first, so that
+  // they load while the incident is read and the first pass begins; ended however the command ends.
+  const threads = startThreads(options);
+  try {
+    return await computeWith(options, threads);
+  } finally {
+    await threads?.close();
+  }
+}
+
+function startThreads(options: ComputeOptions): ReturnType<typeof startWorkers> | undefined {
+  if (options.engine === "plain") return undefined;
+  let size: number;
+  try {
+    size = statSync(options.subscriptions).size;
+  } catch {
+    return undefined; // checkReadable names the problem
+  }
+  const workers = workerCount(size);
+  return workers > 0 ? startWorkers(workers, options.subscriptions, options.format) : undefined;
+}
+
+async function computeWith(options: ComputeOptions, threads: ReturnType<typeof startWorkers> | undefined) {
   const incident = loadIncident(options.incident);
   checkReadable(options.subscriptions);
   if (options.out && options.rejects && resolve(options.out) === resolve(options.rejects)) {
@@ -159,7 +186,11 @@ export async function compute(options: ComputeOptions): Promise<number> {
             incident,
             new FileByteSource(options.subscriptions),
             { write: (bytes) => out.writeBytes(bytes), reject, drain },
-            { format, onProgress: progress },
+            {
+              format,
+              onProgress: progress,
+              parallel: threads && { runners: threads.runners(incident), rangeBytes: rangeBytes() },
+            },
           );
     // Both files are finished (the step that can fail) before either is moved into place.
     await out.finish();
@@ -169,10 +200,12 @@ export async function compute(options: ComputeOptions): Promise<number> {
   } catch (e) {
     out.abort();
     rejects.abort();
-    if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
+    if (e instanceof UnusableSnapshotError) throw new UsageError(e.message, { cause: e });
     // Ids past what one run can remember (about 107 million UUIDs): a snapshot too big for one run, not a fault.
     if (e instanceof CompactStringSetFullError)
-      throw new UsageError(`${options.subscriptions}: too many distinct ids for one run to remember: ${e.message}`);
+      throw new UsageError(`${options.subscriptions}: too many distinct ids for one run to remember: ${e.message}`, {
+        cause: e,
+      });
     throw e;
   } finally {
     if (progress) process.stderr.write("\n");

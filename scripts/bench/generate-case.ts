@@ -10,7 +10,10 @@
  * (`basic`, `premium` or `family`, from a generator of its own so that the other columns are the same bytes), placed
  * after `service_code`, not last, into `incident-scoped.json` and `subscriptions-scoped.csv`: see `SCOPED_INCIDENT`.
  *
- * Run alone: npx tsx scripts/bench/generate-case.ts --rows 1000000 --dir /tmp/case [--scoped]
+ * The month-end case (issue 16; `generateMonthEndCase`): two services suspended across a month end, about 1.5 lines a
+ * row, 10% of rows ending inside the window: see `MONTH_END_INCIDENT`.
+ *
+ * Run alone: npx tsx scripts/bench/generate-case.ts --rows 1000000 --dir /tmp/case [--scoped | --month-end]
  */
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
@@ -124,11 +127,92 @@ export async function generateCase(dir: string, rows: number, seed = 20111220, s
   return bytes;
 }
 
+/**
+ * The month-end case (issue 16): the shape of an outside case that ran 4.3× the I/O floor where the bench's case ran
+ * 2.1×. Two services (IMADOKO 210, DRIVENET 315 JPY), one window each across a month end (the 30th 20:00 JST to the
+ * 2nd 10:00), so a row billed on the 1st gets two lines (December's two days, January's two) and a row billed on a
+ * day from the 3rd to the 28th one (the window falls inside one of its periods): half the rows each, 1.5 lines a row
+ * (a bit less: rows that end inside the window before January get one). 10% of the rows end inside the window, at
+ * dates and instants of every form; some subscribers hold both services. No goodwill: the same lines-per-row work
+ * as the bench's case, with more lines and more row classes (billing days, clipped pieces).
+ */
+export const MONTH_END_INCIDENT = {
+  incidentId: "bench-month-end-2011-12",
+  title: "npm run bench: two services suspended across a month end",
+  timeZone: "Asia/Tokyo",
+  policy: { rule: "calendar-day", dayBasis: "actual", rounding: "floor" },
+  suspensions: [
+    { serviceCode: "IMADOKO", start: "2011-12-30T20:00:00+09:00", end: "2012-01-02T10:00:00+09:00" },
+    { serviceCode: "DRIVENET", start: "2011-12-30T20:00:00+09:00", end: "2012-01-02T10:00:00+09:00" },
+  ],
+};
+
+/** Ends inside the month-end window, before and after midnight of the 1st, as dates and instants. */
+const ENDS_INSIDE_MONTH_END = [
+  "2011-12-31", // the 30th only
+  "2012-01-01", // the 30th, 31st
+  "2012-01-02", // 30th to 1st: two periods for a row billed on the 1st
+  "2011-12-31T12:00:00+09:00",
+  "2012-01-01T03:00:00+09:00",
+  "2011-12-31T15:00:00Z", // midnight of the 1st in Tokyo
+  "2012-01-01T20:30:00+09:00",
+];
+
+/** The month-end case's files. */
+export const monthEndFiles = (dir: string) => ({
+  incident: join(dir, "incident-month-end.json"),
+  subscriptions: join(dir, "subscriptions-month-end.csv"),
+});
+
+/** Writes the month-end case into `dir`; returns the CSV's size in bytes. */
+export async function generateMonthEndCase(dir: string, rows: number, seed = 20111230): Promise<number> {
+  mkdirSync(dir, { recursive: true });
+  const files = monthEndFiles(dir);
+  writeFileSync(files.incident, `${JSON.stringify(MONTH_END_INCIDENT, null, 2)}\n`);
+  const rnd = random(seed);
+  const int = (n: number) => Math.floor(rnd() * n);
+  const activeFrom = () => {
+    const day = `${2009 + int(3)}-${pad(1 + int(11), 2)}-${pad(1 + int(28), 2)}`;
+    return rnd() < 0.5 ? day : `${day}T${pad(int(24), 2)}:${pad(int(60), 2)}:00+09:00`;
+  };
+  const out = createWriteStream(files.subscriptions);
+  let bytes = 0;
+  let chunk = `${SUBSCRIPTION_COLUMNS.join(",")}\n`;
+  const flush = async () => {
+    bytes += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, "drain");
+    chunk = "";
+  };
+  let subscriber = 0;
+  for (let i = 1; i <= rows; i++) {
+    const second = i > 1 && rnd() < 0.2;
+    if (!second) subscriber++;
+    const service = rnd() < 0.5 ? "IMADOKO" : "DRIVENET";
+    const activeTo = rnd() < 0.1 ? (ENDS_INSIDE_MONTH_END[int(ENDS_INSIDE_MONTH_END.length)] as string) : "";
+    // Half billed on the 1st (empty or "1"), half on a day from the 3rd to the 28th.
+    const billingDay = rnd() < 0.5 ? (rnd() < 0.8 ? "" : "1") : String(3 + int(26));
+    chunk += `MC-${pad(i, 9)},MS-${pad(subscriber, 9)},${service},${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
+    if (chunk.length > 1 << 20) await flush();
+  }
+  await flush();
+  out.end();
+  await once(out, "close");
+  return bytes;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values } = parseArgs({
-    options: { rows: { type: "string" }, dir: { type: "string" }, scoped: { type: "boolean" } },
+    options: {
+      rows: { type: "string" },
+      dir: { type: "string" },
+      scoped: { type: "boolean" },
+      "month-end": { type: "boolean" },
+    },
   });
-  if (!values.rows || !values.dir) throw new Error("usage: generate-case.ts --rows N --dir DIR [--scoped]");
-  const bytes = await generateCase(values.dir, Number(values.rows), undefined, values.scoped);
+  if (!values.rows || !values.dir)
+    throw new Error("usage: generate-case.ts --rows N --dir DIR [--scoped | --month-end]");
+  const bytes = values["month-end"]
+    ? await generateMonthEndCase(values.dir, Number(values.rows))
+    : await generateCase(values.dir, Number(values.rows), undefined, values.scoped);
   console.log(`${values.rows} rows, ${bytes} bytes written to ${values.dir}/`);
 }

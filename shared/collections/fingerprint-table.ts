@@ -162,6 +162,57 @@ export class FingerprintList {
     return found;
   }
 
+  /** The fingerprints sorted, as 64-bit integers (low word first): a view of the list, which it then leaves. */
+  sorted(): BigUint64Array {
+    return new BigUint64Array(this.words.buffer, 0, this.count).sort();
+  }
+
+  /**
+   * The fingerprints found more than once among sorted lists (`sorted()` of several lists, in any number and
+   * order): merged as they stand, without sorting them again.
+   */
+  static repeatedIn(lists: readonly BigUint64Array[]): FingerprintTable {
+    const found = new FingerprintTable(16);
+    const f = new Fingerprint();
+    // Compared as two unsigned 32-bit words (high first): no BigInt made per value.
+    const words = lists.map((l) => new Uint32Array(l.buffer, l.byteOffset, l.length * 2));
+    const at = lists.map(() => 0);
+    let lastHi = -1;
+    let lastLo = -1;
+    let noted = false;
+    for (;;) {
+      let min = -1;
+      let hi = 0;
+      let lo = 0;
+      for (let k = 0; k < words.length; k++) {
+        const w = words[k] as Uint32Array;
+        const i = 2 * (at[k] as number);
+        if (i >= w.length) continue;
+        const h = w[i + 1] as number;
+        const l = w[i] as number;
+        if (min === -1 || h < hi || (h === hi && l < lo)) {
+          min = k;
+          hi = h;
+          lo = l;
+        }
+      }
+      if (min === -1) return found;
+      at[min] = (at[min] as number) + 1;
+      if (hi === lastHi && lo === lastLo) {
+        if (!noted) {
+          f.lo = lo | 0;
+          f.hi = hi | 0;
+          found.add(f);
+          noted = true;
+        }
+      } else {
+        lastHi = hi;
+        lastLo = lo;
+        noted = false;
+      }
+    }
+  }
+
   private resize(entries: number): void {
     const bigger = new Int32Array(entries * 2);
     bigger.set(this.words.subarray(0, this.count * 2));

@@ -51,7 +51,27 @@ export class SnapshotScanner {
   private carried = 0;
   private atFileStart = true;
 
-  constructor(private readonly visitor: SnapshotVisitor) {}
+  /**
+   * `after`: start in the middle of a file, at the first byte of a line that begins a record (none still open
+   * before it), the header already read elsewhere: every record must have `width` fields, and the first line is
+   * numbered `line`. Used to scan a byte range of a snapshot on its own (see compute-refund-lines.ts).
+   */
+  constructor(
+    private readonly visitor: SnapshotVisitor,
+    after?: { width: number; line: number },
+  ) {
+    if (after) {
+      this.width = after.width;
+      this.line = after.line;
+      this.cuts = new Int32Array(Math.max(16, after.width + 1));
+      this.atFileStart = false;
+    }
+  }
+
+  /** The number of the line the scanner has reached (the next one to start). */
+  get lineNumber(): number {
+    return this.line;
+  }
 
   /** True once the header has been read. */
   get hasHeader(): boolean {

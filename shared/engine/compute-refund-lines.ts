@@ -1,5 +1,5 @@
-import type { CompactStringSet } from "../collections/compact-string-set";
-import { Fingerprint, FingerprintList, type FingerprintTable } from "../collections/fingerprint-table";
+import { CompactStringSet } from "../collections/compact-string-set";
+import { Fingerprint, FingerprintList, FingerprintTable } from "../collections/fingerprint-table";
 import type { CsvRecord } from "../csv/csv-record-reader";
 import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../csv/snapshot-scanner";
 import type { Incident } from "../input/incident";
@@ -7,6 +7,7 @@ import { checkShape, type RejectedRow, type SubscriptionHeader } from "../input/
 import { clipTo, type Interval } from "../interval/interval-set";
 import { isCurrencyCode } from "../money/currency";
 import { prorate } from "../money/rounding";
+import { type ServiceTotal, ServiceTotals } from "../money/service-totals";
 import { toJsonLine } from "../output/line-format";
 import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
 import type { PeriodUnits } from "../rules/period-units";
@@ -38,6 +39,10 @@ export interface LineBytesSink {
 }
 
 const BUFFER_BYTES = 1 << 20;
+const LF = 10;
+const QUOTE = 34;
+/** Written buffers a range engine keeps to fill again (about what two ranges of lines take). */
+const POOL_LIMIT = 32;
 const MAX_ID = 128;
 /** Fees up to 15 digits are exact doubles and their products with any units stay below 2^53 for the lookup key. */
 const MAX_FAST_FEE_DIGITS = 15;
@@ -45,13 +50,98 @@ const MAX_FAST_FEE_DIGITS = 15;
 const PARTIAL_CLASSES_LIMIT = 20_000;
 const FEE_ENTRIES_LIMIT = 10_000;
 
-/** JSON lines gathered in 1 MiB buffers, handed on whole. */
-class LineBuffer {
-  private buffer = new Uint8Array(BUFFER_BYTES);
-  private used = 0;
+/**
+ * Where a range's goodwill lines would go (see `computeRange`): the subscribers a range would credit, each at the
+ * offset in its buffer where its line belongs; the thread that joins the ranges decides, in order, which are owed.
+ */
+export interface GoodwillMarks {
+  /** Offset in the buffer of each candidate. */
+  at: Int32Array;
+  /** 1 when the candidate came from the plain engine's path (its line is rendered by the format), else 0. */
+  text: Uint8Array;
+  /** The subscribers' UTF-8 bytes, one after another, the k-th ending at `ends[k]`. */
+  ids: Uint8Array;
+  ends: Int32Array;
+}
+
+/** A buffer of whole lines from one range, with the goodwill candidates among them (none without goodwill). */
+export interface RangeOutput {
+  bytes: Uint8Array;
+  marks?: GoodwillMarks;
+  /** Called once the bytes are written: their buffer may be filled again (see `RangeEngine.recycle`). */
+  done?: () => void;
+}
+
+/** Goodwill candidates gathered while a buffer fills. */
+class MarkList {
+  at: number[] = [];
+  text: number[] = [];
+  ends: number[] = [];
+  ids = new Uint8Array(4096);
+  used = 0;
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly sink: LineBytesSink) {}
+  add(at: number, bytes: Uint8Array, start: number, end: number, text: number): void {
+    this.reserve(end - start);
+    this.ids.set(bytes.subarray(start, end), this.used);
+    this.used += end - start;
+    this.at.push(at);
+    this.text.push(text);
+    this.ends.push(this.used);
+  }
+
+  addText(at: number, id: string): void {
+    this.reserve(id.length * 3);
+    this.used += this.encoder.encodeInto(id, this.ids.subarray(this.used)).written;
+    this.at.push(at);
+    this.text.push(1);
+    this.ends.push(this.used);
+  }
+
+  take(): GoodwillMarks {
+    const marks = {
+      at: Int32Array.from(this.at),
+      text: Uint8Array.from(this.text),
+      ids: this.ids.slice(0, this.used),
+      ends: Int32Array.from(this.ends),
+    };
+    this.at = [];
+    this.text = [];
+    this.ends = [];
+    this.used = 0;
+    return marks;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.ids.length) return;
+    const bigger = new Uint8Array(Math.max(this.ids.length * 2, this.used + bytes));
+    bigger.set(this.ids.subarray(0, this.used));
+    this.ids = bigger;
+  }
+}
+
+/**
+ * JSON lines gathered in 1 MiB buffers, handed on whole: reused (the receiver copies or writes it at once), or, for
+ * a range computed on a worker thread, a fresh one each time (the full one is transferred to the joining thread).
+ */
+class LineBuffer {
+  private buffer: Uint8Array = new Uint8Array(BUFFER_BYTES);
+  private used = 0;
+  private readonly encoder = new TextEncoder();
+  /** Goodwill candidates, when another thread decides goodwill (see `computeRange`). */
+  readonly marks: MarkList | undefined;
+
+  /**
+   * `fresh`, when given, supplies the buffer after each one handed on (which the receiver then owns); else the one
+   * buffer is reused.
+   */
+  constructor(
+    private readonly handOn: (bytes: Uint8Array, marks?: GoodwillMarks) => void,
+    private readonly fresh?: () => Uint8Array,
+    marks = false,
+  ) {
+    this.marks = marks ? new MarkList() : undefined;
+  }
 
   /** Makes room for `bytes` more. */
   room(bytes: number): void {
@@ -80,9 +170,21 @@ class LineBuffer {
     this.used += this.encoder.encodeInto(text, this.buffer.subarray(this.used)).written;
   }
 
+  /** Notes a goodwill candidate here: subscriber `bytes[start … end)`, plain ASCII (its line is a template's). */
+  mark(bytes: Uint8Array, start: number, end: number): void {
+    (this.marks as MarkList).add(this.used, bytes, start, end, 0);
+  }
+
+  /** Notes a goodwill candidate here from the plain engine's path (its line is rendered by the format). */
+  markText(id: string): void {
+    (this.marks as MarkList).addText(this.used, id);
+  }
+
   flush(): void {
-    if (this.used === 0) return;
-    this.sink.write(this.buffer.subarray(0, this.used));
+    const marks = this.marks && this.marks.at.length > 0 ? this.marks.take() : undefined;
+    if (this.used === 0 && marks === undefined) return;
+    this.handOn(this.buffer.subarray(0, this.used), marks);
+    if (this.fresh) this.buffer = this.fresh();
     this.used = 0;
   }
 }
@@ -186,15 +288,34 @@ const CELL_MEMO_LIMIT = 16;
  * `RefundRun`, the plain engine's own judgement. Contract v2's scope takes the byte path too: a row's windows are
  * the set its cells match (one class per set), and goodwill, on either path, is what `creditsSubscriber` decides. Duplicates are found in a first pass with 64-bit fingerprints
  * (8 bytes an id, not a string), confirmed with the ids themselves in a pass over the suspects only.
+ *
+ * With `options.parallel`, the second pass is split into byte ranges computed by its runners (worker threads in
+ * `hiwari compute`) and joined here in order, byte for byte the single-thread output (see `computeInRanges`).
  */
 export async function computeRefundLines(
   incident: Incident,
   source: ByteSource,
   sink: LineBytesSink,
-  options: { format?: LineFormat; onProgress?: (rows: number) => void } = {},
+  options: { format?: LineFormat; onProgress?: (rows: number) => void; parallel?: Parallel } = {},
 ): Promise<RunCounts> {
-  const duplicates = await findDuplicates(source);
-  const engine = new FastEngine(incident, sink, duplicates, options.format ?? toJsonLine);
+  const format = options.format ?? toJsonLine;
+  const parallel = options.parallel && options.parallel.runners.length > 0 ? options.parallel : undefined;
+  const first = await headerOf(source);
+  const split = parallel && source.size !== undefined ? await idsInParallel(source, first, parallel) : undefined;
+  const duplicates = split
+    ? await confirmDuplicates(source, split.suspects)
+    : await findDuplicates(source, first.header.index.subscription_id);
+  const ranges = split?.ranges ?? [];
+  if (parallel && ranges.length > 1) {
+    return computeInRanges(incident, source.name, sink, format, duplicates, first.record, ranges, parallel, options);
+  }
+  const engine = new FastEngine(
+    incident,
+    new LineBuffer((bytes) => sink.write(bytes)),
+    (r) => sink.reject(r),
+    duplicates,
+    format,
+  );
   const found = await scanSnapshot(
     source.chunks(),
     {
@@ -218,60 +339,89 @@ interface Duplicates {
   ids: CompactStringSet;
 }
 
-/** The snapshot's header, read exactly from its first record. */
-async function headerOf(source: ByteSource): Promise<SubscriptionHeader> {
-  let header: SubscriptionHeader | undefined;
+/** The snapshot's first record, read exactly, its header, and where its first line ends (after its line feed). */
+interface FirstRecord {
+  header: SubscriptionHeader;
+  record: CsvRecord;
+  /** The offset just after the file's first line feed; -1 when there is none. */
+  firstLineEnd: number;
+}
+
+/** The snapshot's header, read exactly from its first record, and that record. */
+async function headerOf(source: ByteSource): Promise<FirstRecord> {
+  let found: { header: SubscriptionHeader; record: CsvRecord } | undefined;
+  let firstLineEnd = -1;
+  let offset = 0;
   const scanner = new SnapshotScanner({
     header: (record) => {
-      header = snapshotHeader(source.name, record);
-      return header.width;
+      found = { header: snapshotHeader(source.name, record), record };
+      return found.header.width;
     },
     plain: () => {},
     record: () => {},
   });
   for await (const chunk of source.chunks()) {
+    if (firstLineEnd < 0) {
+      const nl = chunk.indexOf(LF);
+      if (nl !== -1) firstLineEnd = offset + nl + 1;
+    }
+    offset += chunk.length;
     scanner.push(chunk);
-    if (header) return header;
+    if (found) return { ...found, firstLineEnd };
   }
   scanner.end();
-  if (!header) throw emptySnapshot(source.name);
-  return header;
+  if (!found) throw emptySnapshot(source.name);
+  return { ...found, firstLineEnd };
 }
 
-async function findDuplicates(source: ByteSource): Promise<Duplicates> {
+/** Visits the id of every record of the right width, exactly (the CSV grammar's records). */
+async function visitIds(
+  source: ByteSource,
+  each: (f: Fingerprint, id: () => string) => void,
+  afterChunk?: (bytesRead: number) => void,
+): Promise<void> {
   let header: SubscriptionHeader | undefined;
   const fingerprint = new Fingerprint();
-  const visitIds = async (
-    each: (f: Fingerprint, id: () => string) => void,
-    afterChunk?: (bytesRead: number) => void,
-  ) => {
-    const found = await scanSnapshot(
-      source.chunks(),
-      {
-        header: (record) => {
-          header = snapshotHeader(source.name, record);
-          return header.width;
-        },
-        plain: (bytes, cuts) => {
-          const k = (header as SubscriptionHeader).index.subscription_id;
-          const start = (cuts[k] as number) + 1;
-          const end = cuts[k + 1] as number;
-          each(fingerprint.ofBytes(bytes, start, end), () => asciiText(bytes, start, end));
-        },
-        record: (record) => {
-          const h = header as SubscriptionHeader;
-          if (checkShape(record, h)) return;
-          const id = record.fields[h.index.subscription_id] as string;
-          each(fingerprint.ofString(id), () => id);
-        },
+  const found = await scanSnapshot(
+    source.chunks(),
+    {
+      header: (record) => {
+        header = snapshotHeader(source.name, record);
+        return header.width;
       },
-      afterChunk,
-    );
-    if (!found) throw emptySnapshot(source.name);
-  };
+      plain: (bytes, cuts) => {
+        const k = (header as SubscriptionHeader).index.subscription_id;
+        const start = (cuts[k] as number) + 1;
+        const end = cuts[k + 1] as number;
+        each(fingerprint.ofBytes(bytes, start, end), () => asciiText(bytes, start, end));
+      },
+      record: (record) => {
+        const h = header as SubscriptionHeader;
+        if (checkShape(record, h)) return;
+        const id = record.fields[h.index.subscription_id] as string;
+        each(fingerprint.ofString(id), () => id);
+      },
+    },
+    afterChunk,
+  );
+  if (!found) throw emptySnapshot(source.name);
+}
 
+/** The ids found more than once among the suspects' (fingerprints found twice), read exactly in one more pass. */
+async function confirmDuplicates(source: ByteSource, suspects: FingerprintTable): Promise<Duplicates> {
+  const ids = new DuplicateIds();
+  if (suspects.size > 0) {
+    await visitIds(source, (f, id) => {
+      if (suspects.has(f)) ids.addId(id());
+    });
+  }
+  return { suspects, ids: ids.duplicates };
+}
+
+async function findDuplicates(source: ByteSource, column: number): Promise<Duplicates> {
   // Candidates first: ids found twice among every line's loosely read id (a superset of the records' ids), or,
   // when a line is not simple enough to read loosely, among the records' ids read exactly.
+  const fingerprint = new Fingerprint();
   let seen = new FingerprintList();
   let sized = source.size === undefined;
   const note = (f: Fingerprint) => seen.add(f);
@@ -280,7 +430,6 @@ async function findDuplicates(source: ByteSource): Promise<Duplicates> {
     if (!sized && bytesRead > 0) seen.reserve((1.1 * seen.size * (source.size as number)) / bytesRead);
     sized = true;
   };
-  const column = (await headerOf(source)).index.subscription_id;
   const loose = await scanIdsLoosely(
     source.chunks(),
     column,
@@ -290,16 +439,448 @@ async function findDuplicates(source: ByteSource): Promise<Duplicates> {
   if (!loose) {
     seen = new FingerprintList();
     sized = source.size === undefined;
-    await visitIds(note, size);
+    await visitIds(source, note, size);
   }
-  const suspects = seen.repeated();
-  const ids = new DuplicateIds();
-  if (suspects.size > 0) {
-    await visitIds((f, id) => {
-      if (suspects.has(f)) ids.addId(id());
-    });
+  return confirmDuplicates(source, seen.repeated());
+}
+
+/** Duplicates as found from the confirmed ids alone: what a range needs (the suspects only ever narrow them). */
+function duplicatesOf(ids: readonly string[]): Duplicates {
+  const set = new CompactStringSet(Math.max(16, ids.length));
+  const suspects = new FingerprintTable(Math.max(16, ids.length));
+  const fingerprint = new Fingerprint();
+  for (const id of ids) {
+    set.add(id);
+    suspects.add(fingerprint.ofString(id));
   }
-  return { suspects, ids: ids.duplicates };
+  return { suspects, ids: set };
+}
+
+/** A part of the snapshot's bytes, `[start, end)`, that starts at the start of a record. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** What every range of one run shares: the header record, and the ids found more than once in the whole file. */
+export interface RangeSetup {
+  header: CsvRecord;
+  duplicateIds: string[];
+}
+
+/**
+ * A range's counts and rejects. Its rejects' line numbers count from 1 at the range's first line; its counts and
+ * totals leave goodwill out (its candidates are in the outputs' marks).
+ */
+export interface RangeResult {
+  counts: Omit<RunCounts, "totals">;
+  totals: ServiceTotal[];
+  rejects: RejectedRow[];
+  /** Line feeds in the range (the next range's first line is this many further on). */
+  lineFeeds: number;
+}
+
+/** Computes ranges one at a time, somewhere: a worker thread, or this one (`inThisThread`). */
+export interface RangeRunner {
+  /** A part of the first pass (see `idsOfPart`). */
+  ids(job: IdsJob): Promise<IdsFound>;
+  /** Computes `range`, handing its buffers to `output` in order, and resolves with its counts and rejects. */
+  run(setup: RangeSetup, range: ByteRange, output: (o: RangeOutput) => void): Promise<RangeResult>;
+}
+
+/** How to split the passes: a runner per thread; the second pass in ranges of about `rangeBytes` bytes. */
+export interface Parallel {
+  runners: RangeRunner[];
+  rangeBytes: number;
+}
+
+/** A part of the first pass: the ids of the lines that start in `[start, end)`, loosely read (scanIdsLoosely). */
+export interface IdsJob {
+  start: number;
+  end: number;
+  /** The id's column. */
+  column: number;
+  /** Where the second pass may be cut: after the first line feed at or after each multiple of this. */
+  rangeBytes: number;
+}
+
+/** What a part of the first pass found. */
+export interface IdsFound {
+  /** The ids' fingerprints, sorted. */
+  fingerprints: BigUint64Array;
+  /** False when a line was not simple enough to read loosely (the whole first pass is then done exactly). */
+  ok: boolean;
+  /** The offset of the first quote in the bytes the job read, or -1. */
+  firstQuote: number;
+  /** Offsets just after the first line feed at or after each multiple of `rangeBytes` in `[start, end)`. */
+  cuts: number[];
+}
+
+/**
+ * One part of the first pass, from `chunks` of the file starting at `max(0, job.start - 1)` (read until the part's
+ * last line ends): the fingerprints of the ids of the lines that start in `[start, end)` (a line belongs to the
+ * part its first byte is in; the first line of the file is the header), sorted, and what the second pass needs to
+ * know to cut the file: the first quote, and a line end after each multiple of `rangeBytes`.
+ */
+export async function idsOfPart(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  job: IdsJob,
+): Promise<IdsFound> {
+  let offset = Math.max(0, job.start - 1);
+  let firstQuote = -1;
+  const cuts: number[] = [];
+  let target = Math.max(1, Math.ceil(job.start / job.rangeBytes)) * job.rangeBytes;
+  // The bytes from the one before `start` (so that the first line read is the one it ends, or the header: either is
+  // skipped as scanIdsLoosely skips a header) to the line feed that ends the line holding `end - 1`.
+  async function* part(): AsyncIterable<Uint8Array> {
+    for await (const chunk of chunks) {
+      let piece = chunk;
+      let last = false;
+      if (offset + chunk.length > job.end - 1) {
+        const nl = chunk.indexOf(LF, Math.max(0, job.end - 1 - offset));
+        if (nl !== -1) {
+          piece = chunk.subarray(0, nl + 1);
+          last = true;
+        }
+      }
+      if (firstQuote < 0) {
+        const q = piece.indexOf(QUOTE);
+        if (q !== -1) firstQuote = offset + q;
+      }
+      while (target < job.end && target < offset + piece.length) {
+        const nl = piece.indexOf(LF, Math.max(0, target - offset));
+        if (nl === -1) break; // that line ends in the next chunk
+        cuts.push(offset + nl + 1);
+        target += job.rangeBytes;
+      }
+      offset += piece.length;
+      yield piece;
+      if (last) return;
+    }
+  }
+  const list = new FingerprintList();
+  const fingerprint = new Fingerprint();
+  const ok = await scanIdsLoosely(part(), job.column, (bytes, start, end) =>
+    list.add(fingerprint.ofBytes(bytes, start, end)),
+  );
+  return { fingerprints: list.sorted(), ok, firstQuote, cuts };
+}
+
+/**
+ * The first pass in parts, one per runner: the suspects (fingerprints found twice in all), and the ranges the second
+ * pass may be cut into: after the header (a one-line header, line 1, with no quote), at line ends before the file's
+ * first quote (a quote may open a field that spans lines: past the first one, a line feed is not known to end a
+ * record without reading everything before it, so the rest is one range). Undefined when a line was not simple
+ * enough to read loosely: the first pass is then done exactly, on one thread.
+ */
+async function idsInParallel(
+  source: ByteSource,
+  first: FirstRecord,
+  parallel: Parallel,
+): Promise<{ suspects: FingerprintTable; ranges: ByteRange[] } | undefined> {
+  const size = source.size as number;
+  const { runners, rangeBytes } = parallel;
+  const column = first.header.index.subscription_id;
+  const found = await Promise.all(
+    runners.map((runner, k) =>
+      runner.ids({
+        start: Math.floor((size * k) / runners.length),
+        end: Math.floor((size * (k + 1)) / runners.length),
+        column,
+        rangeBytes,
+      }),
+    ),
+  );
+  if (found.some((f) => !f.ok)) return undefined;
+  const suspects = FingerprintList.repeatedIn(found.map((f) => f.fingerprints));
+  const quotes = found.map((f) => f.firstQuote).filter((q) => q >= 0);
+  const firstQuote = quotes.length > 0 ? Math.min(...quotes) : Number.POSITIVE_INFINITY;
+  const headerEnd = first.firstLineEnd;
+  if (first.record.line !== 1 || headerEnd <= 0 || firstQuote < headerEnd) return { suspects, ranges: [] };
+  const starts = [headerEnd];
+  for (const cut of found.flatMap((f) => f.cuts)) {
+    if (cut <= firstQuote && cut > (starts[starts.length - 1] as number) && cut < size) starts.push(cut);
+  }
+  const ranges = starts.map((start, k) => ({ start, end: k + 1 < starts.length ? (starts[k + 1] as number) : size }));
+  return { suspects, ranges };
+}
+
+/**
+ * The engine of the ranges one thread computes, one after another in file order: one FastEngine throughout, so
+ * that what it remembers (zones, classes, lines per fee) is worked out once per thread, not once per range. Its
+ * counts and totals grow over the ranges; each range reports what it added. The subscribers it has credited stay
+ * credited: a later range of this thread comes later in the file, so a subscriber credited in an earlier one is
+ * credited by then whatever the ranges between (no candidate needed).
+ */
+export class RangeEngine {
+  private readonly header: SubscriptionHeader;
+  private readonly engine: FastEngine;
+  private output: (o: RangeOutput) => void = () => {};
+  private rejects: RejectedRow[] = [];
+  private counted: Omit<RunCounts, "totals"> = {
+    rows: 0,
+    computed: 0,
+    skipped: 0,
+    rejected: 0,
+    lines: 0,
+    goodwillLines: 0,
+  };
+  private totaled = new Map<string, ServiceTotal>();
+  /** Buffers handed back once written, to fill again: allocating 1 MiB per buffer costs zeroing and collections. */
+  private readonly pool: Uint8Array[] = [];
+
+  constructor(incident: Incident, format: LineFormat, name: string, setup: RangeSetup) {
+    this.header = snapshotHeader(name, setup.header, incident);
+    // Fresh buffers (they may be transferred), with goodwill as candidates for the joining thread to decide.
+    const out = new LineBuffer(
+      (bytes, marks) => this.output({ bytes, marks }),
+      () => this.pool.pop() ?? new Uint8Array(BUFFER_BYTES),
+      incident.goodwill !== undefined,
+    );
+    this.engine = new FastEngine(incident, out, (r) => this.rejects.push(r), duplicatesOf(setup.duplicateIds), format);
+    this.engine.begin(this.header);
+  }
+
+  /** Takes back the buffer of an output once written (a buffer of BUFFER_BYTES; a longer one is let go). */
+  recycle(buffer: ArrayBufferLike): void {
+    if (buffer.byteLength === BUFFER_BYTES && this.pool.length < POOL_LIMIT) this.pool.push(new Uint8Array(buffer));
+  }
+
+  /**
+   * Computes one range from its chunks (it starts at a record's first line): the lines the single-thread engine
+   * writes for its records, in buffers handed to `output`, goodwill left as candidates (marks); its rejects, line
+   * numbers counted from 1 at its first line, and what it added to the counts and totals.
+   */
+  async run(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    output: (o: RangeOutput) => void,
+  ): Promise<RangeResult> {
+    this.output = output;
+    this.rejects = [];
+    const engine = this.engine;
+    const scanner = new SnapshotScanner(
+      {
+        header: () => this.header.width,
+        plain: (bytes, cuts, line) => engine.plain(bytes, cuts, line),
+        record: (record) => engine.record(record),
+      },
+      { width: this.header.width, line: 1 },
+    );
+    for await (const chunk of chunks) {
+      scanner.push(chunk);
+      engine.flush();
+    }
+    scanner.end();
+    const { totals, ...now } = engine.finish();
+    const before = this.counted;
+    const counts = { ...now };
+    for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] -= before[key];
+    this.counted = now;
+    // Goodwill's totals are the joining thread's: a range's lines have a service, its goodwill none.
+    const added: ServiceTotal[] = [];
+    const totaled = new Map<string, ServiceTotal>();
+    for (const t of totals) {
+      if (t.serviceCode === null) continue;
+      const key = `${t.serviceCode}\u0000${t.currency}`;
+      totaled.set(key, { ...t });
+      const was = this.totaled.get(key);
+      const lines = t.lines - (was?.lines ?? 0);
+      if (lines > 0) added.push({ ...t, lines, amount: t.amount - (was?.amount ?? 0n) });
+    }
+    this.totaled = totaled;
+    return { counts, totals: added, rejects: this.rejects, lineFeeds: scanner.lineNumber - 1 };
+  }
+}
+
+/**
+ * A runner that computes each range in this thread, from `chunksOf(start, end)`: the threaded path's logic without
+ * threads (tests force it onto small snapshots; the joined output must equal the single-thread one).
+ */
+export function inThisThread(
+  incident: Incident,
+  format: LineFormat,
+  name: string,
+  chunksOf: (range: ByteRange) => AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): RangeRunner {
+  let engine: RangeEngine | undefined;
+  return {
+    ids: (job) => idsOfPart(chunksOf({ start: Math.max(0, job.start - 1), end: Number.MAX_SAFE_INTEGER }), job),
+    run(setup, range, output) {
+      engine ??= new RangeEngine(incident, format, name, setup);
+      const e = engine;
+      return e.run(chunksOf(range), (o) => output({ ...o, done: () => e.recycle(o.bytes.buffer) }));
+    },
+  };
+}
+
+/**
+ * The second pass over ranges, joined in order. Each range is computed by a runner (a worker thread) on its own:
+ * it starts at a record's first line (so its records are the single-thread scan's), with the header and the
+ * duplicate ids of the whole file; its lines are written as they come when it is the first range not yet joined,
+ * else held (at most a few ranges ahead are handed out, so little is held). Goodwill alone depends on the ranges
+ * before: a range marks where a subscriber it credits would get its line, and this thread, in file order, keeps
+ * the set of subscribers credited and writes the line only for one not credited before. Rejects and counts are
+ * joined in order, rejects' line numbers moved by the lines before their range.
+ */
+async function computeInRanges(
+  incident: Incident,
+  name: string,
+  sink: LineBytesSink,
+  format: LineFormat,
+  duplicates: Duplicates,
+  headerRecord: CsvRecord,
+  ranges: ByteRange[],
+  parallel: Parallel,
+  options: { onProgress?: (rows: number) => void },
+): Promise<RunCounts> {
+  snapshotHeader(name, headerRecord, incident); // an unusable header stops the run before anything is written
+  const setup: RangeSetup = { header: headerRecord, duplicateIds: [...duplicates.ids] };
+  const joiner = new RangeJoiner(incident, sink, format);
+  const held: RangeOutput[][] = [];
+  const results: (RangeResult | undefined)[] = [];
+  const ahead = parallel.runners.length + 1;
+  let next = 0;
+  let joined = 0;
+  let failed = false;
+  let waiting: (() => void)[] = [];
+  const slot = async (runner: RangeRunner) => {
+    while (!failed) {
+      while (next < ranges.length && next >= joined + ahead) await new Promise<void>((r) => waiting.push(r));
+      if (next >= ranges.length || failed) return;
+      const i = next++;
+      held[i] = [];
+      let result: RangeResult;
+      try {
+        result = await runner.run(setup, ranges[i] as ByteRange, (o) => {
+          if (i === joined) joiner.write(o);
+          else (held[i] as RangeOutput[]).push(o);
+        });
+      } catch (e) {
+        failed = true;
+        for (const wake of waiting) wake();
+        throw e;
+      }
+      results[i] = result;
+      while (joined < ranges.length && results[joined] !== undefined) {
+        joiner.join(results[joined] as RangeResult);
+        results[joined] = undefined;
+        joined++;
+        for (const o of held[joined] ?? []) joiner.write(o);
+        held[joined] = [];
+      }
+      joiner.flush();
+      options.onProgress?.(joiner.counts.rows);
+      await sink.drain?.();
+      const wake = waiting;
+      waiting = [];
+      for (const w of wake) w();
+    }
+  };
+  await Promise.all(parallel.runners.map(slot));
+  return joiner.finish();
+}
+
+/** Joins ranges' outputs, in order, into the run's: goodwill decided, counts summed, rejects renumbered. */
+class RangeJoiner {
+  readonly counts: RunCounts = {
+    rows: 0,
+    computed: 0,
+    skipped: 0,
+    rejected: 0,
+    lines: 0,
+    goodwillLines: 0,
+    totals: [],
+  };
+  private readonly totals = new ServiceTotals();
+  private readonly refunded = new CompactStringSet(1 << 16);
+  private readonly out: LineBuffer;
+  private readonly goodwill: { template: LineTemplate; amount: bigint; currency: string } | undefined;
+  private readonly decoder = new TextDecoder();
+  /** The first line of the next range to join (the header is line 1). */
+  private line = 2;
+
+  constructor(
+    private readonly incident: Incident,
+    private readonly sink: LineBytesSink,
+    private readonly format: LineFormat,
+  ) {
+    this.out = new LineBuffer((bytes) => sink.write(bytes));
+    const marks = marksFor(incident);
+    const goodwill = goodwillLine(incident, marks.subscriber);
+    if (goodwill) {
+      const template = templateOf(format, goodwill, marks);
+      this.goodwill = { template, amount: goodwill.amount, currency: goodwill.currency };
+    }
+  }
+
+  /** One buffer of the range being joined: written, with the goodwill lines it is owed. */
+  write(o: RangeOutput): void {
+    const { bytes, marks } = o;
+    const out = this.out;
+    if (marks === undefined) {
+      out.flush();
+      this.sink.write(bytes);
+      o.done?.();
+      return;
+    }
+    const goodwill = this.goodwill as { template: LineTemplate };
+    const { middle, tail } = goodwill.template;
+    let from = 0;
+    for (let k = 0; k < marks.at.length; k++) {
+      const at = marks.at[k] as number;
+      out.room(at - from);
+      out.put(bytes.subarray(from, at));
+      from = at;
+      const start = k === 0 ? 0 : (marks.ends[k - 1] as number);
+      const end = marks.ends[k] as number;
+      if (marks.text[k] === 1) {
+        const id = this.decoder.decode(marks.ids.subarray(start, end));
+        if (!this.refunded.add(id)) continue;
+        out.text(this.format(goodwillLine(this.incident, id) as RefundLine));
+      } else {
+        if (!this.refunded.addBytes(marks.ids, start, end)) continue;
+        out.room(middle.length + tail.length + (end - start));
+        out.put(middle);
+        out.copy(marks.ids, start, end);
+        out.put(tail);
+      }
+      this.counts.goodwillLines++;
+      this.counts.lines++;
+    }
+    out.room(bytes.length - from);
+    out.put(bytes.subarray(from));
+    o.done?.();
+  }
+
+  /** A range's results, once all of its buffers are written. */
+  join(result: RangeResult): void {
+    const c = this.counts;
+    const r = result.counts;
+    c.rows += r.rows;
+    c.computed += r.computed;
+    c.skipped += r.skipped;
+    c.rejected += r.rejected;
+    c.lines += r.lines;
+    c.goodwillLines += r.goodwillLines;
+    for (const t of result.totals) this.totals.add(t.serviceCode, t.currency, t.lines, t.amount);
+    for (const reject of result.rejects) this.sink.reject({ ...reject, line: reject.line + this.line - 1 });
+    this.line += result.lineFeeds;
+  }
+
+  flush(): void {
+    this.out.flush();
+  }
+
+  finish(): RunCounts {
+    this.flush();
+    const goodwill = this.goodwill;
+    if (goodwill && this.counts.goodwillLines > 0) {
+      const rows = this.counts.goodwillLines;
+      this.totals.add(null, goodwill.currency, rows, goodwill.amount * BigInt(rows));
+    }
+    this.counts.totals = this.totals.list();
+    return this.counts;
+  }
 }
 
 class FastEngine {
@@ -341,16 +922,31 @@ class FastEngine {
   private feeEntries = 0;
   private readonly marks: { id: string; subscriber: string };
 
+  /**
+   * `out`'s marks, when given, take the goodwill lines' places: another thread decides them (see `computeRange`).
+   */
   constructor(
     readonly incident: Incident,
-    sink: LineBytesSink,
+    out: LineBuffer,
+    reject: (r: RejectedRow) => void,
     private readonly duplicates: Duplicates,
     private readonly format: LineFormat,
   ) {
-    this.out = new LineBuffer(sink);
+    this.out = out;
+    const marks = out.marks !== undefined;
     this.run = new RefundRun(
       incident,
-      { line: (line) => this.out.text(format(line)), reject: (r) => sink.reject(r) },
+      {
+        line: (line) => {
+          if (marks && line.unit === "goodwill") {
+            // Not a line yet: a candidate, counted where it is decided.
+            this.run.counts.goodwillLines--;
+            this.run.counts.lines--;
+            this.out.markText(line.subscriberId as string);
+          } else this.out.text(format(line));
+        },
+        reject,
+      },
       (id) => duplicates.ids.size > 0 && duplicates.ids.has(id),
     );
     for (const [name, windows] of incident.windows) {
@@ -497,6 +1093,10 @@ class FastEngine {
       creditsSubscriber(this.incident, { activeFrom, activeTo, cells }, rowClass !== undefined) &&
       this.run.refunded.addBytes(bytes, subStart, subEnd)
     ) {
+      if (out.marks !== undefined) {
+        out.mark(bytes, subStart, subEnd);
+        return true;
+      }
       const { template } = this.goodwill;
       out.room(template.middle.length + template.tail.length + (subEnd - subStart));
       out.put(template.middle);

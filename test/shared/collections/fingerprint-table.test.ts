@@ -64,4 +64,30 @@ describe("FingerprintList", () => {
       ),
     );
   });
+
+  it("finds the same fingerprints in several sorted lists merged as in one list (the threaded first pass)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 0, max: 60 }).map(String), { maxLength: 80 }), { maxLength: 5 }),
+        (parts) => {
+          // Prepare: each part's fingerprints, sorted; every id of every part in one list.
+          const f = new Fingerprint();
+          const sorted = parts.map((ids) => {
+            const list = new FingerprintList(2);
+            for (const id of ids) list.add(f.ofString(id));
+            return list.sorted();
+          });
+          const all = parts.flat();
+
+          // Act
+          const repeated = FingerprintList.repeatedIn(sorted);
+
+          // Assess
+          const twice = new Set(all.filter((id, i) => all.indexOf(id) !== i));
+          expect(repeated.size).toBe(twice.size);
+          for (const id of new Set(all)) expect(repeated.has(f.ofString(id))).toBe(twice.has(id));
+        },
+      ),
+    );
+  });
 });

@@ -163,20 +163,22 @@ describe("computeRefundLines (the fast engine)", () => {
         snapshotArb,
         fc.integer({ min: 1, max: 300 }),
         fc.boolean(),
-        async (incident, bytes, chunkBytes, csv) => {
+        fc.option(fc.integer({ min: 1, max: 400 })),
+        async (incident, bytes, chunkBytes, csv, rangeBytes) => {
           const plain = await runPlain(incident, bytes);
           // Every record after the header is accounted for, once: computed, skipped or rejected.
           const { rows, computed, skipped, rejected } = plain.counts;
           expect(rows).toBe(computed + skipped + rejected);
           expect(rows).toBe(recordsIn(bytes) - 1);
           const format = csv ? toCsvRow : toJsonLine;
-          const fast = await runFast(incident, bytes, { chunkBytes, format });
+          // Single-threaded, or threaded (the second pass in ranges of about rangeBytes, joined in order).
+          const fast = await runFast(incident, bytes, { chunkBytes, format, rangeBytes: rangeBytes ?? undefined });
           expect(fast.text).toBe(plain.lines.map(format).join(""));
           expect(fast.rejects).toEqual(plain.rejects);
           expect(fast.counts).toEqual(plain.counts);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
   });
 
