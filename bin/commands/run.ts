@@ -57,8 +57,33 @@ export function userName(): string {
   return process.env.USER || "unknown";
 }
 
-/** How many shards finalize works on at once, as the state machine's inline Map does. */
+/**
+ * How many of the Map's children, and of finalize's shards, work at once, as the state machine's Maps do: enough
+ * that DynamoDB Local always has calls waiting (one child's batch has a dozen writes, then its books), so that its
+ * own pace, not the gaps between one batch and the next, sets the run's (docs/performance.md, `bench:write`).
+ */
+const CHILD_CONCURRENCY = 4;
 const FINALIZE_CONCURRENCY = 8;
+
+/**
+ * `task` over `items`, `limit` at a time; returns, or throws the first error, once every task started has ended
+ * (none is left writing behind the run's back). After a failure no new task starts.
+ */
+async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      try {
+        await task(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
 
 /**
  * `hiwari run`: the whole pipeline on one machine. DynamoDB Local holds the tables under the state folder; the
@@ -198,27 +223,25 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       // The Map: the manifest's rows, as the CSV item reader gives them, a few per child.
       const items = manifestItems(await files.get(MANIFEST_FILE));
       const compute = makeCompute(depsOf);
-      phase = startPhase("batches", items.length);
-      for (let i = 0; i < items.length; i += SLICES_PER_CHILD) {
+      const batching = startPhase("batches", items.length);
+      phase = batching;
+      const children: (typeof items)[] = [];
+      for (let i = 0; i < items.length; i += SLICES_PER_CHILD) children.push(items.slice(i, i + SLICES_PER_CHILD));
+      await inPool(children, CHILD_CONCURRENCY, async (slices) => {
         checkSignal();
-        const batch = { BatchInput: { ...ref, snapshot: input.snapshot }, Items: items.slice(i, i + SLICES_PER_CHILD) };
-        await compute(batch, context);
-        phase.step(batch.Items.length);
-      }
-      phase.end();
+        await compute({ BatchInput: { ...ref, snapshot: input.snapshot }, Items: slices }, context);
+        batching.step(slices.length);
+      });
+      batching.end();
       // The shards, a few at a time, then complete.
       const shard = finalize.makeShardHandler(depsOf);
-      const queue = [...prepared.shards];
       const finalizing = startPhase("finalize", prepared.shards.length, "shards");
       phase = finalizing;
-      const worker = async () => {
-        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-          checkSignal();
-          await shard({ ...ref, shard: next }, context);
-          finalizing.step();
-        }
-      };
-      await Promise.all(Array.from({ length: FINALIZE_CONCURRENCY }, worker));
+      await inPool(prepared.shards, FINALIZE_CONCURRENCY, async (next) => {
+        checkSignal();
+        await shard({ ...ref, shard: next }, context);
+        finalizing.step();
+      });
       checkSignal();
       await finalize.makeCompleteHandler(depsOf)(ref, context);
       finalizing.end();
@@ -372,7 +395,7 @@ export async function checkSnapshotHeader(path: string, incident: Incident): Pro
     try {
       snapshotHeader(path, first, incident);
     } catch (e) {
-      if (e instanceof UnusableSnapshotError) throw new UsageError(e.message);
+      if (e instanceof UnusableSnapshotError) throw new UsageError(e.message, { cause: e });
       throw e;
     }
     return;

@@ -9,6 +9,9 @@
  *
  * Each measurement gets a fresh DynamoDB Local (its stream records pile up and slow it down) and the same lines.
  * `--lines N` (default 20,000). Prints lines/s and ratios; no assertion (speed is not a test).
+ *
+ * Then the whole `hiwari run` against the same ceilings (scripts/bench/run-ceiling.ts: `--runs N`, `--keep DIR`;
+ * `--store-only` skips it).
  */
 import { parseArgs } from "node:util";
 import { BatchWriteItemCommand, PutItemCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
@@ -23,7 +26,14 @@ const TABLES = { refunds: "refunds", runs: "runs" };
 const CONCURRENCY = 16; // the store's default
 const INCIDENT = "bench-incident";
 
-const { values } = parseArgs({ options: { lines: { type: "string", default: "20000" } } });
+const { values } = parseArgs({
+  options: {
+    lines: { type: "string", default: "20000" },
+    runs: { type: "string", default: "1" },
+    keep: { type: "string" },
+    "store-only": { type: "boolean", default: false },
+  },
+});
 const count = Number(values.lines);
 if (!Number.isInteger(count) || count < 1)
   throw new Error(`--lines: must be a positive whole number (got ${values.lines})`);
@@ -131,3 +141,8 @@ for (const [what, seconds, raw] of rows)
 process.stdout.write(
   `\nconditional rerun writes ÷ batched first-run writes: ${(storeConditional / storeBatched).toFixed(2)}× the time\n`,
 );
+
+if (!values["store-only"]) {
+  const { runAgainstCeiling } = await import("./run-ceiling");
+  await runAgainstCeiling({ runs: Number(values.runs), keep: values.keep });
+}
