@@ -77,6 +77,44 @@ const ENDS_INSIDE = [
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
+/** A case's random draws: `int(n)` in [0, n), and a start before the windows (a date or an instant, 2009-01 to 2011-11). */
+function draws(rnd: () => number) {
+  const int = (n: number) => Math.floor(rnd() * n);
+  const activeFrom = () => {
+    const day = `${2009 + int(3)}-${pad(1 + int(11), 2)}-${pad(1 + int(28), 2)}`;
+    return rnd() < 0.5 ? day : `${day}T${pad(int(24), 2)}:${pad(int(60), 2)}:00+09:00`;
+  };
+  return { int, activeFrom };
+}
+
+/**
+ * Writes a CSV of `rows` rows (`row(i)`, 1-based, each ending in a line feed) under `columns`, 1 MiB at a time;
+ * returns its size in bytes.
+ */
+async function writeRows(
+  file: string,
+  columns: readonly string[],
+  rows: number,
+  row: (i: number) => string,
+): Promise<number> {
+  const out = createWriteStream(file);
+  let bytes = 0;
+  let chunk = `${columns.join(",")}\n`;
+  const flush = async () => {
+    bytes += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, "drain");
+    chunk = "";
+  };
+  for (let i = 1; i <= rows; i++) {
+    chunk += row(i);
+    if (chunk.length > 1 << 20) await flush();
+  }
+  await flush();
+  out.end();
+  await once(out, "close");
+  return bytes;
+}
+
 /** The files a case is written to: the unscoped case's, or the scoped one's (same rows, one more column). */
 export const caseFiles = (dir: string, scoped = false) => ({
   incident: join(dir, scoped ? "incident-scoped.json" : "incident.json"),
@@ -93,23 +131,9 @@ export async function generateCase(dir: string, rows: number, seed = 20111220, s
   const planRnd = random(seed ^ 0x5c0bed);
   const columns: string[] = [...SUBSCRIPTION_COLUMNS];
   if (scoped) columns.splice(columns.indexOf("service_code") + 1, 0, "plan");
-  const int = (n: number) => Math.floor(rnd() * n);
-  /** Before the window: a date (local midnight) or an instant, half each, 2009-01 to 2011-11. */
-  const activeFrom = () => {
-    const day = `${2009 + int(3)}-${pad(1 + int(11), 2)}-${pad(1 + int(28), 2)}`;
-    return rnd() < 0.5 ? day : `${day}T${pad(int(24), 2)}:${pad(int(60), 2)}:00+09:00`;
-  };
-
-  const out = createWriteStream(files.subscriptions);
-  let bytes = 0;
-  let chunk = `${columns.join(",")}\n`;
-  const flush = async () => {
-    bytes += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await once(out, "drain");
-    chunk = "";
-  };
+  const { int, activeFrom } = draws(rnd);
   let subscriber = 0;
-  for (let i = 1; i <= rows; i++) {
+  return writeRows(files.subscriptions, columns, rows, (i) => {
     // One subscriber holds one service, or (one in ten) both: the second row then shares the previous subscriber.
     const second = i > 1 && rnd() < 0.1;
     if (!second) subscriber++;
@@ -118,13 +142,8 @@ export async function generateCase(dir: string, rows: number, seed = 20111220, s
     const billingDay = rnd() < 0.9 ? "" : "1"; // empty means 1 (the contract)
     const plan = scoped ? `${PLANS[Math.floor(planRnd() * PLANS.length)]},` : "";
     // Columns in the contract's order (the scoped case's plan after service_code); time_zone empty: the incident's.
-    chunk += `SUB-${pad(i, 8)},SP-${pad(subscriber, 8)},${service},${plan}${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
-    if (chunk.length > 1 << 20) await flush();
-  }
-  await flush();
-  out.end();
-  await once(out, "close");
-  return bytes;
+    return `SUB-${pad(i, 8)},SP-${pad(subscriber, 8)},${service},${plan}${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
+  });
 }
 
 /**
@@ -170,34 +189,17 @@ export async function generateMonthEndCase(dir: string, rows: number, seed = 201
   const files = monthEndFiles(dir);
   writeFileSync(files.incident, `${JSON.stringify(MONTH_END_INCIDENT, null, 2)}\n`);
   const rnd = random(seed);
-  const int = (n: number) => Math.floor(rnd() * n);
-  const activeFrom = () => {
-    const day = `${2009 + int(3)}-${pad(1 + int(11), 2)}-${pad(1 + int(28), 2)}`;
-    return rnd() < 0.5 ? day : `${day}T${pad(int(24), 2)}:${pad(int(60), 2)}:00+09:00`;
-  };
-  const out = createWriteStream(files.subscriptions);
-  let bytes = 0;
-  let chunk = `${SUBSCRIPTION_COLUMNS.join(",")}\n`;
-  const flush = async () => {
-    bytes += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await once(out, "drain");
-    chunk = "";
-  };
+  const { int, activeFrom } = draws(rnd);
   let subscriber = 0;
-  for (let i = 1; i <= rows; i++) {
+  return writeRows(files.subscriptions, SUBSCRIPTION_COLUMNS, rows, (i) => {
     const second = i > 1 && rnd() < 0.2;
     if (!second) subscriber++;
     const service = rnd() < 0.5 ? "IMADOKO" : "DRIVENET";
     const activeTo = rnd() < 0.1 ? (ENDS_INSIDE_MONTH_END[int(ENDS_INSIDE_MONTH_END.length)] as string) : "";
     // Half billed on the 1st (empty or "1"), half on a day from the 3rd to the 28th.
     const billingDay = rnd() < 0.5 ? (rnd() < 0.8 ? "" : "1") : String(3 + int(26));
-    chunk += `MC-${pad(i, 9)},MS-${pad(subscriber, 9)},${service},${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
-    if (chunk.length > 1 << 20) await flush();
-  }
-  await flush();
-  out.end();
-  await once(out, "close");
-  return bytes;
+    return `MC-${pad(i, 9)},MS-${pad(subscriber, 9)},${service},${FEES[service]},JPY,${activeFrom()},${activeTo},,${billingDay}\n`;
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
