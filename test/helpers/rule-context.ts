@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import type { DayBasis } from "../../shared/input/incident";
 import type { Interval } from "../../shared/interval/interval-set";
 import type { PeriodUnits } from "../../shared/rules/period-units";
@@ -21,3 +22,19 @@ export const context = (zone: string, billingDay = 1, dayBasis: DayBasis = "actu
 /** A rule's output as it reads in the contract: `2011-12-01/2012-01-01 3/31 day`. */
 export const shown = (out: PeriodUnits[]) =>
   out.map((p) => `${formatDay(p.period.start)}/${formatDay(p.period.end)} ${p.units}/${p.basis} ${p.unit}`);
+
+/**
+ * Sorted, disjoint pieces (as E's are) between `from` and `to`, from 1 to 4 of them, each at most `longest` seconds
+ * when given (long enough to span periods, short enough to keep a property fast).
+ */
+export const disjointPieces = (from: string, to: string, longest?: number) =>
+  fc.uniqueArray(fc.integer({ min: at(from), max: at(to) }), { minLength: 2, maxLength: 8 }).map((cuts) => {
+    const sorted = [...cuts].sort((a, b) => a - b);
+    const out: Interval[] = [];
+    for (let i = 0; i + 1 < sorted.length; i += 2) {
+      const start = sorted[i] as number;
+      const end = sorted[i + 1] as number;
+      out.push({ start, end: longest === undefined ? end : Math.min(end, start + longest) });
+    }
+    return out;
+  });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { calendarDay } from "../../../shared/rules/calendar-day";
-import { at, context, piece, shown } from "../../helpers/rule-context";
+import { context, disjointPieces, piece, shown } from "../../helpers/rule-context";
 
 // Contract, computation step 2 (`calendar-day`): a local calendar day counts when E overlaps it for a positive
 // length; each counted day belongs to the billing period that contains it. Step 3: basis is the period's days
@@ -73,22 +73,7 @@ describe("calendarDay", () => {
 
   it("property: the units over all periods are the distinct days touched, each period's within its basis", () => {
     // In UTC a local day is floor(t / 86,400); pieces are sorted and disjoint, as E's are.
-    const pieces = fc
-      .uniqueArray(fc.integer({ min: at("2011-01-01T00:00:00Z"), max: at("2011-07-01T00:00:00Z") }), {
-        minLength: 2,
-        maxLength: 8,
-      })
-      .map((cuts) => {
-        const sorted = [...cuts].sort((a, b) => a - b);
-        const out = [];
-        for (let i = 0; i + 1 < sorted.length; i += 2)
-          // At most 45 days a piece: long enough to span periods, short enough to keep the property fast.
-          out.push({
-            start: sorted[i] as number,
-            end: Math.min(sorted[i + 1] as number, (sorted[i] as number) + 45 * 86_400),
-          });
-        return out;
-      });
+    const pieces = disjointPieces("2011-01-01T00:00:00Z", "2011-07-01T00:00:00Z", 45 * 86_400);
     fc.assert(
       fc.property(pieces, fc.integer({ min: 1, max: 31 }), (ps, billingDay) => {
         const out = calendarDay(ps, context("UTC", billingDay));

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { exact } from "../../../shared/rules/exact";
 import { THIRTY_DAYS_SECONDS } from "../../../shared/rules/rule";
-import { at, context, piece, shown } from "../../helpers/rule-context";
+import { context, disjointPieces, piece, shown } from "../../helpers/rule-context";
 
 // Contract, computation step 2 (`exact`): seconds of E inside the period, where the period runs from local
 // midnight of its first day to local midnight of the next period's first day (DST days are 23 or 25 hours).
@@ -48,18 +48,7 @@ describe("exact", () => {
   });
 
   it("property: the seconds over all periods are the pieces' length, each period's at most its own length", () => {
-    const pieces = fc
-      .uniqueArray(fc.integer({ min: at("2011-01-01T00:00:00Z"), max: at("2011-07-01T00:00:00Z") }), {
-        minLength: 2,
-        maxLength: 8,
-      })
-      .map((cuts) => {
-        const sorted = [...cuts].sort((a, b) => a - b);
-        const out = [];
-        for (let i = 0; i + 1 < sorted.length; i += 2)
-          out.push({ start: sorted[i] as number, end: sorted[i + 1] as number });
-        return out;
-      });
+    const pieces = disjointPieces("2011-01-01T00:00:00Z", "2011-07-01T00:00:00Z");
     fc.assert(
       fc.property(
         pieces,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { DayBasis } from "../../../shared/input/incident";
 import { full24h } from "../../../shared/rules/full-24h";
 import { billingPeriodContaining } from "../../../shared/time/billing-period";
-import { at, context, piece, shown } from "../../helpers/rule-context";
+import { context, disjointPieces, piece, shown } from "../../helpers/rule-context";
 
 // Contract, computation step 2 (`full-24h`): for each maximal continuous piece [s, e) of E, k = floor((e − s) /
 // 24 h) blocks; block j starts at s + 24 h·j and belongs to the period containing the local date of its start.
@@ -48,22 +48,7 @@ describe("full24h", () => {
   });
 
   it("property: each period holds the blocks that start in it (UTC dates), capped at its basis", () => {
-    const pieces = fc
-      .uniqueArray(fc.integer({ min: at("2011-01-01T00:00:00Z"), max: at("2011-04-01T00:00:00Z") }), {
-        minLength: 2,
-        maxLength: 8,
-      })
-      .map((cuts) => {
-        const sorted = [...cuts].sort((a, b) => a - b);
-        const out = [];
-        for (let i = 0; i + 1 < sorted.length; i += 2)
-          // At most 45 days a piece: long enough to span periods, short enough to keep the property fast.
-          out.push({
-            start: sorted[i] as number,
-            end: Math.min(sorted[i + 1] as number, (sorted[i] as number) + 45 * 86_400),
-          });
-        return out;
-      });
+    const pieces = disjointPieces("2011-01-01T00:00:00Z", "2011-04-01T00:00:00Z", 45 * 86_400);
     fc.assert(
       fc.property(
         pieces,
