@@ -63,9 +63,11 @@ export function reconcile(
   let unchanged = 0;
   const already: ChangeKind[] = [];
   const mine = (line: StoredLine) => line.runId === runId && line.change !== undefined;
+  // The ids met, to find the stored lines no longer computed: none to find when nothing is stored (a first run).
   const seen = new Set<string>();
+  const track = stored.length > 0;
   for (const line of computed) {
-    seen.add(line.lineId);
+    if (track) seen.add(line.lineId);
     const previous = byId.get(line.lineId);
     const standing = previous?.status === "active";
     if (standing && sameValues(previous, line)) {
