@@ -42,9 +42,9 @@ program
   .addOption(
     new Option(
       "--engine <engine>",
-      "fast: reads the snapshot as bytes; plain: record by record, the reference the fast one is tested against (same output)",
+      "fast: reads the snapshot as bytes; reference: record by record, the engine the fast one is tested against (same output); plain: the former name of reference",
     )
-      .choices(["fast", "plain"])
+      .choices(["fast", "reference", "plain"])
       .default("fast"),
   )
   .addHelpText(

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // Test paths mirror source paths (docs: style, "Tests"): `shared/x/y.ts` is tested by `test/shared/x/y.test.ts`, or
-// by files beside it named `y.<aspect>.test.ts` (`compute-refunds.properties.test.ts`). This guard fails when a
+// by files beside it named `y.<aspect>.test.ts` (`reference-engine.properties.test.ts`). This guard fails when a
 // source file under shared/, functions/ or bin/ has neither and is not exempt below with its reason.
 
 const ROOT = join(import.meta.dirname, "..");
@@ -50,7 +50,8 @@ const EXEMPT: Record<string, string> = {
     "the proposal body's schema: test/functions/proposals-api/handler.test.ts (400 answers)",
   "shared/engine/refund-line.ts": "types only",
   "shared/events/event-names.ts": "constants only: the event schemas in test/shared/events/refund-events.test.ts",
-  "shared/input/where.ts": "contract v2 `where`: test/shared/input/incident.test.ts and compute-refunds.scope*.test.ts",
+  "shared/input/where.ts":
+    "contract v2 `where`: test/shared/input/incident.test.ts and test/shared/engine/reference/reference-engine.scope*.test.ts",
   "shared/rules/rule.ts": "types and the 30-day constant, asserted in test/shared/rules/exact.test.ts",
 };
 
@@ -88,9 +89,9 @@ describe("mirrored tests", () => {
 
   it("finds the mirrored test beside a source, with or without an aspect in its name", () => {
     expect(hasMirroredTest("shared/money/rounding.ts")).toBe(true);
-    expect(hasMirroredTest("shared/engine/compute-refunds.ts")).toBe(true); // only compute-refunds.*.test.ts
+    expect(hasMirroredTest("shared/engine/reference/reference-engine.ts")).toBe(true); // also reference-engine.*.test.ts
     expect(hasMirroredTest("shared/engine/refund-line.ts")).toBe(false);
-    // A prefix of another file's name is not its test: compute-refund.ts is not tested by compute-refunds.test.ts
-    expect(hasMirroredTest("shared/engine/compute-refund.ts")).toBe(false);
+    // A prefix of another file's name is not its test: reference.ts is not tested by reference-engine.test.ts
+    expect(hasMirroredTest("shared/engine/reference/reference.ts")).toBe(false);
   });
 });

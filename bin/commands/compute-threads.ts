@@ -8,7 +8,7 @@ import type {
   RangeResult,
   RangeRunner,
   RangeSetup,
-} from "../../shared/engine/compute-refund-lines";
+} from "../../shared/engine/fast/fast-engine";
 import type { Incident } from "../../shared/input/incident";
 
 /** What the main thread asks a worker: a part of the first pass, or one range (the setup with the first only). */

@@ -3,7 +3,7 @@
 // not copied, and handed back once written) with their counts.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { idsOfPart, RangeEngine, type RangeOutput, type RangeSetup } from "../../shared/engine/compute-refund-lines";
+import { idsOfPart, RangeEngine, type RangeOutput, type RangeSetup } from "../../shared/engine/fast/fast-engine";
 import type { Incident } from "../../shared/input/incident";
 import { toCsvRow, toJsonLine } from "../../shared/output/line-format";
 import type { WorkerReply, WorkerTask } from "./compute-threads";

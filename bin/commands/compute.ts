@@ -1,8 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CompactStringSetFullError } from "../../shared/collections/compact-string-set";
-import { computeRefundLines } from "../../shared/engine/compute-refund-lines";
-import { computeRefunds, type RunCounts, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
+import { computeRefundsFast } from "../../shared/engine/fast/fast-engine";
+import { computeRefundsReference, type RunCounts } from "../../shared/engine/reference/reference-engine";
+import { UnusableSnapshotError } from "../../shared/engine/snapshot-header";
 import {
   checkIncidentSize,
   type Incident,
@@ -27,8 +28,11 @@ export interface ComputeOptions {
   out?: string;
   rejects?: string;
   summary?: boolean;
-  /** fast (the default): the byte engine; plain: record by record, the reference it is tested against. */
-  engine?: "fast" | "plain";
+  /**
+   * fast (the default): the byte engine (shared/engine/fast/); reference: record by record, the engine the fast one
+   * is tested against (shared/engine/reference/); plain is its former name, still accepted.
+   */
+  engine?: "fast" | "reference" | "plain";
 }
 
 /**
@@ -133,8 +137,11 @@ export async function compute(options: ComputeOptions): Promise<number> {
   }
 }
 
+/** Whether `--engine` names the reference engine (`plain` is its former name). */
+const isReference = (engine: ComputeOptions["engine"]) => engine === "reference" || engine === "plain";
+
 function startThreads(options: ComputeOptions): ReturnType<typeof startWorkers> | undefined {
-  if (options.engine === "plain") return undefined;
+  if (isReference(options.engine)) return undefined;
   let size: number;
   try {
     size = statSync(options.subscriptions).size;
@@ -174,24 +181,23 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
   };
   let counts: RunCounts;
   try {
-    counts =
-      options.engine === "plain"
-        ? await computeRefunds(
-            incident,
-            new FileRecordSource(options.subscriptions),
-            { line: (line) => out.write(format(line)), reject, drain },
-            progress,
-          )
-        : await computeRefundLines(
-            incident,
-            new FileByteSource(options.subscriptions),
-            { write: (bytes) => out.writeBytes(bytes), reject, drain },
-            {
-              format,
-              onProgress: progress,
-              parallel: threads && { runners: threads.runners(incident), rangeBytes: rangeBytes() },
-            },
-          );
+    counts = isReference(options.engine)
+      ? await computeRefundsReference(
+          incident,
+          new FileRecordSource(options.subscriptions),
+          { line: (line) => out.write(format(line)), reject, drain },
+          progress,
+        )
+      : await computeRefundsFast(
+          incident,
+          new FileByteSource(options.subscriptions),
+          { write: (bytes) => out.writeBytes(bytes), reject, drain },
+          {
+            format,
+            onProgress: progress,
+            parallel: threads && { runners: threads.runners(incident), rangeBytes: rangeBytes() },
+          },
+        );
     // Both files are finished (the step that can fail) before either is moved into place.
     await out.finish();
     await rejects.finish();

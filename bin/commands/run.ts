@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { ExecutionInput } from "../../shared/api/run-request";
-import { emptySnapshot, snapshotHeader, UnusableSnapshotError } from "../../shared/engine/compute-refunds";
+import { emptySnapshot, snapshotHeader, UnusableSnapshotError } from "../../shared/engine/snapshot-header";
 import type { Incident } from "../../shared/input/incident";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
 import {

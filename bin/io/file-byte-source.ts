@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import type { ByteSource } from "../../shared/engine/compute-refund-lines";
+import type { ByteSource } from "../../shared/engine/fast/fast-engine";
 
 const CHUNK = 1 << 22;
 

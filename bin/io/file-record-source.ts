@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { type CsvRecord, CsvRecordReader } from "../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../shared/csv/utf8-decoder";
-import type { RecordSource } from "../../shared/engine/compute-refunds";
+import type { RecordSource } from "../../shared/engine/reference/reference-engine";
 
 /** A subscriptions CSV file on disk, read afresh (streamed, 1 MiB at a time) on every pass. */
 export class FileRecordSource implements RecordSource {

@@ -10,8 +10,8 @@
  *           tool pays;
  *   hiwari  `node bin/hiwari.js compute` writing JSON lines (the fast engine, on worker threads for a large
  *           snapshot; it reads the file twice: the first pass finds duplicate ids);
- *   plain   the same with `--engine plain`: the record-by-record engine the fast one is tested against, which
- *           must write the same bytes (checked, on both cases; run once);
+ *   reference  the same with `--engine reference`: the record-by-record engine the fast one is tested against,
+ *           which must write the same bytes (checked, on both cases; run once);
  *   DuckDB  scripts/bench/duckdb-refunds.sql through @duckdb/node-api, COPY … TO a JSON-lines file: the analyst's
  *           alternative (run once, on the bench's case only: its query handles that shape alone), whose lines
  *           must equal hiwari's as multisets of the ten fields (checked).
@@ -22,7 +22,7 @@
  * Then the scoped case (contract v2, issue 13: generate-case.ts's `SCOPED_INCIDENT`, the same rows with a `plan`
  * column, a second IMADOKO window with `where`, goodwill with `scope: "active"`): `hiwari compute` on it and on the
  * unscoped case alternately, `--runs` times each, the ratio of the medians scoped ÷ unscoped (issue 13 asks ≤ 1.5×;
- * printed, not asserted), and the plain engine on the scoped case, which must write the same bytes as the fast one
+ * printed, not asserted), and the reference engine on the scoped case, which must write the same bytes as the fast one
  * (checked, exit 1 if not).
  *
  * Wall time is measured here, from spawn to exit (Node's start included for all); peak RSS comes from
@@ -201,7 +201,7 @@ const computeArgs = (incident: string, input: string, outFile: string, engine?: 
 
 /**
  * The scoped case (contract v2) against the unscoped one: the fast engine on each alternately, `runs` times each,
- * medians and their ratio; then the plain engine on the
+ * medians and their ratio; then the reference engine on the
  * scoped case, which must write the same bytes. Returns false when it does not.
  */
 async function benchScoped(rows: number, dir: string, runs: number, smoke: boolean): Promise<boolean> {
@@ -240,13 +240,13 @@ async function benchScoped(rows: number, dir: string, runs: number, smoke: boole
     );
   }
   const lines = await countLines(out("scoped.jsonl"));
-  const plain = await measure(
-    "hiwari compute --engine plain, scoped",
-    computeArgs(files.incident, files.subscriptions, out("scoped-plain.jsonl"), "plain"),
+  const reference = await measure(
+    "hiwari compute --engine reference, scoped",
+    computeArgs(files.incident, files.subscriptions, out("scoped-reference.jsonl"), "reference"),
     {},
-    out("scoped-plain.rss"),
+    out("scoped-reference.rss"),
   );
-  const plainAgrees = await sameBytes(out("scoped.jsonl"), out("scoped-plain.jsonl"));
+  const referenceAgrees = await sameBytes(out("scoped.jsonl"), out("scoped-reference.jsonl"));
 
   const [u, s] = [median(unscoped.map((m) => m.seconds)), median(scoped.map((m) => m.seconds))];
   const each = (ms: Measured[]) => ms.map((m) => m.seconds.toFixed(2)).join(", ");
@@ -255,7 +255,7 @@ async function benchScoped(rows: number, dir: string, runs: number, smoke: boole
       [
         ["hiwari compute, unscoped", unscoped],
         ["hiwari compute, scoped", scoped],
-        ["hiwari compute --engine plain, scoped", [plain]],
+        ["hiwari compute --engine reference, scoped", [reference]],
       ]
         .map(([name, ms]) => {
           const list = ms as Measured[];
@@ -273,15 +273,15 @@ async function benchScoped(rows: number, dir: string, runs: number, smoke: boole
       `${(statSync(out("scoped.jsonl")).size / 1e6).toFixed(1)} MB. DuckDB is not run on the scoped case ` +
       "(its query handles the unscoped shape only: one window per service, no goodwill).",
   );
-  if (!plainAgrees) {
-    console.log("\nFAIL: on the scoped case, the plain engine's output differs from the fast engine's");
+  if (!referenceAgrees) {
+    console.log("\nFAIL: on the scoped case, the reference engine's output differs from the fast engine's");
     return false;
   }
   if (lines <= rows) {
     console.log(`\nFAIL: the scoped case should give more lines than rows (goodwill), got ${lines}`);
     return false;
   }
-  console.log("\ncheck: on the scoped case, the plain engine wrote the same bytes as the fast one");
+  console.log("\ncheck: on the scoped case, the reference engine wrote the same bytes as the fast one");
   if (smoke) {
     // Goodwill decided across ranges: worker threads forced onto the small file.
     await measure(
@@ -315,8 +315,8 @@ interface CaseTimes {
 }
 
 /**
- * One case: hiwari once (its output's size sizes the floor; the plain engine must write the same bytes), then the
- * floor and hiwari alternately, `runs` times each. Returns the times, or undefined when the plain engine disagrees.
+ * One case: hiwari once (its output's size sizes the floor; the reference engine must write the same bytes), then the
+ * floor and hiwari alternately, `runs` times each. Returns the times, or undefined when the reference engine disagrees.
  */
 async function timeCase(
   name: string,
@@ -339,19 +339,19 @@ async function timeCase(
   const first = await hiwariRun();
   const lines = await countLines(out("hiwari.jsonl"));
   const bytes = statSync(out("hiwari.jsonl")).size;
-  const plain = await measure(
-    "hiwari compute --engine plain",
-    computeArgs(files.incident, files.subscriptions, out("plain.jsonl"), "plain"),
+  const reference = await measure(
+    "hiwari compute --engine reference",
+    computeArgs(files.incident, files.subscriptions, out("reference.jsonl"), "reference"),
     {},
-    out("plain.rss"),
+    out("reference.rss"),
   );
-  if (!(await sameBytes(out("hiwari.jsonl"), out("plain.jsonl")))) {
-    console.log(`\nFAIL: ${name}: the plain engine's output differs from the fast engine's`);
+  if (!(await sameBytes(out("hiwari.jsonl"), out("reference.jsonl")))) {
+    console.log(`\nFAIL: ${name}: the reference engine's output differs from the fast engine's`);
     return undefined;
   }
   console.log(
-    `check: ${name}: the plain engine wrote the same bytes as the fast one (plain: ${plain.seconds.toFixed(2)} s, ` +
-      `${int(plain.rssMB)} MB peak RSS)`,
+    `check: ${name}: the reference engine wrote the same bytes as the fast one (reference: ${reference.seconds.toFixed(2)} s, ` +
+      `${int(reference.rssMB)} MB peak RSS)`,
   );
   if (smoke) {
     // Threads forced onto the small file, in ranges of a few KB: the threaded path's bytes, checked.
@@ -368,7 +368,7 @@ async function timeCase(
     }
     console.log(`check: ${name}: hiwari on worker threads (ranges of 8 KB) wrote the same bytes`);
   }
-  rmSync(out("plain.jsonl"), { force: true });
+  rmSync(out("reference.jsonl"), { force: true });
   const floor: Measured[] = [];
   const hiwari: Measured[] = [];
   let floorRead = 0;
@@ -396,7 +396,7 @@ function caseTable(rows: number, t: CaseTimes): string {
 }
 
 /**
- * One size: generate both cases, time the floor against hiwari on each, check the plain engine and DuckDB, then
+ * One size: generate both cases, time the floor against hiwari on each, check the reference engine and DuckDB, then
  * the scoped case. Returns false on any disagreement.
  */
 async function benchSize(rows: number, keep: string | undefined, runs: number, smoke: boolean): Promise<boolean> {

@@ -54,7 +54,7 @@ export class SnapshotScanner {
   /**
    * `after`: start in the middle of a file, at the first byte of a line that begins a record (none still open
    * before it), the header already read elsewhere: every record must have `width` fields, and the first line is
-   * numbered `line`. Used to scan a byte range of a snapshot on its own (see compute-refund-lines.ts).
+   * numbered `line`. Used to scan a byte range of a snapshot on its own (see shared/engine/fast/fast-engine.ts).
    */
   constructor(
     private readonly visitor: SnapshotVisitor,

@@ -1,5 +1,5 @@
 import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
-import type { RecordSource } from "./compute-refunds";
+import type { RecordSource } from "./reference/reference-engine";
 
 /** A subscriptions snapshot held in memory as text (a Map batch, a test case). */
 export class TextRecordSource implements RecordSource {

@@ -74,7 +74,8 @@ export function readHeader(fields: readonly string[]): HeaderResult {
 
 export type RowResult = { ok: true; row: SubscriptionRow } | { ok: false; reject: RejectedRow };
 
-const MAX_ID = 128;
+/** The longest id (subscription, subscriber, service), in characters; the fast engine takes only ASCII ids up to it. */
+export const MAX_ID_CHARS = 128;
 const FEE = /^(0|[1-9][0-9]*)$/;
 const BILLING_DAY = /^([1-9]|[12][0-9]|3[01])$/;
 
@@ -91,13 +92,17 @@ function codePoints(value: string): number {
 
 function checkId(value: string): string | undefined {
   if (value === "") return "must not be empty";
-  if (value.length > MAX_ID && codePoints(value) > MAX_ID) return `must be at most ${MAX_ID} characters`;
+  if (value.length > MAX_ID_CHARS && codePoints(value) > MAX_ID_CHARS)
+    return `must be at most ${MAX_ID_CHARS} characters`;
   return undefined;
 }
 
 /**
- * Validates one record of the right width. `duplicate` says its subscription_id occurs more than once in the
- * file (found by the caller's first pass): such a row is bad whatever else is true of it.
+ * Validates one record of the right width: the one judgement of a row, for both engines. The fast engine's byte
+ * checks (shared/engine/fast/fast-engine.ts, "One judgement of a row") only choose which rows it may compute without
+ * asking this; any row they doubt comes here, and property tests hold the two engines to the same rejects.
+ * `duplicate` says its subscription_id occurs more than once in the file (found by the caller's first pass): such a
+ * row is bad whatever else is true of it.
  * Fields are checked in the contract's column order and the first fault is reported; the cross-field check
  * (active_to later than active_from) comes last, once the zone is known.
  */

@@ -1,7 +1,7 @@
 import { ProposalRequestError } from "../api/proposal-request";
 import { RunRequestError } from "../api/run-request";
 import { CompactStringSetFullError } from "../collections/compact-string-set";
-import { UnusableSnapshotError } from "../engine/compute-refunds";
+import { UnusableSnapshotError } from "../engine/snapshot-header";
 import type { PermanentError } from "../errors";
 import { IncidentError } from "../input/incident";
 import {

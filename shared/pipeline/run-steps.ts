@@ -1,4 +1,4 @@
-import { headerForIncident } from "../engine/compute-refunds";
+import { headerForIncident } from "../engine/snapshot-header";
 import { PermanentError } from "../errors";
 import { amountBefore } from "../events/event-of-change";
 import { type Incident, parseIncident } from "../input/incident";

@@ -25,7 +25,7 @@ export interface ShardBook {
 
 /**
  * What a run, a batch or a shard records of its work on the stored lines: its rows (`rows = computed + skipped +
- * rejected`) and its line changes by kind. Not the engine's `RunCounts` (shared/engine/compute-refunds.ts), what one
+ * rejected`) and its line changes by kind. Not the engine's `RunCounts` (shared/engine/reference/reference-engine.ts), what one
  * computation over a snapshot did, with the lines it wrote and their totals.
  */
 export interface RecordedCounts {

@@ -3,11 +3,15 @@ import { CsvRecordReader } from "../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../shared/csv/utf8-decoder";
 import {
   type ByteRange,
-  computeRefundLines,
+  computeRefundsFast,
   inThisThread,
   type LineFormat,
-} from "../../shared/engine/compute-refund-lines";
-import { computeRefunds, type RecordSource, type RunCounts } from "../../shared/engine/compute-refunds";
+} from "../../shared/engine/fast/fast-engine";
+import {
+  computeRefundsReference,
+  type RecordSource,
+  type RunCounts,
+} from "../../shared/engine/reference/reference-engine";
 import type { RefundLine } from "../../shared/engine/refund-line";
 import { TextRecordSource } from "../../shared/engine/text-record-source";
 import { type Incident, type IncidentInput, parseIncident } from "../../shared/input/incident";
@@ -70,8 +74,8 @@ export interface Computed {
   counts: RunCounts;
 }
 
-/** Runs the plain engine (record by record) on an incident and CSV text, collecting everything it emits. */
-export async function runPlain(incident: Incident, csv: string | Uint8Array): Promise<Computed> {
+/** Runs the reference engine (record by record) on an incident and CSV text, collecting everything it emits. */
+export async function runReference(incident: Incident, csv: string | Uint8Array): Promise<Computed> {
   const lines: RefundLine[] = [];
   const rejects: RejectedRow[] = [];
   const source: RecordSource =
@@ -86,7 +90,7 @@ export async function runPlain(incident: Incident, csv: string | Uint8Array): Pr
             yield [...reader.push(decoder.decode(csv)), ...reader.push(decoder.end()), ...reader.end()];
           },
         };
-  const counts = await computeRefunds(incident, source, {
+  const counts = await computeRefundsReference(incident, source, {
     line: (l) => lines.push(l),
     reject: (r) => rejects.push(r),
   });
@@ -126,7 +130,7 @@ export async function runFast(
           runners: [1, 2].map(() => inThisThread(incident, format, source.name, chunksOf)),
           rangeBytes: options.rangeBytes,
         };
-  const counts = await computeRefundLines(
+  const counts = await computeRefundsFast(
     incident,
     source,
     { write: (b) => out.push(b.slice()), reject: (r) => rejects.push(r) },
@@ -136,22 +140,22 @@ export async function runFast(
 }
 
 /**
- * Runs both engines on an incident document and CSV text, checks that the fast one wrote exactly the plain one's
- * lines (as JSON lines, byte for byte), rejects and counts, and returns what the plain one emitted. Every engine
+ * Runs both engines on an incident document and CSV text, checks that the fast one wrote exactly the reference one's
+ * lines (as JSON lines, byte for byte), rejects and counts, and returns what the reference one emitted. Every engine
  * test goes through here, so each holds for both.
  */
 export async function run(incident: unknown, csv: string): Promise<Computed> {
   const parsed = parseIncident(incident);
-  const plain = await runPlain(parsed, csv);
+  const reference = await runReference(parsed, csv);
   // The single-thread path, and the threaded one in about six ranges.
   const size = Buffer.byteLength(csv);
   for (const rangeBytes of [undefined, Math.max(1, Math.floor(size / 6))]) {
     const fast = await runFast(parsed, csv, { rangeBytes });
-    expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
-    expect(fast.rejects).toEqual(plain.rejects);
-    expect(fast.counts).toEqual(plain.counts);
+    expect(fast.text).toBe(reference.lines.map(toJsonLine).join(""));
+    expect(fast.rejects).toEqual(reference.rejects);
+    expect(fast.counts).toEqual(reference.counts);
   }
-  return plain;
+  return reference;
 }
 
 /** The lines of one subscription, without the goodwill ones, as compact tuples for exact assertions. */

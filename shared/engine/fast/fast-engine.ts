@@ -1,23 +1,41 @@
-import { CompactStringSet } from "../collections/compact-string-set";
-import { Fingerprint, FingerprintList, FingerprintTable } from "../collections/fingerprint-table";
-import type { CsvRecord } from "../csv/csv-record-reader";
-import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../csv/snapshot-scanner";
-import type { Incident } from "../input/incident";
-import { checkShape, type RejectedRow, type SubscriptionHeader } from "../input/subscription-row";
-import { clipTo, type Interval } from "../interval/interval-set";
-import { isCurrencyCode } from "../money/currency";
-import { prorate } from "../money/rounding";
-import { type ServiceTotal, ServiceTotals } from "../money/service-totals";
-import { toJsonLine } from "../output/line-format";
-import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
-import type { PeriodUnits } from "../rules/period-units";
-import { formatDay } from "../time/civil-date";
-import { resolveTimeZone } from "../time/time-zone";
-import { timestampAt } from "../time/timestamp";
-import { TZDB_NAMES } from "../time/tzdb-names";
-import { type ZonedClock, zonedClock } from "../time/zoned-clock";
-import { DuplicateIds, emptySnapshot, RefundRun, type RunCounts, snapshotHeader } from "./compute-refunds";
-import type { RefundLine } from "./refund-line";
+import { CompactStringSet } from "../../collections/compact-string-set";
+import { Fingerprint, FingerprintList, FingerprintTable } from "../../collections/fingerprint-table";
+import type { CsvRecord } from "../../csv/csv-record-reader";
+import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../../csv/snapshot-scanner";
+import type { Incident } from "../../input/incident";
+import { checkShape, MAX_ID_CHARS, type RejectedRow, type SubscriptionHeader } from "../../input/subscription-row";
+import { clipTo, type Interval } from "../../interval/interval-set";
+import { isCurrencyCode } from "../../money/currency";
+import { prorate } from "../../money/rounding";
+import { type ServiceTotal, ServiceTotals } from "../../money/service-totals";
+import { toJsonLine } from "../../output/line-format";
+import { creditsSubscriber, goodwillLine } from "../../rules/goodwill";
+import type { PeriodUnits } from "../../rules/period-units";
+import { formatDay } from "../../time/civil-date";
+import { resolveTimeZone } from "../../time/time-zone";
+import { timestampAt } from "../../time/timestamp";
+import { TZDB_NAMES } from "../../time/tzdb-names";
+import { type ZonedClock, zonedClock } from "../../time/zoned-clock";
+import { DuplicateIds, RefundRun, type RunCounts } from "../reference/reference-engine";
+import type { RefundLine } from "../refund-line";
+import { emptySnapshot, snapshotHeader } from "../snapshot-header";
+
+// The fast engine: the reference engine's output (../reference/reference-engine.ts), byte for byte, from the
+// snapshot's bytes (docs/performance.md, "How the fast engine works").
+//
+// One judgement of a row. The contract's row checks are `validateRow` (shared/input/subscription-row.ts), which
+// `judgeAndCompute` (../compute-subscription.ts) and the reference engine's `RefundRun` apply. The byte checks in
+// `FastEngine.fast` below are not a second judgement but an acceptance filter: they take a row only when it passes
+// every check of `validateRow`, through the same definitions where one exists (`MAX_ID_CHARS`, `isCurrencyCode`,
+// `resolveTimeZone` behind the zone memo, `timestampAt` held to `parseTimestamp` by test/shared/time/timestamp.test.ts)
+// or a digit loop written to the regex's terms (`feeAt`, narrower: at most 15 digits; `billingDayAt`), on ASCII-only
+// lines; any fault, or any doubt, hands the row to
+// `RefundRun`, so every reject is the reference judgement's own. That the filter never accepts a row the judgement
+// rejects is held by the differential properties, which require the same lines, rejects and counts from both
+// engines on random snapshots whose fields straddle each check's boundary ("writes exactly the reference engine's
+// lines, rejects and counts on random snapshots…" in test/shared/engine/fast/fast-engine.test.ts), and on rows
+// broken as real files break (test/shared/engine/bad-input.properties.test.ts); every engine test runs both too
+// (`run` in test/helpers/factories.ts).
 
 /** A subscriptions snapshot as bytes, read afresh on every pass (a file). */
 export interface ByteSource {
@@ -43,7 +61,6 @@ const LF = 10;
 const QUOTE = 34;
 /** Written buffers a range engine keeps to fill again (about what two ranges of lines take). */
 const POOL_LIMIT = 32;
-const MAX_ID = 128;
 /** Fees up to 15 digits are exact doubles and their products with any units stay below 2^53 for the lookup key. */
 const MAX_FAST_FEE_DIGITS = 15;
 /** Bounds on what the engine remembers (a few hundred bytes an entry): past them it settles and starts afresh. */
@@ -57,7 +74,7 @@ const FEE_ENTRIES_LIMIT = 10_000;
 export interface GoodwillMarks {
   /** Offset in the buffer of each candidate. */
   at: Int32Array;
-  /** 1 when the candidate came from the plain engine's path (its line is rendered by the format), else 0. */
+  /** 1 when the candidate came from the reference engine's path (its line is rendered by the format), else 0. */
   text: Uint8Array;
   /** The subscribers' UTF-8 bytes, one after another, the k-th ending at `ends[k]`. */
   ids: Uint8Array;
@@ -175,7 +192,7 @@ class LineBuffer {
     (this.marks as MarkList).add(this.used, bytes, start, end, 0);
   }
 
-  /** Notes a goodwill candidate here from the plain engine's path (its line is rendered by the format). */
+  /** Notes a goodwill candidate here from the reference engine's path (its line is rendered by the format). */
   markText(id: string): void {
     (this.marks as MarkList).addText(this.used, id);
   }
@@ -218,7 +235,7 @@ export type LineFormat = (line: RefundLine) => string;
 
 /**
  * A line split where its two ids go: `head` id `middle` subscriber `tail`. Made by the format itself from
- * placeholder ids, so the fast lines are the plain engine's byte for byte: a plain-ASCII id without quotes,
+ * placeholder ids, so the fast lines are the reference engine's byte for byte: a plain-ASCII id without quotes,
  * backslashes or commas is written as itself by both formats (between the quotes JSON puts around it).
  */
 interface LineTemplate {
@@ -280,19 +297,19 @@ const WINDOW_SET_MEMO_LIMIT = 4096;
 const CELL_MEMO_LIMIT = 16;
 
 /**
- * The fast engine: the same lines, rejects and counts as `computeRefunds`, from the snapshot's bytes. A plain
+ * The fast engine: the same lines, rejects and counts as `computeRefundsReference`, from the snapshot's bytes. A plain
  * line (see SnapshotScanner) whose fields all pass is computed without a string or a date object: its fields are
  * checked in place, its units come from its class (service, zone, billing day, suspended pieces: a handful for a
  * million rows), and its JSON lines are the class's bytes around its two ids. Anything else — a quoted or
  * non-ASCII record, a row with any fault, a duplicate id, a fee of more than 15 digits — goes through
- * `RefundRun`, the plain engine's own judgement. Contract v2's scope takes the byte path too: a row's windows are
+ * `RefundRun`, the reference engine's own judgement. Contract v2's scope takes the byte path too: a row's windows are
  * the set its cells match (one class per set), and goodwill, on either path, is what `creditsSubscriber` decides. Duplicates are found in a first pass with 64-bit fingerprints
  * (8 bytes an id, not a string), confirmed with the ids themselves in a pass over the suspects only.
  *
  * With `options.parallel`, the second pass is split into byte ranges computed by its runners (worker threads in
  * `hiwari compute`) and joined here in order, byte for byte the single-thread output (see `computeInRanges`).
  */
-export async function computeRefundLines(
+export async function computeRefundsFast(
   incident: Incident,
   source: ByteSource,
   sink: LineBytesSink,
@@ -894,7 +911,7 @@ class FastEngine {
   /**
    * The sets of merged windows rows are computed against, a row's class being one of them: first one per service
    * (all its windows), then, for a service whose windows have a `where` (contract v2), one per set of windows a
-   * row matches, found by the plain engine's own `windowsOf` (whose memo makes each set one array).
+   * row matches, found by the reference engine's own `windowsOf` (whose memo makes each set one array).
    */
   private readonly windowSets: { name: string; windows: Interval[] }[] = [];
   private readonly windowSetIndex = new Map<Interval[], number>();
@@ -996,7 +1013,7 @@ class FastEngine {
     return header.width;
   }
 
-  /** A record the byte path does not take: the plain engine's judgement. */
+  /** A record the byte path does not take: the reference engine's judgement. */
   record(record: CsvRecord): void {
     this.run.record(record, this.header);
   }
@@ -1017,9 +1034,9 @@ class FastEngine {
     const svcStart = (cuts[at[2] as number] as number) + 1;
     const svcEnd = cuts[(at[2] as number) + 1] as number;
     if (this.duplicates.ids.size > 0 && this.isDuplicate(bytes, idStart, idEnd)) return false;
-    if (idEnd === idStart || idEnd - idStart > MAX_ID) return false;
-    if (subEnd === subStart || subEnd - subStart > MAX_ID) return false;
-    if (svcEnd === svcStart || svcEnd - svcStart > MAX_ID) return false;
+    if (idEnd === idStart || idEnd - idStart > MAX_ID_CHARS) return false;
+    if (subEnd === subStart || subEnd - subStart > MAX_ID_CHARS) return false;
+    if (svcEnd === svcStart || svcEnd - svcStart > MAX_ID_CHARS) return false;
 
     const fee = feeAt(bytes, (cuts[at[3] as number] as number) + 1, cuts[(at[3] as number) + 1] as number);
     if (fee < 0) return false;
@@ -1360,7 +1377,7 @@ class FastEngine {
   }
 }
 
-/** A fee of digits without sign or leading zeros, up to 15 digits, or -1 (the plain engine then judges it). */
+/** A fee of digits without sign or leading zeros, up to 15 digits, or -1 (the reference engine then judges it). */
 function feeAt(bytes: Uint8Array, start: number, end: number): number {
   const length = end - start;
   if (length === 0 || length > MAX_FAST_FEE_DIGITS || (bytes[start] === 48 && length > 1)) return -1;

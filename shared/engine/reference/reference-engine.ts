@@ -1,19 +1,18 @@
-import { CompactStringSet } from "../collections/compact-string-set";
-import type { CsvRecord } from "../csv/csv-record-reader";
-import { PermanentError } from "../errors";
-import type { Incident } from "../input/incident";
-import {
-  checkShape,
-  type HeaderResult,
-  type RejectedRow,
-  readHeader,
-  type SubscriptionHeader,
-} from "../input/subscription-row";
-import { whereColumnsOf } from "../input/where";
-import { ServiceTotals } from "../money/service-totals";
-import { creditsSubscriber, goodwillLine } from "../rules/goodwill";
-import { judgeAndCompute, type RowCounts, SubscriptionCalculator } from "./compute-subscription";
-import type { RefundLine } from "./refund-line";
+import { CompactStringSet } from "../../collections/compact-string-set";
+import type { CsvRecord } from "../../csv/csv-record-reader";
+import type { Incident } from "../../input/incident";
+import { checkShape, type RejectedRow, type SubscriptionHeader } from "../../input/subscription-row";
+import { type ServiceTotal, ServiceTotals } from "../../money/service-totals";
+import { creditsSubscriber, goodwillLine } from "../../rules/goodwill";
+import { judgeAndCompute, type RowCounts, SubscriptionCalculator } from "../compute-subscription";
+import type { RefundLine } from "../refund-line";
+import { emptySnapshot, snapshotHeader } from "../snapshot-header";
+
+// The reference engine: record by record, every row judged by `judgeAndCompute` (../compute-subscription.ts, over
+// the contract's per-field checks in shared/input/subscription-row.ts), every line an object. It is what the fast
+// engine (../fast/fast-engine.ts) is tested against, byte for byte, and what the fast one hands every row it does not
+// take on its byte path: its `RefundRun` is the one judgement of a row for both (see "One judgement of a row" in
+// fast-engine.ts). The pipeline's compute step and `hiwari compute --engine reference` run it.
 
 /** A subscriptions snapshot that can be read more than once, in batches of records (the header first). */
 export interface RecordSource {
@@ -29,16 +28,6 @@ export interface RefundSink {
   drain?(): Promise<void>;
 }
 
-/** Thrown when the snapshot as a whole cannot be used (no header, a header without the nine columns). */
-export class UnusableSnapshotError extends PermanentError {
-  constructor(message: string) {
-    super(message);
-    this.name = "UnusableSnapshotError";
-  }
-}
-
-import type { ServiceTotal } from "../money/service-totals";
-
 export type { ServiceTotal };
 
 /**
@@ -50,30 +39,6 @@ export interface RunCounts extends RowCounts {
   goodwillLines: number;
   totals: ServiceTotal[];
 }
-
-/**
- * The header from its column names: the nine columns (`readHeader`) and, given the incident, the extra columns its
- * `where`s name (contract v2), each of which must be in the header once; the reason names the `where`'s path and
- * the column. Used on the first record (`snapshotHeader`) and by the pipeline's steps on the names prepare kept.
- */
-export function headerForIncident(fields: readonly string[], incident?: Incident): HeaderResult {
-  const read = readHeader(fields);
-  if (!read.ok || !incident || incident.wheres.length === 0) return read;
-  const columns = whereColumnsOf(fields, incident.wheres);
-  return columns.ok ? { ok: true, header: { ...read.header, whereAt: columns.at } } : columns;
-}
-
-/** The snapshot's header from its first record (see `headerForIncident`); throws UnusableSnapshotError naming the file and line. */
-export function snapshotHeader(name: string, record: CsvRecord, incident?: Incident): SubscriptionHeader {
-  if (record.error) throw new UnusableSnapshotError(`${name}: line ${record.line}: header: ${record.error.reason}`);
-  const read = headerForIncident(record.fields, incident);
-  if (!read.ok) throw new UnusableSnapshotError(`${name}: line ${record.line}: ${read.reason}`);
-  return read.header;
-}
-
-/** The error for a snapshot without even a header. */
-export const emptySnapshot = (name: string) =>
-  new UnusableSnapshotError(`${name}: the file is empty: it needs a header row`);
 
 /** Collects the subscription ids that occur more than once among the records of the right width. */
 export class DuplicateIds {
@@ -129,8 +94,8 @@ export interface RunOutput {
 
 /**
  * One run's bookkeeping over the snapshot's records: each record judged, computed, skipped or rejected; lines,
- * totals, goodwill once per subscriber. Both engines judge records through it, the plain one every record and
- * the fast one every record its byte path does not take (see compute-refund-lines.ts), so a row gets the same
+ * totals, goodwill once per subscriber. Both engines judge records through it, the reference one every record and
+ * the fast one every record its byte path does not take (see ../fast/fast-engine.ts), so a row gets the same
  * lines or the same reject whichever engine reads it.
  */
 export class RefundRun {
@@ -195,9 +160,10 @@ export class RefundRun {
  * Computes an incident's refund lines over a subscriptions snapshot, streaming: two passes over the source (the
  * first finds duplicate ids), constant memory but for the compact sets of ids. Every bad row goes to
  * `sink.reject` once and never stops the others; throws UnusableSnapshotError before writing anything when the
- * header is unusable. The plain engine, record by record: `computeRefundLines` is the fast one over bytes.
+ * header is unusable. The reference engine, record by record: `computeRefundsFast` (../fast/fast-engine.ts) is the
+ * fast one over bytes, with the same output.
  */
-export async function computeRefunds(
+export async function computeRefundsReference(
   incident: Incident,
   source: RecordSource,
   sink: RefundSink,

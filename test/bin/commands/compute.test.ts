@@ -139,7 +139,7 @@ describe("hiwari compute", () => {
       ],
     ]) {
       writeFileSync(subs, csv as string);
-      for (const engine of ["fast", "plain"]) {
+      for (const engine of ["fast", "reference", "plain"]) {
         // Act
         const r = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--out", out, "--engine", engine);
         // Assess
@@ -264,7 +264,7 @@ describe("hiwari compute at its size limits", () => {
   it("exits 3 for a row over the limit, rejected at its line, and computes the rows after it, in either engine", () => {
     const long = row({ subscriber_id: "S".repeat(MAX_RECORD_BYTES) }, 2);
     writeFileSync(subs, csvOf([row({}, 1), long, row({}, 3)]));
-    for (const engine of ["fast", "plain"]) {
+    for (const engine of ["fast", "reference"]) {
       const rejects = join(dir, `rejects-${engine}.jsonl`);
       const r = hiwari(
         "compute",
@@ -295,10 +295,10 @@ describe("hiwari compute past the ids one run can remember", () => {
     vi.restoreAllMocks();
   });
 
-  it.each(["fast", "plain"] as const)(
+  it.each(["fast", "reference"] as const)(
     "refuses with a UsageError naming the file (exit 2, no stack trace) when a set of ids is full, writing nothing (%s engine)",
     async (engine) => {
-      // Prepare: every compact set full from the start (a real one is full at 4 GiB of ids): the plain engine
+      // Prepare: every compact set full from the start (a real one is full at 4 GiB of ids): the reference engine
       // meets it with the first id it remembers, the fast one with the first subscriber credited with goodwill.
       vi.spyOn(CompactStringSet.prototype, "addBytes").mockImplementation(() => {
         throw new CompactStringSetFullError(107_372_544, 4_294_901_760, 4_294_901_760, 40);

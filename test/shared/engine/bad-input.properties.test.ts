@@ -5,7 +5,7 @@ import type { RefundLine } from "../../../shared/engine/refund-line";
 import { parseIncident } from "../../../shared/input/incident";
 import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
 import { toJsonLine } from "../../../shared/output/line-format";
-import { type Computed, incidentDoc, runFast, runPlain } from "../../helpers/factories";
+import { type Computed, incidentDoc, runFast, runReference } from "../../helpers/factories";
 
 // Bad input, fuzzed: a valid snapshot, some of its rows corrupted in the ways real files break (quotes, byte-order
 // marks, CRs, missing and extra columns, huge fields, bytes that are not UTF-8, a truncated last line, blank
@@ -26,14 +26,14 @@ const INCIDENT = parseIncident(
   }),
 );
 
-/** Both engines over the same bytes: they must agree byte for byte; returns what the plain one emitted. */
+/** Both engines over the same bytes: they must agree byte for byte; returns what the reference one emitted. */
 async function both(bytes: Uint8Array, chunkBytes: number): Promise<Computed> {
-  const plain = await runPlain(INCIDENT, bytes);
+  const reference = await runReference(INCIDENT, bytes);
   const fast = await runFast(INCIDENT, bytes, { chunkBytes });
-  expect(fast.text).toBe(plain.lines.map(toJsonLine).join(""));
-  expect(fast.rejects).toEqual(plain.rejects);
-  expect(fast.counts).toEqual(plain.counts);
-  return plain;
+  expect(fast.text).toBe(reference.lines.map(toJsonLine).join(""));
+  expect(fast.rejects).toEqual(reference.rejects);
+  expect(fast.counts).toEqual(reference.counts);
+  return reference;
 }
 
 /** Every value valid, and every active_to later than every active_from, whatever the zone. */
@@ -342,7 +342,7 @@ describe("both engines on bad input (property-based)", () => {
       `${COLUMNS.join(",")},${"n".repeat(MAX_RECORD_BYTES)}\nC-1,S-1,IMADOKO,210,JPY,2010-04-01,,,,\n`,
     );
     const message = `subscriptions: line 1: header: ${RECORD_TOO_LONG}`;
-    await expect(runPlain(INCIDENT, bytes)).rejects.toThrow(message);
+    await expect(runReference(INCIDENT, bytes)).rejects.toThrow(message);
     await expect(runFast(INCIDENT, bytes, { chunkBytes: 65_536 })).rejects.toThrow(message);
   });
 });

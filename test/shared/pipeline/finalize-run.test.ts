@@ -6,7 +6,7 @@ import { ServiceTotals } from "../../../shared/money/service-totals";
 import { finalizeShard, type ShardTally } from "../../../shared/pipeline/finalize-run";
 import { loadPlan } from "../../../shared/pipeline/run-steps";
 import { SHARDS, ZERO_COUNTS } from "../../../shared/store/refund-store";
-import { csvWithColumns, incidentDoc, runPlain } from "../../helpers/factories";
+import { csvWithColumns, incidentDoc, runReference } from "../../helpers/factories";
 import {
   BUCKET,
   executionInput,
@@ -77,9 +77,9 @@ const keyOf = (l: RefundLine) =>
     "|",
   );
 
-/** What the incident's standing lines must be: `hiwari compute`'s lines (the plain engine) on the same snapshot. */
+/** What the incident's standing lines must be: `hiwari compute`'s lines (the reference engine) on the same snapshot. */
 async function computed(incident: IncidentInput, csv: string) {
-  return (await runPlain(parseIncident(incident), csv)).lines.map(keyOf).sort();
+  return (await runReference(parseIncident(incident), csv)).lines.map(keyOf).sort();
 }
 async function standing(incidentId: string) {
   return (await storedLinesOf(h.store, incidentId))

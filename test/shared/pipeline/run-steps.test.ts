@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
+import { UnusableSnapshotError } from "../../../shared/engine/snapshot-header";
 import { prepareStep, type StepDeps, unaccountedRows } from "../../../shared/pipeline/run-steps";
 import { ZERO_COUNTS } from "../../../shared/store/refund-store";
 import { incidentDoc } from "../../helpers/factories";

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { Fingerprint } from "../../../shared/collections/fingerprint-table";
 import { CsvRecordReader, MAX_RECORD_BYTES, RECORD_TOO_LONG } from "../../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
-import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
+import { UnusableSnapshotError } from "../../../shared/engine/snapshot-header";
 import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
 import { csvCell } from "../../../shared/output/line-format";
 import {

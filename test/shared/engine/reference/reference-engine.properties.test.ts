@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { RefundLine } from "../../../shared/engine/refund-line";
-import { csvOf, incidentDoc, type Row, row, run } from "../../helpers/factories";
+import type { RefundLine } from "../../../../shared/engine/refund-line";
+import { csvOf, incidentDoc, type Row, row, run } from "../../../helpers/factories";
 
 // Random incidents around a few months of 2021–2022 (a DST change in New York and Sydney included).
 const BASE = Date.UTC(2021, 9, 1) / 1000; // 2021-10-01

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { RefundLine } from "../../../shared/engine/refund-line";
-import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
-import { csvCell, toJsonLine } from "../../../shared/output/line-format";
-import { csvWithColumns, incidentDoc, run } from "../../helpers/factories";
+import type { RefundLine } from "../../../../shared/engine/refund-line";
+import { SUBSCRIPTION_COLUMNS } from "../../../../shared/input/subscription-row";
+import { csvCell, toJsonLine } from "../../../../shared/output/line-format";
+import { csvWithColumns, incidentDoc, run } from "../../../helpers/factories";
 
 // Random contract v2 incidents (a where on some windows and on goodwill, either scope) over snapshots with extra
-// columns in a shuffled header. `run` checks that the fast engine writes the plain one's bytes, rejects and counts.
+// columns in a shuffled header. `run` checks that the fast engine writes the reference one's bytes, rejects and counts.
 const BASE = Date.UTC(2021, 9, 1) / 1000; // 2021-10-01
 const SPAN = 120 * 86_400;
 const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString().replace(".000Z", "Z");

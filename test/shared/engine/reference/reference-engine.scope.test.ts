@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { UnusableSnapshotError } from "../../../shared/engine/compute-refunds";
-import { parseIncident } from "../../../shared/input/incident";
-import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
-import { csvWithColumns, incidentDoc, row, run, runFast, runPlain, summary } from "../../helpers/factories";
+import { UnusableSnapshotError } from "../../../../shared/engine/snapshot-header";
+import { parseIncident } from "../../../../shared/input/incident";
+import { SUBSCRIPTION_COLUMNS } from "../../../../shared/input/subscription-row";
+import { csvWithColumns, incidentDoc, row, run, runFast, runReference, summary } from "../../../helpers/factories";
 
 // Contract v2: "Scope: who is refunded, who is credited". Every amount here is worked by hand in the comments.
 const goodwill = { amount: 200, currency: "JPY" };
@@ -166,7 +166,7 @@ describe("where columns checked against the header", () => {
   async function refusal(incidentDocument: unknown, csv: string): Promise<string[]> {
     const incident = parseIncident(incidentDocument);
     const messages: string[] = [];
-    for (const engine of [() => runPlain(incident, csv), () => runFast(incident, csv)]) {
+    for (const engine of [() => runReference(incident, csv), () => runFast(incident, csv)]) {
       const error = await engine().then(
         () => undefined,
         (e: unknown) => e,
@@ -198,7 +198,7 @@ describe("where columns checked against the header", () => {
   });
 });
 
-describe("the plain engine's memo of matched windows", () => {
+describe("the reference engine's memo of matched windows", () => {
   it('keeps services apart whose codes run into each other: "V|0" matching nothing is not "V" matching window 0', async () => {
     // Prepare: V (plan a) Jul 2 → Jul 5 JST, "V|0" (plan a) Jul 2 → Jul 3; C-1 is V on plan a, C-2 "V|0" on plan b.
     const window = (serviceCode: string, end: string) => ({
@@ -245,7 +245,7 @@ describe("the fast engine's memo of where cells", () => {
       plan: `p-${i}`,
     }));
 
-    // Act: `run` holds the fast engine's bytes, rejects and counts to the plain engine's.
+    // Act: `run` holds the fast engine's bytes, rejects and counts to the reference engine's.
     const { lines } = await run(incident, csvWithColumns(COLUMNS, rows));
 
     // Assess: the two matched rows get 3 days (floor(3100 × 3 / 31) = 300), every other row 1 day (100).

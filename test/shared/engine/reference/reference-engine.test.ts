@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { csvOf, incidentDoc, row, run, summary } from "../../helpers/factories";
+import { csvOf, incidentDoc, row, run, summary } from "../../../helpers/factories";
 
 describe("calendar-day", () => {
   it("refunds the sp-mode window as 3 local days of December (20th 23:30 to 22nd 14:00 JST)", async () => {
