@@ -15,8 +15,9 @@ const SOURCE_FOLDERS = ["shared", "functions", "bin"];
  * a file that has one, or for a file that no longer exists, fails this guard too.
  */
 const EXEMPT: Record<string, string> = {
-  "bin/commands/compute-threads.ts": "hiwari compute's worker pool: run by test/bin/commands/compute.test.ts",
-  "bin/commands/compute-worker.ts": "a worker thread of hiwari compute: run by test/bin/commands/compute.test.ts",
+  "bin/commands/compute-threads.ts": "hiwari compute's worker pool: test/bin/commands/compute.threads.test.ts",
+  "bin/commands/compute-worker.ts":
+    "a worker thread of hiwari compute: run by test/bin/commands/compute.threads.test.ts",
   "bin/console/pages.ts": "the console's HTML pages: rendered and checked through test/bin/console/server.test.ts",
   "bin/console/run-files.ts": "the console's reading of a run's files: through test/bin/console/server.test.ts",
   "bin/console/web/charts.ts":

@@ -10,6 +10,7 @@ import type {
   RangeSetup,
 } from "../../shared/engine/fast/fast-engine";
 import type { Incident } from "../../shared/input/incident";
+import { type PostedError, rebuiltError } from "./posted-error";
 
 /** What the main thread asks a worker: a part of the first pass, or one range (the setup with the first only). */
 export type WorkerTask =
@@ -18,7 +19,11 @@ export type WorkerTask =
   | { recycle: ArrayBuffer };
 
 /** What a worker answers: a first pass's part; buffers of lines as it goes, then the range's result; or an error. */
-export type WorkerReply = { ids: IdsFound } | { output: RangeOutput } | { result: RangeResult } | { error: string };
+export type WorkerReply =
+  | { ids: IdsFound }
+  | { output: RangeOutput }
+  | { result: RangeResult }
+  | { error: PostedError };
 
 /**
  * Snapshots smaller than this are computed on one thread: the workers' start and warm-up (about 0.7 s of CPU for two)
@@ -32,12 +37,18 @@ export const RANGE_BYTES = 4 << 20;
 
 /**
  * How many worker threads `hiwari compute` uses for a snapshot of `size` bytes: none below MIN_THREADED_BYTES,
- * else one per core (HIWARI_THREADS overrides: 0 or 1 is one thread, the engine alone).
+ * else one per core, up to 8 (HIWARI_THREADS overrides). A count of 0 or 1 is one thread, the engine alone: no
+ * worker (one worker would only add its start to the same work).
  */
-export function workerCount(size: number, env = process.env): number {
+export function workerCount(size: number, env = process.env, cores = availableParallelism()): number {
   const asked = env.HIWARI_THREADS === undefined ? undefined : Number(env.HIWARI_THREADS);
-  if (asked !== undefined && Number.isSafeInteger(asked) && asked >= 0) return asked <= 1 ? 0 : asked;
-  return size < MIN_THREADED_BYTES ? 0 : Math.min(availableParallelism(), 8);
+  const count =
+    asked !== undefined && Number.isSafeInteger(asked) && asked >= 0
+      ? asked
+      : size < MIN_THREADED_BYTES
+        ? 0
+        : Math.min(cores, 8);
+  return count <= 1 ? 0 : count;
 }
 
 /**
@@ -57,14 +68,16 @@ export function rangeBytes(env = process.env): number {
 /**
  * `count` worker threads for the file at `path`, started now, before the incident is read (they load their modules
  * meanwhile); `runners(incident)` hands them work, the incident going with each worker's first range; `close` ends
- * them. A worker that fails or exits fails the task it had.
+ * them; `ranges` counts the ranges handed to them (HIWARI_DEBUG_THREADS shows it: the tests check that the
+ * threaded path ran). A worker that fails or exits fails the task it had; so does an `output` callback that throws
+ * (the worker is then not asked again: the rest of that task's messages go nowhere).
  */
 export function startWorkers(
   count: number,
   path: string,
   format: "jsonl" | "csv",
   url: URL = WORKER_URL,
-): { runners(incident: Incident): RangeRunner[]; close(): Promise<void> } {
+): { count: number; runners(incident: Incident): RangeRunner[]; ranges(): number; close(): Promise<void> } {
   const workerData = { path, format };
   const workers = Array.from({ length: count }, () =>
     url.pathname.endsWith(".ts")
@@ -86,6 +99,7 @@ export function startWorkers(
     });
     return failure;
   });
+  let ranges = 0;
   const runners = (incident: Incident) =>
     workers.map((worker, k): RangeRunner => {
       let setupSent = false;
@@ -102,17 +116,25 @@ export function startWorkers(
             if ("output" in reply) {
               // Once written, the buffer goes back to the worker to be filled again.
               const { buffer } = reply.output.bytes;
-              output?.({
-                ...reply.output,
-                done: () => worker.postMessage({ recycle: buffer }, [buffer as ArrayBuffer]),
-              });
+              try {
+                output?.({
+                  ...reply.output,
+                  done: () => worker.postMessage({ recycle: buffer }, [buffer as ArrayBuffer]),
+                });
+              } catch (e) {
+                // A write that failed (a full disk): this task fails with it. Thrown here, in a listener, it would
+                // end the process with a stack trace, past the command's clean-up.
+                done();
+                (failures[k] as { error?: Error }).error ??= e as Error;
+                reject(e);
+              }
               return;
             }
             done();
             const value = answer(reply);
             if (value !== undefined) resolve(value);
-            else
-              reject(new Error(`a worker of hiwari compute failed: ${"error" in reply ? reply.error : "no answer"}`));
+            else if ("error" in reply) reject(rebuiltError(reply.error));
+            else reject(new Error("a worker of hiwari compute failed: no answer"));
           };
           const onError = (e: Error) => {
             done();
@@ -137,12 +159,15 @@ export function startWorkers(
         run: (setup, range, output) => {
           const task = setupSent ? { range } : { range, setup, incident };
           setupSent = true;
+          ranges++;
           return ask(task, (reply) => ("result" in reply ? reply.result : undefined), output);
         },
       };
     });
   return {
+    count,
     runners,
+    ranges: () => ranges,
     close: async () => {
       await Promise.all(workers.map((w) => w.terminate()));
     },

@@ -7,6 +7,7 @@ import { idsOfPart, RangeEngine, type RangeOutput, type RangeSetup } from "../..
 import type { Incident } from "../../shared/input/incident";
 import { toCsvRow, toJsonLine } from "../../shared/output/line-format";
 import type { WorkerReply, WorkerTask } from "./compute-threads";
+import { postedError } from "./posted-error";
 
 const CHUNK = 1 << 22;
 const { path, format } = workerData as { path: string; format: "jsonl" | "csv" };
@@ -51,7 +52,8 @@ port.on("message", async (task: WorkerTask) => {
     });
     reply = { result };
   } catch (e) {
-    reply = { error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    // Its class's name and fields too: the main thread rebuilds the errors the command names (posted-error.ts).
+    reply = { error: postedError(e) };
   } finally {
     closeSync(fd);
   }

@@ -198,6 +198,10 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
             parallel: threads && { runners: threads.runners(incident), rangeBytes: rangeBytes() },
           },
         );
+    // What shows that the worker threads did the work (the tests ask for it): how many ranges they computed.
+    if (threads && process.env.HIWARI_DEBUG_THREADS) {
+      process.stderr.write(`hiwari compute: ${threads.ranges()} ranges on ${threads.count} worker threads\n`);
+    }
     // Both files are finished (the step that can fail) before either is moved into place.
     await out.finish();
     await rejects.finish();

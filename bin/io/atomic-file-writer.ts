@@ -10,6 +10,8 @@ import { Utf8Batcher } from "./utf8-batcher";
 export class AtomicFileWriter {
   private readonly temp: string;
   private fd: number | undefined;
+  /** Set by abort: the temporary file is gone and must not come back (a late write would leave it behind). */
+  private aborted = false;
   private readonly pending = new Utf8Batcher((bytes) => this.put(bytes));
 
   constructor(readonly path: string) {
@@ -62,8 +64,12 @@ export class AtomicFileWriter {
     this.publish();
   }
 
-  /** Drops what was written: the target stays as it was. Never throws (it runs while another error is handled). */
+  /**
+   * Drops what was written: the target stays as it was. Never throws (it runs while another error is handled). Any
+   * write after it throws, and never creates the temporary file again.
+   */
   abort(): void {
+    this.aborted = true;
     this.pending.clear();
     try {
       if (this.fd !== undefined) closeSync(this.fd);
@@ -75,6 +81,7 @@ export class AtomicFileWriter {
   }
 
   private open(): number {
+    if (this.aborted) throw new Error(`${this.path}: written after its writing was given up (aborted)`);
     if (this.fd === undefined) {
       mkdirSync(dirname(this.temp), { recursive: true });
       this.fd = openSync(this.temp, "w");

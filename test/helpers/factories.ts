@@ -6,6 +6,7 @@ import {
   computeRefundsFast,
   inThisThread,
   type LineFormat,
+  type RangeRunner,
 } from "../../shared/engine/fast/fast-engine";
 import {
   computeRefundsReference,
@@ -100,13 +101,13 @@ export async function runReference(incident: Incident, csv: string | Uint8Array)
 /**
  * The fast engine's output over the same text as bytes, cut into chunks of `chunkBytes`; with `rangeBytes`, its
  * threaded path (the second pass in ranges of about that many bytes, joined in order), its two runners in this
- * thread.
+ * thread; `ranges` counts the ranges they computed (0: the run fell back to one thread).
  */
 export async function runFast(
   incident: Incident,
   csv: string | Uint8Array,
   options: { chunkBytes?: number; format?: LineFormat; rangeBytes?: number } = {},
-): Promise<{ text: string; rejects: RejectedRow[]; counts: RunCounts }> {
+): Promise<{ text: string; rejects: RejectedRow[]; counts: RunCounts; ranges: number }> {
   const bytes = typeof csv === "string" ? new TextEncoder().encode(csv) : csv;
   const chunkBytes = options.chunkBytes ?? 1 << 16;
   const out: Uint8Array[] = [];
@@ -119,6 +120,7 @@ export async function runFast(
     },
   };
   const format = options.format ?? toJsonLine;
+  let ranges = 0;
   const chunksOf = function* (range: ByteRange) {
     const end = Math.min(range.end, bytes.length);
     for (let at = range.start; at < end; at += chunkBytes) yield bytes.slice(at, Math.min(at + chunkBytes, end));
@@ -127,7 +129,16 @@ export async function runFast(
     options.rangeBytes === undefined
       ? undefined
       : {
-          runners: [1, 2].map(() => inThisThread(incident, format, source.name, chunksOf)),
+          runners: [1, 2].map((): RangeRunner => {
+            const runner = inThisThread(incident, format, source.name, chunksOf);
+            return {
+              ids: (job) => runner.ids(job),
+              run: (...args) => {
+                ranges++;
+                return runner.run(...args);
+              },
+            };
+          }),
           rangeBytes: options.rangeBytes,
         };
   const counts = await computeRefundsFast(
@@ -136,7 +147,7 @@ export async function runFast(
     { write: (b) => out.push(b.slice()), reject: (r) => rejects.push(r) },
     { format, parallel },
   );
-  return { text: Buffer.concat(out).toString("utf8"), rejects, counts };
+  return { text: Buffer.concat(out).toString("utf8"), rejects, counts, ranges };
 }
 
 /**
@@ -154,8 +165,19 @@ export async function run(incident: unknown, csv: string): Promise<Computed> {
     expect(fast.text).toBe(reference.lines.map(toJsonLine).join(""));
     expect(fast.rejects).toEqual(reference.rejects);
     expect(fast.counts).toEqual(reference.counts);
+    // The threaded path ran, in several ranges, wherever it can cut the snapshot: past its header, before any quote.
+    if (rangeBytes !== undefined && severalRanges(csv)) expect(fast.ranges).toBeGreaterThan(1);
   }
   return reference;
+}
+
+/**
+ * Whether the threaded path cuts `csv` into several ranges of a sixth of its size: a one-line header, then at least
+ * three rows (the header may be longer than a range), all of printable ASCII but the quote (else the first pass may
+ * read the file exactly, on one thread, and past a quote the rest is one range).
+ */
+function severalRanges(csv: string): boolean {
+  return /^[\x20\x21\x23-\x7e\n]*$/.test(csv) && csv.split("\n").filter((l) => l !== "").length >= 4;
 }
 
 /** The lines of one subscription, without the goodwill ones, as compact tuples for exact assertions. */

@@ -68,7 +68,7 @@ const PARTIAL_CLASSES_LIMIT = 20_000;
 const FEE_ENTRIES_LIMIT = 10_000;
 
 /**
- * Where a range's goodwill lines would go (see `computeRange`): the subscribers a range would credit, each at the
+ * Where a range's goodwill lines would go (see `computeInRanges`): the subscribers a range would credit, each at the
  * offset in its buffer where its line belongs; the thread that joins the ranges decides, in order, which are owed.
  */
 export interface GoodwillMarks {
@@ -145,7 +145,7 @@ class LineBuffer {
   private buffer: Uint8Array = new Uint8Array(BUFFER_BYTES);
   private used = 0;
   private readonly encoder = new TextEncoder();
-  /** Goodwill candidates, when another thread decides goodwill (see `computeRange`). */
+  /** Goodwill candidates, when another thread decides goodwill (see `computeInRanges`). */
   readonly marks: MarkList | undefined;
 
   /**
@@ -737,7 +737,8 @@ export function inThisThread(
  * else held (at most a few ranges ahead are handed out, so little is held). Goodwill alone depends on the ranges
  * before: a range marks where a subscriber it credits would get its line, and this thread, in file order, keeps
  * the set of subscribers credited and writes the line only for one not credited before. Rejects and counts are
- * joined in order, rejects' line numbers moved by the lines before their range.
+ * joined in order, rejects' line numbers moved by the lines before their range. A runner's error, or the sink's
+ * (a full disk), fails the run with that error once every runner has ended the range it had, nothing written after.
  */
 async function computeInRanges(
   incident: Incident,
@@ -758,42 +759,62 @@ async function computeInRanges(
   const ahead = parallel.runners.length + 1;
   let next = 0;
   let joined = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   let waiting: (() => void)[] = [];
-  const slot = async (runner: RangeRunner) => {
-    while (!failed) {
-      while (next < ranges.length && next >= joined + ahead) await new Promise<void>((r) => waiting.push(r));
-      if (next >= ranges.length || failed) return;
-      const i = next++;
-      held[i] = [];
-      let result: RangeResult;
+  const wakeAll = () => {
+    const wake = waiting;
+    waiting = [];
+    for (const w of wake) w();
+  };
+  // The first error ends the run: the slots stop taking ranges, and what the runners still hand over is only given
+  // back (a worker's late buffers would otherwise be written to outputs the command has already dropped).
+  const fail = (e: unknown) => {
+    failure ??= { error: e };
+    wakeAll();
+  };
+  const step = async (runner: RangeRunner) => {
+    const i = next++;
+    held[i] = [];
+    const result = await runner.run(setup, ranges[i] as ByteRange, (o) => {
+      if (failure) return o.done?.();
+      // Not thrown: a worker's output comes in a message listener, where a throw would escape the run (fail ends it).
       try {
-        result = await runner.run(setup, ranges[i] as ByteRange, (o) => {
-          if (i === joined) joiner.write(o);
-          else (held[i] as RangeOutput[]).push(o);
-        });
+        if (i === joined) joiner.write(o);
+        else (held[i] as RangeOutput[]).push(o);
       } catch (e) {
-        failed = true;
-        for (const wake of waiting) wake();
-        throw e;
+        fail(e);
       }
-      results[i] = result;
-      while (joined < ranges.length && results[joined] !== undefined) {
-        joiner.join(results[joined] as RangeResult);
-        results[joined] = undefined;
-        joined++;
-        for (const o of held[joined] ?? []) joiner.write(o);
-        held[joined] = [];
+    });
+    if (failure) return;
+    results[i] = result;
+    while (joined < ranges.length && results[joined] !== undefined) {
+      joiner.join(results[joined] as RangeResult);
+      results[joined] = undefined;
+      joined++;
+      for (const o of held[joined] ?? []) joiner.write(o);
+      held[joined] = [];
+    }
+    joiner.flush();
+    options.onProgress?.(joiner.counts.rows);
+    await sink.drain?.();
+    wakeAll();
+  };
+  const slot = async (runner: RangeRunner) => {
+    try {
+      while (!failure) {
+        while (next < ranges.length && next >= joined + ahead && !failure) {
+          await new Promise<void>((r) => waiting.push(r));
+        }
+        if (next >= ranges.length || failure) return;
+        await step(runner);
       }
-      joiner.flush();
-      options.onProgress?.(joiner.counts.rows);
-      await sink.drain?.();
-      const wake = waiting;
-      waiting = [];
-      for (const w of wake) w();
+    } catch (e) {
+      fail(e);
     }
   };
+  // Every slot ends (its range in hand computed, or failed) before the run does: nothing is written after it ends.
   await Promise.all(parallel.runners.map(slot));
+  if (failure) throw failure.error;
   return joiner.finish();
 }
 
@@ -940,7 +961,7 @@ class FastEngine {
   private readonly marks: { id: string; subscriber: string };
 
   /**
-   * `out`'s marks, when given, take the goodwill lines' places: another thread decides them (see `computeRange`).
+   * `out`'s marks, when given, take the goodwill lines' places: another thread decides them (see `computeInRanges`).
    */
   constructor(
     readonly incident: Incident,

@@ -41,6 +41,33 @@ describe("AtomicFileWriter", () => {
     expect(readdirSync(join(dir, "out"))).toEqual([]);
   });
 
+  it("refuses every write after abort, never creating its temporary file again (a late write of a failed run)", async () => {
+    // Prepare
+    const dir = folder();
+    const target = join(dir, "refunds.jsonl");
+    const writer = new AtomicFileWriter(target);
+    writer.begin();
+    writer.abort();
+
+    // Act
+    const refused = [() => writer.writeBytes(new TextEncoder().encode("late\n")), () => writer.begin()].map((write) => {
+      try {
+        write();
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    writer.write("late text\n");
+    const finished = await writer.finish().catch((e) => (e as Error).message);
+
+    // Assess
+    const message = `${target}: written after its writing was given up (aborted)`;
+    expect(refused).toEqual([message, message]);
+    expect(finished).toBe(message);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("finds a path that cannot be written at begin, before any work: the file system's error", () => {
     const dir = folder();
     writeFileSync(join(dir, "a-file"), "");

@@ -1,7 +1,15 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CsvRecordReader } from "../../../../shared/csv/csv-record-reader";
 import { Utf8ChunkDecoder } from "../../../../shared/csv/utf8-decoder";
+import {
+  type ByteRange,
+  computeRefundsFast,
+  inThisThread,
+  type RangeOutput,
+  type RangeRunner,
+} from "../../../../shared/engine/fast/fast-engine";
 import { parseIncident } from "../../../../shared/input/incident";
 import { SUBSCRIPTION_COLUMNS } from "../../../../shared/input/subscription-row";
 import { csvCell, toCsvRow, toJsonLine } from "../../../../shared/output/line-format";
@@ -280,5 +288,116 @@ describe("computeRefundsFast (the fast engine)", () => {
     const incident = parseIncident(incidentDoc());
     await expect(runFast(incident, "")).rejects.toThrow("subscriptions: the file is empty: it needs a header row");
     await expect(runFast(incident, "a,b\n1,2\n")).rejects.toThrow(/subscriptions: line 1: the header lacks/);
+  });
+});
+
+/**
+ * A runner in this thread that hands its buffers over as a worker thread does: each in a task of its own (a message),
+ * outside the range's promise, after `delay(call)` ms; `fails(call)` makes its `call`th range (counted over all the
+ * runners of `calls`, from 1) fail instead.
+ */
+function likeAWorker(
+  runner: RangeRunner,
+  calls: { runs: number },
+  behaviour: { delay?: (call: number) => number; fails?: (call: number) => boolean },
+): RangeRunner {
+  return {
+    ids: (job) => runner.ids(job),
+    run: async (setup, range, output) => {
+      const call = ++calls.runs;
+      if (behaviour.fails?.(call)) throw new Error(`range ${call} failed`);
+      const outputs: RangeOutput[] = [];
+      const result = await runner.run(setup, range, (o) => outputs.push({ bytes: o.bytes.slice(), marks: o.marks }));
+      await sleep(behaviour.delay?.(call) ?? 0);
+      return new Promise((resolve) => {
+        setImmediate(() => {
+          for (const o of outputs) output(o);
+          setImmediate(() => resolve(result));
+        });
+      });
+    },
+  };
+}
+
+/**
+ * The threaded path on 300 rows in ranges of 1 KB, two runners `likeAWorker`, the sink's `write` given: the run's
+ * error, and what was done after the run ended (writes to the sink, ranges started).
+ */
+async function failingRun(
+  behaviour: Parameters<typeof likeAWorker>[2],
+  write: (bytes: Uint8Array) => void = () => {},
+): Promise<{ error: unknown; writesAfter: number; runsAfter: number }> {
+  const incident = parseIncident(incidentDoc());
+  const bytes = new TextEncoder().encode(csvOf(Array.from({ length: 300 }, (_, i) => row({}, i))));
+  const chunksOf = function* (range: ByteRange) {
+    yield bytes.slice(range.start, Math.min(range.end, bytes.length));
+  };
+  const source = {
+    name: "subscriptions",
+    size: bytes.length,
+    async *chunks() {
+      yield bytes.slice();
+    },
+  };
+  const calls = { runs: 0 };
+  const runners = [1, 2].map(() =>
+    likeAWorker(inThisThread(incident, toJsonLine, source.name, chunksOf), calls, behaviour),
+  );
+  let ended = false;
+  let writesAfter = 0;
+  const sink = {
+    write: (b: Uint8Array) => {
+      if (ended) writesAfter++;
+      write(b);
+    },
+    reject: () => {},
+  };
+  const error = await computeRefundsFast(incident, source, sink, { parallel: { runners, rangeBytes: 1024 } }).then(
+    () => undefined,
+    (e) => e,
+  );
+  ended = true;
+  const runsAtEnd = calls.runs;
+  await sleep(100); // what a runner still had in hand comes by then
+  return { error, writesAfter, runsAfter: calls.runs - runsAtEnd };
+}
+
+describe("computeRefundsFast on ranges, when something fails", () => {
+  it("fails with the error of a runner that fails on its second range, once the other's range is in: nothing written after", async () => {
+    // Act: the first range takes 30 ms; the second fails at once
+    const run = await failingRun({ delay: (call) => (call === 1 ? 30 : 0), fails: (call) => call === 2 });
+
+    // Assess
+    expect(run.error).toEqual(new Error("range 2 failed"));
+    expect(run.writesAfter).toBe(0);
+    expect(run.runsAfter).toBe(0);
+  });
+
+  it.each([1, 3])(
+    "fails with the sink's error when its write %i throws (a full disk), in a worker's message or in the join: nothing more written, no range started",
+    async (failing) => {
+      // Prepare: writes from a worker's message (the range being joined) and from the join (held buffers)
+      let writes = 0;
+      const write = () => {
+        if (++writes === failing)
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      };
+
+      // Act
+      const run = await failingRun({ delay: (call) => (call % 2 === 1 ? 10 : 0) }, write);
+
+      // Assess
+      expect(run.error).toEqual(expect.objectContaining({ code: "ENOSPC" }));
+      expect(writes).toBe(failing);
+      expect(run.writesAfter).toBe(0);
+      expect(run.runsAfter).toBe(0);
+    },
+  );
+
+  it("computes the ranges on its runners (the threaded path ran, in several ranges)", async () => {
+    const run = await runFast(parseIncident(incidentDoc()), csvOf(Array.from({ length: 300 }, (_, i) => row({}, i))), {
+      rangeBytes: 1024,
+    });
+    expect(run.ranges).toBeGreaterThan(10);
   });
 });
