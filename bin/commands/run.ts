@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { ExecutionInput } from "../../shared/api/run-request";
+import { inPool } from "../../shared/async/in-pool";
 import { emptySnapshot, snapshotHeader, UnusableSnapshotError } from "../../shared/engine/snapshot-header";
 import type { Incident } from "../../shared/input/incident";
 import { runIdOf, sha256 } from "../../shared/pipeline/run-context";
@@ -65,25 +66,8 @@ export function userName(): string {
 const CHILD_CONCURRENCY = 4;
 const FINALIZE_CONCURRENCY = 8;
 
-/**
- * `task` over `items`, `limit` at a time; returns, or throws the first error, once every task started has ended
- * (none is left writing behind the run's back). After a failure no new task starts.
- */
-async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      try {
-        await task(items[next++] as T);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-}
+/** A task stopped by the signal: reported by the pool only when no other task failed otherwise. */
+const stoppedBySignal = (e: unknown) => e instanceof InterruptedError;
 
 /**
  * `hiwari run`: the whole pipeline on one machine. DynamoDB Local holds the tables under the state folder; the
@@ -227,21 +211,31 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       phase = batching;
       const children: (typeof items)[] = [];
       for (let i = 0; i < items.length; i += SLICES_PER_CHILD) children.push(items.slice(i, i + SLICES_PER_CHILD));
-      await inPool(children, CHILD_CONCURRENCY, async (slices) => {
-        checkSignal();
-        await compute({ BatchInput: { ...ref, snapshot: input.snapshot }, Items: slices }, context);
-        batching.step(slices.length);
-      });
+      await inPool(
+        children,
+        CHILD_CONCURRENCY,
+        async (slices) => {
+          checkSignal();
+          await compute({ BatchInput: { ...ref, snapshot: input.snapshot }, Items: slices }, context);
+          batching.step(slices.length);
+        },
+        stoppedBySignal,
+      );
       batching.end();
       // The shards, a few at a time, then complete.
       const shard = finalize.makeShardHandler(depsOf);
       const finalizing = startPhase("finalize", prepared.shards.length, "shards");
       phase = finalizing;
-      await inPool(prepared.shards, FINALIZE_CONCURRENCY, async (next) => {
-        checkSignal();
-        await shard({ ...ref, shard: next }, context);
-        finalizing.step();
-      });
+      await inPool(
+        prepared.shards,
+        FINALIZE_CONCURRENCY,
+        async (next) => {
+          checkSignal();
+          await shard({ ...ref, shard: next }, context);
+          finalizing.step();
+        },
+        stoppedBySignal,
+      );
       checkSignal();
       await finalize.makeCompleteHandler(depsOf)(ref, context);
       finalizing.end();
@@ -263,7 +257,9 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
           const why = (diskFullError(p, options.state, "run again") ?? (p as Error)).message;
           process.stderr.write(`hiwari: the events of what the run stored wait in the stream (${why})\n`);
         });
-      const stopped = interrupted();
+      // Interrupted only when the signal is what stopped it: a failure (met before, or while the tasks in flight
+      // finished after a signal) is recorded as the failure it is, and said.
+      const stopped = e instanceof InterruptedError ? e : undefined;
       if (stopped) {
         await interruptStep(ref, stopped.message, { store: env.store });
         await publishWhatWasStored();
