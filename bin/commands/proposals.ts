@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  appliedReason,
   approveProposal,
   PREVIEW_AGAIN,
   type Proposal,
@@ -132,7 +133,7 @@ export async function approveIn(env: LocalEnvironment, options: ApproveOptions):
         incident: incidentFile,
         subscriptions: p.snapshotName,
         state: options.state,
-        reason: `${p.reason} (proposal ${p.proposalId} by ${p.proposedBy}, approved by ${p.approvedBy})`,
+        reason: appliedReason(p),
         by: p.approvedBy ?? options.by,
         batchSize: String(preview?.batchSize ?? 1000),
         requestId: p.proposalId,

@@ -43,6 +43,7 @@ import { parseArgs } from "node:util";
 import { DuckDBInstance, version } from "@duckdb/node-api";
 import { LINE_FIELDS } from "../../shared/engine/refund-line";
 import { caseFiles, generateCase, generateMonthEndCase, monthEndFiles } from "./generate-case";
+import { median } from "./stats";
 
 const SQL = "scripts/bench/duckdb-refunds.sql";
 const GNU_TIME = "/usr/bin/time";
@@ -179,12 +180,6 @@ async function compare(hiwariOut: string, duckdbOut: string, dir: string): Promi
   }
   return count;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** `hiwari compute` (fast engine unless `engine`) of an incident and a snapshot, to `outFile`. */
 const computeArgs = (incident: string, input: string, outFile: string, engine?: string) => [

@@ -19,6 +19,7 @@ import type { RunContext } from "../../shared/pipeline/run-context";
 import { recordsOfSlice, surveySnapshot } from "../../shared/pipeline/survey-snapshot";
 import type { RefundStore } from "../../shared/store/refund-store";
 import { caseFiles, generateCase } from "./generate-case";
+import { median, secondsSince } from "./stats";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const { values } = parseArgs({
@@ -51,8 +52,7 @@ const nullStore = {
   putBatch: async () => {},
 } as unknown as RefundStore;
 
-const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const seconds = secondsSince;
 
 async function survey() {
   return surveySnapshot(

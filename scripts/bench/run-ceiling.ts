@@ -27,6 +27,7 @@ import { startDynamoDbLocal } from "../../bin/io/dynamodb-local";
 import { LOCAL_TABLES } from "../../bin/io/local-environment";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
 import { KEYS } from "../../functions/commons/dynamodb/line-item";
+import { eachLimited, median, secondsSince } from "./stats";
 
 type Item = Record<string, never>;
 const CONCURRENCY = 16; // the store's
@@ -39,13 +40,7 @@ const SAMPLE = {
 /** Where the states and copies go (a temporary folder, or `--keep`). */
 let work = "";
 
-const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
+const seconds = secondsSince;
 
 /** `hiwari run` with these arguments: its wall time and its progress lines (stderr). */
 function hiwariRun(state: string, extra: string[]): { seconds: number; phases: string } {
@@ -73,14 +68,6 @@ function hiwariRun(state: string, extra: string[]): { seconds: number; phases: s
     .map((l) => l.replace(/^hiwari run: /, ""))
     .join("; ");
   return { seconds: took, phases };
-}
-
-async function eachLimited<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
 async function scanAll(client: DynamoDBClient, table: string): Promise<Item[]> {
@@ -123,7 +110,7 @@ async function rawWrite(items: Record<string, Item[]>): Promise<number> {
     for (const [table, list] of Object.entries(items))
       for (let i = 0; i < list.length; i += 25)
         chunks.push([table, list.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }))]);
-    await eachLimited(chunks, async ([table, chunk]) => {
+    await eachLimited(chunks, CONCURRENCY, async ([table, chunk]) => {
       for (let pending = chunk; pending.length > 0; ) {
         const answer = await db.client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
         pending = answer.UnprocessedItems?.[table] ?? [];
@@ -147,7 +134,7 @@ async function rawRead(state: string, keys: Item[]): Promise<number> {
     const chunks: Item[][] = [];
     for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
     let read = 0;
-    await eachLimited(chunks, async (chunk) => {
+    await eachLimited(chunks, CONCURRENCY, async (chunk) => {
       for (let pending = chunk; pending.length > 0; ) {
         const answer = await db.client.send(
           new BatchGetItemCommand({

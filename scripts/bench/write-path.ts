@@ -21,6 +21,7 @@ import { DynamoDbRefundStore } from "../../functions/commons/dynamodb/dynamodb-r
 import { toItem } from "../../functions/commons/dynamodb/line-item";
 import { lineIdOf } from "../../shared/reconcile/line-identity";
 import { type KeyedLine, reconcile } from "../../shared/reconcile/reconcile";
+import { eachLimited } from "./stats";
 
 const TABLES = { refunds: "refunds", runs: "runs" };
 const CONCURRENCY = 16; // the store's default
@@ -57,14 +58,6 @@ function lines(n: number, amount: bigint): KeyedLine[] {
   });
 }
 
-async function eachLimited<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await task(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-}
-
 /** Seconds `write` takes on a fresh DynamoDB Local, after `prepare` (not timed) has run there. */
 async function measure(
   prepare: (store: DynamoDbRefundStore) => Promise<void>,
@@ -99,7 +92,7 @@ const rawBatched = await measure(
     const chunks: WriteRequest[][] = [];
     for (let i = 0; i < items.length; i += 25)
       chunks.push(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
-    await eachLimited(chunks, async (chunk) => {
+    await eachLimited(chunks, CONCURRENCY, async (chunk) => {
       let pending = chunk;
       while (pending.length > 0) {
         const answer = (await send(
@@ -120,7 +113,7 @@ const stored = firstChanges.map((c) => ({ ...c.next }));
 const rerunChanges = reconcile(stored, lines(count, 13n), "run-2").changes;
 const storeConditional = await measure(adjust, (store) => store.writeChanges(rerunChanges));
 const rawPut = await measure(adjust, async (_store, send) => {
-  await eachLimited(itemsOf(rerunChanges), async (Item) => {
+  await eachLimited(itemsOf(rerunChanges), CONCURRENCY, async (Item) => {
     await send(new PutItemCommand({ TableName: TABLES.refunds, Item }) as never);
   });
 });

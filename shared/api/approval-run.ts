@@ -1,5 +1,5 @@
 import type { Incident } from "../input/incident";
-import type { Proposal } from "../pipeline/proposal";
+import { appliedReason, type Proposal } from "../pipeline/proposal";
 import type { RunRecord } from "../store/refund-store";
 import type { S3Location } from "./run-request";
 import type { RunToStart } from "./start-run-decision";
@@ -26,7 +26,7 @@ export function approvalRunToStart(approved: Proposal, approver: string, kept: K
     incidentId: approved.incidentId,
     requestId: approved.proposalId,
     requestedBy: approver,
-    reason: `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`,
+    reason: appliedReason(approved),
     dryRun: false,
     batchSize: kept.preview.batchSize,
     incident: kept.incident,

@@ -294,6 +294,11 @@ export function differencesFrom(proposal: Proposal, applied: RunRecord): string[
   return out;
 }
 
+/** The reason an approved proposal's run is recorded with: the proposal's own, then whose proposal and approval. */
+export function appliedReason(approved: Proposal): string {
+  return `${approved.reason} (proposal ${approved.proposalId} by ${approved.proposedBy}, approved by ${approved.approvedBy})`;
+}
+
 /**
  * Approves and applies a proposal: refused (ProposalRefusedError) unless `approvalRefusal` finds nothing; then
  * marked approved (on the condition it is still open: one approval wins), applied by `apply` (the pipeline, with
