@@ -58,6 +58,9 @@ Excel. For people, hiwari report writes the stored lines as CSV that is safe to 
 Exit status: 0 all rows accepted; 3 some rows rejected (every valid row still computed);
 2 unusable arguments, incident or header (nothing written to --out).
 
+Threads: a snapshot of 128 MiB or more (about 2M rows) is computed on worker threads, one a core; the output is
+the same bytes. HIWARI_THREADS=N sets how many (0 or 1: none, one thread).
+
 Examples:
   hiwari compute --incident examples/spmode-2011/incident.json \\
                  --subscriptions examples/spmode-2011/subscriptions.csv --out refunds.jsonl
