@@ -16,7 +16,7 @@ import { resolveTimeZone } from "../../time/time-zone";
 import { timestampAt } from "../../time/timestamp";
 import { TZDB_NAMES } from "../../time/tzdb-names";
 import { type ZonedClock, zonedClock } from "../../time/zoned-clock";
-import { DuplicateIds, RefundRun, type RunCounts } from "../reference/reference-engine";
+import { DuplicateIds, RefundRun, type RunCounts, zeroRunCounts } from "../reference/reference-engine";
 import type { RefundLine } from "../refund-line";
 import { emptySnapshot, snapshotHeader } from "../snapshot-header";
 
@@ -634,14 +634,8 @@ export class RangeEngine {
   private readonly engine: FastEngine;
   private output: (o: RangeOutput) => void = () => {};
   private rejects: RejectedRow[] = [];
-  private counted: Omit<RunCounts, "totals"> = {
-    rows: 0,
-    computed: 0,
-    skipped: 0,
-    rejected: 0,
-    lines: 0,
-    goodwillLines: 0,
-  };
+  // Its `totals` (empty) is never read: what a range added is counted from the counts' own keys.
+  private counted: Omit<RunCounts, "totals"> = zeroRunCounts();
   private totaled = new Map<string, ServiceTotal>();
   /** Buffers handed back once written, to fill again: allocating 1 MiB per buffer costs zeroing and collections. */
   private readonly pool: Uint8Array[] = [];
@@ -820,15 +814,7 @@ async function computeInRanges(
 
 /** Joins ranges' outputs, in order, into the run's: goodwill decided, counts summed, rejects renumbered. */
 class RangeJoiner {
-  readonly counts: RunCounts = {
-    rows: 0,
-    computed: 0,
-    skipped: 0,
-    rejected: 0,
-    lines: 0,
-    goodwillLines: 0,
-    totals: [],
-  };
+  readonly counts: RunCounts = zeroRunCounts();
   private readonly totals = new ServiceTotals();
   private readonly refunded = new CompactStringSet(1 << 16);
   private readonly out: LineBuffer;

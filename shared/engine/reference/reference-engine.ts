@@ -40,6 +40,17 @@ export interface RunCounts extends RowCounts {
   totals: ServiceTotal[];
 }
 
+/** Counts before the first row: nothing judged, no line, no total. */
+export const zeroRunCounts = (): RunCounts => ({
+  rows: 0,
+  computed: 0,
+  skipped: 0,
+  rejected: 0,
+  lines: 0,
+  goodwillLines: 0,
+  totals: [],
+});
+
 /** Collects the subscription ids that occur more than once among the records of the right width. */
 export class DuplicateIds {
   private readonly seen = new CompactStringSet(1 << 16);
@@ -99,15 +110,7 @@ export interface RunOutput {
  * lines or the same reject whichever engine reads it.
  */
 export class RefundRun {
-  readonly counts: RunCounts = {
-    rows: 0,
-    computed: 0,
-    skipped: 0,
-    rejected: 0,
-    lines: 0,
-    goodwillLines: 0,
-    totals: [],
-  };
+  readonly counts: RunCounts = zeroRunCounts();
   readonly totals = new ServiceTotals();
   /** Subscribers already credited with the goodwill line. */
   readonly refunded = new CompactStringSet(1 << 16);
