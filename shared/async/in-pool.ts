@@ -6,21 +6,22 @@
  *
  * @param items - what the tasks work on, taken in order
  * @param limit - how many tasks at once
- * @param task - the work on one item
+ * @param task - the work on one item; `stopped()` says another task has failed (a long task may stop early)
  * @param secondary - failures to report only when no other task failed otherwise
  */
 export async function inPool<T>(
   items: readonly T[],
   limit: number,
-  task: (item: T) => Promise<void>,
+  task: (item: T, stopped: () => boolean) => Promise<void>,
   secondary: (error: unknown) => boolean = () => false,
 ): Promise<void> {
   let next = 0;
   const failures: unknown[] = [];
+  const stopped = () => failures.length > 0;
   const worker = async () => {
-    while (failures.length === 0 && next < items.length) {
+    while (!stopped() && next < items.length) {
       try {
-        await task(items[next++] as T);
+        await task(items[next++] as T, stopped);
       } catch (error) {
         failures.push(error);
       }

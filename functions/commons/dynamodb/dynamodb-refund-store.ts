@@ -11,6 +11,7 @@ import {
   ScanCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
+import { inPool } from "../../../shared/async/in-pool";
 import { TransientError } from "../../../shared/errors";
 import type { Proposal, ProposalState, ProposalStore } from "../../../shared/pipeline/proposal";
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
@@ -50,31 +51,16 @@ class StoppedError extends TransientError {
 }
 
 /**
- * Runs `task` over `items`, `limit` at a time, and returns (or throws the first error) only once every task
- * started has ended: a Lambda that returns with writes in flight would resume them in its next invocation, which
- * may be another run's. After a task fails no new one starts, and those in flight stop at their next retry
- * (`stopped()` says so); a retried batch redoes what is missing.
+ * Runs `task` over `items`, `limit` at a time (`inPool`): returns, or throws the first failure, only once every task
+ * started has ended, for a Lambda that returns with writes in flight would resume them in its next invocation,
+ * which may be another run's. After a failure no new task starts, and those in flight stop at their next retry
+ * (`stopped()` says so; their StoppedError is not the news); a retried batch redoes what is missing.
  */
-async function eachLimited<T>(
+const eachLimited = <T>(
   items: readonly T[],
   limit: number,
   task: (item: T, stopped: () => boolean) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const stopped = () => failure !== undefined;
-  const worker = async () => {
-    while (!stopped() && next < items.length) {
-      try {
-        await task(items[next++] as T, stopped);
-      } catch (error) {
-        if (!(error instanceof StoppedError)) failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-}
+): Promise<void> => inPool(items, limit, task, (e) => e instanceof StoppedError);
 
 /**
  * DynamoDB kept handing items of a batch back unprocessed past every retry: throttled for long, or (DynamoDB Local)

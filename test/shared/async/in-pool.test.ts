@@ -80,6 +80,23 @@ describe("inPool", () => {
     ).rejects.toThrow("interrupted");
   });
 
+  it("tells the tasks in flight, through stopped(), that another has failed", async () => {
+    const failed = gate();
+    const seen: boolean[] = [];
+    const pool = inPool([1, 2], 2, async (n, stopped) => {
+      if (n === 1) {
+        failed.open();
+        throw new Error("first failed");
+      }
+      seen.push(stopped());
+      await failed.opened;
+      await new Promise((r) => setTimeout(r, 0));
+      seen.push(stopped());
+    });
+    await expect(pool).rejects.toThrow("first failed");
+    expect(seen).toEqual([false, true]);
+  });
+
   it("an empty list runs nothing and returns", async () => {
     await expect(inPool([], 4, async () => expect.unreachable())).resolves.toBeUndefined();
   });
