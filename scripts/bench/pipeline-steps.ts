@@ -1,8 +1,10 @@
 /**
  * `npm run bench:pipeline`: the pipeline's own CPU work, without DynamoDB: prepare's survey of the whole snapshot,
- * and the compute step of every batch (its slice's bytes checked and read into records, each row judged and
- * computed, its lines keyed, its books kept: `recordsOfSlice` then `computeBatch` on a store that takes every write
- * at once), in rows/s, against `hiwari compute` (the fast engine) on the same snapshot in the same run.
+ * and the compute step of every batch (its slice's bytes checked and read, each row judged and computed, its lines
+ * keyed, its books kept: `sliceRows` then `computeBatch` on a store that takes every write at once), in rows/s,
+ * against the same step with every row read as a record and judged by the reference path (`recordsOfSlice`,
+ * `recordRows`: the step as it was before the byte path) and `hiwari compute` (the fast engine) on the same
+ * snapshot in the same run. Refuses to report when the two paths make a different number of lines.
  *
  * `--rows N` (default 200,000) rows of the bench's case (`generate-case.ts`), `--batch-size N` (default 2,000: the
  * pipeline's), `--runs N` alternate runs (default 3; medians). Prints rows/s and ratios; no assertion.
@@ -12,11 +14,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { duplicatesOf } from "../../shared/engine/fast/plain-rows";
 import { headerForIncident } from "../../shared/engine/snapshot-header";
 import { parseIncident } from "../../shared/input/incident";
-import { computeBatch } from "../../shared/pipeline/compute-batch";
+import { computeBatch, recordRows } from "../../shared/pipeline/compute-batch";
 import type { RunContext } from "../../shared/pipeline/run-context";
-import { recordsOfSlice, surveySnapshot } from "../../shared/pipeline/survey-snapshot";
+import { recordsOfSlice, sliceRows, surveySnapshot } from "../../shared/pipeline/survey-snapshot";
 import type { RefundStore } from "../../shared/store/refund-store";
 import { caseFiles, generateCase } from "./generate-case";
 import { median, secondsSince } from "./stats";
@@ -65,7 +68,7 @@ async function survey() {
   );
 }
 
-const times = { survey: [] as number[], compute: [] as number[], fast: [] as number[] };
+const times = { survey: [] as number[], reference: [] as number[], compute: [] as number[], fast: [] as number[] };
 let lines = 0;
 for (let r = 0; r < runs; r++) {
   let start = process.hrtime.bigint();
@@ -78,14 +81,26 @@ for (let r = 0; r < runs; r++) {
     runId: "run-bench",
     dryRun: false,
     fresh: true,
-    duplicates: surveyed.duplicates,
+    duplicates: duplicatesOf([...surveyed.duplicates]),
   };
+  // Before: every row read as a record and judged by the reference path (what the compute step did until now).
+  start = process.hrtime.bigint();
+  let referenceLines = 0;
+  for (const slice of surveyed.slices) {
+    const records = recordsOfSlice("bench.csv", slice, bytes.subarray(slice.start, slice.end), header.header.width);
+    const rows = recordRows(records);
+    referenceLines += (await computeBatch(context, slice.batchNo, header.header, rows, nullStore)).changes.length;
+  }
+  times.reference.push(seconds(start));
+  // After: the slice's rows as the fast engine reads them, plain lines on the byte path.
   start = process.hrtime.bigint();
   lines = 0;
   for (const slice of surveyed.slices) {
-    const records = recordsOfSlice("bench.csv", slice, bytes.subarray(slice.start, slice.end));
-    lines += (await computeBatch(context, slice.batchNo, header.header, records, nullStore)).changes.length;
+    const rows = sliceRows("bench.csv", slice, bytes.subarray(slice.start, slice.end), header.header.width);
+    lines += (await computeBatch(context, slice.batchNo, header.header, rows, nullStore)).changes.length;
   }
+  if (lines !== referenceLines)
+    throw new Error(`the byte path made ${lines} lines, the reference path ${referenceLines}`);
   times.compute.push(seconds(start));
   start = process.hrtime.bigint();
   const fast = spawnSync(
@@ -107,6 +122,7 @@ process.stdout.write(
     `(${Math.ceil(rows / batchSize)} batches, ${lines.toLocaleString("en-US")} lines), ${runs} alternate runs, medians\n\n` +
     "| what | median s | each run, s | rows/s | ÷ hiwari compute |\n|---|--:|---|--:|--:|\n" +
     row("prepare's survey (header, duplicates, digest, slices)", times.survey) +
-    row("compute step, every batch (records, judgement, lines, books; no store)", times.compute) +
+    row("compute step before: every row a record, the reference judgement (no store)", times.reference) +
+    row("compute step: the byte path, records only where it declines (no store)", times.compute) +
     row("`hiwari compute` (fast engine, one thread, whole process)", times.fast),
 );

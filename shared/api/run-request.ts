@@ -19,6 +19,8 @@ export const SNAPSHOTS_PREFIX = "snapshots/";
 
 /** Rows per batch (one slice of the snapshot): a batch must end well inside the compute function's time limit. */
 export const DEFAULT_BATCH_SIZE = 1000;
+/** Rows per batch at least: fewer would make a run of small batches, each with its fixed cost (books, a record). */
+export const MIN_BATCH_SIZE = 100;
 /** Rows per batch at most: a batch of 2,000 rows ends well inside the compute function's 2 minutes (its rejects go to the run's files). */
 export const MAX_BATCH_SIZE = 2_000;
 
@@ -40,7 +42,7 @@ export const RunRequestBodySchema = z.strictObject({
   snapshot: S3LocationSchema,
   reason: z.string({ error: "is required" }).trim().min(1, "is required").max(1000, "must be at most 1,000 characters"),
   dryRun: z.boolean().default(false),
-  batchSize: z.number().int().min(100).max(MAX_BATCH_SIZE).default(DEFAULT_BATCH_SIZE),
+  batchSize: z.number().int().min(MIN_BATCH_SIZE).max(MAX_BATCH_SIZE).default(DEFAULT_BATCH_SIZE),
 });
 export type RunRequestBody = z.input<typeof RunRequestBodySchema>;
 

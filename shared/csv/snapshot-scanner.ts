@@ -17,6 +17,23 @@ const BYTE_CLASS = new Uint8Array(256).map((_, b) => {
   return b < 0x20 || b > 0x7e || b === 34 || b === 92 ? SPECIAL : ORDINARY;
 });
 
+const ascii = new TextDecoder();
+
+/** The text of printable-ASCII bytes (a plain record's field). */
+export function asciiText(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > 64) return ascii.decode(bytes.subarray(start, end));
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] as number);
+  return s;
+}
+
+/** The record the CSV reader would make of a plain line (its fields as text; see `SnapshotVisitor.plain`). */
+export function plainRecord(bytes: Uint8Array, cuts: Int32Array, width: number, line: number): CsvRecord {
+  const fields: string[] = [];
+  for (let k = 0; k < width; k++) fields.push(asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
+  return { line, fields };
+}
+
 /** What a scan of a snapshot hands on: the header, then every record, the plain ones as bytes. */
 export interface SnapshotVisitor {
   /** The first record; returns the number of fields every record must have (or throws: the snapshot is unusable). */
@@ -30,6 +47,9 @@ export interface SnapshotVisitor {
   /** Any other record (quoted, CRs, non-ASCII or bad UTF-8, the wrong width), as the CSV reader reads it. */
   record(record: CsvRecord): void;
 }
+
+/** What a scan of a snapshot's rows hands on, after its header (a slice of it, for one batch). */
+export type RowVisitor = Pick<SnapshotVisitor, "plain" | "record">;
 
 /**
  * Reads a snapshot's bytes as CsvRecordReader would, and faster: a line that holds nothing the CSV grammar treats

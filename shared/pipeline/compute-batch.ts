@@ -1,8 +1,11 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
+import { asciiText, plainRecord, type RowVisitor } from "../csv/snapshot-scanner";
 import { judgeAndCompute, SubscriptionCalculator } from "../engine/compute-subscription";
+import { isDuplicateId, PlainRows } from "../engine/fast/plain-rows";
+import type { RefundLine } from "../engine/refund-line";
 import type { RejectedRow, SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
-import { lineGroupOf, lineIdOf } from "../reconcile/line-identity";
+import { lineGroupOf, lineIdInGroup, lineIdOf } from "../reconcile/line-identity";
 import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
 import { creditsSubscriber } from "../rules/goodwill";
 import {
@@ -13,6 +16,7 @@ import {
   type TotalLine,
   ZERO_COUNTS,
 } from "../store/refund-store";
+import { formatDay } from "../time/civil-date";
 import type { RunContext } from "./run-context";
 
 export interface BatchResult {
@@ -40,6 +44,19 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
   return book;
 }
 
+/** The rows of a batch, handed to a visitor in line order: plain lines as bytes, other records as read. */
+export type BatchRows = (visitor: RowVisitor) => void;
+
+/** The rows of records already read: every one takes the reference judgement (tests, and the reference path). */
+export const recordRows =
+  (records: readonly CsvRecord[]): BatchRows =>
+  (visitor) => {
+    for (const record of records) visitor.record(record);
+  };
+
+/** A line's values but its two ids, as a (class, fee, currency) of the byte path owes them. */
+type LineValues = Omit<RefundLine, "subscriptionId" | "subscriberId">;
+
 /**
  * One batch of snapshot rows: validate, compute, reconcile with the stored lines of the same ids, write the
  * changes (conditionally on version), save the rejected rows (`saveRejects`, before the record: a recorded batch
@@ -47,12 +64,18 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
  * batch reads its own earlier writes back as stored lines and writes nothing again (on a first run, which reads
  * nothing, it rewrites the same version-1 items: the publisher emits nothing for a write that changed nothing).
  * Goodwill is decided in finalize, since a subscriber's rows may fall in different batches.
+ *
+ * The rows come as the fast engine reads them (`sliceRows`): a plain line is judged by the byte path
+ * (`PlainRows`: its class's lines computed once per fee and currency, its fields never made strings but its ids);
+ * any other record, and any plain line the byte path does not take, by the reference judgement
+ * (`judgeAndCompute`). Both make the same lines, rejects and counts (test/shared/pipeline/compute-batch.test.ts
+ * holds them together on random slices).
  */
 export async function computeBatch(
   context: RunContext,
   batchNo: number,
   header: SubscriptionHeader,
-  records: readonly CsvRecord[],
+  rows: BatchRows,
   store: RefundStore,
   saveRejects: (rejects: readonly RejectedRow[]) => Promise<void> = async () => {},
 ): Promise<BatchResult> {
@@ -66,6 +89,11 @@ export async function computeBatch(
   const credited = new Set<string>();
   const goodwillGroup = (subscriberId: string) =>
     lineGroupOf(incident.incidentId, { subscriptionId: null, subscriberId });
+  const credit = (subscriberId: string) => {
+    const group = goodwillGroup(subscriberId);
+    if (!credited.has(group)) bookFor(books, group).eligible.push(group);
+    credited.add(group);
+  };
 
   const reject = (r: RejectedRow, record: CsvRecord) => {
     rejects.push(r);
@@ -78,12 +106,12 @@ export async function computeBatch(
     if (subscriberId) bookFor(books, goodwillGroup(subscriberId)).protected.push(goodwillGroup(subscriberId));
   };
 
-  const isDuplicate = (id: string) => context.duplicates.has(id);
-  for (const record of records) {
+  const isDuplicate = (id: string) => isDuplicateId(context.duplicates, id);
+  const record = (record: CsvRecord) => {
     const judged = judgeAndCompute(record, header, calculator, isDuplicate, counts);
     if (judged.kind === "rejected") {
       reject(judged.reject, record);
-      continue;
+      return;
     }
     const { row } = judged;
     let suspended = false;
@@ -95,12 +123,61 @@ export async function computeBatch(
       }
       suspended = judged.result.suspended;
     }
-    if (creditsSubscriber(incident, row, suspended)) {
-      const group = goodwillGroup(row.subscriberId);
-      if (!credited.has(group)) bookFor(books, group).eligible.push(group);
-      credited.add(group);
+    if (creditsSubscriber(incident, row, suspended)) credit(row.subscriberId);
+  };
+
+  const plainRows = new PlainRows<LineValues[]>(incident, calculator, context.duplicates, (c, currency, amounts) =>
+    c.periods.map((p, k) => ({
+      serviceCode: c.service,
+      periodStart: formatDay(p.period.start),
+      periodEnd: formatDay(p.period.end),
+      unit: p.unit,
+      units: p.units,
+      basis: p.basis,
+      amount: amounts[k] as bigint,
+      currency,
+    })),
+  );
+  plainRows.begin(header);
+  const plain = (bytes: Uint8Array, cuts: Int32Array, line: number) => {
+    const r = plainRows;
+    if (!r.accept(bytes, cuts)) {
+      record(plainRecord(bytes, cuts, header.width, line));
+      return;
     }
-  }
+    counts.rows++;
+    if (r.service < 0) counts.skipped++;
+    else counts.computed++;
+    const subscriberId = asciiText(bytes, r.subStart, r.subEnd);
+    const rowClass = r.rowClass;
+    const values = rowClass === undefined ? [] : plainRows.entryOf(rowClass, r.fee, r.currency).out;
+    if (values.length > 0) {
+      // A class may owe no line (no whole 24 hours suspended): its row is suspended all the same (for goodwill).
+      const subscriptionId = asciiText(bytes, r.idStart, r.idEnd);
+      const group = lineGroupOf(incident.incidentId, { subscriptionId, subscriberId });
+      const { produced } = bookFor(books, group);
+      for (const v of values) {
+        const lineId = lineIdInGroup(group, v.periodStart as string);
+        computed.push({
+          subscriptionId,
+          subscriberId,
+          serviceCode: v.serviceCode,
+          periodStart: v.periodStart,
+          periodEnd: v.periodEnd,
+          unit: v.unit,
+          units: v.units,
+          basis: v.basis,
+          amount: v.amount,
+          currency: v.currency,
+          lineId,
+        });
+        produced.push(lineId);
+      }
+    }
+    const row = { activeFrom: r.activeFrom, activeTo: r.activeTo, cells: r.cells };
+    if (creditsSubscriber(incident, row, rowClass !== undefined)) credit(subscriberId);
+  };
+  rows({ plain, record });
 
   // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).
   const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, computed);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Duplicates } from "../engine/fast/plain-rows";
 import type { Incident } from "../input/incident";
 
 /** What every step of a run knows: the incident, the run's id, and how the run was asked for. */
@@ -8,8 +9,8 @@ export interface RunContext {
   dryRun: boolean;
   /** No run of this incident was ever recorded: nothing is stored, so batches need not read before writing. */
   fresh: boolean;
-  /** Subscription ids that occur more than once in the snapshot (found by prepare's pass over it). */
-  duplicates: { has(id: string): boolean };
+  /** Subscription ids that occur more than once in the snapshot (found by prepare's pass over it; `duplicatesOf`). */
+  duplicates: Duplicates;
 }
 
 export function sha256(text: string | Uint8Array): string {

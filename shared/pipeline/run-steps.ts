@@ -1,3 +1,4 @@
+import { duplicatesOf } from "../engine/fast/plain-rows";
 import { headerForIncident } from "../engine/snapshot-header";
 import { PermanentError } from "../errors";
 import { amountBefore } from "../events/event-of-change";
@@ -21,7 +22,7 @@ import { computeBatch } from "./compute-batch";
 import { finalizeShard, type ShardTally } from "./finalize-run";
 import { completeRun, LOCK_LEASE_MS, prepareRun } from "./prepare-run";
 import { type RunContext, runIdOf, sha256 } from "./run-context";
-import { manifestCsv, recordsOfSlice, type Slice, surveySnapshot } from "./survey-snapshot";
+import { manifestCsv, type Slice, sliceRows, surveySnapshot } from "./survey-snapshot";
 
 /**
  * The steps of a run, in the state machine's order: prepare → compute each batch (the Map) → finalize each shard
@@ -194,7 +195,7 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
   const incident: Incident = parseIncident(plan.incident);
   const header = headerForIncident(plan.headerFields, incident);
   if (!header.ok) throw new Error(`${PLAN_FILE}: header: ${header.reason}`);
-  const duplicates = new Set(plan.duplicates);
+  const duplicates = duplicatesOf(plan.duplicates);
   return {
     context: { incident, runId: ref.runId, dryRun: plan.dryRun, fresh: plan.fresh, duplicates },
     header: header.header,
@@ -241,8 +242,9 @@ export async function computeStep(
   let counts = { ...ZERO_COUNTS };
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
-    const records = recordsOfSlice(deps.snapshot.name, slice, await deps.snapshot.range(slice.start, slice.end));
-    const result = await computeBatch(context, slice.batchNo, header, records, deps.store, (rejects) =>
+    const bytes = await deps.snapshot.range(slice.start, slice.end);
+    const rows = sliceRows(deps.snapshot.name, slice, bytes, header.width);
+    const result = await computeBatch(context, slice.batchNo, header, rows, deps.store, (rejects) =>
       deps.files.put(batchRejectsFile(slice.batchNo), rejects.map((r) => `${JSON.stringify(r)}\n`).join("")),
     );
     counts = addCounts(counts, result.summary.counts);

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { CompactStringSet } from "../collections/compact-string-set";
 import { Fingerprint, FingerprintList, type FingerprintTable } from "../collections/fingerprint-table";
-import { type CsvRecord, CsvRecordReader } from "../csv/csv-record-reader";
-import { holdsInvalidUtf8, Utf8ChunkDecoder } from "../csv/utf8-decoder";
+import type { CsvRecord } from "../csv/csv-record-reader";
+import { asciiText, plainRecord, type RowVisitor, SnapshotScanner } from "../csv/snapshot-scanner";
+import { holdsInvalidUtf8 } from "../csv/utf8-decoder";
 import { DuplicateIds } from "../engine/reference/reference-engine";
 import { emptySnapshot, snapshotHeader } from "../engine/snapshot-header";
 import { PermanentError } from "../errors";
@@ -65,6 +66,10 @@ const UNSAFE_LISTED = 10;
  * feeds, which never occur inside a UTF-8 sequence). `chunks` streams the whole snapshot from its start each time
  * it is called: once for the survey, and a second time only when two rows' ids share a fingerprint.
  *
+ * The bytes are read as the fast engine reads them (SnapshotScanner): a plain line (one line of printable ASCII, no
+ * quote) is split at its commas in place and its id fingerprinted from its bytes, without a string; any other
+ * record goes through the CSV reader, with the same line numbers.
+ *
  * Duplicates as the fast engine finds them: the first pass keeps a 64-bit fingerprint of each valid row's
  * subscription id, not the id, and sorts them to find the fingerprints met twice (suspects); the second pass
  * counts the suspects' ids themselves, so an id is a duplicate only when the very same id occurs twice (two ids
@@ -102,8 +107,6 @@ async function firstPass(
   batchSize: number,
   options: SurveyOptions,
 ): Promise<Omit<SnapshotSurvey, "duplicates"> & { suspects: FingerprintTable }> {
-  const reader = new CsvRecordReader();
-  const decoder = new Utf8ChunkDecoder();
   const digest = createHash("sha256");
   const fingerprint = new Fingerprint();
   const fingerprints = new FingerprintList();
@@ -116,6 +119,7 @@ async function firstPass(
   let offset = 0;
   let header: SubscriptionHeader | undefined;
   let headerFields: string[] = [];
+  let idAt = 0;
   let rows = 0;
   let slice: Omit<Slice, "end" | "sha256"> | undefined;
   // The bytes not yet hashed into a slice's digest, from `pendingStart` on: hashed when their slice closes.
@@ -141,38 +145,54 @@ async function firstPass(
     sliceHash = createHash("sha256");
   };
 
-  const onRecord = (record: CsvRecord) => {
-    if (!header) {
-      header = snapshotHeader(name, record, options.incident);
-      headerFields = record.fields;
-      return;
-    }
+  /** A row begins on `line`: counted, and a new slice opened there when the current one is full. */
+  const beginRow = (line: number) => {
     rows++;
     if (!slice || slice.rows === batchSize) {
-      const start = starts[record.line - base] as number;
+      const start = starts[line - base] as number;
       if (slice) closeSlice(start);
       else {
         hashUpTo(start); // the header's bytes belong to no slice
         sliceHash = createHash("sha256");
       }
-      slice = { batchNo: slices.length + 1, firstLine: record.line, start, rows: 0 };
-      starts = starts.slice(record.line - base);
-      base = record.line;
+      slice = { batchNo: slices.length + 1, firstLine: line, start, rows: 0 };
+      starts = starts.slice(line - base);
+      base = line;
     }
     slice.rows++;
-    const shape = checkShape(record, header);
-    if (options.strict) {
-      const id = record.fields[header.index.subscription_id];
-      if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
-      else if (record.error?.tooLong)
-        note(`line ${record.line}: ${record.error.reason}, so its subscription_id is not certain`);
-      else if (!id) note(`line ${record.line}: no subscription_id`);
-      else if (shape?.subscriptionId === null) note(`line ${record.line}: subscription_id: ${shape.reason}`);
-      else if (holdsInvalidUtf8(id)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
-      else if (shape) note(`line ${record.line}: ${shape.reason}, so its subscription_id may be another column's`);
-    }
-    if (!shape) fingerprints.add(fingerprint.ofString(record.fields[header.index.subscription_id] as string));
   };
+  const scanner = new SnapshotScanner({
+    header: (record) => {
+      header = snapshotHeader(name, record, options.incident);
+      headerFields = record.fields;
+      idAt = header.index.subscription_id;
+      return header.width;
+    },
+    // A plain line has the header's width and no CSV fault: only an empty id is unsafe.
+    plain: (bytes, cuts, line) => {
+      beginRow(line);
+      const start = (cuts[idAt] as number) + 1;
+      const end = cuts[idAt + 1] as number;
+      if (options.strict && end === start) note(`line ${line}: no subscription_id`);
+      fingerprints.add(fingerprint.ofBytes(bytes, start, end));
+    },
+    record: (record) => {
+      const known = header as SubscriptionHeader;
+      beginRow(record.line);
+      const shape = checkShape(record, known);
+      if (options.strict) {
+        const id = record.fields[idAt];
+        if (record.error?.unclosed) note(`line ${record.line}: ${record.error.reason}, so no later row can be read`);
+        else if (record.error?.tooLong)
+          note(`line ${record.line}: ${record.error.reason}, so its subscription_id is not certain`);
+        else if (!id) note(`line ${record.line}: no subscription_id`);
+        else if (shape?.subscriptionId === null) note(`line ${record.line}: subscription_id: ${shape.reason}`);
+        else if (holdsInvalidUtf8(id)) note(`line ${record.line}: subscription_id: holds bytes that are not UTF-8`);
+        else if (shape) note(`line ${record.line}: ${shape.reason}, so its subscription_id may be another column's`);
+      }
+      if (!shape) fingerprints.add(fingerprint.ofString(record.fields[idAt] as string));
+    },
+  });
   const note = (problem: string) => {
     if (unsafeCount++ < UNSAFE_LISTED) unsafe.push(problem);
   };
@@ -182,9 +202,9 @@ async function firstPass(
     pending.push(chunk);
     for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) starts.push(offset + i + 1);
     offset += chunk.length;
-    for (const record of reader.push(decoder.decode(chunk))) onRecord(record);
+    scanner.push(chunk);
   }
-  for (const record of [...reader.push(decoder.end()), ...reader.end()]) onRecord(record);
+  scanner.end();
   closeSlice(offset);
 
   if (!header) throw emptySnapshot(name);
@@ -215,47 +235,82 @@ async function confirmDuplicates(
   const { header } = first;
   const changed = () =>
     new SnapshotChangedError(`${name}: the snapshot changed while it was surveyed: its bytes are not those first read`);
-  const reader = new CsvRecordReader();
-  const decoder = new Utf8ChunkDecoder();
   const digest = createHash("sha256");
   const fingerprint = new Fingerprint();
   const ids = new DuplicateIds();
+  const idAt = header.index.subscription_id;
   let offset = 0;
-  let atHeader = true;
-  const onRecord = (record: CsvRecord) => {
-    if (atHeader) {
-      atHeader = false; // read in the first pass; the digest says whether it is still the same
-      return;
-    }
-    if (checkShape(record, header)) return;
-    const id = record.fields[header.index.subscription_id] as string;
-    if (suspects.has(fingerprint.ofString(id))) ids.addId(id);
-  };
+  // The header was read in the first pass; the digest says whether it is still the same.
+  const scanner = new SnapshotScanner({
+    header: () => header.width,
+    plain: (bytes, cuts) => {
+      const start = (cuts[idAt] as number) + 1;
+      const end = cuts[idAt + 1] as number;
+      if (suspects.has(fingerprint.ofBytes(bytes, start, end))) ids.addId(asciiText(bytes, start, end));
+    },
+    record: (record) => {
+      if (checkShape(record, header)) return;
+      const id = record.fields[idAt] as string;
+      if (suspects.has(fingerprint.ofString(id))) ids.addId(id);
+    },
+  });
   for await (const chunk of chunks) {
     offset += chunk.length;
     if (offset > first.bytes) throw changed();
     digest.update(chunk);
-    for (const record of reader.push(decoder.decode(chunk))) onRecord(record);
+    scanner.push(chunk);
   }
-  for (const record of [...reader.push(decoder.end()), ...reader.end()]) onRecord(record);
+  scanner.end();
   if (digest.digest("hex") !== first.sha256) throw changed();
   return ids.duplicates;
 }
 
-/** Reads one slice's records from its bytes, on the lines prepare found them; refuses bytes that changed. */
-export function recordsOfSlice(name: string, slice: Slice, bytes: Uint8Array): CsvRecord[] {
+/**
+ * One slice's rows for a batch, read as the fast engine reads them (SnapshotScanner, from the slice's first line,
+ * every record `width` fields wide: the header's): plain lines as bytes, other records as the CSV reader reads
+ * them. Refuses bytes that are not those prepare surveyed: their SHA-256 at once, their number of rows once read.
+ */
+export function sliceRows(name: string, slice: Slice, bytes: Uint8Array, width: number): (visitor: RowVisitor) => void {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   if (sha256 !== slice.sha256)
     throw new SnapshotChangedError(
       `${name}: batch ${slice.batchNo}: the bytes ${slice.start}–${slice.end} are not those the run was prepared from`,
     );
-  const reader = new CsvRecordReader({ firstLine: slice.firstLine, dropBom: false });
-  const decoder = new Utf8ChunkDecoder();
-  const records = [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()];
-  if (records.length !== slice.rows)
-    throw new SnapshotChangedError(
-      `${name}: batch ${slice.batchNo}: ${records.length} rows where prepare found ${slice.rows}`,
+  return (visitor) => {
+    let rows = 0;
+    const scanner = new SnapshotScanner(
+      {
+        header: () => width, // never called: the scan starts after the header
+        plain: (b, cuts, line) => {
+          rows++;
+          visitor.plain(b, cuts, line);
+        },
+        record: (record) => {
+          rows++;
+          visitor.record(record);
+        },
+      },
+      { width, line: slice.firstLine },
     );
+    scanner.push(bytes);
+    scanner.end();
+    if (rows !== slice.rows)
+      throw new SnapshotChangedError(`${name}: batch ${slice.batchNo}: ${rows} rows where prepare found ${slice.rows}`);
+  };
+}
+
+/** One slice's records, every one as the CSV reader reads it (`sliceRows`' plain lines made records). */
+export function recordsOfSlice(name: string, slice: Slice, bytes: Uint8Array, width: number): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  sliceRows(
+    name,
+    slice,
+    bytes,
+    width,
+  )({
+    plain: (b, cuts, line) => records.push(plainRecord(b, cuts, width, line)),
+    record: (record) => records.push(record),
+  });
   return records;
 }
 

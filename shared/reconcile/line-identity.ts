@@ -9,7 +9,12 @@ import type { RefundLine } from "../engine/refund-line";
  * encodeURIComponent refuses: it becomes U+FFFD first (computed lines never hold one: such rows are rejected).
  */
 function encodeId(id: string): string {
-  return encodeURIComponent(id.replace(/\p{Surrogate}/gu, "\uFFFD"));
+  return encodeURIComponent((id as unknown as WellFormed).toWellFormed());
+}
+
+/** ES2024's String.prototype.toWellFormed (Node 20 has it; the project's lib is ES2023): lone surrogates → U+FFFD. */
+interface WellFormed {
+  toWellFormed(): string;
 }
 
 export function lineIdOf(
@@ -18,7 +23,12 @@ export function lineIdOf(
 ): string {
   return line.subscriptionId === null
     ? `${incidentId}#G#${encodeId(line.subscriberId)}`
-    : `${incidentId}#S#${encodeId(line.subscriptionId)}#${line.periodStart}`;
+    : lineIdInGroup(lineGroupOf(incidentId, line), line.periodStart as string);
+}
+
+/** The id of a subscription's line for the period starting `periodStart`, from the subscription's group. */
+export function lineIdInGroup(group: string, periodStart: string): string {
+  return `${group}#${periodStart}`;
 }
 
 /** The key all lines of one subscription share (goodwill: of one subscriber): a DynamoDB partition. */

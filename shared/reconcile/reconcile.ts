@@ -76,11 +76,7 @@ export function reconcile(
       continue;
     }
     const kind = standing ? "adjusted" : "calculated";
-    changes.push({
-      kind,
-      next: { ...line, version: (previous?.version ?? 0) + 1, status: "active", runId, change: kind },
-      previous,
-    });
+    changes.push({ kind, next: activeOf(line, (previous?.version ?? 0) + 1, runId, kind), previous });
   }
   for (const previous of stored) {
     if (seen.has(previous.lineId)) continue;
@@ -88,6 +84,30 @@ export function reconcile(
     else if (mine(previous) && previous.change === "voided") already.push("voided");
   }
   return { changes, unchanged, already };
+}
+
+/**
+ * A computed line as it will stand: its fields named one by one, not spread (a first run makes one per line, and
+ * a spread of a line is several times slower).
+ */
+function activeOf(line: KeyedLine, version: number, runId: string, change: ChangeKind): StoredLine {
+  return {
+    subscriptionId: line.subscriptionId,
+    subscriberId: line.subscriberId,
+    serviceCode: line.serviceCode,
+    periodStart: line.periodStart,
+    periodEnd: line.periodEnd,
+    unit: line.unit,
+    units: line.units,
+    basis: line.basis,
+    amount: line.amount,
+    currency: line.currency,
+    lineId: line.lineId,
+    version,
+    status: "active",
+    runId,
+    change,
+  };
 }
 
 /** The voided form of a standing line: same identity and values, amount 0, next version. */

@@ -1,31 +1,26 @@
 import { CompactStringSet } from "../../collections/compact-string-set";
-import { Fingerprint, FingerprintList, FingerprintTable } from "../../collections/fingerprint-table";
+import { Fingerprint, FingerprintList, type FingerprintTable } from "../../collections/fingerprint-table";
 import type { CsvRecord } from "../../csv/csv-record-reader";
-import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../../csv/snapshot-scanner";
+import { asciiText, plainRecord, SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../../csv/snapshot-scanner";
 import type { Incident } from "../../input/incident";
-import { checkShape, MAX_ID_CHARS, type RejectedRow, type SubscriptionHeader } from "../../input/subscription-row";
-import { clipTo, type Interval } from "../../interval/interval-set";
-import { isCurrencyCode } from "../../money/currency";
-import { prorate } from "../../money/rounding";
+import { checkShape, type RejectedRow, type SubscriptionHeader } from "../../input/subscription-row";
 import { type ServiceTotal, ServiceTotals } from "../../money/service-totals";
 import { toJsonLine } from "../../output/line-format";
 import { creditsSubscriber, goodwillLine } from "../../rules/goodwill";
 import type { PeriodUnits } from "../../rules/period-units";
 import { formatDay } from "../../time/civil-date";
-import { resolveTimeZone } from "../../time/time-zone";
-import { timestampAt } from "../../time/timestamp";
-import { TZDB_NAMES } from "../../time/tzdb-names";
-import { type ZonedClock, zonedClock } from "../../time/zoned-clock";
 import { DuplicateIds, RefundRun, type RunCounts, zeroRunCounts } from "../reference/reference-engine";
 import type { RefundLine } from "../refund-line";
 import { emptySnapshot, snapshotHeader } from "../snapshot-header";
+import { type Duplicates, duplicatesOf, isDuplicateId, PlainRows, type RowClass } from "./plain-rows";
 
 // The fast engine: the reference engine's output (../reference/reference-engine.ts), byte for byte, from the
 // snapshot's bytes (docs/performance.md, "How the fast engine works").
 //
 // One judgement of a row. The contract's row checks are `validateRow` (shared/input/subscription-row.ts), which
 // `judgeAndCompute` (../compute-subscription.ts) and the reference engine's `RefundRun` apply. The byte checks in
-// `FastEngine.fast` below are not a second judgement but an acceptance filter: they take a row only when it passes
+// `PlainRows.accept` (./plain-rows.ts, which this engine and the pipeline's compute step share) are not a second
+// judgement but an acceptance filter: they take a row only when it passes
 // every check of `validateRow`, through the same definitions where one exists (`MAX_ID_CHARS`, `isCurrencyCode`,
 // `resolveTimeZone` behind the zone memo, `timestampAt` held to `parseTimestamp` by test/shared/time/timestamp.test.ts)
 // or a digit loop written to the regex's terms (`feeAt`, narrower: at most 15 digits; `billingDayAt`), on ASCII-only
@@ -35,7 +30,8 @@ import { emptySnapshot, snapshotHeader } from "../snapshot-header";
 // engines on random snapshots whose fields straddle each check's boundary ("writes exactly the reference engine's
 // lines, rejects and counts on random snapshots…" in test/shared/engine/fast/fast-engine.test.ts), and on rows
 // broken as real files break (test/shared/engine/bad-input.properties.test.ts); every engine test runs both too
-// (`run` in test/helpers/factories.ts).
+// (`run` in test/helpers/factories.ts), and the pipeline's batches are held to it the same way
+// (test/shared/pipeline/compute-batch.test.ts).
 
 /** A subscriptions snapshot as bytes, read afresh on every pass (a file). */
 export interface ByteSource {
@@ -61,12 +57,6 @@ const LF = 10;
 const QUOTE = 34;
 /** Written buffers a range engine keeps to fill again (about what two ranges of lines take). */
 const POOL_LIMIT = 32;
-/** Fees up to 15 digits are exact doubles and their products with any units stay below 2^53 for the lookup key. */
-const MAX_FAST_FEE_DIGITS = 15;
-/** Bounds on what the engine remembers (a few hundred bytes an entry): past them it settles and starts afresh. */
-const PARTIAL_CLASSES_LIMIT = 20_000;
-const FEE_ENTRIES_LIMIT = 10_000;
-
 /**
  * Where a range's goodwill lines would go (see `computeInRanges`): the subscribers a range would credit, each at the
  * offset in its buffer where its line belongs; the thread that joins the ranges decides, in order, which are owed.
@@ -206,29 +196,7 @@ class LineBuffer {
   }
 }
 
-const ascii = new TextDecoder();
 const bytesOf = (text: string) => new TextEncoder().encode(text);
-
-/** The text of printable-ASCII bytes. */
-function asciiText(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start > 64) return ascii.decode(bytes.subarray(start, end));
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] as number);
-  return s;
-}
-
-/** The record the CSV reader would make of a plain line (its fields as text). */
-function recordOf(bytes: Uint8Array, cuts: Int32Array, width: number, line: number): CsvRecord {
-  const fields: string[] = [];
-  for (let k = 0; k < width; k++) fields.push(asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
-  return { line, fields };
-}
-
-function sameBytes(a: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  if (a.length !== end - start) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== bytes[start + i]) return false;
-  return true;
-}
 
 /** How lines are written: JSON lines or CSV rows, each from a RefundLine (see line-format.ts). */
 export type LineFormat = (line: RefundLine) => string;
@@ -264,37 +232,6 @@ function templateOf(format: LineFormat, line: RefundLine, marks: { id: string; s
     tail: bytesOf(text.slice(j + marks.subscriber.length)),
   };
 }
-
-/** The lines one (class, fee, currency) owes per row: one per billing period, amounts computed once. */
-interface FeeEntry {
-  currencyCode: string;
-  tails: Uint8Array[];
-  amounts: bigint[];
-  /** Rows that took these lines, for the totals (settled when the class is dropped, and at the end). */
-  rows: number;
-}
-
-/** Rows alike for the rule: one service, zone, billing day and suspended pieces; their units counted once. */
-interface RowClass {
-  service: string;
-  periods: PeriodUnits[];
-  fees: Map<number, FeeEntry[]>;
-  /** Per currency, each period's line tail split where its amount goes: a new fee only fills in the digits. */
-  tails: Map<string, { before: Uint8Array; after: Uint8Array }[]>;
-}
-
-/** A zone met in the snapshot: its tz database name and its clock. */
-interface ZoneEntry {
-  zone: string;
-  clock: ZonedClock;
-}
-
-/** How many written forms of zones are remembered as bytes (the rest are read as text, still memoised). */
-const WRITTEN_ZONES_LIMIT = 64;
-/** Combinations of `where` cells remembered at once (a where on a column of unique values would grow it per row). */
-const WINDOW_SET_MEMO_LIMIT = 4096;
-/** Cells of a lone `where` column compared byte by byte before the Map is asked (a scan: kept short). */
-const CELL_MEMO_LIMIT = 16;
 
 /**
  * The fast engine: the same lines, rejects and counts as `computeRefundsReference`, from the snapshot's bytes. A plain
@@ -348,12 +285,6 @@ export async function computeRefundsFast(
   );
   if (!found) throw emptySnapshot(source.name);
   return engine.finish();
-}
-
-/** Ids that occur more than once: the suspects' fingerprints, and the ids confirmed among them. */
-interface Duplicates {
-  suspects: FingerprintTable;
-  ids: CompactStringSet;
 }
 
 /** The snapshot's first record, read exactly, its header, and where its first line ends (after its line feed). */
@@ -459,18 +390,6 @@ async function findDuplicates(source: ByteSource, column: number): Promise<Dupli
     await visitIds(source, note, size);
   }
   return confirmDuplicates(source, seen.repeated());
-}
-
-/** Duplicates as found from the confirmed ids alone: what a range needs (the suspects only ever narrow them). */
-function duplicatesOf(ids: readonly string[]): Duplicates {
-  const set = new CompactStringSet(Math.max(16, ids.length));
-  const suspects = new FingerprintTable(Math.max(16, ids.length));
-  const fingerprint = new Fingerprint();
-  for (const id of ids) {
-    set.add(id);
-    suspects.add(fingerprint.ofString(id));
-  }
-  return { suspects, ids: set };
 }
 
 /** A part of the snapshot's bytes, `[start, end)`, that starts at the start of a record. */
@@ -912,38 +831,15 @@ class FastEngine {
   private readonly out: LineBuffer;
   private header!: SubscriptionHeader;
   private width = 0;
-  /** Field positions in the contract's order: id, subscriber, service, fee, currency, from, to, zone, day. */
-  private readonly at = new Int32Array(9);
-  private readonly services: { code: Uint8Array; name: string; windows: Interval[]; scoped: boolean }[] = [];
-  /**
-   * The sets of merged windows rows are computed against, a row's class being one of them: first one per service
-   * (all its windows), then, for a service whose windows have a `where` (contract v2), one per set of windows a
-   * row matches, found by the reference engine's own `windowsOf` (whose memo makes each set one array).
-   */
-  private readonly windowSets: { name: string; windows: Interval[] }[] = [];
-  private readonly windowSetIndex = new Map<Interval[], number>();
-  /** A row's cells (service and text of each column a `where` names) → its index in `windowSets`. */
-  private readonly windowSetMemo = new Map<string, number>();
-  /**
-   * With one `where` column (a plan, a brand: a handful of values), the first cells met, as bytes, and their set of
-   * windows: found by comparing bytes, without making the cell's text (the common case's per-row cost).
-   */
-  private readonly cellMemo: { service: number; cell: Uint8Array; index: number }[] = [];
-  /** The zones met, the incident's first; a zone's index is part of its rows' class key. */
-  private readonly zones: ZoneEntry[] = [];
-  private readonly zoneIndex = new Map<string, number>();
-  /** Written forms of zones already resolved (empty: the incident's), with their index in `zones`. */
-  private readonly written: { bytes: Uint8Array; zone: number }[] = [];
-  private readonly currencies = new Map<number, string | null>();
-  /** Rows whose active range holds all of their service's windows, by service, zone and billing day. */
-  private readonly whole = new Map<number, RowClass>();
-  private partial = new Map<string, RowClass>();
+  /** The byte path's judgement and classes; a (class, fee, currency)'s lines are its tails (see `tailsOf`). */
+  private readonly rows: PlainRows<Uint8Array[]>;
+  /** Per class and currency, each period's line tail split where its amount goes: a new fee only fills in the digits. */
+  private readonly splits = new WeakMap<
+    RowClass<Uint8Array[]>,
+    Map<string, { before: Uint8Array; after: Uint8Array }[]>
+  >();
   private readonly template: LineTemplate;
   private readonly goodwill: { template: LineTemplate; amount: bigint; currency: string; rows: number } | undefined;
-  private readonly fingerprint = new Fingerprint();
-  private readonly date = { day: Number.NaN };
-  /** Lines per (class, fee, currency) held now, across all classes. */
-  private feeEntries = 0;
   private readonly marks: { id: string; subscriber: string };
 
   /**
@@ -953,7 +849,7 @@ class FastEngine {
     readonly incident: Incident,
     out: LineBuffer,
     reject: (r: RejectedRow) => void,
-    private readonly duplicates: Duplicates,
+    duplicates: Duplicates,
     private readonly format: LineFormat,
   ) {
     this.out = out;
@@ -971,12 +867,15 @@ class FastEngine {
         },
         reject,
       },
-      (id) => duplicates.ids.size > 0 && duplicates.ids.has(id),
+      (id) => isDuplicateId(duplicates, id),
     );
-    for (const [name, windows] of incident.windows) {
-      this.services.push({ code: bytesOf(name), name, windows, scoped: incident.scopedWindows.has(name) });
-      this.windowSets.push({ name, windows });
-    }
+    this.rows = new PlainRows(
+      incident,
+      this.run.calculator,
+      duplicates,
+      (c, currency, amounts) => this.tailsOf(c, currency, amounts),
+      this.run.totals,
+    );
     this.marks = marksFor(incident);
     this.template = this.templateOf({
       subscriptionId: this.marks.id,
@@ -1005,18 +904,7 @@ class FastEngine {
   begin(header: SubscriptionHeader): number {
     this.header = header;
     this.width = header.width;
-    const i = header.index;
-    this.at.set([
-      i.subscription_id,
-      i.subscriber_id,
-      i.service_code,
-      i.monthly_fee,
-      i.currency,
-      i.active_from,
-      i.active_to,
-      i.time_zone,
-      i.billing_day,
-    ]);
+    this.rows.begin(header);
     return header.width;
   }
 
@@ -1027,82 +915,24 @@ class FastEngine {
 
   /** A plain line: computed in place when every field passes; else judged as a record. */
   plain(bytes: Uint8Array, cuts: Int32Array, line: number): void {
-    if (!this.fast(bytes, cuts)) this.record(recordOf(bytes, cuts, this.width, line));
+    if (!this.fast(bytes, cuts)) this.record(plainRecord(bytes, cuts, this.width, line));
   }
 
   /** Computes a plain line whose fields all pass and returns true; false (having done nothing) otherwise. */
   private fast(bytes: Uint8Array, cuts: Int32Array): boolean {
-    const at = this.at;
-    // Field c of the contract's order spans cuts[at[c]] + 1 … cuts[at[c] + 1].
-    const idStart = (cuts[at[0] as number] as number) + 1;
-    const idEnd = cuts[(at[0] as number) + 1] as number;
-    const subStart = (cuts[at[1] as number] as number) + 1;
-    const subEnd = cuts[(at[1] as number) + 1] as number;
-    const svcStart = (cuts[at[2] as number] as number) + 1;
-    const svcEnd = cuts[(at[2] as number) + 1] as number;
-    if (this.duplicates.ids.size > 0 && this.isDuplicate(bytes, idStart, idEnd)) return false;
-    if (idEnd === idStart || idEnd - idStart > MAX_ID_CHARS) return false;
-    if (subEnd === subStart || subEnd - subStart > MAX_ID_CHARS) return false;
-    if (svcEnd === svcStart || svcEnd - svcStart > MAX_ID_CHARS) return false;
-
-    const fee = feeAt(bytes, (cuts[at[3] as number] as number) + 1, cuts[(at[3] as number) + 1] as number);
-    if (fee < 0) return false;
-    const currency = this.currencyAt(
-      bytes,
-      (cuts[at[4] as number] as number) + 1,
-      cuts[(at[4] as number) + 1] as number,
-    );
-    if (currency === null) return false;
-
-    const date = this.date;
-    const from = timestampAt(bytes, (cuts[at[5] as number] as number) + 1, cuts[(at[5] as number) + 1] as number, date);
-    const fromDay = date.day;
-    if (Number.isNaN(from) && Number.isNaN(fromDay)) return false;
-    const toStart = (cuts[at[6] as number] as number) + 1;
-    const toEnd = cuts[(at[6] as number) + 1] as number;
-    let to = Number.POSITIVE_INFINITY;
-    let toDay = Number.NaN;
-    if (toEnd > toStart) {
-      to = timestampAt(bytes, toStart, toEnd, date);
-      toDay = date.day;
-      if (Number.isNaN(to) && Number.isNaN(toDay)) return false;
-    }
-    const zone = this.zoneAt(bytes, (cuts[at[7] as number] as number) + 1, cuts[(at[7] as number) + 1] as number);
-    if (zone < 0) return false;
-    const billingDay = billingDayAt(
-      bytes,
-      (cuts[at[8] as number] as number) + 1,
-      cuts[(at[8] as number) + 1] as number,
-    );
-    if (billingDay < 0) return false;
-    const { clock } = this.zones[zone] as ZoneEntry;
-    const activeFrom = Number.isNaN(fromDay) ? from : clock.startOfDay(fromDay);
-    const activeTo = Number.isNaN(toDay) ? to : clock.startOfDay(toDay);
-    if (activeTo <= activeFrom) return false;
-
+    const rows = this.rows;
+    if (!rows.accept(bytes, cuts)) return false;
     const { counts } = this.run;
     counts.rows++;
-    const service = this.serviceAt(bytes, svcStart, svcEnd);
-    // The cells a `where` looks at (contract v2), read only for a row they decide something of: its service's
-    // windows have a `where`, or goodwill has one. A plain line is ASCII.
-    const whereAt = this.header.whereAt;
-    const scoped = service >= 0 && (this.services[service] as { scoped: boolean }).scoped;
-    const windowSet = scoped && whereAt ? this.windowSetAt(service, bytes, cuts, whereAt) : service;
-    let cells: Map<string, string> | undefined;
-    if (whereAt && this.incident.goodwill?.where) {
-      cells = new Map();
-      for (const [column, k] of whereAt)
-        cells.set(column, asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
-    }
-    const rowClass = service < 0 ? undefined : this.classOf(windowSet, zone, billingDay, activeFrom, activeTo);
-    if (service < 0) counts.skipped++;
+    if (rows.service < 0) counts.skipped++;
     else counts.computed++;
+    const { idStart, idEnd, subStart, subEnd, rowClass } = rows;
     const out = this.out;
     if (rowClass !== undefined) {
-      const entry = this.entryOf(rowClass, fee, currency);
+      const entry = rows.entryOf(rowClass, rows.fee, rows.currency);
       entry.rows++;
       const { head, middle } = this.template;
-      for (const tail of entry.tails) {
+      for (const tail of entry.out) {
         out.room(head.length + middle.length + tail.length + (idEnd - idStart) + (subEnd - subStart));
         out.put(head);
         out.copy(bytes, idStart, idEnd);
@@ -1110,11 +940,15 @@ class FastEngine {
         out.copy(bytes, subStart, subEnd);
         out.put(tail);
       }
-      counts.lines += entry.tails.length;
+      counts.lines += entry.out.length;
     }
     if (
       this.goodwill &&
-      creditsSubscriber(this.incident, { activeFrom, activeTo, cells }, rowClass !== undefined) &&
+      creditsSubscriber(
+        this.incident,
+        { activeFrom: rows.activeFrom, activeTo: rows.activeTo, cells: rows.cells },
+        rowClass !== undefined,
+      ) &&
       this.run.refunded.addBytes(bytes, subStart, subEnd)
     ) {
       if (out.marks !== undefined) {
@@ -1144,8 +978,7 @@ class FastEngine {
 
   finish(): RunCounts {
     this.flush();
-    for (const c of this.whole.values()) this.settle(c);
-    for (const c of this.partial.values()) this.settle(c);
+    this.rows.settleAll();
     if (this.goodwill && this.goodwill.rows > 0) {
       const { currency, amount, rows } = this.goodwill;
       this.run.totals.add(null, currency, rows, amount * BigInt(rows));
@@ -1153,165 +986,10 @@ class FastEngine {
     return this.run.finish();
   }
 
-  private isDuplicate(bytes: Uint8Array, start: number, end: number): boolean {
-    return (
-      this.duplicates.suspects.has(this.fingerprint.ofBytes(bytes, start, end)) &&
-      this.duplicates.ids.has(asciiText(bytes, start, end))
-    );
-  }
-
-  /** The currency of a three-capital code ISO 4217 knows, or null. */
-  private currencyAt(bytes: Uint8Array, start: number, end: number): string | null {
-    if (end - start !== 3) return null;
-    const a = bytes[start] as number;
-    const b = bytes[start + 1] as number;
-    const c = bytes[start + 2] as number;
-    if (a < 65 || a > 90 || b < 65 || b > 90 || c < 65 || c > 90) return null;
-    const key = (a << 16) | (b << 8) | c;
-    let code = this.currencies.get(key);
-    if (code === undefined) {
-      const text = String.fromCharCode(a, b, c);
-      code = isCurrencyCode(text) ? text : null;
-      this.currencies.set(key, code);
-    }
-    return code;
-  }
-
-  /** Index of the row's zone in `zones` (the incident's when the field is empty), or -1 when it is none. */
-  private zoneAt(bytes: Uint8Array, start: number, end: number): number {
-    const written = this.written;
-    for (let i = 0; i < written.length; i++) {
-      const w = written[i] as { bytes: Uint8Array; zone: number };
-      if (sameBytes(w.bytes, bytes, start, end)) return w.zone;
-    }
-    const zone = end === start ? this.incident.timeZone : resolveTimeZone(asciiText(bytes, start, end));
-    if (zone === undefined) return -1;
-    let index = this.zoneIndex.get(zone);
-    if (index === undefined) {
-      index = this.zones.push({ zone, clock: zonedClock(zone) }) - 1;
-      this.zoneIndex.set(zone, index);
-    }
-    if (written.length < WRITTEN_ZONES_LIMIT) written.push({ bytes: bytes.slice(start, end), zone: index });
-    return index;
-  }
-
-  private serviceAt(bytes: Uint8Array, start: number, end: number): number {
-    const services = this.services;
-    for (let i = 0; i < services.length; i++) {
-      if (sameBytes((services[i] as { code: Uint8Array }).code, bytes, start, end)) return i;
-    }
-    return -1;
-  }
-
-  /**
-   * The index in `windowSets` of the windows that apply to a row of a scoped service, from its cells: remembered by
-   * the cells' text (a few distinct values a column, as a finance extract's plan or brand has), so that the plain
-   * engine's `windowsOf` decides each combination once, not each row. Bounded: past WINDOW_SET_MEMO_LIMIT
-   * combinations the memo starts again.
-   */
-  private windowSetAt(
-    service: number,
-    bytes: Uint8Array,
-    cuts: Int32Array,
-    whereAt: ReadonlyMap<string, number>,
-  ): number {
-    if (whereAt.size === 1) {
-      const k = whereAt.values().next().value as number;
-      const start = (cuts[k] as number) + 1;
-      const end = cuts[k + 1] as number;
-      for (const m of this.cellMemo) if (m.service === service && sameBytes(m.cell, bytes, start, end)) return m.index;
-      const index = this.windowSetByText(service, bytes, cuts, whereAt);
-      if (this.cellMemo.length < CELL_MEMO_LIMIT) this.cellMemo.push({ service, cell: bytes.slice(start, end), index });
-      return index;
-    }
-    return this.windowSetByText(service, bytes, cuts, whereAt);
-  }
-
-  /** `windowSetAt` by the cells' text, remembered in a bounded Map. */
-  private windowSetByText(
-    service: number,
-    bytes: Uint8Array,
-    cuts: Int32Array,
-    whereAt: ReadonlyMap<string, number>,
-  ): number {
-    let key = String(service);
-    for (const k of whereAt.values()) {
-      const text = asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number);
-      key += `|${text.length}:${text}`; // length-prefixed: no cell can make two rows' keys alike
-    }
-    let index = this.windowSetMemo.get(key);
-    if (index !== undefined) return index;
-    const cells = new Map<string, string>();
-    for (const [column, k] of whereAt)
-      cells.set(column, asciiText(bytes, (cuts[k] as number) + 1, cuts[k + 1] as number));
-    const { name } = this.services[service] as { name: string };
-    const windows = this.run.calculator.windowsOf({ serviceCode: name, cells }) as Interval[];
-    index = this.windowSetIndex.get(windows);
-    if (index === undefined) {
-      index = this.windowSets.push({ name, windows }) - 1;
-      this.windowSetIndex.set(windows, index);
-    }
-    if (this.windowSetMemo.size >= WINDOW_SET_MEMO_LIMIT) this.windowSetMemo.clear();
-    this.windowSetMemo.set(key, index);
-    return index;
-  }
-
-  /**
-   * The class of a row, by the index of its set of windows, or undefined when its active range misses every one
-   * of them (or the row matches none).
-   */
-  private classOf(service: number, zone: number, billingDay: number, from: number, to: number): RowClass | undefined {
-    const { windows, name } = this.windowSets[service] as { windows: Interval[]; name: string };
-    if (windows.length === 0) return undefined;
-    const first = windows[0] as Interval;
-    const last = windows[windows.length - 1] as Interval;
-    const { zone: zoneName } = this.zones[zone] as ZoneEntry;
-    if (from <= first.start && to >= last.end) {
-      // A zone's index is below the number of tz database names, a billing day below 32.
-      const key = (service * TZDB_NAMES.length + zone) * 32 + billingDay;
-      let c = this.whole.get(key);
-      if (!c) {
-        c = this.newClass(name, zoneName, billingDay, windows);
-        this.whole.set(key, c);
-      }
-      return c;
-    }
-    const pieces = clipTo(windows, from, to);
-    if (pieces.length === 0) return undefined;
-    let key = `${service}|${zone}|${billingDay}`;
-    for (const p of pieces) key += `|${p.start},${p.end}`;
-    let c = this.partial.get(key);
-    if (!c) {
-      if (this.partial.size >= PARTIAL_CLASSES_LIMIT) {
-        this.forgetFees();
-        this.partial = new Map();
-      }
-      c = this.newClass(name, zoneName, billingDay, pieces);
-      this.partial.set(key, c);
-    }
-    return c;
-  }
-
-  private newClass(service: string, zone: string, billingDay: number, pieces: readonly Interval[]): RowClass {
-    const periods = this.run.calculator.unitsFor({ zone, billingDay }, pieces);
-    return { service, periods, fees: new Map(), tails: new Map() };
-  }
-
-  private entryOf(c: RowClass, fee: number, currency: string): FeeEntry {
-    let list = c.fees.get(fee);
-    if (!list) {
-      list = [];
-      c.fees.set(fee, list);
-    }
-    for (const e of list) if (e.currencyCode === currency) return e;
-    if (this.feeEntries >= FEE_ENTRIES_LIMIT) {
-      this.forgetFees();
-      return this.entryOf(c, fee, currency);
-    }
-    this.feeEntries++;
-    const amounts = c.periods.map((p) => prorate(BigInt(fee), p.units, p.basis, this.incident.rounding));
-    const split = this.tailsOf(c, currency);
-    const tails = amounts.map((amount, k) => {
+  /** A (class, fee, currency)'s line tails: the class's tails in that currency with the amounts' digits filled in. */
+  private tailsOf(c: RowClass<Uint8Array[]>, currency: string, amounts: readonly bigint[]): Uint8Array[] {
+    const split = this.splitOf(c, currency);
+    return amounts.map((amount, k) => {
       const { before, after } = split[k] as { before: Uint8Array; after: Uint8Array };
       const digits = String(amount);
       const tail = new Uint8Array(before.length + digits.length + after.length);
@@ -1320,17 +998,19 @@ class FastEngine {
       tail.set(after, before.length + digits.length);
       return tail;
     });
-    const entry: FeeEntry = { currencyCode: currency, tails, amounts, rows: 0 };
-    list.push(entry);
-    return entry;
   }
 
   /**
    * A class's line tails in a currency, each split where the amount's digits go: found by rendering the line
    * with amounts 0 and 1 and seeing where the two differ (the format writes an amount as its plain digits).
    */
-  private tailsOf(c: RowClass, currency: string): { before: Uint8Array; after: Uint8Array }[] {
-    let split = c.tails.get(currency);
+  private splitOf(c: RowClass<Uint8Array[]>, currency: string): { before: Uint8Array; after: Uint8Array }[] {
+    let byCurrency = this.splits.get(c);
+    if (!byCurrency) {
+      byCurrency = new Map();
+      this.splits.set(c, byCurrency);
+    }
+    let split = byCurrency.get(currency);
     if (!split) {
       const tailWith = (p: PeriodUnits, amount: bigint) =>
         this.templateOf({
@@ -1352,60 +1032,8 @@ class FastEngine {
         while (zero[at] === one[at]) at++;
         return { before: zero.slice(0, at), after: zero.slice(at + 1) };
       });
-      c.tails.set(currency, split);
+      byCurrency.set(currency, split);
     }
     return split;
   }
-
-  /**
-   * Settles every class and forgets its lines per fee, so that memory stays bounded however many different fees
-   * the snapshot holds (a fee met again is simply rendered again).
-   */
-  private forgetFees(): void {
-    for (const classes of [this.whole.values(), this.partial.values()]) {
-      for (const c of classes) {
-        this.settle(c);
-        c.fees.clear();
-      }
-    }
-    this.feeEntries = 0;
-  }
-
-  /** Adds a class's rows to the totals (once: its counters restart at zero). */
-  private settle(c: RowClass): void {
-    for (const list of c.fees.values()) {
-      for (const e of list) {
-        if (e.rows === 0) continue;
-        const rows = BigInt(e.rows);
-        for (const amount of e.amounts) this.run.totals.add(c.service, e.currencyCode, e.rows, amount * rows);
-        e.rows = 0;
-      }
-    }
-  }
-}
-
-/** A fee of digits without sign or leading zeros, up to 15 digits, or -1 (the reference engine then judges it). */
-function feeAt(bytes: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  if (length === 0 || length > MAX_FAST_FEE_DIGITS || (bytes[start] === 48 && length > 1)) return -1;
-  let fee = 0;
-  for (let i = start; i < end; i++) {
-    const d = (bytes[i] as number) - 48;
-    if (d < 0 || d > 9) return -1;
-    fee = fee * 10 + d;
-  }
-  return fee;
-}
-
-/** A billing day 1–31 without leading zeros (1 when empty), or -1. */
-function billingDayAt(bytes: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  if (length === 0) return 1;
-  const a = (bytes[start] as number) - 48;
-  if (a < 1 || a > 9) return -1;
-  if (length === 1) return a;
-  const b = (bytes[start + 1] as number) - 48;
-  if (length !== 2 || b < 0 || b > 9) return -1;
-  const day = a * 10 + b;
-  return day <= 31 ? day : -1;
 }

@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import { run } from "../../../bin/commands/run";
 import { openLocalEnvironment } from "../../../bin/io/local-environment";
 import { CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { duplicatesOf } from "../../../shared/engine/fast/plain-rows";
 import { parseIncident } from "../../../shared/input/incident";
 import { readHeader } from "../../../shared/input/subscription-row";
-import { computeBatch } from "../../../shared/pipeline/compute-batch";
+import { computeBatch, recordRows } from "../../../shared/pipeline/compute-batch";
 import { prepareRun } from "../../../shared/pipeline/prepare-run";
 import { sha256 } from "../../../shared/pipeline/run-context";
 import { SHARDS } from "../../../shared/store/refund-store";
@@ -56,10 +57,10 @@ describe("a run killed halfway and run again (DynamoDB Local)", () => {
         runId: prepared.run.runId,
         dryRun: false,
         fresh: prepared.fresh,
-        duplicates: new Set<string>(),
+        duplicates: duplicatesOf([]),
       };
-      await computeBatch(context, 1, header.header, records.slice(1, 3), env.store);
-      await computeBatch(context, 2, header.header, records.slice(3, 5), env.store);
+      await computeBatch(context, 1, header.header, recordRows(records.slice(1, 3)), env.store);
+      await computeBatch(context, 2, header.header, recordRows(records.slice(3, 5)), env.store);
     } finally {
       await env.stop();
     }

@@ -1,27 +1,52 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { CsvRecord } from "../../../shared/csv/csv-record-reader";
-import { parseIncident } from "../../../shared/input/incident";
+import { CsvRecordReader } from "../../../shared/csv/csv-record-reader";
+import { SnapshotScanner } from "../../../shared/csv/snapshot-scanner";
+import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
+import { duplicatesOf } from "../../../shared/engine/fast/plain-rows";
+import { type Incident, parseIncident } from "../../../shared/input/incident";
 import { readHeader, SUBSCRIPTION_COLUMNS, type SubscriptionHeader } from "../../../shared/input/subscription-row";
-import { computeBatch } from "../../../shared/pipeline/compute-batch";
+import { type BatchRows, computeBatch, recordRows } from "../../../shared/pipeline/compute-batch";
 import type { RunContext } from "../../../shared/pipeline/run-context";
+import { type Slice, sliceRows, surveySnapshot } from "../../../shared/pipeline/survey-snapshot";
 import { lineGroupOf } from "../../../shared/reconcile/line-identity";
 import { type ShardBook, shardOf } from "../../../shared/store/refund-store";
-import { incidentDoc, type Row, row } from "../../helpers/factories";
+import { csvOf, csvWithColumns, incidentDoc, type Row, row } from "../../helpers/factories";
 import { MemoryStore } from "../../helpers/memory-store";
+import { incidentArb, snapshotArb } from "../../helpers/snapshot-arbitraries";
 
 // The sp-mode window (2011-12-20 23:30 → 2011-12-22 14:00, Tokyo), calendar-day, actual, floor, 500 JPY goodwill.
 const incident = parseIncident(incidentDoc({ incidentId: "batch", goodwill: { amount: 500, currency: "JPY" } }));
 const header = (readHeader([...SUBSCRIPTION_COLUMNS]) as { header: SubscriptionHeader }).header;
-const records = (rows: Row[]): CsvRecord[] =>
-  rows.map((r, i) => ({ line: i + 2, fields: SUBSCRIPTION_COLUMNS.map((c) => r[c] ?? "") }));
 const context = (overrides: Partial<RunContext> = {}): RunContext => ({
   incident,
   runId: "run-1",
   dryRun: false,
   fresh: true,
-  duplicates: new Set<string>(),
+  duplicates: duplicatesOf([]),
   ...overrides,
 });
+
+/** A batch's rows from the snapshot's lines 2, 3, …: every one as a record (the reference judgement's path). */
+const asRecords = (rows: Row[]): BatchRows =>
+  recordRows(rows.map((r, i) => ({ line: i + 2, fields: SUBSCRIPTION_COLUMNS.map((c) => r[c] ?? "") })));
+
+/** The same rows as bytes, read as a batch reads its slice (plain lines on the byte path). */
+const asBytes = (rows: Row[]): BatchRows => {
+  const text = csvOf(rows);
+  return scanned(bytesOf(text.slice(text.indexOf("\n") + 1)), SUBSCRIPTION_COLUMNS.length, 2);
+};
+
+/** Rows scanned from `bytes` (a slice of a snapshot after its header) starting on line `line`. */
+const scanned =
+  (bytes: Uint8Array, width: number, line: number): BatchRows =>
+  (visitor) => {
+    const scanner = new SnapshotScanner({ header: () => width, ...visitor }, { width, line });
+    scanner.push(bytes);
+    scanner.end();
+  };
+
+const bytesOf = (text: string) => new TextEncoder().encode(text);
 
 // Five rows (lines 2–6 of the snapshot):
 // C-1 210 JPY, days 20, 21, 22 of December's 31: floor(210 × 3 / 31) = floor(20.32) = 20;
@@ -37,7 +62,11 @@ const ROWS = [
   row({ monthly_fee: "abc" }, 5),
 ];
 
-describe("computeBatch", () => {
+// Every case runs on both paths: the byte path (what a batch runs) and every row as a record (the reference).
+describe.each([
+  ["the byte path", asBytes],
+  ["records", asRecords],
+])("computeBatch, rows read by %s", (_, records) => {
   it("computes, writes the new lines in batched writes on a first run, and records the batch: hand-worked amounts", async () => {
     // Prepare
     const store = new MemoryStore();
@@ -118,12 +147,138 @@ describe("computeBatch", () => {
     const store = new MemoryStore();
     const twice = [row({}, 1), row({}, 1), row({}, 2)];
 
-    const result = await computeBatch(context({ duplicates: new Set(["C-1"]) }), 1, header, records(twice), store);
+    const result = await computeBatch(context({ duplicates: duplicatesOf(["C-1"]) }), 1, header, records(twice), store);
 
     expect(result.rejects.map((r) => [r.line, r.subscriptionId])).toEqual([
       [2, "C-1"],
       [3, "C-1"],
     ]);
     expect(result.changes.map((c) => c.next.subscriptionId)).toEqual(["C-2"]);
+  });
+});
+
+/** A slice's records as the CSV reader alone reads them (no scanner): the reference path's input. */
+function readerRecords(bytes: Uint8Array, firstLine: number) {
+  const reader = new CsvRecordReader({ firstLine, dropBom: false });
+  const decoder = new Utf8ChunkDecoder();
+  return [...reader.push(decoder.decode(bytes)), ...reader.push(decoder.end()), ...reader.end()];
+}
+
+/** One batch on a store of its own: what it returned, and the books it recorded. */
+async function batchOf(
+  incident: Incident,
+  duplicates: string[],
+  batchNo: number,
+  header: SubscriptionHeader,
+  rows: BatchRows,
+) {
+  const store = new MemoryStore();
+  const result = await computeBatch(
+    context({ incident, duplicates: duplicatesOf(duplicates) }),
+    batchNo,
+    header,
+    rows,
+    store,
+  );
+  return { result, books: store.batches.get(`run-1#${batchNo}`)?.books };
+}
+
+describe("computeBatch's byte path against the reference judgement", () => {
+  // The byte path (PlainRows, from the fast engine) must take a row only when the reference judgement would, and
+  // make of it the very same lines, ids, books and counts: on random snapshots whose fields straddle every check,
+  // written plainly and in every broken way, cut into slices of any size.
+  it("makes the same lines, rejects, counts, totals and books from any snapshot, however it is sliced (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        incidentArb,
+        snapshotArb,
+        fc.integer({ min: 1, max: 15 }),
+        async (incident, bytes, batchSize) => {
+          const survey = await surveySnapshot(
+            "p.csv",
+            async function* () {
+              yield bytes;
+            },
+            batchSize,
+            { strict: false, incident },
+          );
+          const duplicates = [...survey.duplicates];
+          for (const slice of survey.slices) {
+            const part = bytes.subarray(slice.start, slice.end);
+            const { header } = survey;
+            const fast = await batchOf(
+              incident,
+              duplicates,
+              slice.batchNo,
+              header,
+              sliceRows("p.csv", slice, part, header.width),
+            );
+            const reference = await batchOf(
+              incident,
+              duplicates,
+              slice.batchNo,
+              header,
+              recordRows(readerRecords(part, slice.firstLine)),
+            );
+            expect(fast).toEqual(reference);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("scopes as the reference does: windows by plan, goodwill by a flag, both paths alike (contract v2)", async () => {
+    // July 2022 VOICE: W0 (voice-only plans) Jul 2 01:35 → Jul 4 15:00 JST, W1 (everyone) Jul 2 01:35 → 12:00;
+    // full-24h blocks, actual days (31), floor: voice-only rows are owed 2 blocks, the others none
+    // (10.4 h is no whole block). Goodwill 200 JPY to flagged subscribers only.
+    const scoped = parseIncident({
+      incidentId: "kddi",
+      timeZone: "Asia/Tokyo",
+      policy: { rule: "full-24h", dayBasis: "actual", rounding: "floor" },
+      suspensions: [
+        {
+          serviceCode: "VOICE",
+          start: "2022-07-02T01:35:00+09:00",
+          end: "2022-07-04T15:00:00+09:00",
+          where: { plan: ["voice-only"] },
+        },
+        { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
+      ],
+      goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victims: ["yes"] } },
+    });
+    const columns = ["plan", ...SUBSCRIPTION_COLUMNS, "victims"];
+    const voice = (plan: string, victims: string, n: number, subscriber = `S-${n}`) => ({
+      ...(row({ service_code: "VOICE", monthly_fee: "3100", subscriber_id: subscriber }, n) as Record<string, string>),
+      plan,
+      victims,
+    });
+    const text = csvWithColumns(columns, [
+      voice("voice-only", "yes", 1), // 2 blocks of 3,100 × 1/31 = 100 each: 200; credited
+      voice("data", "yes", 2), // no whole block; credited (scope "active")
+      voice("voice-only", "no", 3), // 200; not credited
+      voice("voice-only", "", 4, "S-4日"), // not ASCII: the byte path hands it to the reference judgement
+    ]);
+    const bytes = bytesOf(text);
+    const survey = await surveySnapshot(
+      "k.csv",
+      async function* () {
+        yield bytes;
+      },
+      10,
+      { strict: false, incident: scoped },
+    );
+    const [slice] = survey.slices as [Slice];
+    const part = bytes.subarray(slice.start, slice.end);
+    const fast = await batchOf(scoped, [], 1, survey.header, sliceRows("k.csv", slice, part, survey.header.width));
+    const reference = await batchOf(scoped, [], 1, survey.header, recordRows(readerRecords(part, slice.firstLine)));
+    expect(fast).toEqual(reference);
+    expect(fast.result.changes.map((c) => [c.next.subscriptionId, c.next.units, c.next.amount])).toEqual([
+      ["C-1", 2, 200n],
+      ["C-3", 2, 200n],
+      ["C-4", 2, 200n],
+    ]);
+    const eligible = [...(fast.books?.values() ?? [])].flatMap((b) => b.eligible).sort();
+    expect(eligible).toEqual(["kddi#G#S-1", "kddi#G#S-2"]);
   });
 });

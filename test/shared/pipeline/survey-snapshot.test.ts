@@ -10,8 +10,10 @@ import {
   manifestCsv,
   manifestItems,
   recordsOfSlice,
+  type Slice,
   SnapshotChangedError,
   sliceOfItem,
+  sliceRows,
   surveySnapshot,
   UnsafeSnapshotError,
 } from "../../../shared/pipeline/survey-snapshot";
@@ -57,12 +59,17 @@ describe("surveySnapshot", () => {
       { batchNo: 2, firstLine: 6, start: headerBytes + 39 + 41 + 1, end: bytes.length, rows: 1 },
     ]);
     const [first, second] = survey.slices as [never, never];
-    const slice1 = recordsOfSlice("subs.csv", first, bytes.subarray(headerBytes, headerBytes + 81));
+    const slice1 = recordsOfSlice(
+      "subs.csv",
+      first,
+      bytes.subarray(headerBytes, headerBytes + 81),
+      survey.header.width,
+    );
     expect(slice1.map((r) => [r.line, r.fields[1]])).toEqual([
       [2, "S-1"],
       [3, "S-\n2"],
     ]);
-    const slice2 = recordsOfSlice("subs.csv", second, bytes.subarray(headerBytes + 81));
+    const slice2 = recordsOfSlice("subs.csv", second, bytes.subarray(headerBytes + 81), survey.header.width);
     expect(slice2.map((r) => [r.line, r.fields[1]])).toEqual([[6, "S-日"]]);
   });
 
@@ -117,7 +124,9 @@ describe("surveySnapshot", () => {
     const first = await surveySnapshot("s.csv", () => chunked(bytes, [65_536]), 1, { strict: false });
     expect(first.rows).toBe(2);
     expect(first.duplicates.size).toBe(0);
-    const records = first.slices.flatMap((s) => recordsOfSlice("s.csv", s, bytes.subarray(s.start, s.end)));
+    const records = first.slices.flatMap((s) =>
+      recordsOfSlice("s.csv", s, bytes.subarray(s.start, s.end), first.header.width),
+    );
     expect(records.map((r) => [r.line, r.error?.reason])).toEqual([
       [2, RECORD_TOO_LONG],
       [3, undefined],
@@ -137,8 +146,25 @@ describe("surveySnapshot", () => {
     const [slice] = (await surveySnapshot("s.csv", () => chunked(bytes), 10)).slices as [never];
     const tampered = bytes.slice((slice as { start: number }).start);
     tampered[tampered.length - 3] = 0x41;
-    expect(() => recordsOfSlice("s.csv", slice, tampered)).toThrow(SnapshotChangedError);
-    expect(() => recordsOfSlice("s.csv", slice, tampered)).toThrow(/^s\.csv: batch 1: the bytes \d+–\d+ are not those/);
+    expect(() => recordsOfSlice("s.csv", slice, tampered, 9)).toThrow(SnapshotChangedError);
+    expect(() => recordsOfSlice("s.csv", slice, tampered, 9)).toThrow(
+      /^s\.csv: batch 1: the bytes \d+–\d+ are not those/,
+    );
+  });
+
+  it("refuses a slice that holds another number of rows than prepare found, before the batch sees a row", async () => {
+    const bytes = bytesOf(csvOf([row({}, 1), row({}, 2)]));
+    const [slice] = (await surveySnapshot("s.csv", () => chunked(bytes), 10)).slices as [Slice];
+    const mine = bytes.slice(slice.start);
+    // The digest matches (as if prepare had miscounted): the count is the second guard.
+    const miscounted = { ...slice, rows: 3 };
+    expect(() => recordsOfSlice("s.csv", miscounted, mine, 9)).toThrow(
+      /^s\.csv: batch 1: 2 rows where prepare found 3$/,
+    );
+    const visited: number[] = [];
+    const rows = sliceRows("s.csv", slice, mine, 9);
+    rows({ plain: (_b, _c, line) => visited.push(line), record: (r) => visited.push(r.line) });
+    expect(visited).toEqual([2, 3]);
   });
 
   // Any table of cells (commas, quotes, line breaks, CRLF, multi-byte), any chunking, any batch size: the slices
@@ -158,7 +184,9 @@ describe("surveySnapshot", () => {
           const bytes = bytesOf(lines.join(eol) + (trailing ? eol : ""));
           const survey = await surveySnapshot("p.csv", () => chunked(bytes, sizes), batchSize);
           const expected = wholeRecords(bytes).slice(1);
-          const got = survey.slices.flatMap((s) => recordsOfSlice("p.csv", s, bytes.subarray(s.start, s.end)));
+          const got = survey.slices.flatMap((s) =>
+            recordsOfSlice("p.csv", s, bytes.subarray(s.start, s.end), survey.header.width),
+          );
           expect(got).toEqual(expected);
           for (let i = 1; i < survey.slices.length; i++)
             expect(survey.slices[i]?.start).toBe(survey.slices[i - 1]?.end);
