@@ -275,7 +275,9 @@ program
   .option("--snapshot-version <id>", "the S3 version of the snapshot to use; default the latest")
   .requiredOption("--reason <text>", "why this run (kept in the run's history)")
   .option("--dry-run", "compute the same counts, totals and changes, write no line")
-  .option("--batch-size <rows>", "rows per batch (100 to 10,000); default the API's, 1,000")
+  // The API's bounds (MIN_BATCH_SIZE, MAX_BATCH_SIZE, DEFAULT_BATCH_SIZE in shared/api/run-request.ts), written out:
+  // importing them would load zod before every command.
+  .option("--batch-size <rows>", "rows per batch (100 to 2,000); default the API's, 1,000")
   .option(
     "--request-id <id>",
     "idempotency key: sending the same request again finds the same run; default a new one, printed to reuse",

@@ -43,7 +43,7 @@ let work = "";
 const seconds = secondsSince;
 
 /** `hiwari run` with these arguments: its wall time and its progress lines (stderr). */
-function hiwariRun(state: string, extra: string[]): { seconds: number; phases: string } {
+function hiwariRun(state: string, extra: string[], batchSize?: number): { seconds: number; phases: string } {
   const start = process.hrtime.bigint();
   const done = spawnSync(
     process.execPath,
@@ -57,6 +57,7 @@ function hiwariRun(state: string, extra: string[]): { seconds: number; phases: s
       "--state",
       state,
       ...extra,
+      ...(batchSize === undefined ? [] : ["--batch-size", String(batchSize)]),
     ],
     { encoding: "utf8", env: { ...process.env, CI: "true" } },
   );
@@ -162,9 +163,11 @@ function copyOf(state: string, name: string): string {
 }
 
 /** Measures and prints the table (module doc); `runs` alternate runs each, `keep` a folder to keep the states in. */
-export async function runAgainstCeiling(options: { runs: number; keep?: string }): Promise<void> {
-  const { runs } = options;
+export async function runAgainstCeiling(options: { runs: number; keep?: string; batchSize?: number }): Promise<void> {
+  const { runs, batchSize } = options;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: must be a positive whole number (got ${runs})`);
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1))
+    throw new Error(`--batch-size: must be a positive whole number (got ${batchSize})`);
   work = options.keep ? resolve(options.keep) : mkdtempSync(join(tmpdir(), "hiwari-run-ceiling-"));
   mkdirSync(work, { recursive: true });
   const times: Record<string, number[]> = { run: [], write: [], dry: [], rerun: [], read: [] };
@@ -173,7 +176,7 @@ export async function runAgainstCeiling(options: { runs: number; keep?: string }
   for (let i = 0; i < runs; i++) {
     const first = join(work, `first-${i}`);
     rmSync(first, { recursive: true, force: true });
-    const run = hiwariRun(first, ["--reason", "bench: first run"]);
+    const run = hiwariRun(first, ["--reason", "bench: first run"], batchSize);
     times.run?.push(run.seconds);
     phases.run = run.phases;
     const items = await itemsOf(first);
@@ -194,7 +197,7 @@ export async function runAgainstCeiling(options: { runs: number; keep?: string }
     // each round (the first after a copy may meet a colder page cache).
     const reads: Record<string, () => Promise<void>> = {
       dry: async () => {
-        const dry = hiwariRun(copyOf(first, "dry"), ["--dry-run", "--reason", "bench: preview"]);
+        const dry = hiwariRun(copyOf(first, "dry"), ["--dry-run", "--reason", "bench: preview"], batchSize);
         times.dry?.push(dry.seconds);
         phases.dry = dry.phases;
       },
@@ -202,7 +205,7 @@ export async function runAgainstCeiling(options: { runs: number; keep?: string }
         times.read?.push(await rawRead(first, lineKeys));
       },
       rerun: async () => {
-        const rerun = hiwariRun(copyOf(first, "rerun"), ["--reason", "bench: identical rerun"]);
+        const rerun = hiwariRun(copyOf(first, "rerun"), ["--reason", "bench: identical rerun"], batchSize);
         times.rerun?.push(rerun.seconds);
         phases.rerun = rerun.phases;
       },
@@ -219,7 +222,8 @@ export async function runAgainstCeiling(options: { runs: number; keep?: string }
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
   process.stdout.write(
     `\n# hiwari run on the sample (${SAMPLE.subscriptions.replace(`${ROOT}/`, "")}) against DynamoDB Local's ceiling\n` +
-      `commit ${commit}; ${runs} alternate run(s) each, medians; the first run left ${counted}\n\n` +
+      `commit ${commit}; batches of ${batchSize ?? "the default number of"} rows; ${runs} alternate run(s) each, ` +
+      `medians; the first run left ${counted}\n\n` +
       "| what | median s | each run, s | ÷ its raw ceiling |\n|---|--:|---|--:|\n" +
       row("`hiwari run`, first run (whole command)", "run", "write") +
       row("raw BatchWriteItem of the same items (from DynamoDB Local's start)", "write", "write") +

@@ -10,8 +10,8 @@
  * Each measurement gets a fresh DynamoDB Local (its stream records pile up and slow it down) and the same lines.
  * `--lines N` (default 20,000). Prints lines/s and ratios; no assertion (speed is not a test).
  *
- * Then the whole `hiwari run` against the same ceilings (scripts/bench/run-ceiling.ts: `--runs N`, `--keep DIR`;
- * `--store-only` skips it).
+ * Then the whole `hiwari run` against the same ceilings (scripts/bench/run-ceiling.ts: `--runs N`, `--keep DIR`,
+ * `--batch-size N` for `hiwari run`'s; `--store-only` skips it).
  */
 import { parseArgs } from "node:util";
 import { BatchWriteItemCommand, PutItemCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     lines: { type: "string", default: "20000" },
     runs: { type: "string", default: "1" },
     keep: { type: "string" },
+    "batch-size": { type: "string" },
     "store-only": { type: "boolean", default: false },
   },
 });
@@ -137,5 +138,6 @@ process.stdout.write(
 
 if (!values["store-only"]) {
   const { runAgainstCeiling } = await import("./run-ceiling");
-  await runAgainstCeiling({ runs: Number(values.runs), keep: values.keep });
+  const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+  await runAgainstCeiling({ runs: Number(values.runs), keep: values.keep, batchSize });
 }
