@@ -89,7 +89,7 @@ program
     "--request-id <id>",
     "idempotency key: the same request finds the same run (resumes one that died); default a new one",
   )
-  .option("--batch-size <rows>", "rows per batch", "1000")
+  .option("--batch-size <rows>", "rows per batch; default 5,000 (LOCAL_BATCH_SIZE in bin/commands/run.ts)")
   .option("--dry-run", "compute the same counts, totals and changes, write no line")
   .option("--json", "print the run record as JSON")
   .addHelpText(
@@ -207,7 +207,7 @@ program
   .option(...STATE)
   .requiredOption("--reason <text>", "why this correction (kept with the proposal and the run that applies it)")
   .option("--by <name>", "who proposes it; default your user name on this machine")
-  .option("--batch-size <rows>", "rows per batch", "1000")
+  .option("--batch-size <rows>", "rows per batch; default 5,000 (LOCAL_BATCH_SIZE in bin/commands/run.ts)")
   .addHelpText(
     "after",
     `

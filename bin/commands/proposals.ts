@@ -20,7 +20,7 @@ import { runFolder } from "../io/local-run-files";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 import { runsOfKnownIncident } from "./finance";
-import { checkSnapshotHeader, type RunOptions, run } from "./run";
+import { checkSnapshotHeader, LOCAL_BATCH_SIZE, type RunOptions, run } from "./run";
 
 /** `hiwari propose`: a preview (a dry run) of a run, recorded as a proposal another person must approve. */
 export async function propose(options: Omit<RunOptions, "dryRun" | "requestId" | "json">): Promise<number> {
@@ -135,7 +135,7 @@ export async function approveIn(env: LocalEnvironment, options: ApproveOptions):
         state: options.state,
         reason: appliedReason(p),
         by: p.approvedBy ?? options.by,
-        batchSize: String(preview?.batchSize ?? 1000),
+        batchSize: String(preview?.batchSize ?? LOCAL_BATCH_SIZE),
         requestId: p.proposalId,
       },
       env,

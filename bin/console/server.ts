@@ -19,7 +19,7 @@ import { standingOf } from "../../shared/pipeline/standing";
 import type { RunRecord } from "../../shared/store/refund-store";
 import { report } from "../commands/finance";
 import { approveIn, fileSha256, proposePreview } from "../commands/proposals";
-import { run } from "../commands/run";
+import { LOCAL_BATCH_SIZE, run } from "../commands/run";
 import type { LocalEnvironment } from "../io/local-environment";
 import { runFolder } from "../io/local-run-files";
 import { InterruptedError, LocalStateError, UsageError } from "../usage-error";
@@ -292,7 +292,7 @@ export function consoleServer(env: LocalEnvironment, options: ConsoleOptions) {
             reason: common.reason,
             by: common.by.trim(),
             dryRun: true,
-            batchSize: "1000",
+            batchSize: String(LOCAL_BATCH_SIZE),
             requestId,
           },
           env,

@@ -43,21 +43,15 @@ export class SubscriptionCalculator {
     const pieces = clipTo(windows, row.activeFrom, row.activeTo);
     if (pieces.length === 0) return NONE;
     const perPeriod = this.unitsFor(row, pieces);
-    const lines: RefundLine[] = [];
-    for (const { period, unit, units, basis } of perPeriod) {
-      lines.push({
-        subscriptionId: row.subscriptionId,
-        subscriberId: row.subscriberId,
-        serviceCode: row.serviceCode,
-        periodStart: formatDay(period.start),
-        periodEnd: formatDay(period.end),
-        unit,
-        units,
-        basis,
-        amount: prorate(row.monthlyFee, units, basis, this.incident.rounding),
-        currency: row.currency,
-      });
-    }
+    const lines = perPeriod.map((p) =>
+      periodLine(
+        row,
+        row.serviceCode,
+        p,
+        prorate(row.monthlyFee, p.units, p.basis, this.incident.rounding),
+        row.currency,
+      ),
+    );
     return { lines, suspended: true };
   }
 
@@ -101,6 +95,31 @@ export class SubscriptionCalculator {
     }
     return units;
   }
+}
+
+/**
+ * The refund line a subscription owes for one billing period: what the rule counted there (`p`) and its amount.
+ * The one place a period becomes a line, for both engines and the pipeline's batches.
+ */
+export function periodLine(
+  ids: Pick<RefundLine, "subscriptionId" | "subscriberId">,
+  serviceCode: string,
+  p: PeriodUnits,
+  amount: bigint,
+  currency: string,
+): RefundLine {
+  return {
+    subscriptionId: ids.subscriptionId,
+    subscriberId: ids.subscriberId,
+    serviceCode,
+    periodStart: formatDay(p.period.start),
+    periodEnd: formatDay(p.period.end),
+    unit: p.unit,
+    units: p.units,
+    basis: p.basis,
+    amount,
+    currency,
+  };
 }
 
 /** How many rows a run or batch has judged: rows = computed + skipped + rejected. */

@@ -1,6 +1,6 @@
 import type { CsvRecord } from "../csv/csv-record-reader";
 import { asciiText, plainRecord, type RowVisitor } from "../csv/snapshot-scanner";
-import { judgeAndCompute, SubscriptionCalculator } from "../engine/compute-subscription";
+import { judgeAndCompute, periodLine, SubscriptionCalculator } from "../engine/compute-subscription";
 import { isDuplicateId, PlainRows } from "../engine/fast/plain-rows";
 import type { RefundLine } from "../engine/refund-line";
 import type { RejectedRow, SubscriptionHeader } from "../input/subscription-row";
@@ -16,7 +16,6 @@ import {
   type TotalLine,
   ZERO_COUNTS,
 } from "../store/refund-store";
-import { formatDay } from "../time/civil-date";
 import type { RunContext } from "./run-context";
 
 export interface BatchResult {
@@ -53,9 +52,6 @@ export const recordRows =
   (visitor) => {
     for (const record of records) visitor.record(record);
   };
-
-/** A line's values but its two ids, as a (class, fee, currency) of the byte path owes them. */
-type LineValues = Omit<RefundLine, "subscriptionId" | "subscriberId">;
 
 /**
  * One batch of snapshot rows: validate, compute, reconcile with the stored lines of the same ids, write the
@@ -126,17 +122,10 @@ export async function computeBatch(
     if (creditsSubscriber(incident, row, suspended)) credit(row.subscriberId);
   };
 
-  const plainRows = new PlainRows<LineValues[]>(incident, calculator, context.duplicates, (c, currency, amounts) =>
-    c.periods.map((p, k) => ({
-      serviceCode: c.service,
-      periodStart: formatDay(p.period.start),
-      periodEnd: formatDay(p.period.end),
-      unit: p.unit,
-      units: p.units,
-      basis: p.basis,
-      amount: amounts[k] as bigint,
-      currency,
-    })),
+  // A (class, fee, currency)'s lines, their ids left empty: each row fills in its own.
+  const noIds = { subscriptionId: "", subscriberId: "" };
+  const plainRows = new PlainRows<RefundLine[]>(incident, calculator, context.duplicates, (c, currency, amounts) =>
+    c.periods.map((p, k) => periodLine(noIds, c.service, p, amounts[k] as bigint, currency)),
   );
   plainRows.begin(header);
   const plain = (bytes: Uint8Array, cuts: Int32Array, line: number) => {

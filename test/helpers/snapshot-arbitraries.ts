@@ -151,3 +151,81 @@ export const snapshotArb = fc
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = 0xff;
     return bytes;
   });
+
+// Contract v2's scope: windows with a `where` on a `plan` column, goodwill by scope and by a `where` on `victims`.
+const SCOPED_BASE = Date.UTC(2011, 11, 15) / 1000;
+const scopedInstant = fc.integer({ min: SCOPED_BASE, max: SCOPED_BASE + 20 * 86_400 });
+const scopedWindow = fc
+  .tuple(
+    scopedInstant,
+    fc.integer({ min: 3600, max: 5 * 86_400 }),
+    fc.constantFrom("IMADOKO", "DRIVENET"),
+    fc.constantFrom(undefined, { plan: ["a"] }, { plan: ["a", "b"] }, { plan: [""] }),
+  )
+  .map(([start, length, serviceCode, where]) => ({
+    serviceCode,
+    start: iso(start),
+    end: iso(start + length),
+    ...(where ? { where } : {}),
+  }));
+export const scopedIncidentArb = fc
+  .record({
+    rule: fc.constantFrom("calendar-day", "full-24h", "exact"),
+    rounding: fc.constantFrom("floor", "ceil", "half-up"),
+    windows: fc.array(scopedWindow, { minLength: 1, maxLength: 3 }),
+    goodwill: fc.constantFrom(
+      undefined,
+      { amount: 500, currency: "JPY" },
+      { amount: 500, currency: "JPY", scope: "active" },
+      { amount: 500, currency: "JPY", scope: "active", where: { victims: ["yes"] } },
+      { amount: 500, currency: "JPY", where: { victims: ["yes", ""] } },
+    ),
+  })
+  .map(({ rule, rounding, windows, goodwill }) =>
+    parseIncident(
+      incidentDoc({
+        policy: { rule, dayBasis: "actual", rounding } as never,
+        suspensions: windows as never,
+        ...(goodwill ? { goodwill: goodwill as never } : {}),
+      }),
+    ),
+  );
+const scopedDate = fc.oneof(
+  scopedInstant.map(iso),
+  scopedInstant.map((s) => iso(s).slice(0, 10)),
+  fc.constant("2011-01-01"),
+);
+const scopedRow = fc.record({
+  subscription_id: fc.integer({ min: 0, max: 30 }).map((n) => `C-${n}`),
+  subscriber_id: fc.oneof(
+    fc.integer({ min: 0, max: 5 }).map((n) => `S-${n}`),
+    fc.constant("S-日"),
+  ),
+  service_code: fc.constantFrom("IMADOKO", "DRIVENET", "OTHER"),
+  monthly_fee: fc.constantFrom("0", "210", "3100", "999999999999999", "1234567890123456"),
+  currency: fc.constantFrom("JPY", "JPY", "USD"),
+  active_from: scopedDate,
+  active_to: fc.oneof(fc.constant(""), scopedDate),
+  time_zone: fc.constantFrom("", "", "UTC", "Asia/Tokyo"),
+  billing_day: fc.constantFrom("", "1", "20", "31"),
+  plan: fc.constantFrom("a", "b", "", "日"),
+  victims: fc.constantFrom("yes", "no", ""),
+  shape: fc.constantFrom("plain", "plain", "plain", "quoted", "crlf", "extra"),
+});
+/** The columns of `scopedSnapshotArb`'s header: the contract's between a plan and a victims flag. */
+export const SCOPED_COLUMNS = ["plan", ...SUBSCRIPTION_COLUMNS, "victims"];
+/** A snapshot for `scopedIncidentArb`: plain, quoted, CRLF and too-wide rows, a BOM or not, a last line feed or not. */
+export const scopedSnapshotArb = fc
+  .record({ rows: fc.array(scopedRow, { maxLength: 40 }), bom: fc.boolean(), lastLineFeed: fc.boolean() })
+  .map(({ rows, bom, lastLineFeed }) => {
+    let text = `${bom ? "\uFEFF" : ""}${SCOPED_COLUMNS.join(",")}\n`;
+    for (const r of rows) {
+      const cells = SCOPED_COLUMNS.map((c) => (r as Record<string, string>)[c] ?? "");
+      if (r.shape === "quoted") text += `${cells.map((c) => `"${c}"`).join(",")}\n`;
+      else if (r.shape === "crlf") text += `${cells.join(",")}\r\n`;
+      else if (r.shape === "extra") text += `${cells.join(",")},z\n`;
+      else text += `${cells.join(",")}\n`;
+    }
+    if (!lastLineFeed) text = text.replace(/\r?\n$/, "");
+    return new TextEncoder().encode(text);
+  });

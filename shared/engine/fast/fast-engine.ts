@@ -8,7 +8,7 @@ import { type ServiceTotal, ServiceTotals } from "../../money/service-totals";
 import { toJsonLine } from "../../output/line-format";
 import { creditsSubscriber, goodwillLine } from "../../rules/goodwill";
 import type { PeriodUnits } from "../../rules/period-units";
-import { formatDay } from "../../time/civil-date";
+import { periodLine } from "../compute-subscription";
 import { DuplicateIds, RefundRun, type RunCounts, zeroRunCounts } from "../reference/reference-engine";
 import type { RefundLine } from "../refund-line";
 import { emptySnapshot, snapshotHeader } from "../snapshot-header";
@@ -1012,19 +1012,9 @@ class FastEngine {
     }
     let split = byCurrency.get(currency);
     if (!split) {
+      const ids = { subscriptionId: this.marks.id, subscriberId: this.marks.subscriber };
       const tailWith = (p: PeriodUnits, amount: bigint) =>
-        this.templateOf({
-          subscriptionId: this.marks.id,
-          subscriberId: this.marks.subscriber,
-          serviceCode: c.service,
-          periodStart: formatDay(p.period.start),
-          periodEnd: formatDay(p.period.end),
-          unit: p.unit,
-          units: p.units,
-          basis: p.basis,
-          amount,
-          currency,
-        }).tail;
+        this.templateOf(periodLine(ids, c.service, p, amount, currency)).tail;
       split = c.periods.map((p) => {
         const zero = tailWith(p, 0n);
         const one = tailWith(p, 1n);

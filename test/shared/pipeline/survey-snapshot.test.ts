@@ -152,11 +152,12 @@ describe("surveySnapshot", () => {
     );
   });
 
-  it("refuses a slice that holds another number of rows than prepare found, before the batch sees a row", async () => {
+  it("refuses a slice that holds another number of rows than prepare found, once its rows are read", async () => {
     const bytes = bytesOf(csvOf([row({}, 1), row({}, 2)]));
     const [slice] = (await surveySnapshot("s.csv", () => chunked(bytes), 10)).slices as [Slice];
     const mine = bytes.slice(slice.start);
-    // The digest matches (as if prepare had miscounted): the count is the second guard.
+    // The digest matches (as if prepare had miscounted): the count is the second guard, checked once the rows are
+    // read (a batch reads them all before it reads or writes the store: compute-batch.test.ts).
     const miscounted = { ...slice, rows: 3 };
     expect(() => recordsOfSlice("s.csv", miscounted, mine, 9)).toThrow(
       /^s\.csv: batch 1: 2 rows where prepare found 3$/,
