@@ -37,6 +37,20 @@ export function incidentDoc(
 export type Row = Partial<Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>>;
 
 /** One subscription row with defaults: JPY 210/month, active since 2011-01-01, the incident's zone, billing day 1. */
+/**
+ * KDDI, July 2022 (31 days), VOICE: W0 (voice-only plans) Jul 2 01:35 → Jul 4 15:00 JST; W1 (everyone) Jul 2
+ * 01:35 → 12:00. Contract v2's scoped windows, as the scope tests use them.
+ */
+export const KDDI_VOICE_WINDOWS = [
+  {
+    serviceCode: "VOICE",
+    start: "2022-07-02T01:35:00+09:00",
+    end: "2022-07-04T15:00:00+09:00",
+    where: { plan: ["voice-only"] },
+  },
+  { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
+];
+
 export function row(fields: Row = {}, n = 1): Row {
   return {
     subscription_id: `C-${n}`,

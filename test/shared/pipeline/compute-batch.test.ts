@@ -11,7 +11,15 @@ import type { RunContext } from "../../../shared/pipeline/run-context";
 import { type Slice, SnapshotChangedError, sliceRows, surveySnapshot } from "../../../shared/pipeline/survey-snapshot";
 import { lineGroupOf } from "../../../shared/reconcile/line-identity";
 import { type ShardBook, shardOf } from "../../../shared/store/refund-store";
-import { csvOf, csvWithColumns, incidentDoc, type Row, row, runReference } from "../../helpers/factories";
+import {
+  csvOf,
+  csvWithColumns,
+  incidentDoc,
+  KDDI_VOICE_WINDOWS,
+  type Row,
+  row,
+  runReference,
+} from "../../helpers/factories";
 import { MemoryStore } from "../../helpers/memory-store";
 import { incidentArb, scopedIncidentArb, scopedSnapshotArb, snapshotArb } from "../../helpers/snapshot-arbitraries";
 
@@ -314,15 +322,7 @@ describe("computeBatch's byte path against the reference judgement", () => {
       incidentId: "kddi",
       timeZone: "Asia/Tokyo",
       policy: { rule: "full-24h", dayBasis: "actual", rounding: "floor" },
-      suspensions: [
-        {
-          serviceCode: "VOICE",
-          start: "2022-07-02T01:35:00+09:00",
-          end: "2022-07-04T15:00:00+09:00",
-          where: { plan: ["voice-only"] },
-        },
-        { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
-      ],
+      suspensions: KDDI_VOICE_WINDOWS,
       goodwill: { amount: 200, currency: "JPY", scope: "active", where: { victims: ["yes"] } },
     });
     const columns = ["plan", ...SUBSCRIPTION_COLUMNS, "victims"];

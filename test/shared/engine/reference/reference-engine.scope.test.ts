@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { UnusableSnapshotError } from "../../../../shared/engine/snapshot-header";
 import { parseIncident } from "../../../../shared/input/incident";
 import { SUBSCRIPTION_COLUMNS } from "../../../../shared/input/subscription-row";
-import { csvWithColumns, incidentDoc, row, run, runFast, runReference, summary } from "../../../helpers/factories";
+import {
+  csvWithColumns,
+  incidentDoc,
+  KDDI_VOICE_WINDOWS,
+  row,
+  run,
+  runFast,
+  runReference,
+  summary,
+} from "../../../helpers/factories";
 
 // Contract v2: "Scope: who is refunded, who is credited". Every amount here is worked by hand in the comments.
 const goodwill = { amount: 200, currency: "JPY" };
@@ -15,18 +24,7 @@ const subscriber = (lines: { unit: string; subscriberId: string }[]) =>
 
 describe("suspension scope: where on windows", () => {
   // July 2022 (31 days), VOICE: W0 (voice-only plans) Jul 2 01:35 → Jul 4 15:00 JST; W1 (everyone) Jul 2 01:35 → 12:00.
-  const incident = incidentDoc({
-    goodwill,
-    suspensions: [
-      {
-        serviceCode: "VOICE",
-        start: "2022-07-02T01:35:00+09:00",
-        end: "2022-07-04T15:00:00+09:00",
-        where: { plan: ["voice-only"] },
-      },
-      { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
-    ] as never,
-  });
+  const incident = incidentDoc({ goodwill, suspensions: KDDI_VOICE_WINDOWS as never });
   const voice = (plan: string, n: number) => ({
     ...row({ service_code: "VOICE", monthly_fee: "3100", active_from: "2022-01-01" }, n),
     plan,
