@@ -143,7 +143,8 @@ export type Judged =
 
 /**
  * Judges one record after the header, computes it when it is valid and of a service the incident names, and
- * counts it: the one place where the engines and the pipeline's batches account for a row.
+ * counts it: where the engines and the pipeline's batches account for a record (a plain line the byte path takes
+ * is counted alike by `PlainRows.countTaken`).
  */
 export function judgeAndCompute(
   record: CsvRecord,

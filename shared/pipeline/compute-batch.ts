@@ -134,9 +134,7 @@ export async function computeBatch(
       record(plainRecord(bytes, cuts, header.width, line));
       return;
     }
-    counts.rows++;
-    if (r.service < 0) counts.skipped++;
-    else counts.computed++;
+    r.countTaken(counts);
     const subscriberId = asciiText(bytes, r.subStart, r.subEnd);
     const rowClass = r.rowClass;
     const values = rowClass === undefined ? [] : plainRows.entryOf(rowClass, r.fee, r.currency).out;

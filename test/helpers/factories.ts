@@ -21,6 +21,13 @@ import { csvCell, toJsonLine } from "../../shared/output/line-format";
 import type { KeyedLine, StoredLine } from "../../shared/reconcile/reconcile";
 
 /** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
+/** The sp-mode window (2011-12-20 23:30 → 2011-12-22 14:00, Tokyo) on IMADOKO: `incidentDoc`'s default. */
+export const SPMODE_WINDOW = {
+  serviceCode: "IMADOKO",
+  start: "2011-12-20T23:30:00+09:00",
+  end: "2011-12-22T14:00:00+09:00",
+};
+
 export function incidentDoc(
   overrides: Omit<Partial<IncidentInput>, "policy"> & { policy?: Partial<IncidentInput["policy"]> } = {},
 ) {
@@ -28,7 +35,7 @@ export function incidentDoc(
   return {
     incidentId: "test-incident",
     timeZone: "Asia/Tokyo",
-    suspensions: [{ serviceCode: "IMADOKO", start: "2011-12-20T23:30:00+09:00", end: "2011-12-22T14:00:00+09:00" }],
+    suspensions: [SPMODE_WINDOW],
     ...rest,
     policy: { rule: "calendar-day", dayBasis: "actual", rounding: "floor", ...policy },
   } as IncidentInput;

@@ -923,9 +923,7 @@ class FastEngine {
     const rows = this.rows;
     if (!rows.accept(bytes, cuts)) return false;
     const { counts } = this.run;
-    counts.rows++;
-    if (rows.service < 0) counts.skipped++;
-    else counts.computed++;
+    rows.countTaken(counts);
     const { idStart, idEnd, subStart, subEnd, rowClass } = rows;
     const out = this.out;
     if (rowClass !== undefined) {

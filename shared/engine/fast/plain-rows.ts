@@ -12,7 +12,7 @@ import { resolveTimeZone } from "../../time/time-zone";
 import { timestampAt } from "../../time/timestamp";
 import { TZDB_NAMES } from "../../time/tzdb-names";
 import { type ZonedClock, zonedClock } from "../../time/zoned-clock";
-import type { SubscriptionCalculator } from "../compute-subscription";
+import type { RowCounts, SubscriptionCalculator } from "../compute-subscription";
 
 /** Fees up to 15 digits are exact doubles and their products with any units stay below 2^53 for the lookup key. */
 const MAX_FAST_FEE_DIGITS = 15;
@@ -404,6 +404,16 @@ export class PlainRows<Out> {
   private newClass(service: string, zone: string, billingDay: number, pieces: readonly Interval[]): RowClass<Out> {
     const periods = this.calculator.unitsFor({ zone, billingDay }, pieces);
     return { service, periods, fees: new Map() };
+  }
+
+  /**
+   * Counts the row `accept` last took, as `judgeAndCompute` counts a record it judged valid: computed, or skipped
+   * when no window names its service.
+   */
+  countTaken(counts: RowCounts): void {
+    counts.rows++;
+    if (this.service < 0) counts.skipped++;
+    else counts.computed++;
   }
 
   /** The lines a row of class `c` with `fee` and `currency` owes: one per billing period, amounts computed once. */

@@ -8,21 +8,14 @@ import {
 import { PermanentError } from "../../../shared/errors";
 import { parseIncident } from "../../../shared/input/incident";
 import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
-import { incidentDoc } from "../../helpers/factories";
+import { incidentDoc, SPMODE_WINDOW } from "../../helpers/factories";
 
 // The header checks both engines, the pipeline's steps and `hiwari run` share. Each engine's refusals are checked
 // end to end in test/shared/engine/reference/reference-engine.scope.test.ts ("where columns checked against the header").
 
 const scoped = parseIncident(
   incidentDoc({
-    suspensions: [
-      {
-        serviceCode: "IMADOKO",
-        start: "2011-12-20T23:30:00+09:00",
-        end: "2011-12-22T14:00:00+09:00",
-        where: { plan: ["a"] },
-      },
-    ] as never,
+    suspensions: [{ ...SPMODE_WINDOW, where: { plan: ["a"] } }] as never,
   }),
 );
 

@@ -10,6 +10,7 @@ import {
   run,
   runFast,
   runReference,
+  SPMODE_WINDOW,
   summary,
 } from "../../../helpers/factories";
 
@@ -151,14 +152,7 @@ describe("goodwill scope", () => {
 
 describe("where columns checked against the header", () => {
   const scoped = incidentDoc({
-    suspensions: [
-      {
-        serviceCode: "IMADOKO",
-        start: "2011-12-20T23:30:00+09:00",
-        end: "2011-12-22T14:00:00+09:00",
-        where: { plan: ["a"] },
-      },
-    ] as never,
+    suspensions: [{ ...SPMODE_WINDOW, where: { plan: ["a"] } }] as never,
   });
 
   async function refusal(incidentDocument: unknown, csv: string): Promise<string[]> {
