@@ -14,7 +14,6 @@ import {
   type PrepareOutput,
   REJECTS_FILE,
   type RunRef,
-  SLICES_PER_CHILD,
 } from "../../shared/pipeline/run-steps";
 import { manifestItems, UnsafeSnapshotError } from "../../shared/pipeline/survey-snapshot";
 import { LockLostError, RequestMismatchError, RunLockedError, type RunRecord } from "../../shared/store/refund-store";
@@ -23,6 +22,7 @@ import { diskFullError } from "../io/disk-space";
 import { FileRecordSource } from "../io/file-record-source";
 import { type LocalEnvironment, openLocalEnvironment } from "../io/local-environment";
 import { LOCAL_BUCKET, localLambdaContext, localRunDeps, runFolder } from "../io/local-run-files";
+import { type PublishingAlong, publishAlong } from "../io/publish-along";
 import { EXIT, InterruptedError, LocalStateError, UsageError } from "../usage-error";
 import { checkReadable, readIncidentFile } from "./compute";
 
@@ -159,6 +159,8 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
         )
       : undefined;
   };
+  // The run's events, published while it writes (not on a dry run, which writes no line).
+  let along: PublishingAlong | undefined;
   try {
     const deps = localRunDeps(env.store, options.state);
     const depsOf = () => deps;
@@ -213,14 +215,17 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     }
     let done: RunRecord;
     let phase: Phase | undefined;
+    if (!input.dryRun) along = publishAlong(() => env.publishPending());
     try {
-      // The Map: the manifest's rows, as the CSV item reader gives them, a few per child.
+      // The Map: the manifest's rows, as the CSV item reader gives them, one per child. On AWS the ItemBatcher gives
+      // a child SLICES_PER_CHILD of them, to spread a Lambda's start over several; a local child starts nothing, and
+      // one slice each lets the pool keep CHILD_CONCURRENCY of them busy to the end (ten slices in children of four
+      // kept three busy, then two).
       const items = manifestItems(await files.get(MANIFEST_FILE));
       const compute = makeCompute(depsOf);
       const batching = startPhase("batches", items.length);
       phase = batching;
-      const children: (typeof items)[] = [];
-      for (let i = 0; i < items.length; i += SLICES_PER_CHILD) children.push(items.slice(i, i + SLICES_PER_CHILD));
+      const children = items.map((item) => [item]);
       await inPool(
         children,
         CHILD_CONCURRENCY,
@@ -253,6 +258,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
     } catch (e) {
       phase?.stop();
+      await along?.stop(); // before any other pass over the stream
       // DynamoDB Local gone: nothing can be recorded. The run stays as it is, its lock this request's: resumable.
       const died = diedError();
       if (died) throw died;
@@ -284,12 +290,17 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       await publishWhatWasStored();
       throw e;
     }
-    const published = await publish(env);
+    const before = (await along?.stop()) ?? 0;
+    const published = await publish(env, "publishing events", (handled) =>
+      before > 0
+        ? `published ${n(before + handled)} events (${n(before)} of them while the run wrote)`
+        : `published ${n(handled)} events`,
+    );
     report(
       done,
       options,
       env.eventsFile,
-      published.handled,
+      before + published.handled,
       done.dryRun
         ? `dry run: nothing written; the changes it would make are in ${join(runDir, DRY_RUN_FOLDER)}`
         : undefined,
@@ -305,6 +316,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     // The failure handler, an interrupted run's record, or the final events' append may meet a full disk too.
     throw diedError() ?? diskFullError(e, options.state, resumeAfterFreeing(options, requestId)) ?? e;
   } finally {
+    await along?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     if (!held) await env.stop();

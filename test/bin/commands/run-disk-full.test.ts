@@ -19,7 +19,7 @@ import { quiet } from "../../helpers/stdout";
  */
 const TMPFS_SIZE = "16m";
 const LEFT_FOR_BATCHES = 1024 * 1024;
-/** Room for DynamoDB Local to start, not for the events of the lines stored before the disk filled (~500 bytes each). */
+/** Room for DynamoDB Local to start, not for a run (nor for many events, ~500 bytes each). */
 const LEFT_FOR_EVENTS = 16 * 1024;
 
 let mountPoint: string | undefined;
@@ -77,7 +77,7 @@ function incidentFiles(incidentId: string, count: number, subscribers: number) {
 }
 
 describe("hiwari run when the disk under --state fills", () => {
-  it("says the disk is full (DynamoDB Local's data, then the events' append), leaves the run resumable, and the same request then completes clean", {
+  it("says the disk is full (DynamoDB Local's data, or the events' append), leaves the run resumable, and the same request then completes clean", {
     timeout: 300_000,
   }, async (ctx) => {
     if (!mountPoint) return ctx.skip(skipReason);
@@ -117,17 +117,17 @@ describe("hiwari run when the disk under --state fills", () => {
     expect(message).toContain("--request-id req-full");
     expect(processesNaming(join(state, "dynamodb"))).toEqual([]);
 
-    // Act 2: some space freed, not enough for the events of what was stored: the resume's first drain meets ENOSPC
+    // Act 2: some space freed, not enough for a run: the resume meets the full disk again, in its first drain (the
+    // events of lines stored after the last pass that published along the run, if any) or in its batches
     unfill(disk);
     fill(disk, LEFT_FOR_EVENTS);
     const second = await quiet(() => run(options)).catch((e: unknown) => e);
 
-    // Assess 2: the append's ENOSPC is the same full disk, with the same way back
+    // Assess 2: either way the same full disk, with the same way back
     expect(second).toBeInstanceOf(LocalStateError);
-    const appendMessage = (second as Error).message;
-    expect(appendMessage).toMatch(new RegExp(`^the disk holding ${state} is full`));
-    expect(appendMessage).toContain("ENOSPC: no space left on device");
-    expect(appendMessage).toContain("--request-id req-full");
+    const againMessage = (second as Error).message;
+    expect(againMessage).toMatch(new RegExp(`^the disk holding ${state} is full`));
+    expect(againMessage).toContain("--request-id req-full");
 
     // Act 3: the space freed, the same request again
     unfill(disk);

@@ -290,10 +290,14 @@ function hiwari(...args: string[]) {
   });
 }
 
-/** Times as `N s`, request and run ids as `REQUEST` and `RUN`: what differs between two runs of the same files. */
+/**
+ * Times as `N s`, request and run ids as `REQUEST` and `RUN`, and how many events went out while the run wrote (the
+ * rest after it): what differs between two runs of the same files.
+ */
 const steady = (text: string) =>
   text
     .replaceAll(/\d+\.\d s\b/g, "N s")
+    .replaceAll(/ \([\d,]+ of them while the run wrote\)/g, "")
     .replaceAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "REQUEST")
     .replaceAll(/run-[0-9a-f]{20}/g, "RUN");
 
