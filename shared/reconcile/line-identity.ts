@@ -1,10 +1,6 @@
 import type { RefundLine } from "../engine/refund-line";
 
 /**
- * A refund line's deterministic identity: (incidentId, subscriptionId, periodStart), or for goodwill
- * (incidentId, subscriberId). Ids may hold any character, so they are percent-encoded: `#` only ever separates.
- */
-/**
  * Percent-encodes an id. A rejected row's id may hold the invalid-UTF-8 marker (a lone surrogate), which
  * encodeURIComponent refuses: it becomes U+FFFD first (computed lines never hold one: such rows are rejected).
  */
@@ -17,13 +13,17 @@ interface WellFormed {
   toWellFormed(): string;
 }
 
+/**
+ * A refund line's deterministic identity: (incidentId, subscriptionId, periodStart), or for goodwill
+ * (incidentId, subscriberId), a subscriber's one goodwill line being its group. Ids may hold any character, so they
+ * are percent-encoded: `#` only ever separates.
+ */
 export function lineIdOf(
   incidentId: string,
   line: Pick<RefundLine, "subscriptionId" | "subscriberId" | "periodStart">,
 ): string {
-  return line.subscriptionId === null
-    ? `${incidentId}#G#${encodeId(line.subscriberId)}`
-    : lineIdInGroup(lineGroupOf(incidentId, line), line.periodStart as string);
+  const group = lineGroupOf(incidentId, line);
+  return line.subscriptionId === null ? group : lineIdInGroup(group, line.periodStart as string);
 }
 
 /** The id of a subscription's line for the period starting `periodStart`, from the subscription's group. */
