@@ -83,7 +83,8 @@ const stoppedBySignal = (e: unknown) => e instanceof InterruptedError;
  * `hiwari run`: the whole pipeline on one machine. DynamoDB Local holds the tables under the state folder; the
  * Lambda handlers themselves run in process, in the state machine's order and with its payloads (prepare, the
  * Map's children over the manifest, finalize per shard, complete, or fail), with local adapters (a file, a
- * folder); the stream is then fed to the publish-events handler, whose bus appends to <state>/events.jsonl.
+ * folder); the stream is fed to the publish-events handler as the run writes (publishAlong) and once more at its
+ * end, whose bus appends to <state>/events.jsonl.
  * The run's files (manifest, plan, rejects, dry-run changes) are in <state>/runs/<runId>.
  */
 export async function run(input: RunInput, held?: LocalEnvironment): Promise<number> {
@@ -215,7 +216,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     }
     let done: RunRecord;
     let phase: Phase | undefined;
-    if (!input.dryRun) along = publishAlong(() => env.publishPending());
+    if (!input.dryRun) along = publishAlong((counted) => env.publishPending(counted));
     try {
       // The Map: the manifest's rows, as the CSV item reader gives them, one per child. On AWS the ItemBatcher gives
       // a child SLICES_PER_CHILD of them, to spread a Lambda's start over several; a local child starts nothing, and
@@ -290,17 +291,12 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       await publishWhatWasStored();
       throw e;
     }
-    const before = (await along?.stop()) ?? 0;
-    const published = await publish(env, "publishing events", (handled) =>
-      before > 0
-        ? `published ${n(before + handled)} events (${n(before)} of them while the run wrote)`
-        : `published ${n(handled)} events`,
-    );
+    const published = await publish(env, undefined, undefined, along);
     report(
       done,
       options,
       env.eventsFile,
-      before + published.handled,
+      published.handled,
       done.dryRun
         ? `dry run: nothing written; the changes it would make are in ${join(runDir, DRY_RUN_FOLDER)}`
         : undefined,
@@ -340,19 +336,28 @@ async function reasonOf(given: string | undefined, env: LocalEnvironment, ref: R
   );
 }
 
-/** Publishes what the stream holds (the run's changes, or an earlier run's), shown as a phase. */
+/**
+ * Publishes what the stream holds (the run's changes, or an earlier run's), shown as a phase: after `along` has
+ * stopped (its pass under way is part of the phase), what is left, and its count is theirs together.
+ */
 async function publish(
   env: LocalEnvironment,
   name = "publishing events",
   said: (handled: number) => string | false = (handled) => `published ${n(handled)} events`,
+  along?: PublishingAlong,
 ): Promise<{ handled: number; failed: number }> {
   const publishing = startPhase(name);
-  const published = await env.publishPending().catch((e: unknown) => {
+  try {
+    const before = (await along?.stop()) ?? 0;
+    const published = await env.publishPending();
+    const handled = before + published.handled;
+    const line = said(handled);
+    publishing.end(line !== false && before > 0 ? `${line} (${n(before)} of them while the run wrote)` : line);
+    return { handled, failed: published.failed };
+  } catch (e) {
     publishing.stop();
     throw e;
-  });
-  publishing.end(said(published.handled));
-  return published;
+  }
 }
 
 /** A long phase of a run, as {@link startPhase} shows it. */

@@ -21,8 +21,13 @@ export interface LocalEnvironment {
   db: DynamoDbLocal;
   store: DynamoDbRefundStore;
   eventsFile: string;
-  /** Feeds the refunds table's stream (from where it was left) to the publish-events handler. */
-  publishPending(): Promise<{ handled: number; failed: number; repairs: Repair[] }>;
+  /**
+   * Feeds the refunds table's stream (from where it was left) to the publish-events handler; `onCommitted` hears of
+   * each page's records once they are appended and committed (a pass that throws later has still published them).
+   */
+  publishPending(
+    onCommitted?: (records: number) => void,
+  ): Promise<{ handled: number; failed: number; repairs: Repair[] }>;
   /** When read through another process's DynamoDB Local (`share`): that process's pid. */
   holder?: number;
   stop(): Promise<void>;
@@ -133,7 +138,7 @@ export async function openLocalEnvironment(
     db,
     store: new DynamoDbRefundStore(db.client, LOCAL_TABLES),
     eventsFile,
-    publishPending: async () => {
+    publishPending: async (onCommitted?: (records: number) => void) => {
       // The same handler as on AWS; only its adapters differ: JSON Lines files of this state folder (poison
       // stream records parked whole).
       const parkedFile = join(stateDir, "parked-records.jsonl");
@@ -153,6 +158,7 @@ export async function openLocalEnvironment(
         // Committed with each page's position: a page appended by a process that died is appended again, once;
         // a file cut short or removed is repaired from the stream.
         {
+          onCommitted,
           outputs: [
             { path: eventsFile, idOf: (line) => (JSON.parse(line) as { detail: { eventId: string } }).detail.eventId },
             { path: parkedFile, idOf: (line) => (JSON.parse(line) as { record: { eventID: string } }).record.eventID },

@@ -116,7 +116,8 @@ async function* pagesOf(
  * Reads a table's stream from where the last read stopped, as an event source mapping does, and feeds it to the
  * handler in batches. The position (last sequence number per shard) is kept in `checkpointFile`, so a second run
  * does not republish old records. Stops at a page with a failed record (it is delivered again, whole, next time).
- * Returns how many records were handled and how many failed, and the repairs it made.
+ * Returns how many records were handled and how many failed, and the repairs it made; `onCommitted` hears of each
+ * page's records once they are committed, so that a caller can count what went out before a later page threw.
  *
  * `outputs` are the files the handler appends to (the local bus's events, the parked records), held to what
  * committed pages wrote (`DrainOutputs`): a page appended by a process that died before committing it is appended
@@ -129,7 +130,7 @@ export async function drainStream(
   tableName: string,
   checkpointFile: string,
   handle: RecordBatchHandler,
-  options: { batchSize?: number; outputs?: readonly DrainOutput[] } = {},
+  options: { batchSize?: number; outputs?: readonly DrainOutput[]; onCommitted?: (records: number) => void } = {},
 ): Promise<{ handled: number; failed: number; repairs: Repair[] }> {
   const { batchSize = 500, outputs = [] } = options;
   const checkpoint = readCheckpoint(checkpointFile);
@@ -204,8 +205,9 @@ export async function drainStream(
         files.commit(); // an output cut short or replaced meanwhile is marked for a repair
         checkpoint.positions[key] = records[records.length - 1]?.dynamodb?.SequenceNumber ?? "";
         write();
-        if (files.repairDue) await repair();
         handled += records.length;
+        options.onCommitted?.(records.length); // counted as it is committed, even if a later page throws
+        if (files.repairDue) await repair();
       }
     }
     return { handled, failed: 0, repairs };

@@ -1,6 +1,5 @@
-/** What one pass over the stream did (`LocalEnvironment.publishPending`). */
+/** What one pass over the stream says at its end (`LocalEnvironment.publishPending`): records left failed. */
 export interface PublishPass {
-  handled: number;
   failed: number;
 }
 
@@ -21,40 +20,48 @@ export const ALONG_WAITS_MS = { first: 250, most: 4_000 } as const;
  * Publishes the stream while a run writes it, as the stream-triggered publish-events Lambda does on AWS, instead of
  * all of it after the run: one pass at a time (`pass`, `LocalEnvironment.publishPending`), never two at once, the next
  * after a wait that grows while passes find nothing (ALONG_WAITS_MS), until `stop`. A pass that leaves failed records,
- * or that throws (DynamoDB Local gone, a full disk), ends the passes quietly: the run's own publish after them meets
- * the failure again, and says it, where it would have without them.
+ * or that throws (DynamoDB Local gone, a full disk), ends the passes quietly: the run's own publish after them
+ * publishes what is left, and says the failure if it meets it again, where it would have without them. What is counted is what a pass says it
+ * committed, page by page (`counted`), so a pass that throws after some pages still counts them.
  */
 export function publishAlong(
-  pass: () => Promise<PublishPass>,
+  pass: (counted: (records: number) => void) => Promise<PublishPass>,
   waits: { first: number; most: number } = ALONG_WAITS_MS,
   pause: (ms: number) => Promise<void> = unrefPause,
 ): PublishingAlong {
   let stopped = false;
   let handled = 0;
-  let wake = () => {};
-  const woken = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
+  let wake: (() => void) | undefined;
+  /** The wait before the next pass, ended early by `stop` (one resolver at a time: nothing piles up). */
+  const waitFor = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      void pause(ms).then(resolve);
+    });
   const loop = (async () => {
     let wait = waits.first;
     while (!stopped) {
-      await Promise.race([pause(wait), woken]);
+      await waitFor(wait);
+      wake = undefined;
       if (stopped) break;
+      let found = 0;
       let done: PublishPass;
       try {
-        done = await pass();
+        done = await pass((records) => {
+          found += records;
+          handled += records;
+        });
       } catch {
         break; // said by the publish after the run, which meets it again
       }
-      handled += done.handled;
       if (done.failed > 0) break; // the failed page comes again, whole, to the publish after the run
-      wait = done.handled > 0 ? waits.first : Math.min(wait * 2, waits.most);
+      wait = found > 0 ? waits.first : Math.min(wait * 2, waits.most);
     }
   })();
   return {
     stop: async () => {
       stopped = true;
-      wake();
+      wake?.();
       await loop;
       return handled;
     },

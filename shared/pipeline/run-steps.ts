@@ -110,7 +110,7 @@ interface Plan {
   snapshot: string;
 }
 
-/** Manifest rows (slices) per child execution of the Map: the ItemBatcher's size, and `hiwari run`'s. */
+/** Manifest rows (slices) per child execution of the Map: the ItemBatcher's size (`hiwari run` gives a child one). */
 export const SLICES_PER_CHILD = 4;
 
 export const PLAN_FILE = "plan.json";

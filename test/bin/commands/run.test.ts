@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { run, startPhase } from "../../../bin/commands/run";
 import { type LocalEnvironment, openLocalEnvironment } from "../../../bin/io/local-environment";
+import { LocalStateError } from "../../../bin/usage-error";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
 // A spawned command starts DynamoDB Local (a JVM) of its own: tens of seconds on two busy cores.
@@ -29,6 +30,7 @@ interface Envelope {
 
 interface Report {
   run: { runId: string; counts: Record<string, number>; totals: { serviceCode: string | null; amount: string }[] };
+  eventsPublished: number;
 }
 
 let dir: string;
@@ -56,6 +58,7 @@ function incidentFiles(incidentId: string) {
     rows: ReturnType<typeof row>[],
     reason: string,
     extra: Partial<Parameters<typeof run>[0]> = {},
+    held: LocalEnvironment = env,
   ) => {
     writeFileSync(incidentFile, JSON.stringify({ ...incident, incidentId }));
     writeFileSync(subsFile, csvOf(rows));
@@ -73,7 +76,7 @@ function incidentFiles(incidentId: string) {
           json: true,
           ...extra,
         },
-        env,
+        held,
       );
     });
     return { status, report: JSON.parse(out) as Report, events: eventsOf(incidentId).slice(before) };
@@ -241,6 +244,65 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     // Assess: refused, naming the holder; the lock still the other run's
     expect((blocked as Error).message).toMatch(/incident locked is being run by run-someone-else/);
     expect(await env.store.breakLock("locked")).toBe("run-someone-else");
+  });
+
+  /**
+   * The file's environment with its passes over the stream watched (how many, whether two ran at once); `fail` may
+   * make a pass throw instead (by its number, 1 being the drain of earlier runs' events at the start).
+   */
+  function watched(fail: (pass: number) => Error | undefined = () => undefined) {
+    const seen = { passes: 0, running: 0, overlapped: false };
+    const publishPending: LocalEnvironment["publishPending"] = async (onCommitted) => {
+      const pass = ++seen.passes;
+      seen.running++;
+      seen.overlapped ||= seen.running > 1;
+      try {
+        const error = fail(pass);
+        if (error) throw error;
+        return await env.publishPending(onCommitted);
+      } finally {
+        seen.running--;
+      }
+    };
+    return { held: { ...env, publishPending }, seen };
+  }
+
+  it("publishes while it writes, one pass at a time, and reports every event it appended", async () => {
+    // 40 subscriptions in batches of 2: 20 batches, then 64 shards, far longer than the first pass's 0.25 s wait
+    const many = Array.from({ length: 40 }, (_, i) => row({ subscriber_id: `S-${i % 25}` }, i));
+    const { held, seen } = watched();
+    const { runWith } = incidentFiles("along");
+    const { status, report, events } = await runWith(base, many, "initial", {}, held);
+    expect(status).toBe(0);
+    expect(seen.overlapped).toBe(false);
+    expect(seen.passes).toBeGreaterThanOrEqual(3); // the start's drain, at least one along the run, the end's
+    expect(events).toHaveLength(40 + 25 + 1); // a line each, goodwill for each subscriber, the run's completion
+    expect(new Set(events.map((e) => e.detail.eventId)).size).toBe(events.length);
+    expect(report.eventsPublished).toBe(events.length);
+  });
+
+  it("runs no pass along a dry run: the start's drain and the end's only", async () => {
+    const { held, seen } = watched();
+    const { runWith } = incidentFiles("along-dry");
+    const { status, events } = await runWith(base, rows, "preview", { dryRun: true }, held);
+    expect([status, seen.passes, events]).toEqual([0, 2, []]);
+  });
+
+  it("says the disk is full when the events' append meets ENOSPC, the run recorded completed, its events kept in the stream", async () => {
+    // Every pass after the start's drain meets a full disk: those along the run end quietly, the end's is said.
+    const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    const { held } = watched((pass) => (pass > 1 ? full : undefined));
+    const { runWith } = incidentFiles("along-full");
+    const error = await runWith(base, rows, "initial", {}, held).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LocalStateError);
+    expect((error as Error).message).toMatch(new RegExp(`^the disk holding ${state} is full`));
+    expect((error as Error).message).toContain("ENOSPC: no space left on device");
+    const runs = await env.store.listRuns("along-full");
+    expect(runs.map((r) => r.status)).toEqual(["completed"]);
+    expect(eventsOf("along-full")).toEqual([]);
+    // The next pass, with room, publishes them: three lines, two subscribers' goodwill, the run's completion.
+    await env.publishPending();
+    expect(eventsOf("along-full")).toHaveLength(3 + 2 + 1);
   });
 
   it("refuses a rerun whose snapshot has a quote never closed or a row without an id: nothing is voided", async () => {

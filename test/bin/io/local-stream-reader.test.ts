@@ -32,7 +32,10 @@ async function world(name: string, n: number) {
   const events = join(dir, "events.jsonl");
   const checkpoint = join(dir, "stream-checkpoint.json");
   /** Drains as the local bus does: one whole line per record, appended in one write per page. */
-  const drain = (handle?: (records: DynamoDBRecord[], text: string) => unknown) =>
+  const drain = (
+    handle?: (records: DynamoDBRecord[], text: string) => unknown,
+    onCommitted?: (records: number) => void,
+  ) =>
     drainStream(
       db.endpoint,
       db.client,
@@ -47,7 +50,11 @@ async function world(name: string, n: number) {
         appendFileSync(events, text);
         return [];
       },
-      { batchSize: 4, outputs: [{ path: events, idOf: (line) => (JSON.parse(line) as { eventId: string }).eventId }] },
+      {
+        batchSize: 4,
+        outputs: [{ path: events, idOf: (line) => (JSON.parse(line) as { eventId: string }).eventId }],
+        onCommitted,
+      },
     );
   /** The events file, line by line: every line whole JSON, and the eventIds. */
   const eventIds = () => {
@@ -64,6 +71,24 @@ async function world(name: string, n: number) {
 class Killed extends Error {}
 
 describe("drainStream and the files its handler appends to", () => {
+  it("tells of each page once it is committed, so what went out before a page that throws is counted", async () => {
+    const w = await world("heard", 10);
+    const heard: number[] = [];
+    let pages = 0;
+    const error = await w
+      .drain(
+        (_, text) => {
+          if (++pages === 3) throw new Error("ENOSPC: no space left on device, write");
+          appendFileSync(w.events, text);
+        },
+        (records) => heard.push(records),
+      )
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^ENOSPC/);
+    expect(heard).toEqual([4, 4]); // pages of 4: the third (2 records) threw before its commit
+    expect(w.eventIds()).toHaveLength(8);
+  });
+
   it("appends again, once, a page whose process died after appending it and before committing it", async () => {
     // Arrange: 10 records, pages of 4; the second page is appended, then the process "dies"
     const w = await world("died-after-append", 10);

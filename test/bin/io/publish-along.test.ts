@@ -4,19 +4,23 @@ import { type PublishPass, publishAlong } from "../../../bin/io/publish-along";
 const WAITS = { first: 1, most: 8 } as const;
 const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A stream of pass results, in turn (then nothing found), counting passes and any two at once. */
-function passes(results: (PublishPass | Error)[]) {
+/** What a pass does: commits `handled` records, then ends with `failed` of them left, or commits and throws. */
+type Outcome = { handled: number; failed: number } | { handled: number; throws: Error };
+
+/** A stream of pass outcomes, in turn (then nothing found), counting passes and any two at once. */
+function passes(results: Outcome[]) {
   let running = 0;
   const seen = { passes: 0, overlapped: false };
-  const pass = async (): Promise<PublishPass> => {
+  const pass = async (counted: (records: number) => void): Promise<PublishPass> => {
     running++;
     seen.overlapped ||= running > 1;
     seen.passes++;
     await tick(1);
     running--;
     const next = results.shift() ?? { handled: 0, failed: 0 };
-    if (next instanceof Error) throw next;
-    return next;
+    if (next.handled > 0) counted(next.handled);
+    if ("throws" in next) throw next.throws;
+    return { failed: next.failed };
   };
   return { pass, seen };
 }
@@ -37,10 +41,11 @@ describe("publishAlong", () => {
 
   it("runs no pass once stopped, and waits for the pass under way", async () => {
     let ended = false;
-    const along = publishAlong(async () => {
+    const along = publishAlong(async (counted) => {
       await tick(20);
+      counted(7);
       ended = true;
-      return { handled: 7, failed: 0 };
+      return { failed: 0 };
     }, WAITS);
     await tick(5); // the first pass is under way
     expect(await along.stop()).toBe(7);
@@ -68,20 +73,26 @@ describe("publishAlong", () => {
     expect(await along.stop()).toBe(3);
   });
 
-  it("ends its passes quietly at a pass that throws (DynamoDB Local gone, a full disk)", async () => {
-    const { pass, seen } = passes([{ handled: 10, failed: 0 }, new Error("ENOSPC: no space left on device")]);
+  it("ends its passes quietly at a pass that throws (DynamoDB Local gone, a full disk), counting what it committed first", async () => {
+    const { pass, seen } = passes([
+      { handled: 10, failed: 0 },
+      { handled: 4, throws: new Error("ENOSPC: no space left on device") },
+    ]);
     const along = publishAlong(pass, WAITS);
     await tick(50);
     expect(seen.passes).toBe(2);
-    expect(await along.stop()).toBe(10);
+    expect(await along.stop()).toBe(14);
   });
 
   it("waits longer after each pass that found nothing, up to the most, and from the first again after one that did", async () => {
     const waits: number[] = [];
     const realSetTimeout = globalThis.setTimeout;
-    const results: PublishPass[] = [0, 0, 0, 0, 0, 5, 0].map((handled) => ({ handled, failed: 0 }));
+    const found = [0, 0, 0, 0, 0, 5, 0];
     const along = publishAlong(
-      async () => results.shift() ?? { handled: 0, failed: 0 },
+      async (counted) => {
+        counted(found.shift() ?? 0);
+        return { failed: 0 };
+      },
       { first: 1, most: 8 },
       (ms) => {
         waits.push(ms);
