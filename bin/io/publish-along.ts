@@ -21,8 +21,9 @@ export const ALONG_WAITS_MS = { first: 250, most: 4_000 } as const;
  * all of it after the run: one pass at a time (`pass`, `LocalEnvironment.publishPending`), never two at once, the next
  * after a wait that grows while passes find nothing (ALONG_WAITS_MS), until `stop`. A pass that leaves failed records,
  * or that throws (DynamoDB Local gone, a full disk), ends the passes quietly: the run's own publish after them
- * publishes what is left, and says the failure if it meets it again, where it would have without them. What is counted is what a pass says it
- * committed, page by page (`counted`), so a pass that throws after some pages still counts them.
+ * publishes what is left, and says the failure if it meets it again, where it would have without them. What is
+ * counted is what a pass says it committed, page by page (`counted`), so a pass that throws after some pages still
+ * counts them.
  */
 export function publishAlong(
   pass: (counted: (records: number) => void) => Promise<PublishPass>,
@@ -52,7 +53,7 @@ export function publishAlong(
           handled += records;
         });
       } catch {
-        break; // said by the publish after the run, which meets it again
+        break; // said by the publish after the run, if it meets it again
       }
       if (done.failed > 0) break; // the failed page comes again, whole, to the publish after the run
       wait = found > 0 ? waits.first : Math.min(wait * 2, waits.most);
