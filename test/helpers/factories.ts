@@ -20,7 +20,6 @@ import { type RejectedRow, SUBSCRIPTION_COLUMNS } from "../../shared/input/subsc
 import { csvCell, toJsonLine } from "../../shared/output/line-format";
 import type { KeyedLine, StoredLine } from "../../shared/reconcile/reconcile";
 
-/** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
 /** The sp-mode window (2011-12-20 23:30 → 2011-12-22 14:00, Tokyo) on IMADOKO: `incidentDoc`'s default. */
 export const SPMODE_WINDOW = {
   serviceCode: "IMADOKO",
@@ -28,6 +27,7 @@ export const SPMODE_WINDOW = {
   end: "2011-12-22T14:00:00+09:00",
 };
 
+/** An incident document with sensible defaults (sp-mode 2011, IMADOKO, calendar-day, actual, floor). */
 export function incidentDoc(
   overrides: Omit<Partial<IncidentInput>, "policy"> & { policy?: Partial<IncidentInput["policy"]> } = {},
 ) {
@@ -43,7 +43,6 @@ export function incidentDoc(
 
 export type Row = Partial<Record<(typeof SUBSCRIPTION_COLUMNS)[number], string>>;
 
-/** One subscription row with defaults: JPY 210/month, active since 2011-01-01, the incident's zone, billing day 1. */
 /**
  * KDDI, July 2022 (31 days), VOICE: W0 (voice-only plans) Jul 2 01:35 → Jul 4 15:00 JST; W1 (everyone) Jul 2
  * 01:35 → 12:00. Contract v2's scoped windows, as the scope tests use them.
@@ -58,6 +57,7 @@ export const KDDI_VOICE_WINDOWS = [
   { serviceCode: "VOICE", start: "2022-07-02T01:35:00+09:00", end: "2022-07-02T12:00:00+09:00" },
 ];
 
+/** One subscription row with defaults: JPY 210/month, active since 2011-01-01, the incident's zone, billing day 1. */
 export function row(fields: Row = {}, n = 1): Row {
   return {
     subscription_id: `C-${n}`,
