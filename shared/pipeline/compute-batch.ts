@@ -6,7 +6,7 @@ import type { RefundLine } from "../engine/refund-line";
 import type { RejectedRow, SubscriptionHeader } from "../input/subscription-row";
 import { ServiceTotals } from "../money/service-totals";
 import { lineGroupOf, lineIdInGroup, lineIdOf } from "../reconcile/line-identity";
-import { type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
+import { countStored, type KeyedLine, type LineChange, reconcile } from "../reconcile/reconcile";
 import { creditsSubscriber } from "../rules/goodwill";
 import {
   type BatchSummary,
@@ -37,7 +37,7 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
   const shard = shardOf(group);
   let book = books.get(shard);
   if (!book) {
-    book = { produced: [], kept: [], eligible: [], protected: [] };
+    book = { produced: [], kept: [], eligible: [], protected: [], found: 0, created: 0 };
     books.set(shard, book);
   }
   return book;
@@ -169,6 +169,10 @@ export async function computeBatch(
   // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).
   const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, computed);
   const { changes, unchanged, already } = reconcile(stored, computed, runId);
+  countStored(stored, changes, runId, (line, as) => {
+    const book = bookFor(books, lineGroupOf(incident.incidentId, line));
+    book[as] = (book[as] ?? 0) + 1;
+  });
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
   for (const kind of already) counts[kind]++; // this run's own, stored before it was resumed

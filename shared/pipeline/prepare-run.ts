@@ -2,6 +2,7 @@ import type { Incident } from "../input/incident";
 import type { RecordedCounts, TotalLine } from "../store/refund-store";
 import { type RefundStore, RequestMismatchError, type RunRecord } from "../store/refund-store";
 import { runIdOf } from "./run-context";
+import { storedAtStart } from "./standing";
 
 export interface RunRequest {
   incident: Incident;
@@ -17,7 +18,7 @@ export interface RunRequest {
 }
 
 export type Prepared =
-  | { kind: "ready"; run: RunRecord; fresh: boolean; resumed: boolean }
+  | { kind: "ready"; run: RunRecord; fresh: boolean; resumed: boolean; stored: number[] | undefined }
   | { kind: "already-completed"; run: RunRecord };
 
 /** How long a run's lock holds without being renewed (each batch renews it). */
@@ -77,13 +78,16 @@ export async function prepareRun(request: RunRequest, store: RefundStore, now = 
   await store.putRun(run);
   // Fresh: no run ever wrote for this incident (dry runs write no line), so batches may skip reading.
   const fresh = !started && earlier.every((r) => r.dryRun);
-  return { kind: "ready", run, fresh, resumed: started !== undefined };
+  return { kind: "ready", run, fresh, resumed: started !== undefined, stored: storedAtStart(earlier) };
 }
 
-/** Records the outcome, emits `Refund Run Completed` (through the stored change) and releases the lock. */
+/**
+ * Records the outcome (with the count of lines each shard holds now, when known: `stored`), emits `Refund Run
+ * Completed` (through the stored change) and releases the lock.
+ */
 export async function completeRun(
   run: RunRecord,
-  result: { counts: RecordedCounts; totals: TotalLine[] },
+  result: { counts: RecordedCounts; totals: TotalLine[]; stored?: number[] },
   store: RefundStore,
   now = new Date(),
 ): Promise<RunRecord> {
@@ -93,6 +97,7 @@ export async function completeRun(
     completedAt: now.toISOString(),
     counts: result.counts,
     totals: result.totals,
+    ...(result.stored && !run.dryRun ? { stored: result.stored } : {}),
   };
   await store.putRun(done);
   if (!run.dryRun) await store.writeRunCompleted(done);

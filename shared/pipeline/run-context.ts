@@ -9,6 +9,11 @@ export interface RunContext {
   dryRun: boolean;
   /** No run of this incident was ever recorded: nothing is stored, so batches need not read before writing. */
   fresh: boolean;
+  /**
+   * How many lines each shard held when the run started, when known for sure (`storedAtStart`; all 0 on a fresh
+   * run): finalize then reads a shard's index only if some line there is not one the run produced.
+   */
+  stored?: readonly number[];
   /** Subscription ids that occur more than once in the snapshot (found by prepare's pass over it; `duplicatesOf`). */
   duplicates: Duplicates;
 }

@@ -103,6 +103,8 @@ interface Plan {
   headerFields: string[];
   duplicates: string[];
   fresh: boolean;
+  /** How many lines each shard held at the run's start, when known (`storedAtStart`). */
+  stored?: number[];
   dryRun: boolean;
   slices: number;
   /** Records after the header, as the survey counted them: every one must end computed, skipped or rejected. */
@@ -164,6 +166,7 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
     headerFields: survey.headerFields,
     duplicates: [...survey.duplicates],
     fresh: prepared.fresh,
+    ...(prepared.stored ? { stored: prepared.stored } : {}),
     dryRun: input.dryRun,
     slices: survey.slices.length,
     rows: survey.rows,
@@ -197,7 +200,14 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
   if (!header.ok) throw new Error(`${PLAN_FILE}: header: ${header.reason}`);
   const duplicates = duplicatesOf(plan.duplicates);
   return {
-    context: { incident, runId: ref.runId, dryRun: plan.dryRun, fresh: plan.fresh, duplicates },
+    context: {
+      incident,
+      runId: ref.runId,
+      dryRun: plan.dryRun,
+      fresh: plan.fresh,
+      ...(plan.stored ? { stored: plan.stored } : {}),
+      duplicates,
+    },
     header: header.header,
     slices: plan.slices,
     rows: plan.rows,
@@ -254,11 +264,15 @@ export async function computeStep(
   return { batches: slices.length, counts };
 }
 
-/** What finalize found in one shard: its changes' counts and the totals of what stands there besides batches'. */
+/**
+ * What finalize found in one shard: its changes' counts, the totals of what stands there besides batches', and how
+ * many lines it holds after the run, when known (`ShardTally.stored`).
+ */
 export interface ShardResult {
   shard: number;
   counts: RecordedCounts;
   totals: TotalLine[];
+  stored?: number;
 }
 
 /** Where finalize leaves a shard's result for complete (kept out of the state: 64 of them could pass 256 KiB). */
@@ -281,7 +295,12 @@ export async function finalizeShardStep(
   // A dry run's changes go to its file page by page (at KDDI size a shard's goodwill alone is ~560,000 lines).
   if (context.dryRun) await deps.files.putStream(`${DRY_RUN_FOLDER}/shard-${shard}.jsonl`, dryRunText(pages));
   else for await (const _written of pages);
-  const out: ShardResult = { shard, counts: tally.counts, totals: tally.totals.listAsText() };
+  const out: ShardResult = {
+    shard,
+    counts: tally.counts,
+    totals: tally.totals.listAsText(),
+    ...(tally.stored !== undefined ? { stored: tally.stored } : {}),
+  };
   await deps.files.put(shardFile(shard), JSON.stringify(out));
   return out;
 }
@@ -348,7 +367,17 @@ export async function completeStep(
   const unaccounted = unaccountedRows(counts, plan.rows);
   if (unaccounted) throw new UnaccountedRowsError(ref.runId, unaccounted);
   await deps.files.putStream(REJECTS_FILE, rejectReport(batches, deps.files));
-  const done = await completeRun(run, { counts, totals: totals.listAsText() }, deps.store, now);
+  // The count of lines each shard holds now, if every shard knew it (a run that did not know it at its start, or
+  // a shard finalized by code before it was kept, leaves it unknown: the next run reads the index).
+  const stored = shards.every((s) => s.stored !== undefined)
+    ? [...shards].sort((a, b) => a.shard - b.shard).map((s) => s.stored as number)
+    : undefined;
+  const done = await completeRun(
+    run,
+    { counts, totals: totals.listAsText(), ...(stored ? { stored } : {}) },
+    deps.store,
+    now,
+  );
   await deps.files.put(RUN_FILE, `${JSON.stringify(done, null, 2)}\n`);
   return done;
 }

@@ -1,7 +1,12 @@
-import type { RunRecord, TotalLine } from "../store/refund-store";
+import { type RunRecord, SHARDS, type TotalLine } from "../store/refund-store";
 
-/** The runs that could have written lines: not dry runs, not runs only requested. */
-export const writingRuns = (runs: readonly RunRecord[]) => runs.filter((r) => !r.dryRun && r.status !== "requested");
+/**
+ * The runs that could have written lines: not dry runs, not runs only requested, nor runs that failed before prepare
+ * recorded them running (the API records a run with no snapshot digest, which prepare fills in before anything is
+ * written: a snapshot refused, an incident locked by another run).
+ */
+export const writingRuns = (runs: readonly RunRecord[]) =>
+  runs.filter((r) => !r.dryRun && r.status !== "requested" && r.snapshotDigest !== "");
 
 /**
  * What an incident's standing lines are the outcome of: its last completed run that wrote (every run reconciles
@@ -22,4 +27,21 @@ export function standingOf(runs: readonly RunRecord[]): {
     .at(-1);
   const unsettled = writers.filter((r) => r.status !== "completed" && (!asOf || r.startedAt > asOf.startedAt));
   return { totals: asOf?.totals ?? [], ...(asOf ? { asOf } : {}), unsettled };
+}
+
+/**
+ * How many lines each shard of the incident holds before a run, when that is known for sure from the other runs
+ * (`earlier`, without the run itself): none if no run ever wrote; else the count the last of them to complete
+ * recorded (`RunRecord.stored`), provided every run that could have written completed. A run that failed, was
+ * interrupted, abandoned or is running may have written lines no count holds: then undefined, and finalize reads
+ * each shard's index as it must without it (docs/data-model.md, "The count of stored lines").
+ */
+export function storedAtStart(earlier: readonly RunRecord[]): number[] | undefined {
+  const writers = writingRuns(earlier);
+  if (writers.length === 0) return new Array<number>(SHARDS).fill(0);
+  if (writers.some((r) => r.status !== "completed")) return undefined;
+  const last = [...writers].sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? "")).at(-1);
+  const stored = last?.stored;
+  const counts = stored?.length === SHARDS && stored.every((n) => Number.isSafeInteger(n) && n >= 0);
+  return counts ? [...stored] : undefined;
 }

@@ -110,6 +110,26 @@ function activeOf(line: KeyedLine, version: number, runId: string, change: Chang
   };
 }
 
+/** Whether this run created the stored line (its version 1 is the run's): a retried or resumed step reads it back. */
+export function createdBy(line: StoredLine, runId: string): boolean {
+  return line.version === 1 && line.runId === runId;
+}
+
+/**
+ * Counts, for the count of stored lines (`RunRecord.stored`), the lines a step read as stored and the changes it made
+ * from them: each stored line as `found` (it stood before the run) or, if this run created it, `created`; each
+ * change to a line not stored before as `created`.
+ */
+export function countStored(
+  stored: readonly StoredLine[],
+  changes: readonly LineChange[],
+  runId: string,
+  count: (line: KeyedLine, as: "found" | "created") => void,
+): void {
+  for (const line of stored) count(line, createdBy(line, runId) ? "created" : "found");
+  for (const c of changes) if (c.previous === undefined) count(c.next, "created");
+}
+
 /** The voided form of a standing line: same identity and values, amount 0, next version. */
 export function voidOf(line: StoredLine, runId: string): StoredLine {
   return { ...line, amount: 0n, version: line.version + 1, status: "voided", runId, change: "voided" };

@@ -21,6 +21,14 @@ export interface ShardBook {
   eligible: string[];
   /** Goodwill groups of subscribers with a rejected row: their goodwill is kept, not voided. */
   protected: string[];
+  /**
+   * The shard's lines this batch read as stored (any status) but for those this run created itself (version 1 of
+   * this run: a retried or resumed batch reads its own earlier writes): with the goodwill finalize reads, they tell
+   * whether any other line stands in the shard (the run's `stored` count). Absent in books recorded before it was kept.
+   */
+  found?: number;
+  /** The shard's lines this run created in this batch (version 1; in a dry run, would create), whenever written. */
+  created?: number;
 }
 
 /**
@@ -107,6 +115,12 @@ export interface RunRecord {
    * Map itself only says that a child failed, and the run's error names this one.
    */
   batchError?: string;
+  /**
+   * How many lines (any status) each shard of the incident holds, by shard number: recorded when the run completes, if
+   * it knew the count when it started (`storedAtStart`). The next run that knows it need not read the shard's index when
+   * every line in it is one the run produces (docs/data-model.md, "The count of stored lines").
+   */
+  stored?: number[];
   /**
    * The proposal this run applies (four eyes through the finance API: approving it starts this run, with the
    * proposal id as its request id). When the run ends, the proposal is settled: applied, or failed with why.

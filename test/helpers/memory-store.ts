@@ -31,6 +31,7 @@ export class MemoryStore implements RefundStore {
     for (const c of changes) this.lines.set(c.next.lineId, c.next);
   }
   async *linesOfShard(incidentId: string, shard: number): AsyncIterable<StoredLine[]> {
+    this.calls.push(`linesOfShard ${incidentId} ${shard}`);
     const prefix = `${incidentId}#`;
     yield [...this.lines.values()].filter((l) => {
       const group = l.subscriptionId === null ? l.lineId : l.lineId.slice(0, l.lineId.lastIndexOf("#"));

@@ -117,7 +117,8 @@ describe.each([
     await computeBatch(context(), 1, header, records(ROWS), store);
 
     const books = store.batches.get("run-1#1")?.books ?? new Map<number, ShardBook>();
-    const all = (kind: keyof ShardBook) => [...books.values()].flatMap((b) => b[kind]).sort();
+    const all = (kind: "produced" | "kept" | "eligible" | "protected") =>
+      [...books.values()].flatMap((b) => b[kind]).sort();
     expect(all("produced")).toEqual(["batch#S#C-1#2011-12-01", "batch#S#C-2#2011-12-01", "batch#S#C-3#2011-12-01"]);
     // Goodwill under scope "refunded": the subscribers of suspended rows, not S-4 (skipped) nor S-5 (rejected)
     expect(all("eligible")).toEqual(["batch#G#S-1", "batch#G#S-2", "batch#G#S-3"]);

@@ -1,12 +1,25 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RefundLine } from "../../../shared/engine/refund-line";
 import { type IncidentInput, parseIncident } from "../../../shared/input/incident";
 import { SUBSCRIPTION_COLUMNS } from "../../../shared/input/subscription-row";
 import { ServiceTotals } from "../../../shared/money/service-totals";
 import { finalizeShard, type ShardTally } from "../../../shared/pipeline/finalize-run";
-import { loadPlan } from "../../../shared/pipeline/run-steps";
-import { SHARDS, ZERO_COUNTS } from "../../../shared/store/refund-store";
+import { runIdOf, sha256 } from "../../../shared/pipeline/run-context";
+import {
+  completeStep,
+  computeStep,
+  failStep,
+  finalizeShardStep,
+  loadPlan,
+  prepareStep,
+  type RunFiles,
+} from "../../../shared/pipeline/run-steps";
+import { manifestItems, sliceOfItem } from "../../../shared/pipeline/survey-snapshot";
+import { lineGroupOf } from "../../../shared/reconcile/line-identity";
+import { type RunRecord, SHARDS, shardOf, ZERO_COUNTS } from "../../../shared/store/refund-store";
 import { csvWithColumns, incidentDoc, runReference } from "../../helpers/factories";
+import { MemoryStore } from "../../helpers/memory-store";
 import {
   BUCKET,
   executionInput,
@@ -227,5 +240,193 @@ describe("finalize and the run pipeline under contract v2 scope", () => {
     const credited = (await storedLinesOf(h.store, id)).map((l) => l.subscriberId);
     expect(new Set(credited).size).toBe(300);
     expect(credited).toHaveLength(300);
+  });
+});
+
+/** A run's files in memory (prepare's plan and manifest, the shards' results), per run id as on S3. */
+class MemoryFiles implements RunFiles {
+  readonly files = new Map<string, string>();
+  async put(name: string, body: string): Promise<void> {
+    this.files.set(name, body);
+  }
+  async get(name: string): Promise<string> {
+    const text = this.files.get(name);
+    if (text === undefined) throw new Error(`${name}: no such file`);
+    return text;
+  }
+  async putStream(name: string, body: AsyncIterable<string>): Promise<void> {
+    let text = "";
+    for await (const piece of body) text += piece;
+    this.files.set(name, text);
+  }
+}
+
+/** A store that keeps no count of stored lines on its runs: every run reads every shard's index, as before the count. */
+class UncountedStore extends MemoryStore {
+  override async putRun(run: RunRecord): Promise<void> {
+    const { stored: _, ...rest } = run;
+    await super.putRun(rest);
+  }
+}
+
+type Ending = "completes" | "stops after its batches" | "fails after its batches";
+
+/**
+ * A run through the pure steps on a store in memory: prepare, every batch, every shard of finalize, complete; or
+ * stopped after its batches (the same request then resumes it), or failed there (recorded failed, lock given up).
+ */
+async function runInMemory(
+  store: MemoryStore,
+  files: Map<string, MemoryFiles>,
+  incident: IncidentInput,
+  csv: string,
+  requestId: string,
+  { dryRun = false, ending = "completes" as Ending } = {},
+): Promise<RunRecord | undefined> {
+  const bytes = new TextEncoder().encode(csv);
+  const snapshot = {
+    name: "subs.csv",
+    async *stream() {
+      yield bytes;
+    },
+    range: async (start: number, end: number) => bytes.subarray(start, end),
+  };
+  const text = JSON.stringify(incident);
+  const runFiles = files.get(requestId) ?? new MemoryFiles();
+  files.set(requestId, runFiles);
+  const deps = { store, snapshot, files: runFiles };
+  const input = { incidentDocument: incident, incidentDigest: sha256(text), requestId, dryRun, batchSize: 3 };
+  const out = await prepareStep({ ...input, requestedBy: "finance", reason: "test" }, deps);
+  if (out.status !== "ready") throw new Error(`${requestId}: ${out.status}`);
+  for (const item of manifestItems(await runFiles.get(out.manifest))) await computeStep(out, [sliceOfItem(item)], deps);
+  if (ending === "fails after its batches") await failStep(out, "Error: a step failed", deps);
+  if (ending !== "completes") return undefined;
+  for (const shard of out.shards) await finalizeShardStep(out, shard, deps);
+  return completeStep(out, deps);
+}
+
+/** How many lines (any status) each shard of the incident holds. */
+function linesPerShard(store: MemoryStore, incidentId: string): number[] {
+  const counts = new Array<number>(SHARDS).fill(0);
+  for (const line of store.lines.values())
+    if (line.lineId.startsWith(`${incidentId}#`)) {
+      const shard = shardOf(lineGroupOf(incidentId, line));
+      counts[shard] = (counts[shard] ?? 0) + 1;
+    }
+  return counts;
+}
+
+describe("the count of stored lines (RunRecord.stored)", () => {
+  const id = "counted";
+  const rowArb = fc.record({
+    present: fc.boolean(),
+    service_code: fc.constantFrom("IMADOKO", "DRIVENET", "SPMAIL"),
+    plan: fc.constantFrom("basic", "premium", "voice-only"),
+    victim: fc.constantFrom("", "swapped", "misdelivered"),
+    monthly_fee: fc.constantFrom("310", "620", "x"),
+  });
+  const runArb = fc.record({
+    rows: fc.array(rowArb, { minLength: 12, maxLength: 12 }),
+    scope: fc.constantFrom("wide", "narrow"),
+    kind: fc.constantFrom<"run" | "dry run" | "identical rerun" | Ending>(
+      "run",
+      "dry run",
+      "identical rerun",
+      "stops after its batches",
+      "fails after its batches",
+    ),
+  });
+
+  it("changes nothing a run stores or counts, and always equals the lines each shard holds (any runs, any order)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(runArb, { minLength: 1, maxLength: 5 }), async (runs) => {
+        // Arrange: the same runs on a store that keeps the count and one that does not
+        const [counted, uncounted] = [new MemoryStore(), new UncountedStore()];
+        const [countedFiles, uncountedFiles] = [new Map<string, MemoryFiles>(), new Map<string, MemoryFiles>()];
+        let last: { csv: string; incident: IncidentInput } | undefined;
+        let failed = false;
+        for (const [n, run] of runs.entries()) {
+          const rows = run.rows.flatMap(({ present, ...cells }, i) => (present ? [sub(i + 1, cells)] : []));
+          const fresh = { csv: csvWithColumns(COLUMNS, rows), incident: run.scope === "wide" ? wide(id) : narrow(id) };
+          const { csv, incident } = run.kind === "identical rerun" && last ? last : fresh;
+          const options = {
+            dryRun: run.kind === "dry run",
+            ending:
+              run.kind === "stops after its batches" || run.kind === "fails after its batches" ? run.kind : undefined,
+          };
+          // Act: a run stopped after its batches is resumed by the next step of the sequence as its own request
+          const request = `r-${n}`;
+          const a = await runInMemory(counted, countedFiles, incident, csv, request, options);
+          const b = await runInMemory(uncounted, uncountedFiles, incident, csv, request, options);
+          if (options.ending === "stops after its batches") {
+            await runInMemory(counted, countedFiles, incident, csv, request);
+            await runInMemory(uncounted, uncountedFiles, incident, csv, request);
+          }
+          if (!options.dryRun) last = { csv, incident };
+
+          // Assert: the same lines, counts and totals; the count, where recorded, is what the shards hold
+          expect([...counted.lines.entries()]).toEqual([...uncounted.lines.entries()]);
+          expect(a?.counts).toEqual(b?.counts);
+          expect(a?.totals).toEqual(b?.totals);
+          // A failed run may have written anything: no run after it knows the count, nor records one
+          if (options.ending === "fails after its batches" && !options.dryRun) failed = true;
+          const record = await counted.getRun(id, runIdOf(id, request));
+          if (record?.status === "completed" && !record.dryRun)
+            expect(record.stored).toEqual(failed ? undefined : linesPerShard(counted, id));
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("lets an identical rerun and a preview skip every shard's index when the last run counted; a failed run stops that", async () => {
+    // Arrange
+    const store = new MemoryStore();
+    const files = new Map<string, MemoryFiles>();
+    const csv = csvWithColumns(COLUMNS, ROWS);
+    const first = await runInMemory(store, files, wide(id), csv, "first");
+    const indexReads = () => store.calls.filter((c) => c.startsWith("linesOfShard")).length;
+
+    // Act + Assert: the first run counted every line it created (9: 4 refunds, 5 credits)
+    expect(first?.stored).toEqual(linesPerShard(store, id));
+    expect(first?.stored?.reduce((a, b) => a + b)).toBe(9);
+    store.calls.length = 0;
+    const preview = await runInMemory(store, files, wide(id), csv, "preview", { dryRun: true });
+    const rerun = await runInMemory(store, files, wide(id), csv, "rerun");
+    expect(indexReads()).toBe(0);
+    expect(preview?.counts).toMatchObject({ unchanged: 9 });
+    expect(rerun?.counts).toMatchObject({ unchanged: 9 });
+    expect(rerun?.stored).toEqual(first?.stored);
+
+    // A narrower scope leaves lines no run produces: their shards are read, the others not, and the count holds
+    const narrowed = await runInMemory(store, files, narrow(id), csv, "narrow");
+    expect(narrowed?.counts).toMatchObject({ voided: 2 });
+    expect(indexReads()).toBe(2);
+    expect(narrowed?.stored).toEqual(linesPerShard(store, id));
+
+    // A run that failed may have written anything: the next run reads every shard and records no count
+    await runInMemory(store, files, wide(id), csv, "failed", { ending: "fails after its batches" });
+    store.calls.length = 0;
+    const after = await runInMemory(store, files, wide(id), csv, "after");
+    expect(indexReads()).toBe(SHARDS);
+    expect(after?.stored).toBeUndefined();
+  });
+
+  it("counts a line this run created as created, not found, when a retried batch reads it back", async () => {
+    // Arrange: a first run with a count, then a rerun adding S-10, whose batch is computed twice
+    const store = new MemoryStore();
+    const files = new Map<string, MemoryFiles>();
+    const csv = csvWithColumns(COLUMNS, ROWS);
+    await runInMemory(store, files, wide(id), csv, "first");
+    const more = csvWithColumns(COLUMNS, [...ROWS, sub(10, { victim: "swapped" })]);
+    await runInMemory(store, files, wide(id), more, "more", { ending: "stops after its batches" });
+
+    // Act: resumed, every batch again, each reading what it wrote
+    const done = await runInMemory(store, files, wide(id), more, "more");
+
+    // Assert: S-10's refund and credit are the only lines created; the count is what the shards hold
+    expect(done?.counts).toMatchObject({ calculated: 2, unchanged: 9 });
+    expect(done?.stored).toEqual(linesPerShard(store, id));
+    expect(done?.stored?.reduce((a, b) => a + b)).toBe(11);
   });
 });

@@ -8,7 +8,13 @@ import {
   type RunRequest,
 } from "../../../shared/pipeline/prepare-run";
 import { runIdOf } from "../../../shared/pipeline/run-context";
-import { RequestMismatchError, RunLockedError, type RunRecord, ZERO_COUNTS } from "../../../shared/store/refund-store";
+import {
+  RequestMismatchError,
+  RunLockedError,
+  type RunRecord,
+  SHARDS,
+  ZERO_COUNTS,
+} from "../../../shared/store/refund-store";
 import { incidentDoc } from "../../helpers/factories";
 import { MemoryStore } from "../../helpers/memory-store";
 
@@ -72,6 +78,8 @@ describe("prepareRun", () => {
       fresh: true,
       resumed: false,
       run: recorded({ startedAt: "2011-12-24T09:00:00.000Z" }),
+      // Nothing was ever written: every shard holds no line
+      stored: new Array(SHARDS).fill(0),
     });
     expect(LOCK_LEASE_MS).toBe(15 * 60 * 1000);
     expect(store.calls).toEqual([`acquireLock prep ${RUN_ID} 900000`, `putRun ${RUN_ID} running`]);
@@ -85,6 +93,22 @@ describe("prepareRun", () => {
 
     expect(await prepareRun(request(), afterDryRun, NOW)).toMatchObject({ kind: "ready", fresh: true });
     expect(await prepareRun(request(), afterWrite, NOW)).toMatchObject({ kind: "ready", fresh: false });
+  });
+
+  it("says how many lines each shard holds when the other runs tell it for sure (storedAtStart), resumed or not", async () => {
+    const stored = Array.from({ length: SHARDS }, (_, i) => i);
+    const counted = new MemoryStore();
+    await counted.putRun(recorded({ runId: "run-1", status: "completed", completedAt: "x", stored }));
+    expect(await prepareRun(request(), counted, NOW)).toMatchObject({ kind: "ready", fresh: false, stored });
+
+    // This run's own record does not count: a resumed run knows what the runs before it left
+    await counted.putRun(recorded({ status: "interrupted" }));
+    expect(await prepareRun(request(), counted, NOW)).toMatchObject({ resumed: true, stored });
+
+    const unsettled = new MemoryStore();
+    await unsettled.putRun(recorded({ runId: "run-1", status: "completed", completedAt: "x", stored }));
+    await unsettled.putRun(recorded({ runId: "run-2", status: "failed" }));
+    expect(await prepareRun(request(), unsettled, NOW)).toMatchObject({ kind: "ready", stored: undefined });
   });
 
   it("resumes a run of the same request: its start kept, not fresh (it may have written), resumed", async () => {
@@ -166,6 +190,18 @@ describe("completeRun", () => {
       `releaseLock prep ${RUN_ID}`,
     ]);
     expect(store.lock).toBeUndefined();
+  });
+
+  it("records how many lines each shard holds when the run knew it; a dry run, which wrote none, records none", async () => {
+    const stored = Array.from({ length: SHARDS }, (_, i) => 2 * i);
+    const store = new MemoryStore();
+    const { run } = (await prepareRun(request(), store, NOW)) as { run: RunRecord };
+    expect(await completeRun(run, { ...result, stored }, store, NOW)).toMatchObject({ stored });
+    expect(await store.getRun("prep", RUN_ID)).toMatchObject({ stored });
+
+    const dry = new MemoryStore();
+    const preview = (await prepareRun(request({ dryRun: true }), dry, NOW)) as { run: RunRecord };
+    expect(await completeRun(preview.run, { ...result, stored }, dry, NOW)).not.toHaveProperty("stored");
   });
 
   it("emits no event for a dry run", async () => {
