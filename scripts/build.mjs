@@ -2,6 +2,7 @@
 // Dependencies stay external: they are installed beside it, and bundling CommonJS ones into ESM breaks their require()s.
 import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
+import { sourceBuild } from "./source-build.mjs";
 
 /** Every package in package.json but `bundled`, and their subpaths: what esbuild leaves as imports. */
 function external(bundled) {
@@ -28,6 +29,8 @@ await build({
   // One chunk per command (bin/hiwari.ts imports them when they run), so a command loads only what it uses.
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
+  // Which build this is, for the run steps the command runs in process (functions/commons/build.ts).
+  define: { "process.env.HIWARI_BUILD": JSON.stringify(sourceBuild()) },
   sourcemap: true,
   logLevel: "warning",
 });

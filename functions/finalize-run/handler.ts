@@ -10,6 +10,7 @@ import {
 } from "../../shared/pipeline/run-steps";
 import { sliceOfItem } from "../../shared/pipeline/survey-snapshot";
 import type { RunRecord } from "../../shared/store/refund-store";
+import { BUILD } from "../commons/build";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
@@ -76,7 +77,7 @@ export function makeShardHandler(deps: () => RunDeps = runDepsFromEnvironment) {
   return withPowertools(async (event: unknown): Promise<Pick<ShardResult, "shard" | "counts">> => {
     const ref = ShardEventSchema.parse(event);
     const { store, filesOf } = deps();
-    const result = await finalizeShardStep(ref, ref.shard, { store, files: filesOf(ref) });
+    const result = await finalizeShardStep(ref, ref.shard, { store, files: filesOf(ref), build: BUILD });
     metrics.addMetric("ShardsFinalized", MetricUnit.Count, 1);
     metrics.addMetric("LinesVoided", MetricUnit.Count, result.counts.voided);
     logger.info("shard finalized", { runId: ref.runId, shard: ref.shard, counts: result.counts });

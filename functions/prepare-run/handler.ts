@@ -1,6 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ExecutionInputSchema } from "../../shared/api/run-request";
 import { INCIDENT_FILE, prepareStep, readRunIncident } from "../../shared/pipeline/run-steps";
+import { BUILD } from "../commons/build";
 import { withPowertools } from "../commons/powertools/middleware";
 import { logger, metrics } from "../commons/powertools/powertools";
 import { type RunDeps, runDepsFromEnvironment } from "../commons/runtime";
@@ -27,7 +28,7 @@ export function makeHandler(deps: () => RunDeps = runDepsFromEnvironment) {
         dryRun: input.dryRun,
         batchSize: input.batchSize,
       },
-      { store, snapshot: snapshotOf(input.snapshot), files },
+      { store, snapshot: snapshotOf(input.snapshot), files, build: BUILD },
     );
     if (prepared.runId !== input.runId)
       throw new Error(`run id ${prepared.runId} is not the execution's ${input.runId}`);

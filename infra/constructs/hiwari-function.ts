@@ -5,16 +5,20 @@ import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { sourceBuild } from "../../scripts/source-build.mjs";
 import { acknowledgeWildcard, arnOf } from "../nag";
 
 /**
  * How every function is bundled: by the local esbuild (no Docker), minified ESM with a source map, and `require`
  * provided for the CommonJS dependencies. Nothing is external, the AWS SDK v3 included: a function runs the SDK
  * pinned in package-lock.json and tested, not whichever version its runtime ships that month, and loads one file
- * instead of resolving the runtime's SDK modules at cold start (docs/performance.md, "Function bundles").
+ * instead of resolving the runtime's SDK modules at cold start (docs/performance.md, "Function bundles"). Each bundle
+ * carries the build it is (`HIWARI_BUILD`: a hash of the sources, functions/commons/build.ts), which a run's steps
+ * compare.
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
+  define: { "process.env.HIWARI_BUILD": JSON.stringify(sourceBuild(new URL("../..", import.meta.url).pathname)) },
   minify: true,
   sourceMap: true,
   externalModules: [],

@@ -37,7 +37,7 @@ function bookFor(books: Map<number, ShardBook>, group: string): ShardBook {
   const shard = shardOf(group);
   let book = books.get(shard);
   if (!book) {
-    book = { produced: [], kept: [], eligible: [], protected: [], found: 0, created: 0 };
+    book = { produced: [], kept: [], eligible: [], protected: [] };
     books.set(shard, book);
   }
   return book;
@@ -169,10 +169,14 @@ export async function computeBatch(
   // Lines this batch no longer produces are voided by finalize (it knows every line the run produced).
   const stored = context.fresh ? [] : await store.linesLike(incident.incidentId, computed);
   const { changes, unchanged, already } = reconcile(stored, computed, runId);
-  countStored(stored, changes, runId, (line, as) => {
-    const book = bookFor(books, lineGroupOf(incident.incidentId, line));
-    book[as] = (book[as] ?? 0) + 1;
-  });
+  // The books count the shards' lines only for a run that knows how many were stored (its steps of one build).
+  if (context.stored) {
+    for (const book of books.values()) Object.assign(book, { found: 0, created: 0 });
+    countStored(stored, changes, runId, (line, as) => {
+      const book = bookFor(books, lineGroupOf(incident.incidentId, line));
+      book[as] = (book[as] ?? 0) + 1;
+    });
+  }
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;
   for (const kind of already) counts[kind]++; // this run's own, stored before it was resumed

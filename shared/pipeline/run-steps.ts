@@ -55,7 +55,17 @@ export interface StepDeps {
   store: RefundStore;
   snapshot: SnapshotBytes;
   files: RunFiles;
+  /**
+   * Which build of hiwari runs the step (`HIWARI_BUILD`, a hash of its sources stamped into each bundle; SOURCE_BUILD
+   * run from its sources). A run trusts its count of stored lines only while every step runs the build its prepare
+   * ran: other code may produce other lines, and a line an earlier attempt created that a later one no longer
+   * produces would be counted by neither.
+   */
+  build?: string;
 }
+
+/** The build of code run from its sources, not from a bundle (tests): {@link StepDeps.build}'s default. */
+export const SOURCE_BUILD = "source";
 
 /** What a run is asked to do: the API's request, or `hiwari run`'s options. */
 export interface PrepareInput {
@@ -103,8 +113,12 @@ interface Plan {
   headerFields: string[];
   duplicates: string[];
   fresh: boolean;
-  /** How many lines each shard held at the run's start, when known (`storedAtStart`). */
+  /**
+   * How many lines each shard held at the run's start, when known (`storedAtStart`), for steps of `build` (absent
+   * in plans written before it was kept).
+   */
   stored?: number[];
+  build?: string;
   dryRun: boolean;
   slices: number;
   /** Records after the header, as the survey counted them: every one must end computed, skipped or rejected. */
@@ -161,12 +175,26 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
   );
   const ref = { incidentId: incident.incidentId, runId: prepared.run.runId };
   if (prepared.kind === "already-completed") return { ...ref, status: "already-completed" };
+  // A resumed run counts only if its earlier attempt did, with this build and the same count: an attempt of another
+  // build (or one whose plan cannot be read back) may have written lines this build does not produce, and an attempt
+  // that counted nothing leaves every later one without a count.
+  const build = deps.build ?? SOURCE_BUILD;
+  const counted = (plan: Plan | undefined) =>
+    plan?.build === build && JSON.stringify(plan.stored) === JSON.stringify(prepared.stored);
+  const earlier = prepared.resumed
+    ? await deps.files.get(PLAN_FILE).then(
+        (text) => JSON.parse(text) as Plan,
+        () => undefined,
+      )
+    : undefined;
+  const stored = !prepared.resumed || counted(earlier) ? prepared.stored : undefined;
   const plan: Plan = {
     incident: input.incidentDocument,
     headerFields: survey.headerFields,
     duplicates: [...survey.duplicates],
     fresh: prepared.fresh,
-    ...(prepared.stored ? { stored: prepared.stored } : {}),
+    ...(stored ? { stored } : {}),
+    build,
     dryRun: input.dryRun,
     slices: survey.slices.length,
     rows: survey.rows,
@@ -192,8 +220,11 @@ export interface LoadedPlan {
   rows: number;
 }
 
-/** Reads the plan prepare wrote. Lambdas keep it per run id (a warm container serves many batches of one run). */
-export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan> {
+/**
+ * Reads the plan prepare wrote, for a step of `build`: the count of stored lines only if prepare ran the same build.
+ * Lambdas keep it per run id (a warm container serves many batches of one run).
+ */
+export async function loadPlan(ref: RunRef, files: RunFiles, build = SOURCE_BUILD): Promise<LoadedPlan> {
   const plan = JSON.parse(await files.get(PLAN_FILE)) as Plan;
   const incident: Incident = parseIncident(plan.incident);
   const header = headerForIncident(plan.headerFields, incident);
@@ -205,7 +236,7 @@ export async function loadPlan(ref: RunRef, files: RunFiles): Promise<LoadedPlan
       runId: ref.runId,
       dryRun: plan.dryRun,
       fresh: plan.fresh,
-      ...(plan.stored ? { stored: plan.stored } : {}),
+      ...(plan.stored && plan.build === build ? { stored: plan.stored } : {}),
       duplicates,
     },
     header: header.header,
@@ -248,7 +279,7 @@ export async function computeStep(
   deps: StepDeps,
   plan?: LoadedPlan,
 ): Promise<ComputeOutput> {
-  const { context, header } = plan ?? (await loadPlan(ref, deps.files));
+  const { context, header } = plan ?? (await loadPlan(ref, deps.files, deps.build));
   let counts = { ...ZERO_COUNTS };
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
@@ -281,11 +312,11 @@ const shardFile = (shard: number) => `shards/shard-${shard}.json`;
 export async function finalizeShardStep(
   ref: RunRef,
   shard: number,
-  deps: Pick<StepDeps, "store" | "files">,
+  deps: Pick<StepDeps, "store" | "files" | "build">,
   plan?: LoadedPlan,
 ): Promise<ShardResult> {
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARDS) throw new Error(`shard ${shard}: not a shard`);
-  const { context, slices } = plan ?? (await loadPlan(ref, deps.files));
+  const { context, slices } = plan ?? (await loadPlan(ref, deps.files, deps.build));
   await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);

@@ -31,16 +31,21 @@ export function standingOf(runs: readonly RunRecord[]): {
 
 /**
  * How many lines each shard of the incident holds before a run, when that is known for sure from the other runs
- * (`earlier`, without the run itself): none if no run ever wrote; else the count the last of them to complete
- * recorded (`RunRecord.stored`), provided every run that could have written completed. A run that failed, was
- * interrupted, abandoned or is running may have written lines no count holds: then undefined, and finalize reads
+ * (`earlier`, without the run itself): none if no run ever wrote; else the count the last of them recorded
+ * (`RunRecord.stored`), provided every run that could have written completed, and the last to start is the last to
+ * complete. A run that failed, was interrupted, abandoned or is running may have written lines no count holds; and
+ * a run started later than the one that completed last (a run whose completion landed after a later run's, having
+ * lost its lock, or a clock set back) may have written lines that count lacks: then undefined, and finalize reads
  * each shard's index as it must without it (docs/data-model.md, "The count of stored lines").
  */
 export function storedAtStart(earlier: readonly RunRecord[]): number[] | undefined {
   const writers = writingRuns(earlier);
   if (writers.length === 0) return new Array<number>(SHARDS).fill(0);
   if (writers.some((r) => r.status !== "completed")) return undefined;
-  const last = [...writers].sort((a, b) => (a.completedAt ?? "").localeCompare(b.completedAt ?? "")).at(-1);
+  const lastBy = (key: "startedAt" | "completedAt") =>
+    [...writers].sort((a, b) => (a[key] ?? "").localeCompare(b[key] ?? "")).at(-1);
+  const last = lastBy("completedAt");
+  if (last !== lastBy("startedAt")) return undefined;
   const stored = last?.stored;
   const counts = stored?.length === SHARDS && stored.every((n) => Number.isSafeInteger(n) && n >= 0);
   return counts ? [...stored] : undefined;

@@ -14,6 +14,7 @@ import {
   loadPlan,
   prepareStep,
   type RunFiles,
+  SOURCE_BUILD,
 } from "../../../shared/pipeline/run-steps";
 import { manifestItems, sliceOfItem } from "../../../shared/pipeline/survey-snapshot";
 import { lineGroupOf } from "../../../shared/reconcile/line-identity";
@@ -281,7 +282,13 @@ async function runInMemory(
   incident: IncidentInput,
   csv: string,
   requestId: string,
-  { dryRun = false, ending = "completes" as Ending } = {},
+  {
+    dryRun = false,
+    ending = "completes",
+    build = SOURCE_BUILD,
+    computeBuild = build,
+    finalizeBuild = build,
+  }: { dryRun?: boolean; ending?: Ending; build?: string; computeBuild?: string; finalizeBuild?: string } = {},
 ): Promise<RunRecord | undefined> {
   const bytes = new TextEncoder().encode(csv);
   const snapshot = {
@@ -294,14 +301,15 @@ async function runInMemory(
   const text = JSON.stringify(incident);
   const runFiles = files.get(requestId) ?? new MemoryFiles();
   files.set(requestId, runFiles);
-  const deps = { store, snapshot, files: runFiles };
+  const deps = { store, snapshot, files: runFiles, build };
   const input = { incidentDocument: incident, incidentDigest: sha256(text), requestId, dryRun, batchSize: 3 };
   const out = await prepareStep({ ...input, requestedBy: "finance", reason: "test" }, deps);
   if (out.status !== "ready") throw new Error(`${requestId}: ${out.status}`);
-  for (const item of manifestItems(await runFiles.get(out.manifest))) await computeStep(out, [sliceOfItem(item)], deps);
+  for (const item of manifestItems(await runFiles.get(out.manifest)))
+    await computeStep(out, [sliceOfItem(item)], { ...deps, build: computeBuild });
   if (ending === "fails after its batches") await failStep(out, "Error: a step failed", deps);
   if (ending !== "completes") return undefined;
-  for (const shard of out.shards) await finalizeShardStep(out, shard, deps);
+  for (const shard of out.shards) await finalizeShardStep(out, shard, { ...deps, build: finalizeBuild });
   return completeStep(out, deps);
 }
 
@@ -410,6 +418,40 @@ describe("the count of stored lines (RunRecord.stored)", () => {
     const after = await runInMemory(store, files, wide(id), csv, "after");
     expect(indexReads()).toBe(SHARDS);
     expect(after?.stored).toBeUndefined();
+  });
+
+  it("trusts no count in a run whose steps ran another build than its prepare, nor in one resumed by another build", async () => {
+    // Arrange: a first run of build "a" counts
+    const store = new MemoryStore();
+    const files = new Map<string, MemoryFiles>();
+    const csv = csvWithColumns(COLUMNS, ROWS);
+    expect((await runInMemory(store, files, wide(id), csv, "first", { build: "a" }))?.stored).toBeDefined();
+    const indexReads = () => store.calls.filter((c) => c.startsWith("linesOfShard")).length;
+
+    // Act + Assert: finalized by build "b" (a deploy during the run): every shard's index read, no count recorded
+    store.calls.length = 0;
+    const deployed = await runInMemory(store, files, wide(id), csv, "deployed", { build: "a", finalizeBuild: "b" });
+    expect(indexReads()).toBe(SHARDS);
+    expect(deployed?.stored).toBeUndefined();
+
+    // Batches of build "b" record no counts in their books: finalize, of the plan's build, trusts none either
+    store.calls.length = 0;
+    const batches = await runInMemory(store, files, wide(id), csv, "batches", { build: "a", computeBuild: "b" });
+    const books = [...store.batches.entries()].filter(([k]) => k.startsWith(runIdOf(id, "batches")));
+    expect(books.flatMap(([, b]) => [...b.books.values()]).some((book) => "found" in book)).toBe(false);
+    expect(indexReads()).toBe(SHARDS);
+    expect(batches?.stored).toBeUndefined();
+
+    // Stopped after batches of build "a", resumed by build "b": counts nothing, though no run ran between
+    const again = new MemoryStore();
+    await runInMemory(again, files, wide("other"), csv, "first", { build: "a" });
+    const more = csvWithColumns(COLUMNS, [...ROWS, sub(10, { victim: "swapped" })]);
+    await runInMemory(again, files, wide("other"), more, "upgraded", { build: "a", ending: "stops after its batches" });
+    await runInMemory(again, files, wide("other"), more, "upgraded", { build: "b", ending: "stops after its batches" });
+    // Resumed again by build "b", as its last attempt: still nothing, the first attempt's lines are not vouched for
+    const resumed = await runInMemory(again, files, wide("other"), more, "upgraded", { build: "b" });
+    expect(resumed?.counts).toMatchObject({ calculated: 2 });
+    expect(resumed?.stored).toBeUndefined();
   });
 
   it("counts a line this run created as created, not found, when a retried batch reads it back", async () => {
