@@ -101,11 +101,13 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
   const ref = { incidentId: incident.incidentId, runId: runIdOf(incident.incidentId, requestId) };
   const runDir = runFolder(options.state, ref.runId);
 
-  const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await Promise.all([
+  // The handlers load while DynamoDB Local starts (its JVM takes seconds; they take a few tenths on the other core).
+  const handlers = Promise.all([
     import("../../functions/prepare-run/handler"),
     import("../../functions/compute-batch/handler"),
     import("../../functions/finalize-run/handler"),
   ]);
+  handlers.catch(() => {}); // awaited below; not an unhandled rejection if DynamoDB Local fails first
 
   // The state folder's environment: its own, or one its caller holds (hiwari approve), left open after.
   let env: LocalEnvironment;
@@ -118,6 +120,12 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     });
     starting.end("DynamoDB Local started");
   }
+  const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await handlers.catch(
+    async (e: unknown) => {
+      if (!held) await env.stop();
+      throw e;
+    },
+  );
   try {
     options.reason = await reasonOf(input.reason, env, ref);
   } catch (e) {
@@ -167,9 +175,10 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     const depsOf = () => deps;
     const context = localLambdaContext("hiwari-run");
     // Events of changes stored by an earlier run that died before publishing go out first.
-    await publish(env, "publishing the events of earlier runs", (handled) =>
-      handled > 0 ? `published ${n(handled)} events of earlier runs` : false,
-    );
+    await publish(env, {
+      name: "publishing the events of earlier runs",
+      said: (handled) => (handled > 0 ? `published ${n(handled)} events of earlier runs` : false),
+    });
     // The state machine's input, as start-run builds it on AWS: the incident left among the run's files and passed
     // by reference (pinned by the digest of its bytes); the snapshot "location" is the file.
     const files = deps.filesOf(ref);
@@ -291,7 +300,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       await publishWhatWasStored();
       throw e;
     }
-    const published = await publish(env, undefined, undefined, along);
+    const published = await publish(env, { along });
     report(
       done,
       options,
@@ -337,14 +346,17 @@ async function reasonOf(given: string | undefined, env: LocalEnvironment, ref: R
 }
 
 /**
- * Publishes what the stream holds (the run's changes, or an earlier run's), shown as a phase: after `along` has
- * stopped (its pass under way is part of the phase), what is left, and its count is theirs together.
+ * Publishes what the stream holds (the run's changes, or an earlier run's), shown as a phase named `name`, ending
+ * with the line `said` makes of the count (false: none): after `along` has stopped (its pass under way is part of
+ * the phase), what is left, and its count is theirs together.
  */
 async function publish(
   env: LocalEnvironment,
-  name = "publishing events",
-  said: (handled: number) => string | false = (handled) => `published ${n(handled)} events`,
-  along?: PublishingAlong,
+  {
+    name = "publishing events",
+    said = (handled) => `published ${n(handled)} events`,
+    along,
+  }: { name?: string; said?: (handled: number) => string | false; along?: PublishingAlong | undefined } = {},
 ): Promise<{ handled: number; failed: number }> {
   const publishing = startPhase(name);
   try {

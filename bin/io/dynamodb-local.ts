@@ -227,6 +227,7 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient(localClientConfig(endpoint));
   // Until it answers, one attempt a call: an internal failure (SQLite cannot read the data file) is seen at once.
+  // Every 50 ms: a refused connection costs next to nothing, and each start waits half a poll on average.
   const probe = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
   const deadline = Date.now() + timeoutMs;
   try {
@@ -249,7 +250,7 @@ export async function startDynamoDbLocal(dataDir?: string, timeoutMs = 60_000): 
               (said ? `; it last said: ${said}` : ""),
           );
         }
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
   } catch (e) {
