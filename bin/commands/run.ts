@@ -122,7 +122,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
   }
   const [{ makeHandler: makePrepare }, { makeHandler: makeCompute }, finalize] = await handlers.catch(
     async (e: unknown) => {
-      if (!held) await env.stop();
+      if (!held) await env.stop().catch(() => {}); // the import's failure is the one to tell
       throw e;
     },
   );

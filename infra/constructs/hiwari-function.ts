@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
@@ -18,7 +19,7 @@ import { acknowledgeWildcard, arnOf } from "../nag";
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
-  define: { "process.env.HIWARI_BUILD": JSON.stringify(sourceBuild(new URL("../..", import.meta.url).pathname)) },
+  define: { "process.env.HIWARI_BUILD": JSON.stringify(sourceBuild(fileURLToPath(new URL("../..", import.meta.url)))) },
   minify: true,
   sourceMap: true,
   externalModules: [],

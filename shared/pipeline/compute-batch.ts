@@ -175,6 +175,8 @@ export async function computeBatch(
     countStored(stored, changes, runId, (line, as) => {
       const book = bookFor(books, lineGroupOf(incident.incidentId, line));
       book[as] = (book[as] ?? 0) + 1;
+      book.found ??= 0; // a book this made: both counts, or finalize would take the shard's as unknown
+      book.created ??= 0;
     });
   }
   counts.unchanged = unchanged;

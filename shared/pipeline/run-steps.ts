@@ -175,19 +175,23 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
   );
   const ref = { incidentId: incident.incidentId, runId: prepared.run.runId };
   if (prepared.kind === "already-completed") return { ...ref, status: "already-completed" };
-  // A resumed run counts only if its earlier attempt did, with this build and the same count: an attempt of another
-  // build (or one whose plan cannot be read back) may have written lines this build does not produce, and an attempt
-  // that counted nothing leaves every later one without a count.
+  // A resumed run counts only if its earlier attempts did, with this build and the same count: a step of another
+  // build (noted by the store; or a plan that cannot be read back) may have written lines this build does not
+  // produce, and an attempt that counted nothing leaves every later one without a count.
   const build = deps.build ?? SOURCE_BUILD;
-  const counted = (plan: Plan | undefined) =>
-    plan?.build === build && JSON.stringify(plan.stored) === JSON.stringify(prepared.stored);
-  const earlier = prepared.resumed
-    ? await deps.files.get(PLAN_FILE).then(
-        (text) => JSON.parse(text) as Plan,
-        () => undefined,
-      )
-    : undefined;
-  const stored = !prepared.resumed || counted(earlier) ? prepared.stored : undefined;
+  const counted = async () => {
+    const plan = await deps.files.get(PLAN_FILE).then(
+      (text) => JSON.parse(text) as Plan,
+      () => undefined,
+    );
+    const builds = await deps.store.buildsOf(ref.runId);
+    return (
+      plan?.build === build &&
+      JSON.stringify(plan.stored) === JSON.stringify(prepared.stored) &&
+      builds.every((b) => b === build)
+    );
+  };
+  const stored = !prepared.resumed || (await counted()) ? prepared.stored : undefined;
   const plan: Plan = {
     incident: input.incidentDocument,
     headerFields: survey.headerFields,
@@ -280,6 +284,8 @@ export async function computeStep(
   plan?: LoadedPlan,
 ): Promise<ComputeOutput> {
   const { context, header } = plan ?? (await loadPlan(ref, deps.files, deps.build));
+  // Before anything is written: finalize trusts no count if a step of another build wrote for the run.
+  await deps.store.noteBuild(ref.runId, deps.build ?? SOURCE_BUILD);
   let counts = { ...ZERO_COUNTS };
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
@@ -316,8 +322,16 @@ export async function finalizeShardStep(
   plan?: LoadedPlan,
 ): Promise<ShardResult> {
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARDS) throw new Error(`shard ${shard}: not a shard`);
-  const { context, slices } = plan ?? (await loadPlan(ref, deps.files, deps.build));
+  const loaded = plan ?? (await loadPlan(ref, deps.files, deps.build));
   await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
+  // A step of another build (a batch, another shard, an earlier attempt of this one) may have written lines this
+  // build does not produce: then the count is not trusted (and, since the shard records none, not recorded).
+  const build = deps.build ?? SOURCE_BUILD;
+  await deps.store.noteBuild(ref.runId, build);
+  const oneBuild = (await deps.store.buildsOf(ref.runId)).every((b) => b === build);
+  const { stored: _, ...uncounted } = loaded.context;
+  const context = oneBuild ? loaded.context : uncounted;
+  const { slices } = loaded;
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);
   if (recorded !== slices) throw new MissingBatchesError(ref.runId, recorded, slices);

@@ -230,4 +230,12 @@ export interface RefundStore {
   countBatches(incidentId: string, runId: string): Promise<number>;
   /** The run's books in one shard, one batch's at a time (a retried batch's once): never merged in one list. */
   shardBooks(runId: string, shard: number): AsyncIterable<ShardBook>;
+  /**
+   * Notes that a step of this build of hiwari runs for the run, before it writes (idempotent). Kept apart from the
+   * books, which a retried step overwrites: a run's count of stored lines holds only if every build noted is its
+   * prepare's (`StepDeps.build`).
+   */
+  noteBuild(runId: string, build: string): Promise<void>;
+  /** Every build noted for the run, read consistently. */
+  buildsOf(runId: string): Promise<string[]>;
 }

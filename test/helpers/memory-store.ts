@@ -93,6 +93,13 @@ export class MemoryStore implements RefundStore {
   async countBatches(incidentId: string, runId: string): Promise<number> {
     return (await this.batchesOf(incidentId, runId)).length;
   }
+  readonly builds = new Map<string, Set<string>>();
+  async noteBuild(runId: string, build: string): Promise<void> {
+    this.builds.set(runId, (this.builds.get(runId) ?? new Set()).add(build));
+  }
+  async buildsOf(runId: string): Promise<string[]> {
+    return [...(this.builds.get(runId) ?? [])];
+  }
   async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
     for (const [k, b] of this.batches) {
       const book = b.books.get(shard);

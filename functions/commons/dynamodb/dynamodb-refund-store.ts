@@ -31,6 +31,8 @@ import {
   batchPartition,
   bookItem,
   bookPartition,
+  buildItem,
+  buildsPartition,
   lockItem,
   proposalItem,
   runCompletedItem,
@@ -433,6 +435,23 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       start = page.LastEvaluatedKey as Item | undefined;
     } while (start);
     return count;
+  }
+
+  async noteBuild(runId: string, build: string): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.tables.runs, Item: buildItem(runId, build) }));
+  }
+
+  async buildsOf(runId: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const page of this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": KEYS.pk },
+      ExpressionAttributeValues: { ":pk": { S: buildsPartition(runId) } },
+      ConsistentRead: true,
+    }))
+      for (const item of page) out.push(item.build?.S ?? "");
+    return out;
   }
 
   async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {

@@ -38,6 +38,14 @@ export const batchItem = (incidentId: string, runId: string, summary: BatchSumma
   summary: { S: JSON.stringify(summary) },
 });
 
+/** A build of hiwari that ran a step of the run (`RefundStore.noteBuild`): one item per build, under the run. */
+export const buildItem = (runId: string, build: string): Item => ({
+  [KEYS.pk]: { S: buildsPartition(runId) },
+  [KEYS.sk]: { S: `BUILD#${build}` },
+  build: { S: build },
+});
+export const buildsPartition = (runId: string) => `RUN#${runId}#BUILDS`;
+
 export const bookItem = (runId: string, batchNo: number, shard: number, book: ShardBook): Item => ({
   [KEYS.pk]: { S: bookPartition(runId, shard) },
   [KEYS.sk]: { S: batchKey(batchNo) },

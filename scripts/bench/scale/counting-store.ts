@@ -219,6 +219,16 @@ export class CountingStore implements RefundStore {
     return [...byNo.values()];
   }
 
+  async noteBuild(runId: string, build: string): Promise<void> {
+    this.append(join("builds", `${this.writer}.txt`), `${runId}\t0\t${build}\n`);
+  }
+
+  async buildsOf(runId: string): Promise<string[]> {
+    const builds = new Set<string>();
+    for await (const [, build] of this.records("builds", runId)) builds.add(build);
+    return [...builds];
+  }
+
   async countBatches(_incidentId: string, runId: string): Promise<number> {
     const seen = new Set<number>();
     for await (const [no] of this.records("batches", runId)) seen.add(no);

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { BUILD } from "../../../functions/commons/build";
@@ -8,7 +9,7 @@ import { BUNDLING } from "../../../infra/constructs/hiwari-function";
 import { sourceBuild } from "../../../scripts/source-build.mjs";
 import { SOURCE_BUILD } from "../../../shared/pipeline/run-steps";
 
-const ROOT = new URL("../../..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** A tree with hiwari's layout: one source in each folder the build hashes, and a lock file. */
 function tree(source: string): string {

@@ -17,7 +17,8 @@ import {
   SOURCE_BUILD,
 } from "../../../shared/pipeline/run-steps";
 import { manifestItems, sliceOfItem } from "../../../shared/pipeline/survey-snapshot";
-import { lineGroupOf } from "../../../shared/reconcile/line-identity";
+import { lineGroupOf, lineIdOf } from "../../../shared/reconcile/line-identity";
+import type { StoredLine } from "../../../shared/reconcile/reconcile";
 import { type RunRecord, SHARDS, shardOf, ZERO_COUNTS } from "../../../shared/store/refund-store";
 import { csvWithColumns, incidentDoc, runReference } from "../../helpers/factories";
 import { MemoryStore } from "../../helpers/memory-store";
@@ -286,9 +287,18 @@ async function runInMemory(
     dryRun = false,
     ending = "completes",
     build = SOURCE_BUILD,
-    computeBuild = build,
+    computeBuilds = [build],
     finalizeBuild = build,
-  }: { dryRun?: boolean; ending?: Ending; build?: string; computeBuild?: string; finalizeBuild?: string } = {},
+    beforeBatches = async () => {},
+  }: {
+    dryRun?: boolean;
+    ending?: Ending;
+    build?: string;
+    computeBuilds?: string[];
+    finalizeBuild?: string;
+    /** What happens between prepare and the batches (a step of another build that wrote, in a test). */
+    beforeBatches?: (runId: string) => Promise<void>;
+  } = {},
 ): Promise<RunRecord | undefined> {
   const bytes = new TextEncoder().encode(csv);
   const snapshot = {
@@ -305,8 +315,11 @@ async function runInMemory(
   const input = { incidentDocument: incident, incidentDigest: sha256(text), requestId, dryRun, batchSize: 3 };
   const out = await prepareStep({ ...input, requestedBy: "finance", reason: "test" }, deps);
   if (out.status !== "ready") throw new Error(`${requestId}: ${out.status}`);
+  await beforeBatches(out.runId);
+  // Each batch once per build given, in order: a retried Map child, of another build after a deploy
   for (const item of manifestItems(await runFiles.get(out.manifest)))
-    await computeStep(out, [sliceOfItem(item)], { ...deps, build: computeBuild });
+    for (const computeBuild of computeBuilds)
+      await computeStep(out, [sliceOfItem(item)], { ...deps, build: computeBuild });
   if (ending === "fails after its batches") await failStep(out, "Error: a step failed", deps);
   if (ending !== "completes") return undefined;
   for (const shard of out.shards) await finalizeShardStep(out, shard, { ...deps, build: finalizeBuild });
@@ -435,12 +448,35 @@ describe("the count of stored lines (RunRecord.stored)", () => {
     expect(deployed?.stored).toBeUndefined();
 
     // Batches of build "b" record no counts in their books: finalize, of the plan's build, trusts none either
-    store.calls.length = 0;
-    const batches = await runInMemory(store, files, wide(id), csv, "batches", { build: "a", computeBuild: "b" });
-    const books = [...store.batches.entries()].filter(([k]) => k.startsWith(runIdOf(id, "batches")));
+    const other = new MemoryStore();
+    await runInMemory(other, files, wide(id), csv, "first", { build: "a" });
+    other.calls.length = 0;
+    const batches = await runInMemory(other, files, wide(id), csv, "batches", { build: "a", computeBuilds: ["b"] });
+    const books = [...other.batches.entries()].filter(([k]) => k.startsWith(runIdOf(id, "batches")));
     expect(books.flatMap(([, b]) => [...b.books.values()]).some((book) => "found" in book)).toBe(false);
-    expect(indexReads()).toBe(SHARDS);
+    expect(other.calls.filter((c) => c.startsWith("linesOfShard"))).toHaveLength(SHARDS);
     expect(batches?.stored).toBeUndefined();
+
+    // A batch of build "b" (a deploy) wrote a line build "a" does not produce, then failed; its retry of build "a"
+    // (rolled back) overwrites its books with counts. The line is found by reading the index, and voided
+    const rolled = new MemoryStore();
+    await runInMemory(rolled, files, wide(id), csv, "first", { build: "a" });
+    const [model] = [...rolled.lines.values()].filter((l) => l.subscriptionId !== null);
+    const stray = { subscriptionId: "C-99", subscriberId: "S-99", periodStart: model?.periodStart ?? null };
+    const strayId = lineIdOf(id, stray);
+    rolled.calls.length = 0;
+    const retried = await runInMemory(rolled, files, wide(id), csv, "rolled back", {
+      build: "a",
+      beforeBatches: async (runId) => {
+        await rolled.noteBuild(runId, "b");
+        const line = { ...(model as StoredLine), ...stray, lineId: strayId, version: 1, runId, change: "calculated" };
+        rolled.lines.set(strayId, line as StoredLine);
+      },
+    });
+    expect(rolled.calls.filter((c) => c.startsWith("linesOfShard"))).toHaveLength(SHARDS);
+    expect(rolled.lines.get(strayId)).toMatchObject({ status: "voided", version: 2 });
+    expect(retried?.counts).toMatchObject({ voided: 1 });
+    expect(retried?.stored).toBeUndefined();
 
     // Stopped after batches of build "a", resumed by build "b": counts nothing, though no run ran between
     const again = new MemoryStore();

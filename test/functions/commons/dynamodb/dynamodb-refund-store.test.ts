@@ -4,7 +4,12 @@ import { createTables } from "../../../../functions/commons/dynamodb/create-tabl
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
 import type { Proposal } from "../../../../shared/pipeline/proposal";
 import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
-import { ConcurrentChangeError, LockLostError, RunLockedError } from "../../../../shared/store/refund-store";
+import {
+  ConcurrentChangeError,
+  LockLostError,
+  RunLockedError,
+  ZERO_COUNTS,
+} from "../../../../shared/store/refund-store";
 import { keyedLine } from "../../../helpers/factories";
 
 // Against DynamoDB Local in memory, a fresh instance for this file.
@@ -76,6 +81,28 @@ describe("DynamoDbRefundStore", () => {
     await expect(store.renewLock("inc-lock", "run-a", 60_000)).rejects.toThrow(LockLostError);
     expect(await store.breakLock("inc-lock")).toBe("run-b");
     await expect(store.renewLock("inc-lock", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
+  });
+  it("notes each build that ran a step of a run once, apart from other runs and from the run's batches and books", async () => {
+    // Arrange: a batch of the run recorded before, and another run's build
+    const summary = { batchNo: 1, counts: { ...ZERO_COUNTS, rows: 1 }, totals: [] };
+    await store.putBatch(
+      "inc-build",
+      "run-b1",
+      summary,
+      new Map([[3, { produced: ["x"], kept: [], eligible: [], protected: [] }]]),
+    );
+    await store.noteBuild("run-b2", "c0ffee");
+
+    // Act: two builds, one of them noted twice (a retried step)
+    expect(await store.buildsOf("run-b1")).toEqual([]);
+    for (const build of ["a1b2c3", "source", "a1b2c3"]) await store.noteBuild("run-b1", build);
+
+    // Assert
+    expect((await store.buildsOf("run-b1")).sort()).toEqual(["a1b2c3", "source"]);
+    expect(await store.countBatches("inc-build", "run-b1")).toBe(1);
+    const books = [];
+    for await (const book of store.shardBooks("run-b1", 3)) books.push(book);
+    expect(books).toEqual([{ produced: ["x"], kept: [], eligible: [], protected: [] }]);
   });
 });
 
