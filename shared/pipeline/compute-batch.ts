@@ -171,13 +171,15 @@ export async function computeBatch(
   const { changes, unchanged, already } = reconcile(stored, computed, runId);
   // The books count the shards' lines only for a run that knows how many were stored (its steps of one build).
   if (context.stored) {
-    for (const book of books.values()) Object.assign(book, { found: 0, created: 0 });
     countStored(stored, changes, runId, (line, as) => {
       const book = bookFor(books, lineGroupOf(incident.incidentId, line));
       book[as] = (book[as] ?? 0) + 1;
-      book.found ??= 0; // a book this made: both counts, or finalize would take the shard's as unknown
-      book.created ??= 0;
     });
+    // Every book says both counts, 0 where none: finalize takes a shard whose book lacks one as unknown.
+    for (const book of books.values()) {
+      book.found ??= 0;
+      book.created ??= 0;
+    }
   }
   counts.unchanged = unchanged;
   for (const c of changes) counts[c.kind]++;

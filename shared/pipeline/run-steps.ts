@@ -67,6 +67,11 @@ export interface StepDeps {
 /** The build of code run from its sources, not from a bundle (tests): {@link StepDeps.build}'s default. */
 export const SOURCE_BUILD = "source";
 
+/** Whether every step noted for the run (`RefundStore.noteBuild`) ran this build. */
+async function ranOnly(build: string, runId: string, store: RefundStore): Promise<boolean> {
+  return (await store.buildsOf(runId)).every((b) => b === build);
+}
+
 /** What a run is asked to do: the API's request, or `hiwari run`'s options. */
 export interface PrepareInput {
   incidentDocument: unknown;
@@ -184,11 +189,10 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
       (text) => JSON.parse(text) as Plan,
       () => undefined,
     );
-    const builds = await deps.store.buildsOf(ref.runId);
     return (
       plan?.build === build &&
       JSON.stringify(plan.stored) === JSON.stringify(prepared.stored) &&
-      builds.every((b) => b === build)
+      (await ranOnly(build, ref.runId, deps.store))
     );
   };
   const stored = !prepared.resumed || (await counted()) ? prepared.stored : undefined;
@@ -328,9 +332,8 @@ export async function finalizeShardStep(
   // build does not produce: then the count is not trusted (and, since the shard records none, not recorded).
   const build = deps.build ?? SOURCE_BUILD;
   await deps.store.noteBuild(ref.runId, build);
-  const oneBuild = (await deps.store.buildsOf(ref.runId)).every((b) => b === build);
   const { stored: _, ...uncounted } = loaded.context;
-  const context = oneBuild ? loaded.context : uncounted;
+  const context = (await ranOnly(build, ref.runId, deps.store)) ? loaded.context : uncounted;
   const { slices } = loaded;
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);

@@ -404,13 +404,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {
     const out: BatchSummary[] = [];
-    for await (const page of this.query({
-      TableName: this.tables.runs,
-      KeyConditionExpression: "#pk = :pk",
-      ExpressionAttributeNames: { "#pk": KEYS.pk },
-      ExpressionAttributeValues: { ":pk": { S: batchPartition(runId) } },
-      ConsistentRead: true,
-    })) {
+    for await (const page of this.runsPartition(batchPartition(runId))) {
       for (const item of page) out.push(JSON.parse(item.summary?.S ?? "{}") as BatchSummary);
     }
     return out;
@@ -443,25 +437,13 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
 
   async buildsOf(runId: string): Promise<string[]> {
     const out: string[] = [];
-    for await (const page of this.query({
-      TableName: this.tables.runs,
-      KeyConditionExpression: "#pk = :pk",
-      ExpressionAttributeNames: { "#pk": KEYS.pk },
-      ExpressionAttributeValues: { ":pk": { S: buildsPartition(runId) } },
-      ConsistentRead: true,
-    }))
+    for await (const page of this.runsPartition(buildsPartition(runId)))
       for (const item of page) out.push(item.build?.S ?? "");
     return out;
   }
 
   async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
-    for await (const page of this.query({
-      TableName: this.tables.runs,
-      KeyConditionExpression: "#pk = :pk",
-      ExpressionAttributeNames: { "#pk": KEYS.pk },
-      ExpressionAttributeValues: { ":pk": { S: bookPartition(runId, shard) } },
-      ConsistentRead: true,
-    })) {
+    for await (const page of this.runsPartition(bookPartition(runId, shard))) {
       for (const item of page) yield JSON.parse(item.book?.S ?? "{}") as ShardBook;
     }
   }
@@ -488,6 +470,17 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
         stopped,
       ),
     );
+  }
+
+  /** Every item of one partition of the runs table (a run's batches, books in a shard, builds), read consistently. */
+  private runsPartition(pk: string): AsyncIterable<Item[]> {
+    return this.query({
+      TableName: this.tables.runs,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": KEYS.pk },
+      ExpressionAttributeValues: { ":pk": { S: pk } },
+      ConsistentRead: true,
+    });
   }
 
   private async *query(input: ConstructorParameters<typeof QueryCommand>[0]): AsyncIterable<Item[]> {
