@@ -396,10 +396,14 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
     summary: BatchSummary,
     books: ReadonlyMap<number, ShardBook>,
   ): Promise<void> {
-    const requests: WriteRequest[] = [{ PutRequest: { Item: batchItem(incidentId, runId, summary) } }];
-    for (const [shard, book] of books)
-      requests.push({ PutRequest: { Item: bookItem(runId, summary.batchNo, shard, book) } });
-    await this.batchWrite(this.tables.runs, requests, (r) => r);
+    // The books first, the summary after the last of them: a recorded batch is one a resumed run skips, so it must
+    // have every book (a write of them refused midway leaves the batch unrecorded, to be computed again).
+    await this.batchWrite(this.tables.runs, [...books], ([shard, book]) => ({
+      PutRequest: { Item: bookItem(runId, summary.batchNo, shard, book) },
+    }));
+    await this.client.send(
+      new PutItemCommand({ TableName: this.tables.runs, Item: batchItem(incidentId, runId, summary) }),
+    );
   }
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {

@@ -68,6 +68,22 @@ describe("DynamoDbRefundStore: a request DynamoDB refuses as invalid (Validation
     expect(await store.countBatches("inc-validation", "run-books")).toBe(0);
   });
 
+  it("records no batch whose books were not all written: the summary goes after the last book", async () => {
+    // Arrange: 64 books, three writes of 25; only the last shard's is refused (over 400 KB)
+    const book = (produced: string[]) => ({ produced, kept: [], eligible: [], protected: [] });
+    const books = new Map(Array.from({ length: 64 }, (_, shard) => [shard, book([`line-${shard}`])]));
+    books.set(63, book(Array.from({ length: 5_000 }, (_, i) => `${"s".repeat(90)}-${i}`)));
+
+    // Act
+    const error = await store
+      .putBatch("inc-validation", "run-late-book", { batchNo: 1, counts: ZERO_COUNTS, totals: [] }, books)
+      .catch((e: unknown) => e);
+
+    // Assert: a resumed run would skip a recorded batch, so a recorded batch must have every book
+    expect(error).toBeInstanceOf(StoreValidationError);
+    expect(await store.countBatches("inc-validation", "run-late-book")).toBe(0);
+  });
+
   it("passes every other error as it was, and maps once however many stores share the client", async () => {
     const other = new DynamoDbRefundStore(db.client, TABLES);
     await store.putRun(runOf("run-small", 10));
