@@ -68,8 +68,18 @@ export interface StepDeps {
 export const SOURCE_BUILD = "source";
 
 /** Whether every step noted for the run (`RefundStore.noteBuild`) ran this build. */
-async function ranOnly(build: string, runId: string, store: RefundStore): Promise<boolean> {
-  return (await store.buildsOf(runId)).every((b) => b === build);
+const ranOnly = (noted: readonly string[], build: string): boolean => noted.every((b) => b === build);
+
+/**
+ * Notes this step's build for the run before it writes, unless a step of the same build noted it already (one
+ * consistent read instead of a write a step; DynamoDB Local makes every reader wait for a write). Returns the builds
+ * noted for the run, this one among them.
+ */
+async function noteBuild(build: string, runId: string, store: RefundStore): Promise<readonly string[]> {
+  const noted = await store.buildsOf(runId);
+  if (noted.includes(build)) return noted;
+  await store.noteBuild(runId, build);
+  return [...noted, build];
 }
 
 /** What a run is asked to do: the API's request, or `hiwari run`'s options. */
@@ -192,7 +202,7 @@ export async function prepareStep(input: PrepareInput, deps: StepDeps, now = new
     return (
       plan?.build === build &&
       JSON.stringify(plan.stored) === JSON.stringify(prepared.stored) &&
-      (await ranOnly(build, ref.runId, deps.store))
+      ranOnly(await deps.store.buildsOf(ref.runId), build)
     );
   };
   const stored = !prepared.resumed || (await counted()) ? prepared.stored : undefined;
@@ -289,7 +299,7 @@ export async function computeStep(
 ): Promise<ComputeOutput> {
   const { context, header } = plan ?? (await loadPlan(ref, deps.files, deps.build));
   // Before anything is written: finalize trusts no count if a step of another build wrote for the run.
-  await deps.store.noteBuild(ref.runId, deps.build ?? SOURCE_BUILD);
+  await noteBuild(deps.build ?? SOURCE_BUILD, ref.runId, deps.store);
   let counts = { ...ZERO_COUNTS };
   for (const slice of slices) {
     await deps.store.renewLock(ref.incidentId, ref.runId, LOCK_LEASE_MS);
@@ -331,9 +341,9 @@ export async function finalizeShardStep(
   // A step of another build (a batch, another shard, an earlier attempt of this one) may have written lines this
   // build does not produce: then the count is not trusted (and, since the shard records none, not recorded).
   const build = deps.build ?? SOURCE_BUILD;
-  await deps.store.noteBuild(ref.runId, build);
+  const noted = await noteBuild(build, ref.runId, deps.store);
   const { stored: _, ...uncounted } = loaded.context;
-  const context = (await ranOnly(build, ref.runId, deps.store)) ? loaded.context : uncounted;
+  const context = ranOnly(noted, build) ? loaded.context : uncounted;
   const { slices } = loaded;
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);

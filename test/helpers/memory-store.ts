@@ -95,6 +95,7 @@ export class MemoryStore implements RefundStore {
   }
   readonly builds = new Map<string, Set<string>>();
   async noteBuild(runId: string, build: string): Promise<void> {
+    this.calls.push(`noteBuild ${runId} ${build}`);
     this.builds.set(runId, (this.builds.get(runId) ?? new Set()).add(build));
   }
   async buildsOf(runId: string): Promise<string[]> {

@@ -490,6 +490,26 @@ describe("the count of stored lines (RunRecord.stored)", () => {
     expect(resumed?.stored).toBeUndefined();
   });
 
+  it("notes each build once a run: later steps of it read the note, a step of another build adds its own", async () => {
+    // Arrange
+    const store = new MemoryStore();
+    const files = new Map<string, MemoryFiles>();
+    const csv = csvWithColumns(COLUMNS, ROWS);
+    const notes = () => store.calls.filter((c) => c.startsWith("noteBuild"));
+
+    // Act: one run of build "a" (every batch and 64 shards), another whose finalize is of build "b"
+    const first = await runInMemory(store, files, wide(id), csv, "first", { build: "a" });
+    const once = notes();
+    store.calls.length = 0;
+    const deployed = await runInMemory(store, files, wide(id), csv, "deployed", { build: "a", finalizeBuild: "b" });
+
+    // Assert: one write each; the second run's shards saw build "a" beside their own, so it counts nothing
+    expect(once).toEqual([`noteBuild ${first?.runId} a`]);
+    expect(notes()).toEqual([`noteBuild ${deployed?.runId} a`, `noteBuild ${deployed?.runId} b`]);
+    expect(first?.stored).toBeDefined();
+    expect(deployed?.stored).toBeUndefined();
+  });
+
   it("counts a line this run created as created, not found, when a retried batch reads it back", async () => {
     // Arrange: a first run with a count, then a rerun adding S-10, whose batch is computed twice
     const store = new MemoryStore();
