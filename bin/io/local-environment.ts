@@ -4,11 +4,12 @@ import type { DynamoDBRecord } from "aws-lambda";
 import { FileBus } from "../../functions/commons/bus/event-bus";
 import { FileRecordParking } from "../../functions/commons/bus/record-parking";
 import { createTables } from "../../functions/commons/dynamodb/create-tables";
-import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
+import type { DynamoDbRefundStore, TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { cannotWrite, LocalStateError } from "../usage-error";
 import { diskFullError } from "./disk-space";
 import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "./dynamodb-local";
 import { FOLDER_LOCK, type FolderHolder, FolderInUseError, lockFolder } from "./folder-lock";
+import { LocalRefundStore } from "./local-refund-store";
 import { localLambdaContext } from "./local-run-files";
 import { describeRepair, drainStream, type Repair } from "./local-stream-reader";
 
@@ -61,7 +62,7 @@ async function sharedEnvironment(
   const stop = async () => client.destroy();
   return {
     db: { endpoint: holder.endpoint, client, died: () => undefined, stop },
-    store: new DynamoDbRefundStore(client, LOCAL_TABLES),
+    store: new LocalRefundStore(client, LOCAL_TABLES, stateDir),
     eventsFile: join(stateDir, "events.jsonl"),
     publishPending: async () => ({ handled: 0, failed: 0, repairs: [] }),
     holder: holder.pid,
@@ -136,7 +137,7 @@ export async function openLocalEnvironment(
   const eventsFile = join(stateDir, "events.jsonl");
   return {
     db,
-    store: new DynamoDbRefundStore(db.client, LOCAL_TABLES),
+    store: new LocalRefundStore(db.client, LOCAL_TABLES, stateDir),
     eventsFile,
     publishPending: async (onCommitted?: (records: number) => void) => {
       // The same handler as on AWS; only its adapters differ: JSON Lines files of this state folder (poison

@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
+import { LocalRefundStore } from "../../../bin/io/local-refund-store";
+import { createTables } from "../../../functions/commons/dynamodb/create-tables";
+import { type ShardBook, ZERO_COUNTS } from "../../../shared/store/refund-store";
+
+// Against DynamoDB Local in memory, a fresh instance for this file, and a state folder of its own; each test works
+// on a run of its own.
+const TABLES = { refunds: "refunds", runs: "runs" };
+let db: DynamoDbLocal;
+let state: string;
+let store: LocalRefundStore;
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  await createTables(db.client, TABLES);
+  state = mkdtempSync(join(tmpdir(), "hiwari-local-store-"));
+  store = new LocalRefundStore(db.client, TABLES, state);
+});
+afterAll(async () => {
+  await db?.stop();
+  if (state) rmSync(state, { recursive: true, force: true });
+});
+
+const book = (...produced: string[]): ShardBook => ({ produced, kept: [], eligible: [], protected: [] });
+const summary = (batchNo: number) => ({ batchNo, counts: { ...ZERO_COUNTS, rows: batchNo }, totals: [] });
+const booksOf = async (runId: string, shard: number) => {
+  const out: ShardBook[] = [];
+  for await (const b of store.shardBooks(runId, shard)) out.push(b);
+  return out;
+};
+const runItems = async () => (await db.client.send(new ScanCommand({ TableName: TABLES.runs }))).Items ?? [];
+
+describe("LocalRefundStore: the shard books in the run's folder, the rest in DynamoDB Local", () => {
+  it("keeps each batch's books in files and only its record in the table, read back per shard in batch order", async () => {
+    // Act: batches 10, 2 and 1 (numbers in another order than their names sort)
+    await store.putBatch("inc", "run-files", summary(10), new Map([[3, book("c")]]));
+    await store.putBatch(
+      "inc",
+      "run-files",
+      summary(2),
+      new Map([
+        [3, book("b")],
+        [7, book("x")],
+      ]),
+    );
+    await store.putBatch("inc", "run-files", summary(1), new Map([[3, book("a")]]));
+
+    // Assert
+    expect(await booksOf("run-files", 3)).toEqual([book("a"), book("b"), book("c")]);
+    expect(await booksOf("run-files", 7)).toEqual([book("x")]);
+    expect(await booksOf("run-files", 4)).toEqual([]);
+    expect(await booksOf("run-never", 3)).toEqual([]);
+    expect(readdirSync(join(state, "runs", "run-files", "books", "shard-3")).sort()).toEqual([
+      "batch-1.json",
+      "batch-10.json",
+      "batch-2.json",
+    ]);
+    expect(await store.countBatches("inc", "run-files")).toBe(3);
+    expect((await store.batchesOf("inc", "run-files")).map((b) => b.batchNo).sort()).toEqual([1, 10, 2]);
+    const keys = (await runItems()).map((i) => i.pk?.S ?? "");
+    expect(keys.filter((pk) => pk.startsWith("RUN#run-files#SHARD#"))).toEqual([]);
+    expect(keys.filter((pk) => pk === "RUN#run-files")).toHaveLength(3);
+  });
+
+  it("replaces a retried batch's book, and reads no file a write left unfinished", async () => {
+    // Arrange: a write cut short beside the shard's books
+    await store.putBatch("inc", "run-retry", summary(1), new Map([[5, book("old")]]));
+    writeFileSync(join(state, "runs", "run-retry", "books", "shard-5", "batch-2.json.partial"), '{"produced":[');
+
+    // Act
+    await store.putBatch("inc", "run-retry", summary(1), new Map([[5, book("new")]]));
+
+    // Assert
+    expect(await booksOf("run-retry", 5)).toEqual([book("new")]);
+    expect(await store.countBatches("inc", "run-retry")).toBe(1);
+  });
+
+  it("records no batch whose books could not all be written, and says which file failed", async () => {
+    // Arrange: shard 9's folder cannot be made (a file stands where it would be)
+    mkdirSync(join(state, "runs", "run-broken", "books"), { recursive: true });
+    writeFileSync(join(state, "runs", "run-broken", "books", "shard-9"), "");
+
+    // Act
+    const error = await store
+      .putBatch(
+        "inc",
+        "run-broken",
+        summary(1),
+        new Map([
+          [8, book("a")],
+          [9, book("b")],
+        ]),
+      )
+      .catch((e: unknown) => e);
+
+    // Assert: a resumed run computes the batch again rather than skipping it without its books
+    expect((error as Error).message).toContain(join("run-broken", "books", "shard-9"));
+    expect(await store.countBatches("inc", "run-broken")).toBe(0);
+  });
+});
