@@ -146,6 +146,18 @@ export class RunLockedError extends PermanentError {
 }
 
 /** Thrown when a run finds that its lock is no longer its own (released by an operator, or taken over). */
+/**
+ * How much shorter than asked a lease `renewLock` may leave as it is. Steps renew the lease as they begin, every
+ * batch and every finalize shard; a lease one of them set moments before is the one the next would set, and reading
+ * it costs less than writing it again (DynamoDB Local makes its reads wait behind every write, and on AWS a read is
+ * half a write's price). 15 s of a 15-minute lease.
+ */
+export const LEASE_FRESH_MS = 15_000;
+
+/** Whether a lease that runs out at `expiresAt` is the one `renewLock(…, leaseMs)` asks for at `now` (ms). */
+export const leaseIsFresh = (expiresAt: number, now: number, leaseMs: number): boolean =>
+  expiresAt <= now + leaseMs && expiresAt >= now + leaseMs - LEASE_FRESH_MS;
+
 export class LockLostError extends PermanentError {
   constructor(
     readonly incidentId: string,
@@ -207,7 +219,11 @@ export interface RefundStore {
 
   /** Takes the incident's lock: free, expired, or already this run's (a resumed run). */
   acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
-  /** Extends this run's lease; throws LockLostError when the lock is not this run's any more. */
+  /**
+   * Sets this run's lease to run out `leaseMs` from now, or leaves one that already does give or take
+   * LEASE_FRESH_MS (`leaseIsFresh`: another batch or shard of the run renewed it moments ago); throws LockLostError
+   * when the lock is not this run's any more.
+   */
   renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
   releaseLock(incidentId: string, runId: string): Promise<void>;
   /** Releases whatever lock the incident has (an operator's recovery of a dead run). Returns the holder, if any. */

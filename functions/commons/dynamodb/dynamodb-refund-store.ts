@@ -19,6 +19,7 @@ import {
   type BatchSummary,
   ConcurrentChangeError,
   LockLostError,
+  leaseIsFresh,
   type RefundStore,
   RunLockedError,
   type RunRecord,
@@ -34,6 +35,7 @@ import {
   buildItem,
   buildsPartition,
   lockItem,
+  lockKey,
   proposalItem,
   runCompletedItem,
   runItem,
@@ -234,11 +236,17 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    const now = Date.now();
+    const { Item: held } = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.runs, Key: lockKey(incidentId), ConsistentRead: true }),
+    );
+    if (held?.runId?.S !== runId) throw new LockLostError(incidentId, runId);
+    if (leaseIsFresh(Number(held.expiresAt?.N), now, leaseMs)) return;
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tables.runs,
-          Item: lockItem(incidentId, runId, Date.now() + leaseMs),
+          Item: lockItem(incidentId, runId, now + leaseMs),
           ConditionExpression: "runId = :me",
           ExpressionAttributeValues: { ":me": { S: runId } },
         }),
@@ -254,7 +262,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tables.runs,
-          Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: "LOCK" } },
+          Key: lockKey(incidentId),
           ConditionExpression: "runId = :me",
           ExpressionAttributeValues: { ":me": { S: runId } },
         }),
@@ -268,7 +276,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
     const result = await this.client.send(
       new DeleteItemCommand({
         TableName: this.tables.runs,
-        Key: { [KEYS.pk]: { S: `INCIDENT#${incidentId}` }, [KEYS.sk]: { S: "LOCK" } },
+        Key: lockKey(incidentId),
         ReturnValues: "ALL_OLD",
       }),
     );

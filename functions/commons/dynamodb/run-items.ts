@@ -16,9 +16,13 @@ export const bookPartition = (runId: string, shard: number) => `RUN#${runId}#SHA
 const batchKey = (batchNo: number) => `BATCH#${String(batchNo).padStart(7, "0")}`;
 
 /** The lock of an incident, held by a run until `expiresAt` (epoch ms). */
-export const lockItem = (incidentId: string, runId: string, expiresAt: number): Item => ({
+export const lockKey = (incidentId: string): Item => ({
   [KEYS.pk]: { S: `INCIDENT#${incidentId}` },
   [KEYS.sk]: { S: "LOCK" },
+});
+
+export const lockItem = (incidentId: string, runId: string, expiresAt: number): Item => ({
+  ...lockKey(incidentId),
   runId: { S: runId },
   expiresAt: { N: String(expiresAt) },
 });

@@ -23,6 +23,7 @@ import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcil
 import {
   type BatchSummary,
   LockLostError,
+  leaseIsFresh,
   type RefundStore,
   RunLockedError,
   type RunRecord,
@@ -148,12 +149,20 @@ export class CountingStore implements RefundStore {
   }
 
   async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
-    // Checked against the file (another process may have released it); the lease itself is not rewritten.
+    // Checked against the file (another process may have released it); the lease itself is not rewritten. The write
+    // is counted as the DynamoDB store makes it: only when the lease this writer set last is not fresh any more
+    // (other writers' renewals, which the store would read too, are not seen: an upper bound).
     const lock = this.readRuns().lock;
     if (lock?.incidentId !== incidentId || lock.runId !== runId) throw new LockLostError(incidentId, runId);
-    this.count("lock", lockItem(incidentId, runId, Date.now() + leaseMs));
+    const now = Date.now();
+    if (leaseIsFresh(this.leases.get(runId) ?? Number.NaN, now, leaseMs)) return;
+    this.leases.set(runId, now + leaseMs);
+    this.count("lock", lockItem(incidentId, runId, now + leaseMs));
     this.tally.putItemCalls++;
   }
+
+  /** When the lease this writer set last for each run runs out. */
+  private readonly leases = new Map<string, number>();
 
   async releaseLock(incidentId: string, runId: string): Promise<void> {
     const state = this.readRuns();
@@ -210,7 +219,9 @@ export class CountingStore implements RefundStore {
         `${runId}\t${summary.batchNo}\t${JSON.stringify(book)}\n`,
       );
     }
-    this.tally.batchWriteCalls += Math.ceil((1 + books.size) / 25);
+    // The books in calls of 25, then the batch item alone (a recorded batch has every book).
+    this.tally.batchWriteCalls += Math.ceil(books.size / 25);
+    this.tally.putItemCalls++;
   }
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import {
   addCounts,
   ConcurrentChangeError,
+  LEASE_FRESH_MS,
   LockLostError,
+  leaseIsFresh,
   RequestMismatchError,
   RunLockedError,
   SHARDS,
@@ -62,5 +64,29 @@ describe("the store's errors", () => {
     const changed = new ConcurrentChangeError("inc#S#C-0001#2011-12-01");
     expect(changed.lineId).toBe("inc#S#C-0001#2011-12-01");
     expect(changed.message).not.toContain("C-0001");
+  });
+});
+
+describe("leaseIsFresh: a lease renewLock may leave as it is", () => {
+  const now = 1_000_000_000;
+  const lease = 15 * 60 * 1000;
+
+  it("is one that runs out as asked, give or take 15 s earlier, never later (a shorter lease asked is written)", () => {
+    expect(leaseIsFresh(now + lease, now, lease)).toBe(true); // set this very moment
+    expect(leaseIsFresh(now + lease - LEASE_FRESH_MS, now, lease)).toBe(true); // set 15 s ago
+    expect(leaseIsFresh(now + lease - LEASE_FRESH_MS - 1, now, lease)).toBe(false);
+    expect(leaseIsFresh(now + lease, now, 60_000)).toBe(false); // fail's drain asks for a minute: shortened
+    expect(leaseIsFresh(now - 1, now, lease)).toBe(false); // ran out
+    expect(leaseIsFresh(Number.NaN, now, lease)).toBe(false); // no expiry read
+  });
+
+  it("property: a lease it leaves runs out no earlier than 15 s before, and no later than, the one asked", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -2 * lease, max: 2 * lease }), fc.integer({ min: 1, max: lease }), (d, asked) => {
+        const expiresAt = now + d;
+        const kept = leaseIsFresh(expiresAt, now, asked);
+        expect(kept).toBe(expiresAt - now <= asked && expiresAt - now >= asked - LEASE_FRESH_MS);
+      }),
+    );
   });
 });

@@ -1,7 +1,9 @@
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
 import { createTables } from "../../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../../functions/commons/dynamodb/dynamodb-refund-store";
+import { lockKey } from "../../../../functions/commons/dynamodb/run-items";
 import type { Proposal } from "../../../../shared/pipeline/proposal";
 import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import {
@@ -82,6 +84,37 @@ describe("DynamoDbRefundStore", () => {
     expect(await store.breakLock("inc-lock")).toBe("run-b");
     await expect(store.renewLock("inc-lock", "run-b", 60_000)).rejects.toThrow(/no longer holds the lock/);
   });
+  it("renews a lease only when it is not the one asked already: moments after a renewal it reads, and a drain shortens it", async () => {
+    // Arrange: the lock as a step would find it 20 s after another step renewed it for 15 minutes
+    const lease = 15 * 60 * 1000;
+    const expiry = async () =>
+      Number(
+        (
+          await db.client.send(
+            new GetItemCommand({ TableName: "runs", Key: lockKey("inc-lease"), ConsistentRead: true }),
+          )
+        ).Item?.expiresAt?.N,
+      );
+    await store.acquireLock("inc-lease", "run-a", lease - 20_000);
+    const before = await expiry();
+
+    // Act + Assert: renewed (20 s old), then left as it is (moments old), then shortened (fail's drain)
+    await store.renewLock("inc-lease", "run-a", lease);
+    const renewed = await expiry();
+    expect(renewed).toBeGreaterThanOrEqual(before + 20_000);
+    await new Promise((r) => setTimeout(r, 5));
+    await store.renewLock("inc-lease", "run-a", lease);
+    expect(await expiry()).toBe(renewed);
+    const asked = Date.now();
+    await store.renewLock("inc-lease", "run-a", 60_000);
+    const drained = await expiry();
+    expect(drained).toBeGreaterThanOrEqual(asked + 60_000);
+    expect(drained).toBeLessThanOrEqual(Date.now() + 60_000);
+    await expect(store.renewLock("inc-lease", "run-b", lease)).rejects.toThrow(LockLostError);
+    await store.releaseLock("inc-lease", "run-a");
+    await expect(store.renewLock("inc-lease", "run-a", lease)).rejects.toThrow(LockLostError);
+  });
+
   it("notes each build that ran a step of a run once, apart from other runs and from the run's batches and books", async () => {
     // Arrange: a batch of the run recorded before, and another run's build
     const summary = { batchNo: 1, counts: { ...ZERO_COUNTS, rows: 1 }, totals: [] };

@@ -64,6 +64,9 @@ describe("CountingStore", () => {
     expect(await other.getRun("inc", "run-1")).toEqual(run);
     expect(await other.listRuns("inc")).toEqual([run]);
     await other.renewLock("inc", "run-1", 60_000);
+    await other.renewLock("inc", "run-1", 60_000); // moments later: read, not written again
+    expect(other.tally.items.lock.count).toBe(1);
+    expect(other.tally.putItemCalls).toBe(1);
     expect(await other.linesLike("inc", [])).toEqual([]);
     await other.releaseLock("inc", "run-1");
     await expect(prepare.renewLock("inc", "run-1", 60_000)).rejects.toBeInstanceOf(LockLostError);
