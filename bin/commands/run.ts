@@ -174,11 +174,14 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     const deps = localRunDeps(env.store, options.state);
     const depsOf = () => deps;
     const context = localLambdaContext("hiwari-run");
-    // Events of changes stored by an earlier run that died before publishing go out first.
-    await publish(env, {
-      name: "publishing the events of earlier runs",
-      said: (handled) => (handled > 0 ? `published ${n(handled)} events of earlier runs` : false),
-    });
+    // Events of changes stored by an earlier run that died before publishing go out first. A dry run reads nor
+    // publishes the stream at all: it writes no line, and those events go out with the next run that writes.
+    const writes = !options.dryRun;
+    if (writes)
+      await publish(env, {
+        name: "publishing the events of earlier runs",
+        said: (handled) => (handled > 0 ? `published ${n(handled)} events of earlier runs` : false),
+      });
     // The state machine's input, as start-run builds it on AWS: the incident left among the run's files and passed
     // by reference (pinned by the digest of its bytes); the snapshot "location" is the file.
     const files = deps.filesOf(ref);
@@ -225,7 +228,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     }
     let done: RunRecord;
     let phase: Phase | undefined;
-    if (!input.dryRun) along = publishAlong((counted) => env.publishPending(counted));
+    if (writes) along = publishAlong((counted) => env.publishPending(counted));
     try {
       // The Map: the manifest's rows, as the CSV item reader gives them, one per child. On AWS the ItemBatcher gives
       // a child SLICES_PER_CHILD of them, to spread a Lambda's start over several; a local child starts nothing, and
@@ -278,7 +281,8 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       if (full) throw full;
       // What was stored before the signal or the failure is real: its events go out. If they cannot now, they stay
       // in the stream for the next run; the news is the signal or the failure, not that.
-      const publishWhatWasStored = () =>
+      const publishWhatWasStored = async () =>
+        writes &&
         env.publishPending().catch((p: unknown) => {
           const why = (diskFullError(p, options.state, "run again") ?? (p as Error)).message;
           process.stderr.write(`hiwari: the events of what the run stored wait in the stream (${why})\n`);
@@ -300,7 +304,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       await publishWhatWasStored();
       throw e;
     }
-    const published = await publish(env, { along });
+    const published = writes ? await publish(env, { along }) : { handled: 0, failed: 0 };
     report(
       done,
       options,

@@ -281,11 +281,23 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
     expect(report.eventsPublished).toBe(events.length);
   });
 
-  it("runs no pass along a dry run: the start's drain and the end's only", async () => {
-    const { held, seen } = watched();
+  it("runs no pass over the stream on a dry run: events an earlier run left go out with the next run that writes", async () => {
+    // Arrange: a first run whose events could not be appended (a full disk after the start's drain): in the stream
+    const full = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     const { runWith } = incidentFiles("along-dry");
-    const { status, events } = await runWith(base, rows, "preview", { dryRun: true }, held);
-    expect([status, seen.passes, events]).toEqual([0, 2, []]);
+    await expect(runWith(base, rows, "first", {}, watched((p) => (p > 1 ? full : undefined)).held)).rejects.toThrow(
+      LocalStateError,
+    );
+
+    // Act: a preview, then a rerun that writes
+    const dry = watched();
+    const preview = await runWith(base, rows, "preview", { dryRun: true }, dry.held);
+    const rerun = await runWith(base, rows, "rerun", {}, watched().held);
+
+    // Assert: the preview read nor published anything; the rerun published the first run's events, then its own
+    expect([preview.status, dry.seen.passes, preview.events, preview.report.eventsPublished]).toEqual([0, 0, [], 0]);
+    expect(rerun.status).toBe(0);
+    expect(rerun.events).toHaveLength(3 + 2 + 1 + 1); // the first run's lines, goodwill, completion; the rerun's
   });
 
   it("says the disk is full when the events' append meets ENOSPC, the run recorded completed, its events kept in the stream", async () => {
