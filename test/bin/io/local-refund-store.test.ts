@@ -35,7 +35,7 @@ const booksOf = async (runId: string, shard: number) => {
 const runItems = async () => (await db.client.send(new ScanCommand({ TableName: TABLES.runs }))).Items ?? [];
 
 describe("LocalRefundStore: the shard books in the run's folder, the rest in DynamoDB Local", () => {
-  it("keeps each batch's books in files and only its record in the table, read back per shard in batch order", async () => {
+  it("keeps each batch's books in a file and only its record in the table, read back per shard in batch order", async () => {
     // Act: batches 10, 2 and 1 (numbers in another order than their names sort)
     await store.putBatch("inc", "run-files", summary(10), new Map([[3, book("c")]]));
     await store.putBatch(
@@ -54,10 +54,10 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     expect(await booksOf("run-files", 7)).toEqual([book("x")]);
     expect(await booksOf("run-files", 4)).toEqual([]);
     expect(await booksOf("run-never", 3)).toEqual([]);
-    expect(readdirSync(join(state, "runs", "run-files", "books", "shard-3")).sort()).toEqual([
-      "batch-1.json",
-      "batch-10.json",
-      "batch-2.json",
+    expect(readdirSync(join(state, "runs", "run-files", "books")).sort()).toEqual([
+      "batch-1.books",
+      "batch-10.books",
+      "batch-2.books",
     ]);
     expect(await store.countBatches("inc", "run-files")).toBe(3);
     expect((await store.batchesOf("inc", "run-files")).map((b) => b.batchNo).sort()).toEqual([1, 10, 2]);
@@ -66,23 +66,48 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     expect(keys.filter((pk) => pk === "RUN#run-files")).toHaveLength(3);
   });
 
-  it("replaces a retried batch's book, and reads no file a write left unfinished", async () => {
-    // Arrange: a write cut short beside the shard's books
-    await store.putBatch("inc", "run-retry", summary(1), new Map([[5, book("old")]]));
-    writeFileSync(join(state, "runs", "run-retry", "books", "shard-5", "batch-2.json.partial"), '{"produced":[');
+  it("reads each shard's book alone from a batch's file, whatever the books' sizes and characters", async () => {
+    // Arrange: every shard's book in one batch, of different lengths, with CJK ids and quotes
+    const books = new Map(
+      Array.from({ length: 64 }, (_, shard) => [
+        shard,
+        book(...Array.from({ length: shard * 7 }, (_, i) => `加入者-"${shard}"-${i}`)),
+      ]),
+    );
 
     // Act
+    await store.putBatch("inc", "run-all", summary(3), books);
+
+    // Assert
+    for (const [shard, expected] of books) expect(await booksOf("run-all", shard)).toEqual([expected]);
+  });
+
+  it("replaces a retried batch's books whole, and reads no file a write left unfinished", async () => {
+    // Arrange: a write cut short beside the batch's file
+    await store.putBatch(
+      "inc",
+      "run-retry",
+      summary(1),
+      new Map([
+        [5, book("old")],
+        [6, book("gone")],
+      ]),
+    );
+    writeFileSync(join(state, "runs", "run-retry", "books", "batch-2.books.partial"), '{"5":[0,99]}\n{"produced":[');
+
+    // Act: the retry touches shard 5 only
     await store.putBatch("inc", "run-retry", summary(1), new Map([[5, book("new")]]));
 
     // Assert
     expect(await booksOf("run-retry", 5)).toEqual([book("new")]);
+    expect(await booksOf("run-retry", 6)).toEqual([]);
     expect(await store.countBatches("inc", "run-retry")).toBe(1);
   });
 
-  it("records no batch whose books could not all be written, and says which file failed", async () => {
-    // Arrange: shard 9's folder cannot be made (a file stands where it would be)
-    mkdirSync(join(state, "runs", "run-broken", "books"), { recursive: true });
-    writeFileSync(join(state, "runs", "run-broken", "books", "shard-9"), "");
+  it("records no batch whose books could not be written, and says where", async () => {
+    // Arrange: the batch's file cannot be put in place (a folder, not empty, stands where it would go)
+    mkdirSync(join(state, "runs", "run-broken", "books", "batch-1.books"), { recursive: true });
+    writeFileSync(join(state, "runs", "run-broken", "books", "batch-1.books", "x"), "");
 
     // Act
     const error = await store
@@ -98,7 +123,7 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
       .catch((e: unknown) => e);
 
     // Assert: a resumed run computes the batch again rather than skipping it without its books
-    expect((error as Error).message).toContain(join("run-broken", "books", "shard-9"));
+    expect((error as Error).message).toContain(join("run-broken", "books", "batch-1.books"));
     expect(await store.countBatches("inc", "run-broken")).toBe(0);
   });
 });
