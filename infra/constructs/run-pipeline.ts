@@ -143,13 +143,14 @@ export class RunPipeline extends Construct {
       .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
       .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
       .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
+    // A batch and a shard read the lease before renewing it (GetItem) and the builds noted before noting theirs (Query).
     this.computeBatch
-      .allow(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], [runs.tableArn])
+      .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], [runs.tableArn])
       .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
       .allowObjects(["s3:GetObject", "s3:GetObjectVersion"], bucket, SNAPSHOTS_PREFIX)
       .allowObjects(["s3:GetObject", "s3:PutObject"], bucket, RUNS_PREFIX);
     this.finalizeShard
-      .allow(["dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
+      .allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], [runs.tableArn])
       .allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], [refunds.tableArn])
       .allow(["dynamodb:Query"], [gsi])
       // A dry run's changes in a shard are a multipart upload once past a part, aborted if it fails.

@@ -262,11 +262,11 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
     );
   });
 
-  it("compute-batch: lines read and written, batch records and lock renewal, the snapshots and run files", () => {
+  it("compute-batch: lines read and written, batch records, builds noted and lock renewal, the snapshots and run files", () => {
     expect(grantsOf(app.template, "RunPipelineComputeBatchRole")).toEqual(
       grants(
         logs("RunPipelineComputeBatch"),
-        allow(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RunsTable.Arn"),
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], "RunsTable.Arn"),
         allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RefundsTable.Arn"),
         allow(["s3:GetObject", "s3:GetObjectVersion"], "RunBucket.Arn/snapshots/*"),
         allow(["s3:GetObject", "s3:PutObject"], "RunBucket.Arn/runs/*"),
@@ -278,7 +278,7 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
     expect(grantsOf(app.template, "RunPipelineFinalizeRunRole")).toEqual(
       grants(
         logs("RunPipelineFinalizeRun"),
-        allow(["dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
+        allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "RunsTable.Arn"),
         allow(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"], "RefundsTable.Arn"),
         allow(["dynamodb:Query"], "RefundsTable.Arn/index/gsi1"),
         allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "RunBucket.Arn/runs/*"),
