@@ -53,8 +53,9 @@ function bookIn(path: string, shard: number): ShardBook | undefined {
  *
  * Why the one difference: DynamoDB Local takes about ten times as long to write an item as to read one, and its reads
  * wait behind its writes, so a batch's 64 book items cost a preview of the sample more than a second beside
- * reading its lines (docs/performance.md); and under `hiwari run` every book is written and read by the same
- * process, on the same disk as the tables. On AWS the batches are Lambdas apart and the books stay items
+ * reading its lines (docs/performance.md); and under `hiwari run` the batches and the shards that read their books
+ * run on the machine that holds the tables, in its state folder. On AWS the batches are Lambdas apart and the books
+ * stay items
  * (`DynamoDbRefundStore`). Everything else, the batch's record included, is the DynamoDB store's own.
  */
 export class LocalRefundStore extends DynamoDbRefundStore {
@@ -81,19 +82,26 @@ export class LocalRefundStore extends DynamoDbRefundStore {
     await super.putBatch(incidentId, runId, summary, new Map());
   }
 
-  /** The shard's books, batch by batch in their order (a retried batch's once: its file was replaced). */
+  /**
+   * The shard's books, batch by batch in their order (a retried batch's once: its file was replaced). A run begun
+   * before `hiwari run` kept its books in files (interrupted, then resumed by this version) has items for its
+   * earlier batches: a batch's file, where it has one, stands over its items (a later attempt of the batch).
+   */
   override async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
     const folder = this.booksFolder(runId);
-    let names: string[];
+    let names: string[] = [];
     try {
       names = readdirSync(folder);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // no batch recorded books
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else no batch wrote a file
     }
-    const batches = names.flatMap((name) => BOOKS_NAME.exec(name)?.[1] ?? []).map(Number);
-    for (const batchNo of batches.sort((a, b) => a - b)) {
-      const book = bookIn(join(folder, `batch-${batchNo}.books`), shard);
+    const files = new Set(names.flatMap((name) => BOOKS_NAME.exec(name)?.[1] ?? []).map(Number));
+    const items = new Map<number, ShardBook>(); // none for a run begun by this version
+    for await (const [batchNo, book] of this.shardBookItems(runId, shard))
+      if (!files.has(batchNo)) items.set(batchNo, book);
+    for (const batchNo of [...files, ...items.keys()].sort((a, b) => a - b)) {
+      // Read when its turn comes: one batch's book at a time, as the DynamoDB store gives them
+      const book = files.has(batchNo) ? bookIn(join(folder, `batch-${batchNo}.books`), shard) : items.get(batchNo);
       if (book) yield book;
     }
   }

@@ -29,6 +29,7 @@ import {
 import { fromItem, type Item, incidentOfLineId, KEYS, keyOf, shardKey, toItem } from "./line-item";
 import {
   batchItem,
+  batchNoOfKey,
   batchPartition,
   bookItem,
   bookPartition,
@@ -455,9 +456,14 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
-    for await (const page of this.runsPartition(bookPartition(runId, shard))) {
-      for (const item of page) yield JSON.parse(item.book?.S ?? "{}") as ShardBook;
-    }
+    for await (const [, book] of this.shardBookItems(runId, shard)) yield book;
+  }
+
+  /** The run's book items in one shard, each with its batch's number, in batch order. */
+  protected async *shardBookItems(runId: string, shard: number): AsyncIterable<[number, ShardBook]> {
+    for await (const page of this.runsPartition(bookPartition(runId, shard)))
+      for (const item of page)
+        yield [batchNoOfKey(item[KEYS.sk]?.S ?? ""), JSON.parse(item.book?.S ?? "{}") as ShardBook];
   }
 
   /**

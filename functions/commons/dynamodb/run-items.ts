@@ -14,6 +14,8 @@ export const bookPartition = (runId: string, shard: number) => `RUN#${runId}#SHA
 
 /** A batch's sort key: its number, zero-padded so that the records sort in batch order. */
 const batchKey = (batchNo: number) => `BATCH#${String(batchNo).padStart(7, "0")}`;
+/** The batch number in a batch's or a book's sort key (`batchKey`). */
+export const batchNoOfKey = (sk: string): number => Number(sk.slice("BATCH#".length));
 
 /** The lock of an incident, held by a run until `expiresAt` (epoch ms). */
 export const lockKey = (incidentId: string): Item => ({

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
 import { LocalRefundStore } from "../../../bin/io/local-refund-store";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
+import { DynamoDbRefundStore } from "../../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type ShardBook, ZERO_COUNTS } from "../../../shared/store/refund-store";
 
 // Against DynamoDB Local in memory, a fresh instance for this file, and a state folder of its own; each test works
@@ -102,6 +103,31 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     expect(await booksOf("run-retry", 5)).toEqual([book("new")]);
     expect(await booksOf("run-retry", 6)).toEqual([]);
     expect(await store.countBatches("inc", "run-retry")).toBe(1);
+  });
+
+  it("reads the books a run wrote as items before an upgrade, a batch's file standing over its items", async () => {
+    // Arrange: a run begun by the version before (books as items): batches 1 and 3; then, resumed by this one,
+    // batch 3 computed again and batch 2 for the first time
+    const before = new DynamoDbRefundStore(db.client, TABLES);
+    await before.putBatch("inc", "run-upgraded", summary(1), new Map([[4, book("one")]]));
+    await before.putBatch(
+      "inc",
+      "run-upgraded",
+      summary(3),
+      new Map([
+        [4, book("three, first attempt")],
+        [5, book("x")],
+      ]),
+    );
+
+    // Act
+    await store.putBatch("inc", "run-upgraded", summary(3), new Map([[4, book("three")]]));
+    await store.putBatch("inc", "run-upgraded", summary(2), new Map([[4, book("two")]]));
+
+    // Assert: every batch's book once, in batch order; batch 3's later attempt alone (it no longer touches shard 5)
+    expect(await booksOf("run-upgraded", 4)).toEqual([book("one"), book("two"), book("three")]);
+    expect(await booksOf("run-upgraded", 5)).toEqual([]);
+    expect(await store.countBatches("inc", "run-upgraded")).toBe(3);
   });
 
   it("records no batch whose books could not be written, and says where", async () => {
