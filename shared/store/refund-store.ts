@@ -145,19 +145,23 @@ export class RunLockedError extends PermanentError {
   }
 }
 
-/** Thrown when a run finds that its lock is no longer its own (released by an operator, or taken over). */
 /**
- * How much shorter than asked a lease `renewLock` may leave as it is. Steps renew the lease as they begin, every
- * batch and every finalize shard; a lease one of them set moments before is the one the next would set, and reading
- * it costs less than writing it again (DynamoDB Local makes its reads wait behind every write, and on AWS a read is
- * half a write's price). 15 s of a 15-minute lease.
+ * How much longer than asked `renewLock` sets a lease, so that the next steps, which begin within that margin, find
+ * it still long enough and read it instead of writing it again (`leaseIsFresh`). Steps renew the lease as they
+ * begin, every batch and every finalize shard; reading costs less than writing (DynamoDB Local makes its reads wait
+ * behind every write, and on AWS a read is half a write's price). A step always has at least the lease it asked for
+ * (15 minutes, a Lambda's longest run); a dead run's lock is free 15 s later than that.
  */
 export const LEASE_FRESH_MS = 15_000;
 
-/** Whether a lease that runs out at `expiresAt` is the one `renewLock(…, leaseMs)` asks for at `now` (ms). */
+/**
+ * Whether a lease that runs out at `expiresAt` may be left as it is by `renewLock(…, leaseMs)` at `now` (ms): it runs
+ * at least `leaseMs` more, and at most LEASE_FRESH_MS beyond (a longer one is shortened: fail-run's drain).
+ */
 export const leaseIsFresh = (expiresAt: number, now: number, leaseMs: number): boolean =>
-  expiresAt <= now + leaseMs && expiresAt >= now + leaseMs - LEASE_FRESH_MS;
+  expiresAt >= now + leaseMs && expiresAt <= now + leaseMs + LEASE_FRESH_MS;
 
+/** Thrown when a run finds that its lock is no longer its own (released by an operator, or taken over). */
 export class LockLostError extends PermanentError {
   constructor(
     readonly incidentId: string,
@@ -220,9 +224,9 @@ export interface RefundStore {
   /** Takes the incident's lock: free, expired, or already this run's (a resumed run). */
   acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
   /**
-   * Sets this run's lease to run out `leaseMs` from now, or leaves one that already does give or take
-   * LEASE_FRESH_MS (`leaseIsFresh`: another batch or shard of the run renewed it moments ago); throws LockLostError
-   * when the lock is not this run's any more.
+   * Sets this run's lease to run out `leaseMs` and LEASE_FRESH_MS from now, or leaves one that runs out between
+   * `leaseMs` and that (`leaseIsFresh`: another batch or shard of the run renewed it moments ago): after it, the run
+   * holds the lock for at least `leaseMs`. Throws LockLostError when the lock is not this run's any more.
    */
   renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void>;
   releaseLock(incidentId: string, runId: string): Promise<void>;

@@ -18,6 +18,7 @@ import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcil
 import {
   type BatchSummary,
   ConcurrentChangeError,
+  LEASE_FRESH_MS,
   LockLostError,
   leaseIsFresh,
   type RefundStore,
@@ -247,7 +248,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tables.runs,
-          Item: lockItem(incidentId, runId, now + leaseMs),
+          Item: lockItem(incidentId, runId, now + leaseMs + LEASE_FRESH_MS),
           ConditionExpression: "runId = :me",
           ExpressionAttributeValues: { ":me": { S: runId } },
         }),

@@ -22,6 +22,7 @@ import {
 import type { KeyedLine, LineChange, StoredLine } from "../../../shared/reconcile/reconcile";
 import {
   type BatchSummary,
+  LEASE_FRESH_MS,
   LockLostError,
   leaseIsFresh,
   type RefundStore,
@@ -156,8 +157,8 @@ export class CountingStore implements RefundStore {
     if (lock?.incidentId !== incidentId || lock.runId !== runId) throw new LockLostError(incidentId, runId);
     const now = Date.now();
     if (leaseIsFresh(this.leases.get(runId) ?? Number.NaN, now, leaseMs)) return;
-    this.leases.set(runId, now + leaseMs);
-    this.count("lock", lockItem(incidentId, runId, now + leaseMs));
+    this.leases.set(runId, now + leaseMs + LEASE_FRESH_MS);
+    this.count("lock", lockItem(incidentId, runId, now + leaseMs + LEASE_FRESH_MS));
     this.tally.putItemCalls++;
   }
 
@@ -210,8 +211,6 @@ export class CountingStore implements RefundStore {
     summary: BatchSummary,
     books: ReadonlyMap<number, ShardBook>,
   ): Promise<void> {
-    this.count("batch", batchItem(incidentId, runId, summary));
-    this.append(join("batches", `${this.writer}.jsonl`), `${runId}\t${summary.batchNo}\t${JSON.stringify(summary)}\n`);
     for (const [shard, book] of books) {
       this.count("book", bookItem(runId, summary.batchNo, shard, book));
       this.append(
@@ -220,6 +219,8 @@ export class CountingStore implements RefundStore {
       );
     }
     // The books in calls of 25, then the batch item alone (a recorded batch has every book).
+    this.count("batch", batchItem(incidentId, runId, summary));
+    this.append(join("batches", `${this.writer}.jsonl`), `${runId}\t${summary.batchNo}\t${JSON.stringify(summary)}\n`);
     this.tally.batchWriteCalls += Math.ceil(books.size / 25);
     this.tally.putItemCalls++;
   }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { DRAIN_MS } from "../../../functions/finalize-run/handler";
 import { PERMANENT_ERRORS } from "../../../infra/constructs/run-pipeline";
 import { PermanentError } from "../../../shared/errors";
+import { LOCK_LEASE_MS } from "../../../shared/pipeline/prepare-run";
 import { hiwariErrorClasses } from "../../helpers/error-classes";
 import { grantsOf, logicalId, render, synthApp } from "../template-helpers";
 
@@ -246,6 +247,9 @@ describe("RunPipeline: each function, and exactly what it may do", () => {
     // A failed run holds its lock until every invocation that may still be writing has reached its time limit.
     for (const prefix of ["RunPipelineComputeBatch", "RunPipelineFinalizeRun", "RunPipelineCompleteRun"])
       expect(DRAIN_MS).toBeGreaterThan((fn(prefix).Timeout as number) * 1000);
+    // A step that renews the lock as it begins holds it (renewLock: at least the lease asked) to its time limit.
+    for (const prefix of ["RunPipelineComputeBatch", "RunPipelineFinalizeRun"])
+      expect(LOCK_LEASE_MS).toBeGreaterThanOrEqual((fn(prefix).Timeout as number) * 1000);
     expect(fn("RunPipelineFinalizeRun").Handler).toBe("index.shardHandler");
     expect(fn("RunPipelineCompleteRun").Handler).toBe("index.completeHandler");
     expect(fn("RunPipelineFailRun").Handler).toBe("index.failHandler");

@@ -8,6 +8,7 @@ import type { Proposal } from "../../../../shared/pipeline/proposal";
 import { reconcile, type StoredLine } from "../../../../shared/reconcile/reconcile";
 import {
   ConcurrentChangeError,
+  LEASE_FRESH_MS,
   LockLostError,
   RunLockedError,
   ZERO_COUNTS,
@@ -87,6 +88,7 @@ describe("DynamoDbRefundStore", () => {
   it("renews a lease only when it is not the one asked already: moments after a renewal it reads, and a drain shortens it", async () => {
     // Arrange: the lock as a step would find it 20 s after another step renewed it for 15 minutes
     const lease = 15 * 60 * 1000;
+    const renewedAt = Date.now();
     const expiry = async () =>
       Number(
         (
@@ -95,21 +97,20 @@ describe("DynamoDbRefundStore", () => {
           )
         ).Item?.expiresAt?.N,
       );
-    await store.acquireLock("inc-lease", "run-a", lease - 20_000);
-    const before = await expiry();
+    await store.acquireLock("inc-lease", "run-a", lease + LEASE_FRESH_MS - 20_000);
 
     // Act + Assert: renewed (20 s old), then left as it is (moments old), then shortened (fail's drain)
     await store.renewLock("inc-lease", "run-a", lease);
     const renewed = await expiry();
-    expect(renewed).toBeGreaterThanOrEqual(before + 20_000);
+    expect(renewed).toBeGreaterThanOrEqual(renewedAt + lease + LEASE_FRESH_MS);
     await new Promise((r) => setTimeout(r, 5));
     await store.renewLock("inc-lease", "run-a", lease);
     expect(await expiry()).toBe(renewed);
     const asked = Date.now();
     await store.renewLock("inc-lease", "run-a", 60_000);
     const drained = await expiry();
-    expect(drained).toBeGreaterThanOrEqual(asked + 60_000);
-    expect(drained).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(drained).toBeGreaterThanOrEqual(asked + 60_000 + LEASE_FRESH_MS);
+    expect(drained).toBeLessThanOrEqual(Date.now() + 60_000 + LEASE_FRESH_MS);
     await expect(store.renewLock("inc-lease", "run-b", lease)).rejects.toThrow(LockLostError);
     await store.releaseLock("inc-lease", "run-a");
     await expect(store.renewLock("inc-lease", "run-a", lease)).rejects.toThrow(LockLostError);
