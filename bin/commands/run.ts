@@ -174,8 +174,8 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
     const deps = localRunDeps(env.store, options.state);
     const depsOf = () => deps;
     const context = localLambdaContext("hiwari-run");
-    // Events of changes stored by an earlier run that died before publishing go out first. A dry run reads nor
-    // publishes the stream at all: it writes no line, and those events go out with the next run that writes.
+    // Events of changes stored by an earlier run that died before publishing go out first. A dry run neither reads
+    // nor publishes the stream: it writes no line, and those events go out with the next run that writes.
     const writes = !options.dryRun;
     if (writes)
       await publish(env, {
@@ -215,7 +215,7 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       prepared.status === "already-completed" ? "prepare done (the request was completed before)" : "prepare done",
     );
     if (prepared.status === "already-completed") {
-      const published = await publish(env);
+      const published = writes ? await publish(env) : { handled: 0 };
       const done = (await env.store.getRun(ref.incidentId, ref.runId)) as RunRecord;
       report(
         done,

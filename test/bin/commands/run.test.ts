@@ -289,13 +289,15 @@ describe("hiwari run (DynamoDB Local, stream, publish-events)", () => {
       LocalStateError,
     );
 
-    // Act: a preview, then a rerun that writes
+    // Act: a preview, the same preview request again (completed before), then a rerun that writes
     const dry = watched();
-    const preview = await runWith(base, rows, "preview", { dryRun: true }, dry.held);
+    const preview = await runWith(base, rows, "preview", { dryRun: true, requestId: "preview-1" }, dry.held);
+    const again = await runWith(base, rows, "preview", { dryRun: true, requestId: "preview-1" }, dry.held);
     const rerun = await runWith(base, rows, "rerun", {}, watched().held);
 
-    // Assert: the preview read nor published anything; the rerun published the first run's events, then its own
-    expect([preview.status, dry.seen.passes, preview.events, preview.report.eventsPublished]).toEqual([0, 0, [], 0]);
+    // Assert: the previews neither read nor published; the rerun published the first run's events, then its own
+    expect([preview.status, again.status, dry.seen.passes, preview.events, again.events]).toEqual([0, 0, 0, [], []]);
+    expect([preview.report.eventsPublished, again.report.eventsPublished]).toEqual([0, 0]);
     expect(rerun.status).toBe(0);
     expect(rerun.events).toHaveLength(3 + 2 + 1 + 1); // the first run's lines, goodwill, completion; the rerun's
   });
