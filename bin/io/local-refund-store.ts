@@ -2,7 +2,10 @@ import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, writ
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
+import { type Item, KEYS } from "../../functions/commons/dynamodb/line-item";
+import { batchNoOfKey } from "../../functions/commons/dynamodb/run-items";
 import type { BatchSummary, ShardBook } from "../../shared/store/refund-store";
+import { DamagedStateError } from "../usage-error";
 import { runFolder } from "./local-run-files";
 
 const BOOKS_NAME = /^batch-(\d+)\.books$/;
@@ -67,6 +70,11 @@ export class LocalRefundStore extends DynamoDbRefundStore {
     super(client, tables);
   }
 
+  /** A batch's record says its books are in a file: a shard then refuses to go on without that file. */
+  protected override batchRecord(incidentId: string, runId: string, summary: BatchSummary): Item {
+    return { ...super.batchRecord(incidentId, runId, summary), booksIn: { S: "file" } };
+  }
+
   /** The books first, then the batch's record: a recorded batch, which a resumed run skips, has every book. */
   override async putBatch(
     incidentId: string,
@@ -83,9 +91,11 @@ export class LocalRefundStore extends DynamoDbRefundStore {
   }
 
   /**
-   * The shard's books, batch by batch in their order (a retried batch's once: its file was replaced). A run begun
-   * before `hiwari run` kept its books in files (interrupted, then resumed by this version) has items for its
-   * earlier batches: a batch's file, where it has one, stands over its items (a later attempt of the batch).
+   * The shard's books, batch by batch in their order (a retried batch's once: its file was replaced). A run an
+   * earlier version began (which kept books as items), interrupted and resumed by this one, has items for its
+   * earlier batches: a batch's file, where it has one, stands over its items (a later attempt of the batch). A batch
+   * recorded with its books in a file that is not there stops the run (a run's folder lost, or restored apart from
+   * its tables): without its books, its lines would be voided and its subscribers' goodwill missed.
    */
   override async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
     const folder = this.booksFolder(runId);
@@ -96,6 +106,16 @@ export class LocalRefundStore extends DynamoDbRefundStore {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else no batch wrote a file
     }
     const files = new Set(names.flatMap((name) => BOOKS_NAME.exec(name)?.[1] ?? []).map(Number));
+    for await (const page of this.batchRecords(runId))
+      for (const record of page) {
+        const batchNo = batchNoOfKey(record[KEYS.sk]?.S ?? "");
+        if (record.booksIn?.S === "file" && !files.has(batchNo))
+          throw new DamagedStateError(
+            `run ${runId}: batch ${batchNo} is recorded, but its books (${join(folder, `batch-${batchNo}.books`)}) ` +
+              "are missing: restore the run's folder under runs/ with the tables under dynamodb/ " +
+              "(docs/operations.md), or run the incident again as a new request (without --request-id)",
+          );
+      }
     const items = new Map<number, ShardBook>(); // none for a run begun by this version
     for await (const [batchNo, book] of this.shardBookItems(runId, shard))
       if (!files.has(batchNo)) items.set(batchNo, book);

@@ -412,13 +412,13 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       PutRequest: { Item: bookItem(runId, summary.batchNo, shard, book) },
     }));
     await this.client.send(
-      new PutItemCommand({ TableName: this.tables.runs, Item: batchItem(incidentId, runId, summary) }),
+      new PutItemCommand({ TableName: this.tables.runs, Item: this.batchRecord(incidentId, runId, summary) }),
     );
   }
 
   async batchesOf(_incidentId: string, runId: string): Promise<BatchSummary[]> {
     const out: BatchSummary[] = [];
-    for await (const page of this.runsPartition(batchPartition(runId))) {
+    for await (const page of this.batchRecords(runId)) {
       for (const item of page) out.push(JSON.parse(item.summary?.S ?? "{}") as BatchSummary);
     }
     return out;
@@ -458,6 +458,16 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
 
   async *shardBooks(runId: string, shard: number): AsyncIterable<ShardBook> {
     for await (const [, book] of this.shardBookItems(runId, shard)) yield book;
+  }
+
+  /** The item that records a batch (`LocalRefundStore` adds where its books are). */
+  protected batchRecord(incidentId: string, runId: string, summary: BatchSummary): Item {
+    return batchItem(incidentId, runId, summary);
+  }
+
+  /** The items that record the run's batches, page by page, read consistently. */
+  protected batchRecords(runId: string): AsyncIterable<Item[]> {
+    return this.runsPartition(batchPartition(runId));
   }
 
   /** The run's book items in one shard, each with its batch's number, in batch order. */

@@ -5,6 +5,7 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
 import { LocalRefundStore } from "../../../bin/io/local-refund-store";
+import { DamagedStateError } from "../../../bin/usage-error";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type ShardBook, ZERO_COUNTS } from "../../../shared/store/refund-store";
@@ -128,6 +129,25 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     expect(await booksOf("run-upgraded", 4)).toEqual([book("one"), book("two"), book("three")]);
     expect(await booksOf("run-upgraded", 5)).toEqual([]);
     expect(await store.countBatches("inc", "run-upgraded")).toBe(3);
+  });
+
+  it("stops on a batch recorded with its books in a file that is gone, naming the file and what to do", async () => {
+    // Arrange: two batches recorded; then batch 2's file lost (a folder restored apart from the tables)
+    await store.putBatch("inc", "run-lost", summary(1), new Map([[4, book("one")]]));
+    await store.putBatch("inc", "run-lost", summary(2), new Map());
+    const lost = join(state, "runs", "run-lost", "books", "batch-2.books");
+    rmSync(lost);
+
+    // Act
+    const error = await booksOf("run-lost", 4).catch((e: unknown) => e);
+
+    // Assert: not the books of batch 1 alone, which would void batch 2's lines
+    expect(error).toBeInstanceOf(DamagedStateError);
+    expect((error as Error).message).toBe(
+      `run run-lost: batch 2 is recorded, but its books (${lost}) are missing: restore the run's folder under runs/ ` +
+        "with the tables under dynamodb/ (docs/operations.md), or run the incident again as a new request (without " +
+        "--request-id)",
+    );
   });
 
   it("records no batch whose books could not be written, and says where", async () => {
