@@ -73,13 +73,13 @@ const ranOnly = (noted: readonly string[], build: string): boolean => noted.ever
 /**
  * Notes this step's build for the run before it writes, unless a step of the same build noted it already (one
  * consistent read instead of a write a step; DynamoDB Local makes every reader wait for a write). Returns the builds
- * noted for the run, this one among them.
+ * noted for the run, this one among them (read again after a write, as a step that always wrote first would).
  */
 async function noteBuild(build: string, runId: string, store: RefundStore): Promise<readonly string[]> {
   const noted = await store.buildsOf(runId);
   if (noted.includes(build)) return noted;
   await store.noteBuild(runId, build);
-  return [...noted, build];
+  return store.buildsOf(runId); // read again after writing: a step of another build that noted meanwhile is seen
 }
 
 /** What a run is asked to do: the API's request, or `hiwari run`'s options. */
