@@ -106,19 +106,22 @@ export class LocalRefundStore extends DynamoDbRefundStore {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else no batch wrote a file
     }
     const files = new Set(names.flatMap((name) => BOOKS_NAME.exec(name)?.[1] ?? []).map(Number));
+    let older = false; // a batch recorded by an earlier version, its books items
     for await (const page of this.batchRecords(runId))
       for (const record of page) {
         const batchNo = batchNoOfKey(record[KEYS.sk]?.S ?? "");
-        if (record.booksIn?.S === "file" && !files.has(batchNo))
+        if (record.booksIn?.S !== "file") older = true;
+        else if (!files.has(batchNo))
           throw new DamagedStateError(
             `run ${runId}: batch ${batchNo} is recorded, but its books (${join(folder, `batch-${batchNo}.books`)}) ` +
               "are missing: restore the run's folder under runs/ with the tables under dynamodb/ " +
               "(docs/operations.md), or run the incident again as a new request (without --request-id)",
           );
       }
-    const items = new Map<number, ShardBook>(); // none for a run begun by this version
-    for await (const [batchNo, book] of this.shardBookItems(runId, shard))
-      if (!files.has(batchNo)) items.set(batchNo, book);
+    const items = new Map<number, ShardBook>();
+    if (older)
+      for await (const [batchNo, book] of this.shardBookItems(runId, shard))
+        if (!files.has(batchNo)) items.set(batchNo, book);
     for (const batchNo of [...files, ...items.keys()].sort((a, b) => a - b)) {
       // Read when its turn comes: one batch's book at a time, as the DynamoDB store gives them
       const book = files.has(batchNo) ? bookIn(join(folder, `batch-${batchNo}.books`), shard) : items.get(batchNo);
