@@ -281,12 +281,13 @@ export async function run(input: RunInput, held?: LocalEnvironment): Promise<num
       if (full) throw full;
       // What was stored before the signal or the failure is real: its events go out. If they cannot now, they stay
       // in the stream for the next run; the news is the signal or the failure, not that.
-      const publishWhatWasStored = async () =>
-        writes &&
-        env.publishPending().catch((p: unknown) => {
+      const publishWhatWasStored = async () => {
+        if (!writes) return; // a dry run stored no line
+        await env.publishPending().catch((p: unknown) => {
           const why = (diskFullError(p, options.state, "run again") ?? (p as Error)).message;
           process.stderr.write(`hiwari: the events of what the run stored wait in the stream (${why})\n`);
         });
+      };
       // Interrupted only when the signal is what stopped it: a failure (met before, or while the tasks in flight
       // finished after a signal) is recorded as the failure it is, and said.
       const stopped = e instanceof InterruptedError ? e : undefined;

@@ -58,8 +58,8 @@ function bookIn(path: string, shard: number): ShardBook | undefined {
  * wait behind its writes, so a batch's 64 book items cost a preview of the sample more than a second beside
  * reading its lines (docs/performance.md); and under `hiwari run` the batches and the shards that read their books
  * run on the machine that holds the tables, in its state folder. On AWS the batches are Lambdas apart and the books
- * stay items
- * (`DynamoDbRefundStore`). Everything else, the batch's record included, is the DynamoDB store's own.
+ * stay items (`DynamoDbRefundStore`). Everything else is the DynamoDB store's own, the batch's record included (it
+ * only says that its books are a file: `booksIn`).
  */
 export class LocalRefundStore extends DynamoDbRefundStore {
   constructor(
