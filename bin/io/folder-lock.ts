@@ -8,13 +8,15 @@ export const FOLDER_LOCK = "hiwari.lock";
 
 /**
  * What the lock holds: its process and since when; once its DynamoDB Local answers, the endpoint, and the creation
- * time of the folder's refunds table there (what tells a reader that the instance at that endpoint is this
- * folder's, not another's on a port reused since).
+ * time of the folder's runs table there (what tells a reader that the instance at that endpoint is this folder's,
+ * not another's on a port reused since).
  */
 export interface FolderHolder {
   pid?: number;
   since?: string;
   endpoint?: string;
+  runsTableCreated?: number;
+  /** What a holder of an earlier version announced instead: the refunds table's creation time. */
   tablesCreated?: number;
 }
 

@@ -201,7 +201,7 @@ const nearItsEnd = { ...lambdaContext, getRemainingTimeInMillis: () => 21_000 } 
 /** The refunds table's stream to publish-events, as the event source mapping feeds it (from where it stopped). */
 const checkpoints = mkdtempSync(join(tmpdir(), "hiwari-logs-"));
 const publish = () =>
-  drainStream(h.db.endpoint, h.db.client, TABLES.refunds, join(checkpoints, "checkpoint.json"), async (records) => {
+  drainStream(h.db.endpoint, TABLES.refunds, join(checkpoints, "checkpoint.json"), async (records) => {
     const answer = await invoke(publishEvents, { Records: records } as DynamoDBStreamEvent, nearItsEnd);
     return (answer.batchItemFailures ?? []).map((f) => f.itemIdentifier);
   });

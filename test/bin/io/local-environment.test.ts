@@ -2,8 +2,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { FolderInUseError, openLocalEnvironment } from "../../../bin/io/local-environment";
+import { FolderInUseError, LOCAL_TABLES, openLocalEnvironment } from "../../../bin/io/local-environment";
 import { LocalStateError } from "../../../bin/usage-error";
 import { processesNaming } from "../../helpers/processes";
 
@@ -78,7 +79,7 @@ describe("openLocalEnvironment: one hiwari process a state folder", () => {
   }, async () => {
     // Arrange: a live holder (this process) whose lock has no endpoint yet; a DynamoDB Local elsewhere
     const elsewhere = await openLocalEnvironment(mkdtempSync(join(tmpdir(), "hiwari-folder-")));
-    const { tablesCreated } = JSON.parse(readFileSync(join(elsewhere.eventsFile, "..", "hiwari.lock"), "utf8"));
+    const { runsTableCreated } = JSON.parse(readFileSync(join(elsewhere.eventsFile, "..", "hiwari.lock"), "utf8"));
     const state = mkdtempSync(join(tmpdir(), "hiwari-folder-"));
     const lock = join(state, "hiwari.lock");
     const holding = (more: object) =>
@@ -88,23 +89,32 @@ describe("openLocalEnvironment: one hiwari process a state folder", () => {
       // Act 1: the reader opens, then the holder announces its endpoint
       const opening = openLocalEnvironment(state, { share: true });
       await new Promise((r) => setTimeout(r, 500));
-      holding({ endpoint: elsewhere.db.endpoint, tablesCreated });
+      holding({ endpoint: elsewhere.db.endpoint, runsTableCreated });
       const reader = await opening;
       await reader.stop();
+      // ... and a holder of an earlier version, which announced the refunds table's creation time
+      const refunds = await elsewhere.db.client.send(new DescribeTableCommand({ TableName: LOCAL_TABLES.refunds }));
+      holding({ endpoint: elsewhere.db.endpoint, tablesCreated: refunds.Table?.CreationDateTime?.getTime() });
+      const earlier = await openLocalEnvironment(state, { share: true });
+      await earlier.stop();
+      holding({ endpoint: elsewhere.db.endpoint, tablesCreated: 1 });
+      const earlierElsewhere = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
 
       // Act 2: an endpoint where nothing answers; one whose tables are not the ones the lock names (a pid and a
       // port reused since a restart)
-      holding({ endpoint: "http://127.0.0.1:9", tablesCreated });
+      holding({ endpoint: "http://127.0.0.1:9", runsTableCreated });
       const silent = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
-      holding({ endpoint: elsewhere.db.endpoint, tablesCreated: 1 });
+      holding({ endpoint: elsewhere.db.endpoint, runsTableCreated: 1 });
       const another = await openLocalEnvironment(state, { share: true }).catch((e: unknown) => e);
 
       // Assess
       expect(reader.db.endpoint).toBe(elsewhere.db.endpoint);
       expect(reader.holder).toBe(process.pid);
+      expect(earlier.db.endpoint).toBe(elsewhere.db.endpoint);
       for (const [error, endpoint] of [
         [silent, "http://127.0.0.1:9"],
         [another, elsewhere.db.endpoint],
+        [earlierElsewhere, elsewhere.db.endpoint],
       ] as const) {
         expect(error).toBeInstanceOf(LocalStateError);
         expect((error as Error).message).toContain(

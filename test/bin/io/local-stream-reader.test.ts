@@ -38,7 +38,6 @@ async function world(name: string, n: number) {
   ) =>
     drainStream(
       db.endpoint,
-      db.client,
       tables.refunds,
       checkpoint,
       async (records) => {
@@ -233,6 +232,27 @@ describe("drainStream and the files its handler appends to", () => {
     expect(error).toBeInstanceOf(DamagedStateError);
     expect((error as Error).message).toContain(`${w.checkpoint}: not the stream checkpoint hiwari writes (`);
     expect((error as Error).message).toContain("move it away");
+  });
+
+  it("reads its own table's stream among other tables' streams, and names a table without one", async () => {
+    // Arrange: two tables with streams written to, each with its own records
+    const mine = await world("mine", 3);
+    const other = await world("other", 5);
+
+    // Act
+    const drained = await mine.drain();
+    const noStream = await drainStream(
+      db.endpoint,
+      "mine-runs",
+      join(mkdtempSync(join(tmpdir(), "hiwari-stream-")), "checkpoint.json"),
+      async () => [],
+    ).catch((e: unknown) => e);
+
+    // Assess: its three records only; the other table's five are still there for its own drain
+    expect(drained.handled).toBe(3);
+    expect(mine.eventIds()).toHaveLength(3);
+    expect((await other.drain()).handled).toBe(5);
+    expect((noStream as Error).message).toBe("table mine-runs has no stream");
   });
 
   it("reads a checkpoint of positions only (written before lengths were kept), cutting only a torn last line", async () => {

@@ -414,7 +414,6 @@ describe("the run's events", () => {
     // Act: the stream fed to the publisher as the event source mapping feeds it (other incidents' records skipped).
     const drained = await drainStream(
       db.endpoint,
-      db.client,
       template.physicalName(template.logicalId("RefundsTable")),
       checkpoint,
       async (records) =>

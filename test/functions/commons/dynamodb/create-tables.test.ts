@@ -1,11 +1,18 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { Template } from "aws-cdk-lib/assertions";
 import type { CfnTable, Table } from "aws-cdk-lib/aws-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tableDefinitions } from "../../../../functions/commons/dynamodb/create-tables";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
+import { createTables, tableDefinitions } from "../../../../functions/commons/dynamodb/create-tables";
 import { createHiwariApp } from "../../../../infra/hiwari-app";
 
 // The local tables (DynamoDB Local, for `hiwari run`, the store tests and the pipeline harness) held to the CDK
@@ -171,5 +178,40 @@ describe("tableDefinitions: the local tables are the CDK tables, as far as Dynam
       cloudShape({ ...refunds, TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true } }),
     ).not.toEqual(localShape(local().refunds));
     expect(() => cloudShape({ ...refunds, TableClass: "STANDARD_INFREQUENT_ACCESS" })).toThrow(/TableClass/);
+  });
+});
+
+describe("createTables on DynamoDB Local", () => {
+  let db: DynamoDbLocal;
+  beforeAll(async () => {
+    db = await startDynamoDbLocal(); // in memory, this describe's own
+  }, 120_000);
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it("creates the tables that are missing and leaves the ones there, with their items, as they are", {
+    timeout: 60_000,
+  }, async () => {
+    // Arrange: the runs table there already, with an item, and its creation time; the refunds table missing
+    const tables = { refunds: "ct-refunds", runs: "ct-runs" };
+    const [, runsDefinition] = tableDefinitions(tables);
+    await db.client.send(new CreateTableCommand(runsDefinition as CreateTableCommandInput));
+    const item = { pk: { S: "p" }, sk: { S: "s" } };
+    await db.client.send(new PutItemCommand({ TableName: tables.runs, Item: item }));
+    const created = async (name: string) =>
+      (await db.client.send(new DescribeTableCommand({ TableName: name }))).Table?.CreationDateTime?.getTime();
+    const runsCreated = await created(tables.runs);
+
+    // Act: twice, as every start of `hiwari run` does
+    await createTables(db.client, tables);
+    await createTables(db.client, tables);
+
+    // Assess: the refunds table as defined (its index and stream); the runs table the same one, its item kept
+    const refunds = (await db.client.send(new DescribeTableCommand({ TableName: tables.refunds }))).Table;
+    expect(refunds?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(["gsi1"]);
+    expect(refunds?.StreamSpecification?.StreamViewType).toBe("NEW_AND_OLD_IMAGES");
+    expect(await created(tables.runs)).toBe(runsCreated);
+    expect((await db.client.send(new GetItemCommand({ TableName: tables.runs, Key: item }))).Item).toEqual(item);
   });
 });

@@ -145,7 +145,7 @@ function fakeEventBridge() {
 /** The table's stream, from where the last call stopped, through the publisher to the fake EventBridge. */
 async function publish(bridge: ReturnType<typeof fakeEventBridge>, checkpoint = "checkpoint.json") {
   const bus = new EventBridgeBus(bridge.client, "hiwari-refunds");
-  return drainStream(h.db.endpoint, h.db.client, TABLES.refunds, join(stateDir, checkpoint), async (records) => {
+  return drainStream(h.db.endpoint, TABLES.refunds, join(stateDir, checkpoint), async (records) => {
     const result = await publishRecords(records, bus, { budgetMs: 20, baseDelayMs: 1, maxDelayMs: 4 });
     return result.failed;
   });
