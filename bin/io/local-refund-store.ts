@@ -70,6 +70,15 @@ export class LocalRefundStore extends DynamoDbRefundStore {
     super(client, tables);
   }
 
+  /**
+   * What a shard found of a run's batch records (`older`: one an earlier version wrote), with the book files there
+   * when it read them (their batch numbers, in order). Under the folder's lock only this process adds to either, a
+   * batch its file before its record, and no record is ever removed: while the same files are there, the records say
+   * the same, and the run's other shards read their books without reading the records again (63 Queries of 64 in a
+   * finalize). A file gone or added since is a different set: the records are read, and checked, again.
+   */
+  private readonly recordsSeen = new Map<string, { files: string; older: boolean }>();
+
   /** A batch's record says its books are in a file: a shard then refuses to go on without that file. */
   protected override batchRecord(incidentId: string, runId: string, summary: BatchSummary): Item {
     return { ...super.batchRecord(incidentId, runId, summary), booksIn: { S: "file" } };
@@ -106,18 +115,23 @@ export class LocalRefundStore extends DynamoDbRefundStore {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else no batch wrote a file
     }
     const files = new Set(names.flatMap((name) => BOOKS_NAME.exec(name)?.[1] ?? []).map(Number));
-    let older = false; // a batch recorded by an earlier version, its books items
-    for await (const page of this.batchRecords(runId))
-      for (const record of page) {
-        const batchNo = batchNoOfKey(record[KEYS.sk]?.S ?? "");
-        if (record.booksIn?.S !== "file") older = true;
-        else if (!files.has(batchNo))
-          throw new DamagedStateError(
-            `run ${runId}: batch ${batchNo} is recorded, but its books (${join(folder, `batch-${batchNo}.books`)}) ` +
-              "are missing: restore the run's folder under runs/ with the tables under dynamodb/ " +
-              "(docs/operations.md), or run the incident again as a new request (without --request-id)",
-          );
-      }
+    const fileSet = [...files].sort((a, b) => a - b).join(",");
+    const seen = this.recordsSeen.get(runId);
+    let older = seen?.files === fileSet && seen.older; // a batch recorded by an earlier version, its books items
+    if (seen?.files !== fileSet) {
+      for await (const page of this.batchRecords(runId))
+        for (const record of page) {
+          const batchNo = batchNoOfKey(record[KEYS.sk]?.S ?? "");
+          if (record.booksIn?.S !== "file") older = true;
+          else if (!files.has(batchNo))
+            throw new DamagedStateError(
+              `run ${runId}: batch ${batchNo} is recorded, but its books (${join(folder, `batch-${batchNo}.books`)}) ` +
+                "are missing: restore the run's folder under runs/ with the tables under dynamodb/ " +
+                "(docs/operations.md), or run the incident again as a new request (without --request-id)",
+            );
+        }
+      this.recordsSeen.set(runId, { files: fileSet, older });
+    }
     const items = new Map<number, ShardBook>();
     if (older)
       for await (const [batchNo, book] of this.shardBookItems(runId, shard))

@@ -91,6 +91,7 @@ export class MemoryStore implements RefundStore {
     return [...this.batches.entries()].filter(([k]) => k.startsWith(`${runId}#`)).map(([, b]) => b.summary);
   }
   async countBatches(incidentId: string, runId: string): Promise<number> {
+    this.calls.push(`countBatches ${incidentId} ${runId}`);
     return (await this.batchesOf(incidentId, runId)).length;
   }
   readonly builds = new Map<string, Set<string>>();

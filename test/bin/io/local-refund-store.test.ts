@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
+import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
 import { LocalRefundStore } from "../../../bin/io/local-refund-store";
 import { DamagedStateError } from "../../../bin/usage-error";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
@@ -148,6 +148,43 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
         "with the tables under dynamodb/ (docs/operations.md), or run the incident again as a new request (without " +
         "--request-id)",
     );
+  });
+
+  it("reads the batch records once a run while the same files are there, and again (checking them) once one is gone", async () => {
+    // Arrange: a store whose client counts its Queries of the run's batch records; two batches
+    const client = new DynamoDBClient(localClientConfig(db.endpoint));
+    let queries = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
+        if (context.commandName === "QueryCommand" && input.ExpressionAttributeValues?.[":pk"]?.S === "RUN#run-once")
+          queries++;
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const counted = new LocalRefundStore(client, TABLES, state);
+    await counted.putBatch("inc", "run-once", summary(1), new Map([[4, book("one")]]));
+    await counted.putBatch("inc", "run-once", summary(2), new Map([[5, book("two")]]));
+    const booksOfRun = async (shard: number) => {
+      const out: ShardBook[] = [];
+      for await (const b of counted.shardBooks("run-once", shard)) out.push(b);
+      return out;
+    };
+
+    // Act: every shard, as a finalize reads them; then batch 2's file lost, and a shard read again
+    const read = [];
+    for (let shard = 0; shard < 64; shard++) read.push(...(await booksOfRun(shard)));
+    const once = queries;
+    rmSync(join(state, "runs", "run-once", "books", "batch-2.books"));
+    const error = await booksOfRun(4).catch((e: unknown) => e);
+
+    // Assert
+    expect(read).toEqual([book("one"), book("two")]);
+    expect(once).toBe(1);
+    expect(error).toBeInstanceOf(DamagedStateError);
+    expect(queries).toBe(2);
+    client.destroy();
   });
 
   it("records no batch whose books could not be written, and says where", async () => {

@@ -510,6 +510,23 @@ describe("the count of stored lines (RunRecord.stored)", () => {
     expect(deployed?.stored).toBeUndefined();
   });
 
+  it("counts a run's batches once per store: its other shards rely on that, another store's are counted", async () => {
+    // Arrange
+    const store = new MemoryStore();
+    const files = new Map<string, MemoryFiles>();
+    const csv = csvWithColumns(COLUMNS, ROWS);
+    const counts = (s: MemoryStore) => s.calls.filter((c) => c.startsWith("countBatches"));
+
+    // Act: a run through its 64 shards; then the same run (same request) on another store
+    const first = await runInMemory(store, files, wide(id), csv, "first");
+    const other = new MemoryStore();
+    await runInMemory(other, new Map(), wide(id), csv, "first");
+
+    // Assert: one count each (complete reads the batches themselves)
+    expect(counts(store)).toEqual([`countBatches ${id} ${first?.runId}`]);
+    expect(counts(other)).toEqual([`countBatches ${id} ${first?.runId}`]);
+  });
+
   it("counts a line this run created as created, not found, when a retried batch reads it back", async () => {
     // Arrange: a first run with a count, then a rerun adding S-10, whose batch is computed twice
     const store = new MemoryStore();
