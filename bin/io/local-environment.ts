@@ -133,7 +133,8 @@ export async function openLocalEnvironment(
   try {
     await createTables(db.client, LOCAL_TABLES);
     // The runs table's: DynamoDB Local's DescribeTable counts a table's items, 0.1-0.2 s on the sample's refunds
-    // table and growing with it; the runs table stays small.
+    // table and growing with it; the runs table holds runs and batches (and, in a folder an earlier version used,
+    // its runs' books), far fewer items.
     const runs = await db.client.send(new DescribeTableCommand({ TableName: LOCAL_TABLES.runs }));
     lock.announce({ endpoint: db.endpoint, runsTableCreated: runs.Table?.CreationDateTime?.getTime() });
   } catch (e) {

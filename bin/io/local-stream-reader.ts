@@ -115,6 +115,9 @@ async function* pagesOf(
 /**
  * The table's latest stream, as DescribeTable's LatestStreamArn names it, from ListStreams: DynamoDB Local's
  * DescribeTable counts the table's items (0.1-0.2 s on the sample's, growing with the table), ListStreams does not.
+ * A stream disabled keeps its ARN, one enabled again or a table created again has a later label (UTC timestamps of
+ * one form, so they sort as text). One difference: ListStreams still lists a deleted table's streams, where
+ * DescribeTable would fail; the tables are created whenever the folder is opened, so none is missing here.
  */
 async function latestStreamOf(streams: DynamoDBStreamsClient, tableName: string): Promise<string> {
   const arns: { arn: string; label: string }[] = [];

@@ -330,8 +330,8 @@ export interface ShardResult {
 const shardFile = (shard: number) => `shards/shard-${shard}.json`;
 
 /**
- * Per store, the runs whose batches this process found all recorded there. A batch's record is never removed, nor a
- * run's number of slices changed, so once all are there they stay there: the run's other shards this process
+ * Per store, the runs (with their number of slices) whose batches this process found all recorded there. A batch's
+ * record is never removed, so once all are there they stay there: the run's other shards this process
  * finalizes (every shard under `hiwari run`, a warm Lambda's next ones) need not count them again (63 Queries of 64
  * under `hiwari run`).
  */
@@ -355,10 +355,12 @@ export async function finalizeShardStep(
   const { slices } = loaded;
   // Voids are decided from what the batches produced: every batch must be recorded before any line is voided.
   const complete = allBatchesRecorded.get(deps.store) ?? new Set<string>();
-  if (!complete.has(ref.runId)) {
+  allBatchesRecorded.set(deps.store, complete); // before any await: shards at once share one set
+  const counted = `${ref.runId}#${slices}`; // the plan's number too: no assumption that a run's never changes
+  if (!complete.has(counted)) {
     const recorded = await deps.store.countBatches(ref.incidentId, ref.runId);
     if (recorded !== slices) throw new MissingBatchesError(ref.runId, recorded, slices);
-    allBatchesRecorded.set(deps.store, complete.add(ref.runId));
+    complete.add(counted);
   }
   const tally: ShardTally = { counts: { ...ZERO_COUNTS }, totals: new ServiceTotals() };
   const pages = finalizeShard(context, shard, deps.store, tally);

@@ -110,7 +110,15 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     // Arrange: a run begun by the version before (books as items): batches 1 and 3; then, resumed by this one,
     // batch 3 computed again and batch 2 for the first time
     const before = new DynamoDbRefundStore(db.client, TABLES);
-    await before.putBatch("inc", "run-upgraded", summary(1), new Map([[4, book("one")]]));
+    await before.putBatch(
+      "inc",
+      "run-upgraded",
+      summary(1),
+      new Map([
+        [4, book("one")],
+        [5, book("one, shard 5")],
+      ]),
+    );
     await before.putBatch(
       "inc",
       "run-upgraded",
@@ -125,9 +133,10 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     await store.putBatch("inc", "run-upgraded", summary(3), new Map([[4, book("three")]]));
     await store.putBatch("inc", "run-upgraded", summary(2), new Map([[4, book("two")]]));
 
-    // Assert: every batch's book once, in batch order; batch 3's later attempt alone (it no longer touches shard 5)
+    // Assert: every batch's book once, in batch order; batch 3's later attempt alone (it no longer touches shard 5);
+    // the second shard, which relies on what the first found of the batch records, reads the items too
     expect(await booksOf("run-upgraded", 4)).toEqual([book("one"), book("two"), book("three")]);
-    expect(await booksOf("run-upgraded", 5)).toEqual([]);
+    expect(await booksOf("run-upgraded", 5)).toEqual([book("one, shard 5")]);
     expect(await store.countBatches("inc", "run-upgraded")).toBe(3);
   });
 
@@ -172,18 +181,24 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
       return out;
     };
 
-    // Act: every shard, as a finalize reads them; then batch 2's file lost, and a shard read again
+    // Act: every shard, as a finalize reads them; then a batch more (a file added), a shard read again; then batch
+    // 2's file lost, and a shard read again
     const read = [];
     for (let shard = 0; shard < 64; shard++) read.push(...(await booksOfRun(shard)));
     const once = queries;
+    await counted.putBatch("inc", "run-once", summary(3), new Map([[4, book("three")]]));
+    const added = await booksOfRun(4);
+    const afterAdded = queries;
     rmSync(join(state, "runs", "run-once", "books", "batch-2.books"));
     const error = await booksOfRun(4).catch((e: unknown) => e);
 
     // Assert
     expect(read).toEqual([book("one"), book("two")]);
     expect(once).toBe(1);
+    expect(added).toEqual([book("one"), book("three")]);
+    expect(afterAdded).toBe(2);
     expect(error).toBeInstanceOf(DamagedStateError);
-    expect(queries).toBe(2);
+    expect(queries).toBe(3);
     client.destroy();
   });
 

@@ -5,13 +5,14 @@ import {
   CreateTableCommand,
   type CreateTableCommandInput,
   DescribeTableCommand,
+  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { Template } from "aws-cdk-lib/assertions";
 import type { CfnTable, Table } from "aws-cdk-lib/aws-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
+import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "../../../../bin/io/dynamodb-local";
 import { createTables, tableDefinitions } from "../../../../functions/commons/dynamodb/create-tables";
 import { createHiwariApp } from "../../../../infra/hiwari-app";
 
@@ -203,15 +204,26 @@ describe("createTables on DynamoDB Local", () => {
       (await db.client.send(new DescribeTableCommand({ TableName: name }))).Table?.CreationDateTime?.getTime();
     const runsCreated = await created(tables.runs);
 
-    // Act: twice, as every start of `hiwari run` does
-    await createTables(db.client, tables);
-    await createTables(db.client, tables);
+    // Act: twice, as every start of `hiwari run` does, counting the CreateTable calls
+    let creates = 0;
+    const client = new DynamoDBClient(localClientConfig(db.endpoint));
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "CreateTableCommand") creates++;
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    await createTables(client, tables);
+    await createTables(client, tables);
+    client.destroy();
 
     // Assess: the refunds table as defined (its index and stream); the runs table the same one, its item kept
     const refunds = (await db.client.send(new DescribeTableCommand({ TableName: tables.refunds }))).Table;
     expect(refunds?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(["gsi1"]);
     expect(refunds?.StreamSpecification?.StreamViewType).toBe("NEW_AND_OLD_IMAGES");
     expect(await created(tables.runs)).toBe(runsCreated);
+    expect(creates).toBe(1); // the missing table's; none refused for a table already there
     expect((await db.client.send(new GetItemCommand({ TableName: tables.runs, Key: item }))).Item).toEqual(item);
   });
 });
