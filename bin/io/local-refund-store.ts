@@ -4,7 +4,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDbRefundStore, type TableNames } from "../../functions/commons/dynamodb/dynamodb-refund-store";
 import { type Item, KEYS } from "../../functions/commons/dynamodb/line-item";
 import { batchNoOfKey } from "../../functions/commons/dynamodb/run-items";
-import type { BatchSummary, ShardBook } from "../../shared/store/refund-store";
+import { type BatchSummary, leaseIsFresh, type ShardBook } from "../../shared/store/refund-store";
 import { DamagedStateError } from "../usage-error";
 import { runFolder } from "./local-run-files";
 
@@ -54,12 +54,14 @@ function bookIn(path: string, shard: number): ShardBook | undefined {
  * folder with its other files: one file a batch (`<state>/runs/<runId>/books/batch-<n>.books`), written whole or not
  * at all, from which a finalize shard reads its own book alone (`bookFile`).
  *
- * Why the one difference: DynamoDB Local takes about ten times as long to write an item as to read one, and its reads
- * wait behind its writes, so a batch's 64 book items cost a preview of the sample more than a second beside
- * reading its lines (docs/performance.md); and under `hiwari run` the batches and the shards that read their books
- * run on the machine that holds the tables, in its state folder. On AWS the batches are Lambdas apart and the books
- * stay items (`DynamoDbRefundStore`). Everything else is the DynamoDB store's own, the batch's record included (it
- * only says that its books are a file: `booksIn`).
+ * Why: DynamoDB Local takes about ten times as long to write an item as to read one, and its reads wait behind its
+ * writes, so a batch's 64 book items cost a preview of the sample more than a second beside reading its lines
+ * (docs/performance.md); and under `hiwari run` the batches and the shards that read their books run on the machine
+ * that holds the tables, in its state folder. On AWS the batches are Lambdas apart and the books stay items
+ * (`DynamoDbRefundStore`). The other difference: what this one process alone writes (the lock's lease, the builds
+ * noted, the batch records beside their files) is read once and then known, not read by every step (below).
+ * Everything else is the DynamoDB store's own, the batch's record included (it only says that its books are a file:
+ * `booksIn`).
  */
 export class LocalRefundStore extends DynamoDbRefundStore {
   constructor(
@@ -78,6 +80,51 @@ export class LocalRefundStore extends DynamoDbRefundStore {
    * finalize). A file gone or added since is a different set: the records are read, and checked, again.
    */
   private readonly recordsSeen = new Map<string, { files: string; older: boolean }>();
+
+  /**
+   * The lock's lease and the builds noted, per incident and per run, as this store last read or wrote them. Under the
+   * folder's lock no other process writes the runs table (a second `hiwari run` or `unlock` on the folder is refused;
+   * readers through this process's DynamoDB Local write nothing), so what this store knows of them is what the table
+   * holds until this store changes it: a step renews a lease it knows to be long enough without reading it (it still
+   * runs `leaseMs` more, `leaseIsFresh`), and reads the builds from the table once a run. 63 GetItems and 63 Queries
+   * of 64 in a finalize; the first batches and shards of a run read the table as before. On AWS every step reads them
+   * (`DynamoDbRefundStore`): there a lock can be broken, and a build noted, by another process meanwhile.
+   */
+  private readonly leases = new Map<string, { runId: string; expiresAt: number }>();
+  private readonly builds = new Map<string, string[]>();
+
+  override async acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    this.leases.delete(incidentId);
+    await super.acquireLock(incidentId, runId, leaseMs);
+  }
+
+  override async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    const known = this.leases.get(incidentId);
+    if (known?.runId === runId && leaseIsFresh(known.expiresAt, Date.now(), leaseMs)) return;
+    this.leases.delete(incidentId);
+    this.leases.set(incidentId, { runId, expiresAt: await this.renewLease(incidentId, runId, leaseMs) });
+  }
+
+  override async releaseLock(incidentId: string, runId: string): Promise<void> {
+    this.leases.delete(incidentId);
+    await super.releaseLock(incidentId, runId);
+  }
+
+  override async breakLock(incidentId: string): Promise<string | undefined> {
+    this.leases.delete(incidentId);
+    return super.breakLock(incidentId);
+  }
+
+  override async buildsOf(runId: string): Promise<string[]> {
+    const known = this.builds.get(runId) ?? (await super.buildsOf(runId));
+    this.builds.set(runId, known);
+    return [...known];
+  }
+
+  override async noteBuild(runId: string, build: string): Promise<void> {
+    this.builds.delete(runId); // read again after: what the write left, as the table has it
+    await super.noteBuild(runId, build);
+  }
 
   /** A batch's record says its books are in a file: a shard then refuses to go on without that file. */
   protected override batchRecord(incidentId: string, runId: string, summary: BatchSummary): Item {

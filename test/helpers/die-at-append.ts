@@ -23,6 +23,9 @@ if (spec) {
       if (cut > 0 && bytes[cut - 1] === 0x0a) cut -= 1;
       append(path, how === "torn" ? bytes.subarray(0, cut) : bytes, options);
       process.kill(process.pid, "SIGKILL");
+      // A signal to the whole process may be taken by another of its threads while this one runs on a moment (on
+      // a loaded machine, long enough to append the rest): it waits here, doing nothing, until the kill lands.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
     }
     return append(path, data, options);
   }) as typeof fs.appendFileSync;

@@ -238,12 +238,18 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
   }
 
   async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
+    await this.renewLease(incidentId, runId, leaseMs);
+  }
+
+  /** `renewLock`, returning when the lease it read or wrote runs out (ms since the epoch). */
+  protected async renewLease(incidentId: string, runId: string, leaseMs: number): Promise<number> {
     const now = Date.now();
     const { Item: held } = await this.client.send(
       new GetItemCommand({ TableName: this.tables.runs, Key: lockKey(incidentId), ConsistentRead: true }),
     );
     if (held?.runId?.S !== runId) throw new LockLostError(incidentId, runId);
-    if (leaseIsFresh(Number(held.expiresAt?.N), now, leaseMs)) return;
+    const expiresAt = Number(held.expiresAt?.N);
+    if (leaseIsFresh(expiresAt, now, leaseMs)) return expiresAt;
     try {
       await this.client.send(
         new PutItemCommand({
@@ -257,6 +263,7 @@ export class DynamoDbRefundStore implements RefundStore, ProposalStore {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       throw new LockLostError(incidentId, runId, { cause: e });
     }
+    return now + leaseMs + LEASE_FRESH_MS;
   }
 
   async releaseLock(incidentId: string, runId: string): Promise<void> {

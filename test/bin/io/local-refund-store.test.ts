@@ -1,14 +1,14 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DynamoDbLocal, localClientConfig, startDynamoDbLocal } from "../../../bin/io/dynamodb-local";
 import { LocalRefundStore } from "../../../bin/io/local-refund-store";
 import { DamagedStateError } from "../../../bin/usage-error";
 import { createTables } from "../../../functions/commons/dynamodb/create-tables";
 import { DynamoDbRefundStore } from "../../../functions/commons/dynamodb/dynamodb-refund-store";
-import { type ShardBook, ZERO_COUNTS } from "../../../shared/store/refund-store";
+import { LEASE_FRESH_MS, LockLostError, type ShardBook, ZERO_COUNTS } from "../../../shared/store/refund-store";
 
 // Against DynamoDB Local in memory, a fresh instance for this file, and a state folder of its own; each test works
 // on a run of its own.
@@ -199,6 +199,84 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     expect(afterAdded).toBe(2);
     expect(error).toBeInstanceOf(DamagedStateError);
     expect(queries).toBe(3);
+    client.destroy();
+  });
+
+  it("renews a lease it knows to be long enough without reading it, and reads the lock again once it changed it", async () => {
+    // Arrange: a store whose client counts its calls on the incident's lock
+    const client = new DynamoDBClient(localClientConfig(db.endpoint));
+    const calls: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: Record<string, { S?: string }>; Item?: Record<string, { S?: string }> };
+        if ((input.Key ?? input.Item)?.pk?.S === "INCIDENT#inc-lease") calls.push(context.commandName ?? "");
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const leased = new LocalRefundStore(client, TABLES, state);
+    const lease = async () => {
+      const { Item } = await db.client.send(
+        new GetItemCommand({ TableName: TABLES.runs, Key: { pk: { S: "INCIDENT#inc-lease" }, sk: { S: "LOCK" } } }),
+      );
+      return Number(Item?.expiresAt?.N);
+    };
+
+    // Act 1: the lock taken, then renewed by 64 steps, as a finalize's shards do
+    await leased.acquireLock("inc-lease", "run-a", 60_000);
+    for (let step = 0; step < 64; step++) await leased.renewLock("inc-lease", "run-a", 60_000);
+    const renewed = [...calls];
+    const renewedAt = Date.now();
+    const expiresAt = await lease();
+
+    // Act 2: a shorter lease asked (fail-run's drain), then the lock broken by this store, then renewed
+    calls.length = 0;
+    await leased.renewLock("inc-lease", "run-a", 1_000);
+    const drainAt = Date.now();
+    const drained = await lease();
+    await leased.breakLock("inc-lease");
+    const lost = await leased.renewLock("inc-lease", "run-a", 60_000).catch((e: unknown) => e);
+
+    // Assess: one read and one write for the 64 renewals, the lease long enough; the drain read and wrote a shorter
+    // one; after the break, the renewal read the lock and found it gone
+    expect(renewed).toEqual(["PutItemCommand", "GetItemCommand", "PutItemCommand"]);
+    expect(expiresAt).toBeGreaterThanOrEqual(renewedAt + 60_000);
+    expect(calls).toEqual(["GetItemCommand", "PutItemCommand", "DeleteItemCommand", "GetItemCommand"]);
+    expect(drained).toBeLessThanOrEqual(drainAt + 1_000 + LEASE_FRESH_MS);
+    expect(lost).toBeInstanceOf(LockLostError);
+    client.destroy();
+  });
+
+  it("reads a run's builds from the table once, and again after noting one", async () => {
+    // Arrange: a store whose client counts its Queries of the run's builds; a build noted before (another process)
+    const client = new DynamoDBClient(localClientConfig(db.endpoint));
+    let queries = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
+        if (
+          context.commandName === "QueryCommand" &&
+          input.ExpressionAttributeValues?.[":pk"]?.S === "RUN#run-builds#BUILDS"
+        )
+          queries++;
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    await store.noteBuild("run-builds", "earlier");
+    const noting = new LocalRefundStore(client, TABLES, state);
+
+    // Act
+    const first = [];
+    for (let step = 0; step < 10; step++) first.push(await noting.buildsOf("run-builds"));
+    await noting.noteBuild("run-builds", "this");
+    const after = [];
+    for (let step = 0; step < 10; step++) after.push(await noting.buildsOf("run-builds"));
+
+    // Assess
+    expect(first).toEqual(Array.from({ length: 10 }, () => ["earlier"]));
+    expect(after.map((b) => [...b].sort())).toEqual(Array.from({ length: 10 }, () => ["earlier", "this"]));
+    expect(queries).toBe(2);
     client.destroy();
   });
 
