@@ -229,21 +229,32 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     const renewedAt = Date.now();
     const expiresAt = await lease();
 
-    // Act 2: a shorter lease asked (fail-run's drain), then the lock broken by this store, then renewed
+    // Act 2: the lock broken by this store while its lease is long, then renewed; then taken again, renewed, and a
+    // shorter lease asked (fail-run's drain)
     calls.length = 0;
+    await leased.breakLock("inc-lease");
+    const lost = await leased.renewLock("inc-lease", "run-a", 60_000).catch((e: unknown) => e);
+    await leased.acquireLock("inc-lease", "run-a", 60_000);
+    await leased.renewLock("inc-lease", "run-a", 60_000);
     await leased.renewLock("inc-lease", "run-a", 1_000);
     const drainAt = Date.now();
     const drained = await lease();
-    await leased.breakLock("inc-lease");
-    const lost = await leased.renewLock("inc-lease", "run-a", 60_000).catch((e: unknown) => e);
 
-    // Assess: one read and one write for the 64 renewals, the lease long enough; the drain read and wrote a shorter
-    // one; after the break, the renewal read the lock and found it gone
+    // Assess: one read and one write for the 64 renewals, the lease long enough; after the break, the renewal read
+    // the lock and found it gone; the drain read the lock and wrote a shorter lease
     expect(renewed).toEqual(["PutItemCommand", "GetItemCommand", "PutItemCommand"]);
     expect(expiresAt).toBeGreaterThanOrEqual(renewedAt + 60_000);
-    expect(calls).toEqual(["GetItemCommand", "PutItemCommand", "DeleteItemCommand", "GetItemCommand"]);
-    expect(drained).toBeLessThanOrEqual(drainAt + 1_000 + LEASE_FRESH_MS);
     expect(lost).toBeInstanceOf(LockLostError);
+    expect(calls).toEqual([
+      "DeleteItemCommand",
+      "GetItemCommand",
+      "PutItemCommand",
+      "GetItemCommand",
+      "PutItemCommand",
+      "GetItemCommand",
+      "PutItemCommand",
+    ]);
+    expect(drained).toBeLessThanOrEqual(drainAt + 1_000 + LEASE_FRESH_MS);
     client.destroy();
   });
 
