@@ -92,38 +92,74 @@ export class LocalRefundStore extends DynamoDbRefundStore {
    */
   private readonly leases = new Map<string, { runId: string; expiresAt: number }>();
   private readonly builds = new Map<string, string[]>();
+  /**
+   * How often this store began or ended a change of a lock or of a run's builds, per key: a read that was in flight
+   * across one of its own changes keeps nothing (what it read may be what the change replaced).
+   */
+  private readonly changes = new Map<string, number>();
+  private changesOf = (key: string) => this.changes.get(key) ?? 0;
+
+  /** Runs `write`, a change of `key`, with what is known of it forgotten before and after. */
+  private async changing<T>(key: string, forget: () => void, write: () => Promise<T>): Promise<T> {
+    this.changes.set(key, this.changesOf(key) + 1);
+    forget();
+    try {
+      return await write();
+    } finally {
+      this.changes.set(key, this.changesOf(key) + 1);
+      forget();
+    }
+  }
 
   override async acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
-    this.leases.delete(incidentId);
-    await super.acquireLock(incidentId, runId, leaseMs);
+    await this.changing(
+      `lock#${incidentId}`,
+      () => this.leases.delete(incidentId),
+      () => super.acquireLock(incidentId, runId, leaseMs),
+    );
   }
 
   override async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
     const known = this.leases.get(incidentId);
     if (known?.runId === runId && leaseIsFresh(known.expiresAt, Date.now(), leaseMs)) return;
     this.leases.delete(incidentId);
-    this.leases.set(incidentId, { runId, expiresAt: await this.renewLease(incidentId, runId, leaseMs) });
+    const changes = this.changesOf(`lock#${incidentId}`);
+    const expiresAt = await this.renewLease(incidentId, runId, leaseMs);
+    if (this.changesOf(`lock#${incidentId}`) === changes) this.leases.set(incidentId, { runId, expiresAt });
   }
 
   override async releaseLock(incidentId: string, runId: string): Promise<void> {
-    this.leases.delete(incidentId);
-    await super.releaseLock(incidentId, runId);
+    await this.changing(
+      `lock#${incidentId}`,
+      () => this.leases.delete(incidentId),
+      () => super.releaseLock(incidentId, runId),
+    );
   }
 
   override async breakLock(incidentId: string): Promise<string | undefined> {
-    this.leases.delete(incidentId);
-    return super.breakLock(incidentId);
+    return this.changing(
+      `lock#${incidentId}`,
+      () => this.leases.delete(incidentId),
+      () => super.breakLock(incidentId),
+    );
   }
 
   override async buildsOf(runId: string): Promise<string[]> {
-    const known = this.builds.get(runId) ?? (await super.buildsOf(runId));
-    this.builds.set(runId, known);
-    return [...known];
+    const known = this.builds.get(runId);
+    if (known) return [...known];
+    const changes = this.changesOf(`builds#${runId}`);
+    const read = await super.buildsOf(runId);
+    if (this.changesOf(`builds#${runId}`) === changes) this.builds.set(runId, read);
+    return [...read];
   }
 
   override async noteBuild(runId: string, build: string): Promise<void> {
-    this.builds.delete(runId); // read again after: what the write left, as the table has it
-    await super.noteBuild(runId, build);
+    // Read again after: what the write left, as the table has it
+    await this.changing(
+      `builds#${runId}`,
+      () => this.builds.delete(runId),
+      () => super.noteBuild(runId, build),
+    );
   }
 
   /** A batch's record says its books are in a file: a shard then refuses to go on without that file. */

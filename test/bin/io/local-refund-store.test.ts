@@ -242,7 +242,8 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
 
     // Assess: one read and one write for the 64 renewals, the lease long enough; after the break, the renewal read
     // the lock and found it gone; the drain read the lock and wrote a shorter lease
-    expect(renewed).toEqual(["PutItemCommand", "GetItemCommand", "PutItemCommand"]);
+    expect(renewed.filter((c) => c === "GetItemCommand")).toHaveLength(1); // the renewals' one read
+    expect(renewed[0]).toBe("PutItemCommand"); // the lock taken; then a write only if the lease was short
     expect(expiresAt).toBeGreaterThanOrEqual(renewedAt + 60_000);
     expect(lost).toBeInstanceOf(LockLostError);
     expect(calls).toEqual([
@@ -255,6 +256,58 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
       "PutItemCommand",
     ]);
     expect(drained).toBeLessThanOrEqual(drainAt + 1_000 + LEASE_FRESH_MS);
+    client.destroy();
+  });
+
+  it("reads the lock again after releasing it, and for another run than the one whose lease it knows", async () => {
+    // Arrange
+    const leased = new LocalRefundStore(db.client, TABLES, state);
+    await leased.acquireLock("inc-release", "run-a", 60_000);
+    await leased.renewLock("inc-release", "run-a", 60_000); // the lease now known, long
+
+    // Act: another run's renewal while run-a's lease is known; then run-a's lock released, and renewed
+    const other = await leased.renewLock("inc-release", "run-b", 60_000).catch((e: unknown) => e);
+    await leased.releaseLock("inc-release", "run-a");
+    const released = await leased.renewLock("inc-release", "run-a", 60_000).catch((e: unknown) => e);
+
+    // Assess
+    expect(other).toBeInstanceOf(LockLostError);
+    expect(released).toBeInstanceOf(LockLostError);
+  });
+
+  it("keeps nothing a read in flight across its own change saw: a release meanwhile is not undone", async () => {
+    // Arrange: a client whose GetItem of the lock answers only once the release has been sent
+    const client = new DynamoDBClient(localClientConfig(db.endpoint));
+    let releasing: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      releasing = resolve;
+    });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const answer = await next(args);
+        if (context.commandName === "GetItemCommand") await released;
+        return answer;
+      },
+      { step: "initialize" },
+    );
+    const leased = new LocalRefundStore(client, TABLES, state);
+    // The lock taken and renewed through another store: a lease the table holds long enough, this store knows none
+    const writer = new LocalRefundStore(db.client, TABLES, state);
+    await writer.acquireLock("inc-inflight", "run-a", 60_000);
+    await new Promise((r) => setTimeout(r, 5));
+    await writer.renewLock("inc-inflight", "run-a", 60_000);
+
+    // Act: a renewal reads the lock (run-a's, long enough: nothing to write) while this store releases it; then a
+    // renewal again
+    const renewing = leased.renewLock("inc-inflight", "run-a", 60_000).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    await leased.releaseLock("inc-inflight", "run-a");
+    releasing(); // the renewal's answer, read before the release, arrives after it
+    await renewing;
+    const after = await leased.renewLock("inc-inflight", "run-a", 60_000).catch((e: unknown) => e);
+
+    // Assess: the lease the first renewal saw is not taken as known after the release
+    expect(after).toBeInstanceOf(LockLostError);
     client.destroy();
   });
 
@@ -277,15 +330,17 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
     await store.noteBuild("run-builds", "earlier");
     const noting = new LocalRefundStore(client, TABLES, state);
 
-    // Act
+    // Act (another run's builds read between: each run's its own)
     const first = [];
     for (let step = 0; step < 10; step++) first.push(await noting.buildsOf("run-builds"));
+    const another = await noting.buildsOf("run-builds-other");
     await noting.noteBuild("run-builds", "this");
     const after = [];
     for (let step = 0; step < 10; step++) after.push(await noting.buildsOf("run-builds"));
 
     // Assess
     expect(first).toEqual(Array.from({ length: 10 }, () => ["earlier"]));
+    expect(another).toEqual([]);
     expect(after.map((b) => [...b].sort())).toEqual(Array.from({ length: 10 }, () => ["earlier", "this"]));
     expect(queries).toBe(2);
     client.destroy();
