@@ -34,6 +34,26 @@ const booksOf = async (runId: string, shard: number) => {
   for await (const b of store.shardBooks(runId, shard)) out.push(b);
   return out;
 };
+type CallInput = {
+  Key?: Record<string, { S?: string }>;
+  Item?: Record<string, { S?: string }>;
+  ExpressionAttributeValues?: Record<string, { S?: string }>;
+};
+/** A client of this file's DynamoDB Local that tells `seen` of each call (its command and input) before making it. */
+function clientSeeing(seen: (command: string, input: CallInput) => void): DynamoDBClient {
+  const client = new DynamoDBClient(localClientConfig(db.endpoint));
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      seen(context.commandName ?? "", args.input as CallInput);
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return client;
+}
+/** Whether a call is a Query of the runs table's partition `pk`. */
+const queryOf = (pk: string) => (command: string, input: CallInput) =>
+  command === "QueryCommand" && input.ExpressionAttributeValues?.[":pk"]?.S === pk;
 const runItems = async () => (await db.client.send(new ScanCommand({ TableName: TABLES.runs }))).Items ?? [];
 
 describe("LocalRefundStore: the shard books in the run's folder, the rest in DynamoDB Local", () => {
@@ -161,17 +181,10 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
 
   it("reads the batch records once a run while the same files are there, and again (checking them) once one is gone", async () => {
     // Arrange: a store whose client counts its Queries of the run's batch records; two batches
-    const client = new DynamoDBClient(localClientConfig(db.endpoint));
     let queries = 0;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
-        if (context.commandName === "QueryCommand" && input.ExpressionAttributeValues?.[":pk"]?.S === "RUN#run-once")
-          queries++;
-        return next(args);
-      },
-      { step: "initialize" },
-    );
+    const client = clientSeeing((command, input) => {
+      if (queryOf("RUN#run-once")(command, input)) queries++;
+    });
     const counted = new LocalRefundStore(client, TABLES, state);
     await counted.putBatch("inc", "run-once", summary(1), new Map([[4, book("one")]]));
     await counted.putBatch("inc", "run-once", summary(2), new Map([[5, book("two")]]));
@@ -204,16 +217,10 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
 
   it("renews a lease it knows to be long enough without reading it, and reads the lock again once it changed it", async () => {
     // Arrange: a store whose client counts its calls on the incident's lock
-    const client = new DynamoDBClient(localClientConfig(db.endpoint));
     const calls: string[] = [];
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { Key?: Record<string, { S?: string }>; Item?: Record<string, { S?: string }> };
-        if ((input.Key ?? input.Item)?.pk?.S === "INCIDENT#inc-lease") calls.push(context.commandName ?? "");
-        return next(args);
-      },
-      { step: "initialize" },
-    );
+    const client = clientSeeing((command, input) => {
+      if ((input.Key ?? input.Item)?.pk?.S === "INCIDENT#inc-lease") calls.push(command);
+    });
     const leased = new LocalRefundStore(client, TABLES, state);
     const lease = async () => {
       const { Item } = await db.client.send(
@@ -313,20 +320,10 @@ describe("LocalRefundStore: the shard books in the run's folder, the rest in Dyn
 
   it("reads a run's builds from the table once, and again after noting one", async () => {
     // Arrange: a store whose client counts its Queries of the run's builds; a build noted before (another process)
-    const client = new DynamoDBClient(localClientConfig(db.endpoint));
     let queries = 0;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
-        if (
-          context.commandName === "QueryCommand" &&
-          input.ExpressionAttributeValues?.[":pk"]?.S === "RUN#run-builds#BUILDS"
-        )
-          queries++;
-        return next(args);
-      },
-      { step: "initialize" },
-    );
+    const client = clientSeeing((command, input) => {
+      if (queryOf("RUN#run-builds#BUILDS")(command, input)) queries++;
+    });
     await store.noteBuild("run-builds", "earlier");
     const noting = new LocalRefundStore(client, TABLES, state);
 
