@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Every temporary folder of the run in one, removed at its end (test/helpers/scratch-tmpdir.ts).
+    globalSetup: ["test/helpers/scratch-tmpdir.ts"],
     // Generous: the suite must pass with both cores busy with other work, where a test that spawns the command line
     // or starts DynamoDB Local (a JVM) takes several times what it does on an idle machine. Files that spawn more
     // set more.

@@ -158,7 +158,8 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
   if (options.out && options.rejects && resolve(options.out) === resolve(options.rejects)) {
     throw new UsageError(`--out and --rejects name the same file (${options.out}): give each its own`);
   }
-  const out = options.out ? fileWriter(options.out, "--out") : new StreamTextWriter(process.stdout);
+  const file = options.out ? fileWriter(options.out, "--out") : undefined;
+  const out = file ?? new StreamTextWriter(process.stdout);
   let rejects: AtomicFileWriter | StreamTextWriter;
   try {
     rejects = options.rejects ? fileWriter(options.rejects, "--rejects") : new StreamTextWriter(process.stderr);
@@ -173,6 +174,14 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
   // neutralised for spreadsheets, or it would no longer be the id). `hiwari report` is the CSV for people.
   const format = options.format === "csv" ? toCsvRow : toJsonLine;
   if (options.format === "csv") out.write(CSV_HEADER);
+  // A file can be started again: the fast engine then finds duplicate ids in the pass that computes the lines
+  // (see `inOnePass` in fast-engine.ts); standard output cannot, and takes a pass for the ids first.
+  const rewind =
+    file &&
+    (() => {
+      file.rewind();
+      if (options.format === "csv") file.write(CSV_HEADER);
+    });
 
   const reject = (r: RejectedRow) => rejects.write(`${JSON.stringify(r)}\n`);
   const drain = async () => {
@@ -191,7 +200,7 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
       : await computeRefundsFast(
           incident,
           new FileByteSource(options.subscriptions),
-          { write: (bytes) => out.writeBytes(bytes), reject, drain },
+          { write: (bytes) => out.writeBytes(bytes), reject, drain, rewind },
           {
             format,
             onProgress: progress,

@@ -33,6 +33,15 @@ export class AtomicFileWriter {
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
   }
 
+  /** Forgets everything written so far: the temporary file is empty again, and written from its start. */
+  rewind(): void {
+    this.pending.clear();
+    const fd = this.open();
+    this.fd = undefined;
+    closeSync(fd);
+    this.open(); // "w": truncated
+  }
+
   /** Everything written so far is with the operating system (kept for callers that pace themselves on it). */
   async drain(): Promise<void> {
     this.pending.flush();

@@ -122,21 +122,33 @@ export async function runReference(incident: Incident, csv: string | Uint8Array)
 /**
  * The fast engine's output over the same text as bytes, cut into chunks of `chunkBytes`; with `rangeBytes`, its
  * threaded path (the second pass in ranges of about that many bytes, joined in order), its two runners in this
- * thread; `ranges` counts the ranges they computed (0: the run fell back to one thread).
+ * thread; `ranges` counts the ranges they computed (0: the run fell back to one thread). With `rewindable`, the
+ * sink can forget its lines (as a file can), so the engine computes them in the pass that looks for duplicate ids;
+ * `rewinds` counts how often it started them again, `reads` how often it began reading the file.
  */
 export async function runFast(
   incident: Incident,
   csv: string | Uint8Array,
-  options: { chunkBytes?: number; format?: LineFormat; rangeBytes?: number } = {},
-): Promise<{ text: string; rejects: RejectedRow[]; counts: RunCounts; ranges: number }> {
+  options: { chunkBytes?: number; format?: LineFormat; rangeBytes?: number; rewindable?: boolean } = {},
+): Promise<{
+  text: string;
+  rejects: RejectedRow[];
+  counts: RunCounts;
+  ranges: number;
+  rewinds: number;
+  reads: number;
+}> {
   const bytes = typeof csv === "string" ? new TextEncoder().encode(csv) : csv;
   const chunkBytes = options.chunkBytes ?? 1 << 16;
   const out: Uint8Array[] = [];
   const rejects: RejectedRow[] = [];
+  let rewinds = 0;
+  let reads = 0;
   const source = {
     name: "subscriptions",
     size: bytes.length,
     async *chunks() {
+      reads++;
       for (let at = 0; at < bytes.length; at += chunkBytes) yield bytes.slice(at, at + chunkBytes);
     },
   };
@@ -162,13 +174,21 @@ export async function runFast(
           }),
           rangeBytes: options.rangeBytes,
         };
+  const rewind = () => {
+    rewinds++;
+    out.length = 0;
+  };
   const counts = await computeRefundsFast(
     incident,
     source,
-    { write: (b) => out.push(b.slice()), reject: (r) => rejects.push(r) },
+    {
+      write: (b) => out.push(b.slice()),
+      reject: (r) => rejects.push(r),
+      rewind: options.rewindable ? rewind : undefined,
+    },
     { format, parallel },
   );
-  return { text: Buffer.concat(out).toString("utf8"), rejects, counts, ranges };
+  return { text: Buffer.concat(out).toString("utf8"), rejects, counts, ranges, rewinds, reads };
 }
 
 /**
@@ -179,10 +199,12 @@ export async function runFast(
 export async function run(incident: unknown, csv: string): Promise<Computed> {
   const parsed = parseIncident(incident);
   const reference = await runReference(parsed, csv);
-  // The single-thread path, and the threaded one in about six ranges.
+  // The single-thread path in two passes (to a pipe) and in one (to a file, which it may rewind), and the threaded
+  // one in about six ranges.
   const size = Buffer.byteLength(csv);
-  for (const rangeBytes of [undefined, Math.max(1, Math.floor(size / 6))]) {
-    const fast = await runFast(parsed, csv, { rangeBytes });
+  const variants = [{}, { rewindable: true }, { rangeBytes: Math.max(1, Math.floor(size / 6)) }];
+  for (const { rangeBytes, rewindable } of variants as { rangeBytes?: number; rewindable?: boolean }[]) {
+    const fast = await runFast(parsed, csv, { rangeBytes, rewindable });
     expect(fast.text).toBe(reference.lines.map(toJsonLine).join(""));
     expect(fast.rejects).toEqual(reference.rejects);
     expect(fast.counts).toEqual(reference.counts);

@@ -50,6 +50,12 @@ export interface LineBytesSink {
   reject(reject: RejectedRow): void;
   /** Awaited after each chunk of input: a slow writer holds the reader back. */
   drain?(): Promise<void>;
+  /**
+   * Forgets every line written so far (a file truncated to what it held before the first): with it, the engine
+   * computes the lines in the same pass that looks for duplicate ids, and starts the lines again only if it finds
+   * one (see `inOnePass`). Without it (a pipe), the ids are read in a pass of their own first.
+   */
+  rewind?(): void;
 }
 
 const BUFFER_BYTES = 1 << 20;
@@ -254,11 +260,20 @@ export async function computeRefundsFast(
 ): Promise<RunCounts> {
   const format = options.format ?? toJsonLine;
   const parallel = options.parallel && options.parallel.runners.length > 0 ? options.parallel : undefined;
+  let known: Duplicates | undefined;
+  if (!parallel && sink.rewind) {
+    const pass = await inOnePass(incident, source, sink, format, options);
+    if ("counts" in pass) return pass.counts;
+    sink.rewind();
+    known = pass.duplicates;
+  }
   const first = await headerOf(source);
   const split = parallel && source.size !== undefined ? await idsInParallel(source, first, parallel) : undefined;
-  const duplicates = split
-    ? await confirmDuplicates(source, split.suspects)
-    : await findDuplicates(source, first.header.index.subscription_id);
+  const duplicates =
+    known ??
+    (split
+      ? await confirmDuplicates(source, split.suspects)
+      : await findDuplicates(source, first.header.index.subscription_id));
   const ranges = split?.ranges ?? [];
   if (parallel && ranges.length > 1) {
     return computeInRanges(incident, source.name, sink, format, duplicates, first.record, ranges, parallel, options);
@@ -285,6 +300,84 @@ export async function computeRefundsFast(
   );
   if (!found) throw emptySnapshot(source.name);
   return engine.finish();
+}
+
+/** Rejects a pass that may yet be rewound holds back: past this many, it stops, and the run reads the ids first. */
+export const HELD_REJECTS_LIMIT = 10_000;
+
+/** Thrown inside a pass to end it early (too many rejects to hold). */
+class PassStopped extends Error {}
+
+/**
+ * The lines and the duplicate check in one pass, for a sink that can forget its lines: every record's id is
+ * fingerprinted as `visitIds` reads it while the lines are computed as if no id repeated, and the rejects are held
+ * back. No fingerprint found twice (the common case), or none of the suspects' ids confirmed twice: the lines are
+ * the two-pass run's, byte for byte, the held rejects are handed on, and the run is done in one pass over the file
+ * (two with suspects) instead of two (three). An id found twice: its rows are rejected and their lines must not be
+ * written, so the caller rewinds the sink and computes the lines again with the duplicates now known. More rejects
+ * than `HELD_REJECTS_LIMIT` (a broken file): the pass stops, and the caller runs both passes.
+ */
+async function inOnePass(
+  incident: Incident,
+  source: ByteSource,
+  sink: LineBytesSink,
+  format: LineFormat,
+  options: { onProgress?: (rows: number) => void },
+): Promise<{ counts: RunCounts } | { duplicates?: Duplicates }> {
+  const held: RejectedRow[] = [];
+  const engine = new FastEngine(
+    incident,
+    new LineBuffer((bytes) => sink.write(bytes)),
+    (r) => held.push(r),
+    duplicatesOf([]),
+    format,
+  );
+  const ids = new FingerprintList();
+  const fingerprint = new Fingerprint();
+  let header: SubscriptionHeader | undefined;
+  let column = 0;
+  let sized = source.size === undefined;
+  let found: boolean;
+  try {
+    found = await scanSnapshot(
+      source.chunks(),
+      {
+        header: (record) => {
+          header = snapshotHeader(source.name, record, incident);
+          column = header.index.subscription_id;
+          return engine.begin(header);
+        },
+        plain: (bytes, cuts, line) => {
+          ids.add(fingerprint.ofBytes(bytes, (cuts[column] as number) + 1, cuts[column + 1] as number));
+          engine.plain(bytes, cuts, line);
+        },
+        record: (record) => {
+          if (!checkShape(record, header as SubscriptionHeader)) {
+            ids.add(fingerprint.ofString(record.fields[column] as string));
+          }
+          engine.record(record);
+        },
+      },
+      async (bytesRead) => {
+        // After the first chunk, the rest of the file is expected to hold ids as densely (10% to spare).
+        if (!sized && bytesRead > 0) ids.reserve((1.1 * ids.size * (source.size as number)) / bytesRead);
+        sized = true;
+        engine.flush();
+        options.onProgress?.(engine.run.counts.rows);
+        await sink.drain?.();
+        if (held.length > HELD_REJECTS_LIMIT) throw new PassStopped();
+      },
+    );
+  } catch (e) {
+    if (e instanceof PassStopped) return {};
+    throw e;
+  }
+  if (!found) throw emptySnapshot(source.name);
+  const duplicates = await confirmDuplicates(source, ids.repeated());
+  if (duplicates.ids.size > 0) return { duplicates };
+  const counts = engine.finish();
+  for (const r of held) sink.reject(r);
+  return { counts };
 }
 
 /** The snapshot's first record, read exactly, its header, and where its first line ends (after its line feed). */

@@ -57,6 +57,45 @@ describe("hiwari compute", () => {
     );
   });
 
+  it("writes to --out in one pass, and starts its file again when an id repeats: the same bytes as to stdout", () => {
+    // C-2 twice: both rows rejected; a file is rewound (its CSV header written again), standard output is not.
+    writeFileSync(subs, csvOf([row({}, 1), row({}, 2), row({}, 3), row({ subscriber_id: "S-9" }, 2)]));
+    for (const format of ["jsonl", "csv"]) {
+      const out = join(dir, `out.${format}`);
+      const toFile = hiwari(
+        "compute",
+        "--incident",
+        incident,
+        "--subscriptions",
+        subs,
+        "--format",
+        format,
+        "--out",
+        out,
+      );
+      const toStdout = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--format", format);
+      expect(toFile.status).toBe(3);
+      expect(toStdout.status).toBe(3);
+      expect(readFileSync(out, "utf8")).toBe(toStdout.stdout);
+      expect(toFile.stderr).toBe(toStdout.stderr);
+      expect(toStdout.stdout).not.toContain("C-2");
+      expect(
+        toFile.stderr
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).line),
+      ).toEqual([3, 5]);
+    }
+    expect(readFileSync(join(dir, "out.csv"), "utf8").split("\r\n")).toEqual([
+      "subscriptionId,subscriberId,serviceCode,periodStart,periodEnd,unit,units,basis,amount,currency",
+      "C-1,S-1,IMADOKO,2011-12-01,2012-01-01,day,3,31,20,JPY",
+      ",S-1,,,,goodwill,1,1,200,JPY",
+      "C-3,S-3,IMADOKO,2011-12-01,2012-01-01,day,3,31,20,JPY",
+      ",S-3,,,,goodwill,1,1,200,JPY",
+      "",
+    ]);
+  });
+
   it("writes ids a spreadsheet would run exactly as given in CSV (data, as the contract has it) and says so in --help", () => {
     // Arrange: ids that Excel would run as formulas
     writeFileSync(

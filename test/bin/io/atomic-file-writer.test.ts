@@ -27,6 +27,22 @@ describe("AtomicFileWriter", () => {
     expect(readdirSync(dir)).toEqual(["refunds.jsonl"]); // no temporary file left
   });
 
+  it("on rewind, forgets everything written, text still pending too, and writes again from the file's start", async () => {
+    const dir = folder();
+    const target = join(dir, "refunds.jsonl");
+    const writer = new AtomicFileWriter(target);
+    writer.writeBytes(new TextEncoder().encode("x".repeat(100_000)));
+    writer.write("pending text, not yet written");
+
+    writer.rewind();
+    writer.write("after\n");
+    await writer.commit();
+
+    // No hole where the first 100,000 bytes were: the file is exactly what came after the rewind.
+    expect(readFileSync(target)).toEqual(Buffer.from("after\n"));
+    expect(readdirSync(dir)).toEqual(["refunds.jsonl"]);
+  });
+
   it("on abort, neither creates the target nor leaves its temporary file (a run that failed wrote nothing)", () => {
     const dir = folder();
     const target = join(dir, "out", "refunds.jsonl"); // in a folder that does not exist yet

@@ -6,6 +6,7 @@ import { Utf8ChunkDecoder } from "../../../../shared/csv/utf8-decoder";
 import {
   type ByteRange,
   computeRefundsFast,
+  HELD_REJECTS_LIMIT,
   inThisThread,
   type RangeOutput,
   type RangeRunner,
@@ -35,15 +36,22 @@ describe("computeRefundsFast (the fast engine)", () => {
         fc.integer({ min: 1, max: 300 }),
         fc.boolean(),
         fc.option(fc.integer({ min: 1, max: 400 })),
-        async (incident, bytes, chunkBytes, csv, rangeBytes) => {
+        fc.boolean(),
+        async (incident, bytes, chunkBytes, csv, rangeBytes, rewindable) => {
           const reference = await runReference(incident, bytes);
           // Every record after the header is accounted for, once: computed, skipped or rejected.
           const { rows, computed, skipped, rejected } = reference.counts;
           expect(rows).toBe(computed + skipped + rejected);
           expect(rows).toBe(recordsIn(bytes) - 1);
           const format = csv ? toCsvRow : toJsonLine;
-          // Single-threaded, or threaded (the second pass in ranges of about rangeBytes, joined in order).
-          const fast = await runFast(incident, bytes, { chunkBytes, format, rangeBytes: rangeBytes ?? undefined });
+          // Single-threaded, in two passes or (to a sink it may rewind) one, or threaded (the second pass in ranges of
+          // about rangeBytes, joined in order).
+          const fast = await runFast(incident, bytes, {
+            chunkBytes,
+            format,
+            rangeBytes: rangeBytes ?? undefined,
+            rewindable,
+          });
           expect(fast.text).toBe(reference.lines.map(format).join(""));
           expect(fast.rejects).toEqual(reference.rejects);
           expect(fast.counts).toEqual(reference.counts);
@@ -63,16 +71,21 @@ describe("computeRefundsFast (the fast engine)", () => {
     );
     const incident = parseIncident(incidentDoc({ goodwill: { amount: 500, currency: "JPY" } }));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(idArb, idArb), { maxLength: 12 }), fc.boolean(), async (ids, csv) => {
-        const rows = ids.map(([id, subscriber]) => row({ subscription_id: id, subscriber_id: subscriber }));
-        const text = csvOf(rows);
-        const reference = await runReference(incident, text);
-        const format = csv ? toCsvRow : toJsonLine;
-        const fast = await runFast(incident, text, { format });
-        expect(fast.text).toBe(reference.lines.map(format).join(""));
-        expect(fast.rejects).toEqual(reference.rejects);
-        expect(fast.counts).toEqual(reference.counts);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(idArb, idArb), { maxLength: 12 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (ids, csv, rewindable) => {
+          const rows = ids.map(([id, subscriber]) => row({ subscription_id: id, subscriber_id: subscriber }));
+          const text = csvOf(rows);
+          const reference = await runReference(incident, text);
+          const format = csv ? toCsvRow : toJsonLine;
+          const fast = await runFast(incident, text, { format, rewindable });
+          expect(fast.text).toBe(reference.lines.map(format).join(""));
+          expect(fast.rejects).toEqual(reference.rejects);
+          expect(fast.counts).toEqual(reference.counts);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -110,6 +123,68 @@ describe("computeRefundsFast (the fast engine)", () => {
       [6, "C-3", "subscription_id"],
     ]);
     expect(fast.counts).toMatchObject({ rows: 4, computed: 2, rejected: 2 });
+  });
+
+  describe("to a sink it may rewind (a file): the lines in the pass that looks for duplicates", () => {
+    const incident = parseIncident(incidentDoc({ goodwill: { amount: 500, currency: "JPY" } }));
+    const rows = (n: number, id = (i: number) => `C-${i}`) =>
+      Array.from({ length: n }, (_, i) => row({ subscription_id: id(i), subscriber_id: `S-${i % 7}` }, i));
+
+    it("reads the file once when no id repeats, and writes the two-pass run's lines, rejects and counts", async () => {
+      // Three rows the reference judgement rejects (a bad fee, a bad currency, no subscriber): held, then handed on.
+      const csv = csvOf([
+        ...rows(40),
+        row({ subscription_id: "B-1", monthly_fee: "12a" }),
+        row({ subscription_id: "B-2", currency: "J" }),
+        row({ subscription_id: "B-3", subscriber_id: "" }),
+      ]);
+      const twoPasses = await runFast(incident, csv);
+      const onePass = await runFast(incident, csv, { rewindable: true });
+      expect(twoPasses.reads).toBe(3); // the header, the ids, the lines
+      expect(onePass.reads).toBe(1);
+      expect(onePass.rewinds).toBe(0);
+      expect(onePass.text).toBe(twoPasses.text);
+      expect(onePass.rejects).toEqual(twoPasses.rejects);
+      expect(onePass.rejects.map((r) => r.subscriptionId)).toEqual(["B-1", "B-2", "B-3"]);
+      expect(onePass.counts).toEqual(twoPasses.counts);
+      expect(onePass.counts).toMatchObject({ rows: 43, computed: 40, rejected: 3, lines: 47, goodwillLines: 7 });
+    });
+
+    it("starts the lines again, once, when an id repeats: neither row's lines nor a held reject is written twice", async () => {
+      // C-3 twice (rows 4 and 31): both rejected, and their subscriber's goodwill goes to its next row.
+      const csv = csvOf([
+        ...rows(30),
+        row({ subscription_id: "C-3", subscriber_id: "S-3" }, 30),
+        row({ monthly_fee: "x" }, 31),
+      ]);
+      const reference = await runReference(incident, csv);
+      const onePass = await runFast(incident, csv, { rewindable: true });
+      expect(onePass.rewinds).toBe(1);
+      expect(onePass.reads).toBe(4); // lines and ids; the suspects confirmed; the header; the lines again
+      expect(onePass.text).toBe(reference.lines.map(toJsonLine).join(""));
+      expect(onePass.text).not.toContain('"C-3"');
+      expect(onePass.rejects).toEqual(reference.rejects);
+      expect(onePass.rejects.map((r) => [r.line, r.subscriptionId, r.field])).toEqual([
+        [5, "C-3", "subscription_id"],
+        [32, "C-3", "subscription_id"],
+        [33, "C-31", "monthly_fee"],
+      ]);
+      expect(onePass.counts).toEqual(reference.counts);
+    });
+
+    it(`stops holding rejects past ${HELD_REJECTS_LIMIT.toLocaleString("en-US")} and reads the ids first, losing none`, async () => {
+      const bad = HELD_REJECTS_LIMIT + 5;
+      const csv = csvOf([...rows(bad, (i) => `X-${i}`).map((r) => ({ ...r, currency: "J" })), ...rows(3)]);
+      const reference = await runReference(incident, csv);
+      // Chunks of 4 KiB: the pass sees the limit passed long before the file ends.
+      const onePass = await runFast(incident, csv, { rewindable: true, chunkBytes: 4096 });
+      expect(onePass.rewinds).toBe(1);
+      expect(onePass.reads).toBe(4); // the held pass, stopped; the header; the ids; the lines
+      expect(onePass.rejects).toHaveLength(bad);
+      expect(onePass.rejects).toEqual(reference.rejects);
+      expect(onePass.text).toBe(reference.lines.map(toJsonLine).join(""));
+      expect(onePass.counts).toEqual(reference.counts);
+    });
   });
 
   it("reads a header of 17 columns, the fee last, at the right places (3 days of 31 at 3,100 JPY is 300 JPY)", async () => {
