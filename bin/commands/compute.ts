@@ -176,12 +176,15 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
   if (options.format === "csv") out.write(CSV_HEADER);
   // A file can be started again: the fast engine then finds duplicate ids in the pass that computes the lines
   // (see `inOnePass` in fast-engine.ts); standard output cannot, and takes a pass for the ids first.
+  let rewinds = 0;
   const rewind =
     file &&
     (() => {
+      rewinds++;
       file.rewind();
       if (options.format === "csv") file.write(CSV_HEADER);
     });
+  const source = new FileByteSource(options.subscriptions);
 
   const reject = (r: RejectedRow) => rejects.write(`${JSON.stringify(r)}\n`);
   const drain = async () => {
@@ -199,7 +202,7 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
         )
       : await computeRefundsFast(
           incident,
-          new FileByteSource(options.subscriptions),
+          source,
           { write: (bytes) => out.writeBytes(bytes), reject, drain, rewind },
           {
             format,
@@ -216,6 +219,13 @@ async function computeWith(options: ComputeOptions, threads: ReturnType<typeof s
     await rejects.finish();
     out.publish();
     rejects.publish();
+    // And how often the fast engine read the snapshot (from its start; a worker's ranges not counted) and started
+    // its lines again (see `inOnePass` in fast-engine.ts): after the rejects, which may go to stderr too.
+    if (process.env.HIWARI_DEBUG_READS) {
+      process.stderr.write(
+        `hiwari compute: read the snapshot ${source.reads} times, lines started again ${rewinds} times\n`,
+      );
+    }
   } catch (e) {
     out.abort();
     rejects.abort();

@@ -10,12 +10,15 @@ const CHUNK = 1 << 22;
  */
 export class FileByteSource implements ByteSource {
   readonly size: number;
+  /** How many times the file was begun to be read (`hiwari compute` shows it under HIWARI_DEBUG_READS). */
+  reads = 0;
 
   constructor(readonly name: string) {
     this.size = statSync(name).size;
   }
 
   async *chunks(): AsyncIterable<Uint8Array> {
+    this.reads++;
     const fd = openSync(this.name, "r");
     const chunk = new Uint8Array(CHUNK); // one buffer, refilled: the reader is done with a chunk when it asks again
     try {

@@ -124,12 +124,19 @@ export async function runReference(incident: Incident, csv: string | Uint8Array)
  * threaded path (the second pass in ranges of about that many bytes, joined in order), its two runners in this
  * thread; `ranges` counts the ranges they computed (0: the run fell back to one thread). With `rewindable`, the
  * sink can forget its lines (as a file can), so the engine computes them in the pass that looks for duplicate ids;
- * `rewinds` counts how often it started them again, `reads` how often it began reading the file.
+ * `rewinds` counts how often it started them again, `reads` how often it began reading the file. With `writeLimit`,
+ * a write that would take the lines past that many bytes throws, as a full disk does.
  */
 export async function runFast(
   incident: Incident,
   csv: string | Uint8Array,
-  options: { chunkBytes?: number; format?: LineFormat; rangeBytes?: number; rewindable?: boolean } = {},
+  options: {
+    chunkBytes?: number;
+    format?: LineFormat;
+    rangeBytes?: number;
+    rewindable?: boolean;
+    writeLimit?: number;
+  } = {},
 ): Promise<{
   text: string;
   rejects: RejectedRow[];
@@ -174,15 +181,22 @@ export async function runFast(
           }),
           rangeBytes: options.rangeBytes,
         };
+  let written = 0;
   const rewind = () => {
     rewinds++;
     out.length = 0;
+    written = 0;
+  };
+  const write = (b: Uint8Array) => {
+    written += b.length;
+    if (options.writeLimit !== undefined && written > options.writeLimit) throw new Error("EFBIG: the sink's limit");
+    out.push(b.slice());
   };
   const counts = await computeRefundsFast(
     incident,
     source,
     {
-      write: (b) => out.push(b.slice()),
+      write,
       reject: (r) => rejects.push(r),
       rewind: options.rewindable ? rewind : undefined,
     },

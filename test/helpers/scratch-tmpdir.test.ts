@@ -16,9 +16,13 @@ describe("the suite's temporary folder", () => {
     const before = process.env.TMPDIR;
     const teardown = setup();
     const root = tmpdir();
-    expect(dirname(root)).toBe(before ?? dirname(root));
-    const left = mkdtempSync(join(root, "left-"));
-    teardown();
+    let left: string;
+    try {
+      expect(dirname(root)).toBe(before ?? dirname(root));
+      left = mkdtempSync(join(root, "left-"));
+    } finally {
+      teardown();
+    }
     expect(existsSync(left)).toBe(false);
     expect(existsSync(root)).toBe(false);
     expect(process.env.TMPDIR).toBe(before);

@@ -246,8 +246,10 @@ function templateOf(format: LineFormat, line: RefundLine, marks: { id: string; s
  * million rows), and its JSON lines are the class's bytes around its two ids. Anything else — a quoted or
  * non-ASCII record, a row with any fault, a duplicate id, a fee of more than 15 digits — goes through
  * `RefundRun`, the reference engine's own judgement. Contract v2's scope takes the byte path too: a row's windows are
- * the set its cells match (one class per set), and goodwill, on either path, is what `creditsSubscriber` decides. Duplicates are found in a first pass with 64-bit fingerprints
- * (8 bytes an id, not a string), confirmed with the ids themselves in a pass over the suspects only.
+ * the set its cells match (one class per set), and goodwill, on either path, is what `creditsSubscriber` decides.
+ * Duplicates are found with 64-bit fingerprints (8 bytes an id, not a string), confirmed with the ids themselves
+ * in a pass over the suspects only: in the pass that computes the lines when the sink can be rewound (`inOnePass`),
+ * else in a first pass of their own.
  *
  * With `options.parallel`, the second pass is split into byte ranges computed by its runners (worker threads in
  * `hiwari compute`) and joined here in order, byte for byte the single-thread output (see `computeInRanges`).
@@ -302,11 +304,12 @@ export async function computeRefundsFast(
   return engine.finish();
 }
 
-/** Rejects a pass that may yet be rewound holds back: past this many, it stops, and the run reads the ids first. */
+/**
+ * Rejects a pass that may yet be rewound holds back: past this many, or past HELD_REJECT_BYTES of their ids and
+ * reasons (an id may be long), it stops at the end of the chunk it is in, and the run reads the ids first.
+ */
 export const HELD_REJECTS_LIMIT = 10_000;
-
-/** Thrown inside a pass to end it early (too many rejects to hold). */
-class PassStopped extends Error {}
+export const HELD_REJECT_BYTES = 16 << 20;
 
 /**
  * The lines and the duplicate check in one pass, for a sink that can forget its lines: every record's id is
@@ -314,8 +317,10 @@ class PassStopped extends Error {}
  * back. No fingerprint found twice (the common case), or none of the suspects' ids confirmed twice: the lines are
  * the two-pass run's, byte for byte, the held rejects are handed on, and the run is done in one pass over the file
  * (two with suspects) instead of two (three). An id found twice: its rows are rejected and their lines must not be
- * written, so the caller rewinds the sink and computes the lines again with the duplicates now known. More rejects
- * than `HELD_REJECTS_LIMIT` (a broken file): the pass stops, and the caller runs both passes.
+ * written, so the caller rewinds the sink and computes the lines again with the duplicates now known. The caller
+ * does the same, with both passes, when the pass stops early: more rejects than it holds (a broken file), or a
+ * write refused (the lines of rows still to be found duplicates may have taken the space: the rewind frees it, and
+ * the two passes meet the sink's limit, if at all, with only the lines owed).
  */
 async function inOnePass(
   incident: Incident,
@@ -325,13 +330,33 @@ async function inOnePass(
   options: { onProgress?: (rows: number) => void },
 ): Promise<{ counts: RunCounts } | { duplicates?: Duplicates }> {
   const held: RejectedRow[] = [];
+  let heldBytes = 0;
+  let stopped = false;
+  let writeFailed = false;
   const engine = new FastEngine(
     incident,
-    new LineBuffer((bytes) => sink.write(bytes)),
-    (r) => held.push(r),
+    new LineBuffer((bytes) => {
+      try {
+        sink.write(bytes);
+      } catch (e) {
+        writeFailed = true;
+        throw e;
+      }
+    }),
+    (r) => {
+      held.push(r);
+      heldBytes += (r.subscriptionId?.length ?? 0) + r.reason.length + 64;
+    },
     duplicatesOf([]),
     format,
   );
+  // The file's chunks until the pass is told to stop (the scan then ends as at the file's end, its result unused).
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    for await (const chunk of source.chunks()) {
+      if (stopped) return;
+      yield chunk;
+    }
+  }
   const ids = new FingerprintList();
   const fingerprint = new Fingerprint();
   let header: SubscriptionHeader | undefined;
@@ -340,7 +365,7 @@ async function inOnePass(
   let found: boolean;
   try {
     found = await scanSnapshot(
-      source.chunks(),
+      chunks(),
       {
         header: (record) => {
           header = snapshotHeader(source.name, record, incident);
@@ -359,19 +384,21 @@ async function inOnePass(
         },
       },
       async (bytesRead) => {
+        if (stopped) return;
         // After the first chunk, the rest of the file is expected to hold ids as densely (10% to spare).
         if (!sized && bytesRead > 0) ids.reserve((1.1 * ids.size * (source.size as number)) / bytesRead);
         sized = true;
         engine.flush();
         options.onProgress?.(engine.run.counts.rows);
         await sink.drain?.();
-        if (held.length > HELD_REJECTS_LIMIT) throw new PassStopped();
+        stopped = held.length > HELD_REJECTS_LIMIT || heldBytes > HELD_REJECT_BYTES;
       },
     );
   } catch (e) {
-    if (e instanceof PassStopped) return {};
+    if (writeFailed) return {};
     throw e;
   }
+  if (stopped) return {};
   if (!found) throw emptySnapshot(source.name);
   const duplicates = await confirmDuplicates(source, ids.repeated());
   if (duplicates.ids.size > 0) return { duplicates };

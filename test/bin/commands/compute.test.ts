@@ -8,6 +8,7 @@ import { UsageError } from "../../../bin/usage-error";
 import { CompactStringSet, CompactStringSetFullError } from "../../../shared/collections/compact-string-set";
 import { MAX_RECORD_BYTES, RECORD_TOO_LONG } from "../../../shared/csv/csv-record-reader";
 import { MAX_INCIDENT_BYTES } from "../../../shared/input/incident";
+import { computeCli, computeWithFilesUpTo } from "../../helpers/compute-cli";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
 // The command as users run it, through tsx so that the test needs no build.
@@ -60,31 +61,29 @@ describe("hiwari compute", () => {
   it("writes to --out in one pass, and starts its file again when an id repeats: the same bytes as to stdout", () => {
     // C-2 twice: both rows rejected; a file is rewound (its CSV header written again), standard output is not.
     writeFileSync(subs, csvOf([row({}, 1), row({}, 2), row({}, 3), row({ subscriber_id: "S-9" }, 2)]));
+    const reads = { HIWARI_DEBUG_READS: "1" };
     for (const format of ["jsonl", "csv"]) {
       const out = join(dir, `out.${format}`);
-      const toFile = hiwari(
-        "compute",
-        "--incident",
-        incident,
-        "--subscriptions",
-        subs,
-        "--format",
-        format,
-        "--out",
-        out,
-      );
-      const toStdout = hiwari("compute", "--incident", incident, "--subscriptions", subs, "--format", format);
+      const common = ["--incident", incident, "--subscriptions", subs, "--format", format];
+      const toFile = computeCli(reads, ...common, "--out", out, "--rejects", join(dir, "rejects.jsonl"));
+      const toStdout = computeCli(reads, ...common);
       expect(toFile.status).toBe(3);
       expect(toStdout.status).toBe(3);
       expect(readFileSync(out, "utf8")).toBe(toStdout.stdout);
-      expect(toFile.stderr).toBe(toStdout.stderr);
       expect(toStdout.stdout).not.toContain("C-2");
+      const rejects = readFileSync(join(dir, "rejects.jsonl"), "utf8");
+      expect(`${rejects}hiwari compute: read the snapshot 4 times, lines started again 0 times\n`).toBe(
+        toStdout.stderr,
+      );
       expect(
-        toFile.stderr
+        rejects
           .trim()
           .split("\n")
           .map((l) => JSON.parse(l).line),
       ).toEqual([3, 5]);
+      // The file: lines and ids in one pass, the suspects confirmed, the header again, the lines again. Standard
+      // output: the header, the ids, the suspects confirmed, the lines.
+      expect(toFile.stderr).toBe("hiwari compute: read the snapshot 4 times, lines started again 1 times\n");
     }
     expect(readFileSync(join(dir, "out.csv"), "utf8").split("\r\n")).toEqual([
       "subscriptionId,subscriberId,serviceCode,periodStart,periodEnd,unit,units,basis,amount,currency",
@@ -94,6 +93,38 @@ describe("hiwari compute", () => {
       ",S-3,,,,goodwill,1,1,200,JPY",
       "",
     ]);
+    // Without a repeated id, the file is read once.
+    writeFileSync(subs, csvOf([row({}, 1), row({ monthly_fee: "x" }, 2)]));
+    const once = computeCli(reads, "--incident", incident, "--subscriptions", subs, "--out", join(dir, "once.jsonl"));
+    expect(once.status).toBe(3);
+    expect(once.stderr.split("\n").slice(1)).toEqual([
+      "hiwari compute: read the snapshot 1 times, lines started again 0 times",
+      "",
+    ]);
+  });
+
+  it("computes in two passes after a write refused in the one pass: duplicates' lines never fill a disk", () => {
+    // 3,000 rows, every id twice: all rejected, nothing owed, but the one pass writes 6,000 lines (a line and a goodwill line each, about 1 MB)
+    // before it knows. Files limited to 512 KiB: the one pass is refused, the file rewound, the two passes write
+    // nothing. Then a snapshot whose lines really pass the limit: the file system's words, exit 1, no file left.
+    const half = Array.from({ length: 1500 }, (_, i) => row({}, i));
+    writeFileSync(subs, csvOf([...half, ...half]));
+    const out = join(dir, "out.jsonl");
+    const common = ["--incident", incident, "--subscriptions", subs, "--out", out, "--rejects", join(dir, "r.jsonl")];
+    const env = { HIWARI_THREADS: "1", HIWARI_DEBUG_READS: "1" };
+
+    const dupes = computeWithFilesUpTo(512, env, ...common);
+    expect(dupes.stderr).toBe("hiwari compute: read the snapshot 5 times, lines started again 1 times\n");
+    expect(dupes.status).toBe(3);
+    expect(readFileSync(out, "utf8")).toBe("");
+    expect(readFileSync(join(dir, "r.jsonl"), "utf8").trim().split("\n")).toHaveLength(3000);
+
+    writeFileSync(subs, csvOf(Array.from({ length: 3000 }, (_, i) => row({}, i))));
+    const tooBig = computeWithFilesUpTo(512, env, ...common);
+    expect(tooBig).toEqual({ status: 1, stderr: "hiwari: EFBIG: file too large, write\n" });
+    // The first run's files stay as they were: the second wrote nothing in their place, and left no temporary file.
+    expect(readdirSync(dir).sort()).toEqual(["incident.json", "out.jsonl", "r.jsonl", "subs.csv"]);
+    expect(readFileSync(out, "utf8")).toBe("");
   });
 
   it("writes ids a spreadsheet would run exactly as given in CSV (data, as the contract has it) and says so in --help", () => {

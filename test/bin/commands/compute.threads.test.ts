@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,25 +7,13 @@ import { CompactStringSetFullError } from "../../../shared/collections/compact-s
 import type { RangeSetup } from "../../../shared/engine/fast/fast-engine";
 import { UnusableSnapshotError } from "../../../shared/engine/snapshot-header";
 import { parseIncident } from "../../../shared/input/incident";
+import { computeCli, computeWithFilesUpTo } from "../../helpers/compute-cli";
 import { csvOf, incidentDoc, row } from "../../helpers/factories";
 
-/** `hiwari compute` as users run it (through tsx: its workers inherit tsx and load the worker's source). */
+/** `hiwari compute` as users run it (see test/helpers/compute-cli.ts): its status and stderr. */
 function compute(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "bin/hiwari.ts", "compute", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-  });
-  return { status: r.status, stderr: r.stderr };
-}
-
-/** The same, with files limited to `kib` KiB (ulimit -f): a write past it fails with EFBIG, as on a full disk. */
-function computeWithFilesUpTo(kib: number, env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(
-    "bash",
-    ["-c", `ulimit -f ${kib * 2} && exec "$0" --import tsx bin/hiwari.ts compute "$@"`, process.execPath, ...args],
-    { encoding: "utf8", env: { ...process.env, ...env } },
-  );
-  return { status: r.status, stderr: r.stderr };
+  const { status, stderr } = computeCli(env, ...args);
+  return { status, stderr };
 }
 
 /** How many ranges the worker threads computed, from the line HIWARI_DEBUG_THREADS asks for (0 when none). */

@@ -6,6 +6,7 @@ import { Utf8ChunkDecoder } from "../../../../shared/csv/utf8-decoder";
 import {
   type ByteRange,
   computeRefundsFast,
+  HELD_REJECT_BYTES,
   HELD_REJECTS_LIMIT,
   inThisThread,
   type RangeOutput,
@@ -35,9 +36,9 @@ describe("computeRefundsFast (the fast engine)", () => {
         snapshotArb,
         fc.integer({ min: 1, max: 300 }),
         fc.boolean(),
-        fc.option(fc.integer({ min: 1, max: 400 })),
-        fc.boolean(),
-        async (incident, bytes, chunkBytes, csv, rangeBytes, rewindable) => {
+        fc.constantFrom("two passes", "one pass", "threaded"),
+        fc.integer({ min: 1, max: 400 }),
+        async (incident, bytes, chunkBytes, csv, path, rangeBytes) => {
           const reference = await runReference(incident, bytes);
           // Every record after the header is accounted for, once: computed, skipped or rejected.
           const { rows, computed, skipped, rejected } = reference.counts;
@@ -49,8 +50,8 @@ describe("computeRefundsFast (the fast engine)", () => {
           const fast = await runFast(incident, bytes, {
             chunkBytes,
             format,
-            rangeBytes: rangeBytes ?? undefined,
-            rewindable,
+            rangeBytes: path === "threaded" ? rangeBytes : undefined,
+            rewindable: path === "one pass",
           });
           expect(fast.text).toBe(reference.lines.map(format).join(""));
           expect(fast.rejects).toEqual(reference.rejects);
@@ -174,16 +175,52 @@ describe("computeRefundsFast (the fast engine)", () => {
 
     it(`stops holding rejects past ${HELD_REJECTS_LIMIT.toLocaleString("en-US")} and reads the ids first, losing none`, async () => {
       const bad = HELD_REJECTS_LIMIT + 5;
-      const csv = csvOf([...rows(bad, (i) => `X-${i}`).map((r) => ({ ...r, currency: "J" })), ...rows(3)]);
+      // And C-1 twice at the end, which the two passes find after the stopped one.
+      const csv = csvOf([
+        ...rows(bad, (i) => `X-${i}`).map((r) => ({ ...r, currency: "J" })),
+        ...rows(3),
+        row({ subscriber_id: "S-1" }, 1),
+      ]);
       const reference = await runReference(incident, csv);
       // Chunks of 4 KiB: the pass sees the limit passed long before the file ends.
       const onePass = await runFast(incident, csv, { rewindable: true, chunkBytes: 4096 });
       expect(onePass.rewinds).toBe(1);
-      expect(onePass.reads).toBe(4); // the held pass, stopped; the header; the ids; the lines
-      expect(onePass.rejects).toHaveLength(bad);
+      expect(onePass.reads).toBe(5); // the held pass, stopped; the header; the ids; the suspects; the lines
+      expect(onePass.rejects).toHaveLength(bad + 2);
       expect(onePass.rejects).toEqual(reference.rejects);
       expect(onePass.text).toBe(reference.lines.map(toJsonLine).join(""));
+      expect(onePass.text).not.toContain('"C-1"');
       expect(onePass.counts).toEqual(reference.counts);
+    });
+
+    it(`stops holding rejects past ${HELD_REJECT_BYTES / 2 ** 20} MiB of ids and reasons, however few they are`, async () => {
+      // 200 ids of 100,000 characters (too long: rejected, each reject holding its id): 20 MB, in 200 rejects.
+      const long = (i: number) => `L${String(i).padStart(4, "0")}${"x".repeat(99_995)}`;
+      const csv = csvOf([...rows(200, long), ...rows(3)]);
+      const reference = await runReference(incident, csv);
+      const onePass = await runFast(incident, csv, { rewindable: true, chunkBytes: 1 << 20 });
+      expect(onePass.rewinds).toBe(1);
+      expect(onePass.reads).toBe(4); // the held pass, stopped; the header; the ids; the lines
+      expect(onePass.rejects).toEqual(reference.rejects);
+      expect(onePass.rejects).toHaveLength(200);
+      expect(onePass.text).toBe(reference.lines.map(toJsonLine).join(""));
+    });
+
+    it("computes in two passes after a write refused in the one pass, and fails only if the lines owed do not fit", async () => {
+      // Every id twice: nothing owed but goodwill, yet the one pass writes a line a row before it knows.
+      const twice = csvOf([...rows(300), ...rows(300)]);
+      const reference = await runReference(incident, twice);
+      const owed = reference.lines.map(toJsonLine).join("").length;
+      const fits = await runFast(incident, twice, { rewindable: true, writeLimit: owed + 100, chunkBytes: 4096 });
+      expect(fits.rewinds).toBe(1);
+      expect(fits.text).toBe(reference.lines.map(toJsonLine).join(""));
+      expect(fits.rejects).toEqual(reference.rejects);
+      expect(fits.counts).toEqual(reference.counts);
+      // The same limit, with 300 more lines really owed: the two passes meet it too, and the run fails with its error.
+      const more = csvOf([...rows(300), ...rows(300), ...rows(300, (i) => `D-${i}`)]);
+      await expect(
+        runFast(incident, more, { rewindable: true, writeLimit: owed + 100, chunkBytes: 4096 }),
+      ).rejects.toThrow("EFBIG: the sink's limit");
     });
   });
 
