@@ -664,9 +664,9 @@ async function idsInParallel(
 /**
  * The engine of the ranges one thread computes, one after another in file order: one FastEngine throughout, so
  * that what it remembers (zones, classes, lines per fee) is worked out once per thread, not once per range. Its
- * counts and totals grow over the ranges; each range reports what it added. The subscribers it has credited stay
- * credited: a later range of this thread comes later in the file, so a subscriber credited in an earlier one is
- * credited by then whatever the ranges between (no candidate needed).
+ * counts and totals grow over the ranges; each range reports what it added. Goodwill is marked as candidates, every
+ * credit a plain row earns (the joining thread keeps the one set of subscribers credited); a record the reference
+ * judgement reads is marked once per subscriber per thread (its `RefundRun` keeps its own set: such records are few).
  */
 export class RangeEngine {
   private readonly header: SubscriptionHeader;
@@ -1066,13 +1066,15 @@ class FastEngine {
         this.incident,
         { activeFrom: rows.activeFrom, activeTo: rows.activeTo, cells: rows.cells },
         rowClass !== undefined,
-      ) &&
-      this.run.refunded.addBytes(bytes, subStart, subEnd)
+      )
     ) {
+      // On a worker, every credit is a candidate: the joining thread decides in file order and keeps the one set of
+      // subscribers credited (a set here too would hold them twice over: 9M subscribers are hundreds of MB).
       if (out.marks !== undefined) {
         out.mark(bytes, subStart, subEnd);
         return true;
       }
+      if (!this.run.refunded.addBytes(bytes, subStart, subEnd)) return true;
       const { template } = this.goodwill;
       out.room(template.middle.length + template.tail.length + (subEnd - subStart));
       out.put(template.middle);
