@@ -1068,8 +1068,9 @@ class FastEngine {
         rowClass !== undefined,
       )
     ) {
-      // On a worker, every credit is a candidate: the joining thread decides in file order and keeps the one set of
-      // subscribers credited (a set here too would hold them twice over: 9M subscribers are hundreds of MB).
+      // On a worker, every credit of a plain row is a candidate: the joining thread decides in file order and keeps
+      // the one set of subscribers credited (a set here too would hold them twice over: 9M subscribers are hundreds
+      // of MB). Records the reference judgement reads are few, and deduplicated by its `RefundRun` before marking.
       if (out.marks !== undefined) {
         out.mark(bytes, subStart, subEnd);
         return true;

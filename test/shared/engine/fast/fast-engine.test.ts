@@ -224,6 +224,33 @@ describe("computeRefundsFast (the fast engine)", () => {
     });
   });
 
+  it("on threads, credits a subscriber once when a plain row and a record read by the reference judgement share a range", async () => {
+    // A quoted cell makes a record the reference judgement's; past the file's first quote the rest is one range, so
+    // S-3's plain row, its quoted record and its plain row again are one worker's, in that order, and S-4's quoted
+    // record comes before its plain rows. Each subscriber gets one goodwill line, at its first row.
+    const incident = parseIncident(incidentDoc({ goodwill: { amount: 500, currency: "JPY" } }));
+    const quoted = (n: number, subscriber: string) => row({ subscriber_id: subscriber, service_code: 'IMA"DOKO' }, n);
+    const rows = [
+      ...Array.from({ length: 12 }, (_, i) => row({ subscriber_id: `S-${i % 3}` }, i)),
+      quoted(20, "S-9"),
+      row({ subscriber_id: "S-3" }, 21),
+      quoted(22, "S-3"),
+      row({ subscriber_id: "S-3" }, 23),
+      quoted(24, "S-4"),
+      row({ subscriber_id: "S-4" }, 25),
+      row({ subscriber_id: "S-4" }, 26),
+    ];
+    const csv = csvOf(rows);
+    const reference = await runReference(incident, csv);
+    const threaded = await runFast(incident, csv, { rangeBytes: 64, chunkBytes: 128 });
+    expect(threaded.ranges).toBeGreaterThan(3);
+    expect(threaded.text).toBe(reference.lines.map(toJsonLine).join(""));
+    expect(threaded.counts).toEqual(reference.counts);
+    const credited = reference.lines.filter((l) => l.unit === "goodwill").map((l) => l.subscriberId);
+    expect(credited).toEqual(["S-0", "S-1", "S-2", "S-3", "S-4"]); // S-9's quoted record is skipped: IMA"DOKO
+    expect(threaded.counts.goodwillLines).toBe(5);
+  });
+
   it("reads a header of 17 columns, the fee last, at the right places (3 days of 31 at 3,100 JPY is 300 JPY)", async () => {
     const incident = parseIncident(incidentDoc());
     const header =
