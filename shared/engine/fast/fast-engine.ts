@@ -313,7 +313,7 @@ export const HELD_REJECT_BYTES = 16 << 20;
 
 /**
  * The lines and the duplicate check in one pass, for a sink that can forget its lines: every record's id is
- * fingerprinted as `visitIds` reads it while the lines are computed as if no id repeated, and the rejects are held
+ * fingerprinted as `visitIds` reads it (a plain line's id column; `recordIdOf`) while the lines are computed as if no id repeated, and the rejects are held
  * back. No fingerprint found twice (the common case), or none of the suspects' ids confirmed twice: the lines are
  * the two-pass run's, byte for byte, the held rejects are handed on, and the run is done in one pass over the file
  * (two with suspects) instead of two (three). An id found twice: its rows are rejected and their lines must not be
@@ -358,10 +358,10 @@ async function inOnePass(
     }
   }
   const ids = new FingerprintList();
+  const reserve = reservingFor(ids, source.size);
   const fingerprint = new Fingerprint();
   let header: SubscriptionHeader | undefined;
   let column = 0;
-  let sized = source.size === undefined;
   let found: boolean;
   try {
     found = await scanSnapshot(
@@ -377,17 +377,14 @@ async function inOnePass(
           engine.plain(bytes, cuts, line);
         },
         record: (record) => {
-          if (!checkShape(record, header as SubscriptionHeader)) {
-            ids.add(fingerprint.ofString(record.fields[column] as string));
-          }
+          const id = recordIdOf(record, header as SubscriptionHeader);
+          if (id !== undefined) ids.add(fingerprint.ofString(id));
           engine.record(record);
         },
       },
       async (bytesRead) => {
         if (stopped) return;
-        // After the first chunk, the rest of the file is expected to hold ids as densely (10% to spare).
-        if (!sized && bytesRead > 0) ids.reserve((1.1 * ids.size * (source.size as number)) / bytesRead);
-        sized = true;
+        reserve(bytesRead);
         engine.flush();
         options.onProgress?.(engine.run.counts.rows);
         await sink.drain?.();
@@ -464,15 +461,35 @@ async function visitIds(
         each(fingerprint.ofBytes(bytes, start, end), () => asciiText(bytes, start, end));
       },
       record: (record) => {
-        const h = header as SubscriptionHeader;
-        if (checkShape(record, h)) return;
-        const id = record.fields[h.index.subscription_id] as string;
-        each(fingerprint.ofString(id), () => id);
+        const id = recordIdOf(record, header as SubscriptionHeader);
+        if (id !== undefined) each(fingerprint.ofString(id), () => id);
       },
     },
     afterChunk,
   );
   if (!found) throw emptySnapshot(source.name);
+}
+
+/**
+ * The id a record that is not a plain line counts with for duplicates: its `subscription_id` when its shape passes
+ * (`checkShape`: the right width, no error reading it), else none. A plain line always counts, with its id column's
+ * bytes. The one rule `visitIds` and `inOnePass` both follow, so that one pass finds the duplicates the other would.
+ */
+function recordIdOf(record: CsvRecord, header: SubscriptionHeader): string | undefined {
+  return checkShape(record, header) ? undefined : (record.fields[header.index.subscription_id] as string);
+}
+
+/**
+ * After the first chunk of a file of `fileSize` bytes, sizes `list` for all of it: the rest is expected to hold ids
+ * as densely (10% to spare), so the list grows once instead of doubling on the way. Returns the `afterChunk` that
+ * does it (nothing when the size is unknown).
+ */
+function reservingFor(list: FingerprintList, fileSize: number | undefined): (bytesRead: number) => void {
+  let sized = fileSize === undefined;
+  return (bytesRead) => {
+    if (!sized && bytesRead > 0) list.reserve((1.1 * list.size * (fileSize as number)) / bytesRead);
+    sized = true;
+  };
 }
 
 /** The ids found more than once among the suspects' (fingerprints found twice), read exactly in one more pass. */
@@ -491,23 +508,16 @@ async function findDuplicates(source: ByteSource, column: number): Promise<Dupli
   // when a line is not simple enough to read loosely, among the records' ids read exactly.
   const fingerprint = new Fingerprint();
   let seen = new FingerprintList();
-  let sized = source.size === undefined;
   const note = (f: Fingerprint) => seen.add(f);
-  const size = (bytesRead: number) => {
-    // After the first chunk, the rest of the file is expected to hold ids as densely (10% to spare).
-    if (!sized && bytesRead > 0) seen.reserve((1.1 * seen.size * (source.size as number)) / bytesRead);
-    sized = true;
-  };
   const loose = await scanIdsLoosely(
     source.chunks(),
     column,
     (bytes, start, end) => note(fingerprint.ofBytes(bytes, start, end)),
-    size,
+    reservingFor(seen, source.size),
   );
   if (!loose) {
     seen = new FingerprintList();
-    sized = source.size === undefined;
-    await visitIds(source, note, size);
+    await visitIds(source, note, reservingFor(seen, source.size));
   }
   return confirmDuplicates(source, seen.repeated());
 }
