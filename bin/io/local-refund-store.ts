@@ -111,45 +111,50 @@ export class LocalRefundStore extends DynamoDbRefundStore {
     }
   }
 
+  /** Runs `read`, and keeps what it read (`keep`) only if no change of `key` began or ended meanwhile. */
+  private async reading<T>(key: string, read: () => Promise<T>, keep: (value: T) => void): Promise<T> {
+    const changes = this.changesOf(key);
+    const value = await read();
+    if (this.changesOf(key) === changes) keep(value);
+    return value;
+  }
+
+  /** A change of the incident's lock (acquired, released, broken): its lease known before and after, no longer. */
+  private changingLock<T>(incidentId: string, write: () => Promise<T>): Promise<T> {
+    return this.changing(`lock#${incidentId}`, () => this.leases.delete(incidentId), write);
+  }
+
   override async acquireLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
-    await this.changing(
-      `lock#${incidentId}`,
-      () => this.leases.delete(incidentId),
-      () => super.acquireLock(incidentId, runId, leaseMs),
-    );
+    await this.changingLock(incidentId, () => super.acquireLock(incidentId, runId, leaseMs));
   }
 
   override async renewLock(incidentId: string, runId: string, leaseMs: number): Promise<void> {
     const known = this.leases.get(incidentId);
     if (known?.runId === runId && leaseIsFresh(known.expiresAt, Date.now(), leaseMs)) return;
     this.leases.delete(incidentId);
-    const changes = this.changesOf(`lock#${incidentId}`);
-    const expiresAt = await this.renewLease(incidentId, runId, leaseMs);
-    if (this.changesOf(`lock#${incidentId}`) === changes) this.leases.set(incidentId, { runId, expiresAt });
+    await this.reading(
+      `lock#${incidentId}`,
+      () => this.renewLease(incidentId, runId, leaseMs),
+      (expiresAt) => this.leases.set(incidentId, { runId, expiresAt }),
+    );
   }
 
   override async releaseLock(incidentId: string, runId: string): Promise<void> {
-    await this.changing(
-      `lock#${incidentId}`,
-      () => this.leases.delete(incidentId),
-      () => super.releaseLock(incidentId, runId),
-    );
+    await this.changingLock(incidentId, () => super.releaseLock(incidentId, runId));
   }
 
   override async breakLock(incidentId: string): Promise<string | undefined> {
-    return this.changing(
-      `lock#${incidentId}`,
-      () => this.leases.delete(incidentId),
-      () => super.breakLock(incidentId),
-    );
+    return this.changingLock(incidentId, () => super.breakLock(incidentId));
   }
 
   override async buildsOf(runId: string): Promise<string[]> {
     const known = this.builds.get(runId);
     if (known) return [...known];
-    const changes = this.changesOf(`builds#${runId}`);
-    const read = await super.buildsOf(runId);
-    if (this.changesOf(`builds#${runId}`) === changes) this.builds.set(runId, read);
+    const read = await this.reading(
+      `builds#${runId}`,
+      () => super.buildsOf(runId),
+      (value) => this.builds.set(runId, value),
+    );
     return [...read];
   }
 
