@@ -1,4 +1,5 @@
 import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "./csv-record-reader";
+import { DEFAULT_LINE_INDEX_SIZE, EMPTY, type LineIndexSize, PLAIN, PlainLineIndex } from "./plain-line-index";
 import { Utf8ChunkDecoder } from "./utf8-decoder";
 
 const LF = 10;
@@ -16,6 +17,9 @@ const BYTE_CLASS = new Uint8Array(256).map((_, b) => {
   // Control bytes, non-ASCII (UTF-8 to decode), the quote (CSV quoting) and the backslash (JSON escaping).
   return b < 0x20 || b > 0x7e || b === 34 || b === 92 ? SPECIAL : ORDINARY;
 });
+
+/** The fewest lines a scan records after a record over several lines (see `SnapshotScanner.indexed`). */
+const MIN_BUDGET = 16;
 
 const ascii = new TextDecoder();
 
@@ -41,7 +45,8 @@ export interface SnapshotVisitor {
   /**
    * A plain record: one physical line of printable ASCII (0x20–0x7E) without a quote or a backslash, split by
    * exactly `width - 1` commas, and no longer than MAX_RECORD_BYTES (a longer one is the reader's to refuse).
-   * Field k is `bytes[cuts[k] + 1 … cuts[k + 1])`; `cuts` is reused, read it now.
+   * Field k is `bytes[cuts[k] + 1 … cuts[k + 1])`. Both are reused (`bytes` may be the scan's window, not the
+   * chunk pushed): read them now.
    */
   plain(bytes: Uint8Array, cuts: Int32Array, line: number): void;
   /** Any other record (quoted, CRs, non-ASCII or bad UTF-8, the wrong width), as the CSV reader reads it. */
@@ -56,8 +61,9 @@ export type RowVisitor = Pick<SnapshotVisitor, "plain" | "record">;
  * specially is split at its commas in place, without decoding it or making a string; any other line, and every
  * line until the record it starts is complete, goes through CsvRecordReader itself, with the same physical line
  * numbers. So the records visited are exactly the reader's (a property test holds the two together), and the
- * common line costs one pass over its bytes. A line that grows past MAX_RECORD_BYTES without ending is handed to
- * the reader as it comes, so the scanner never holds much more than that limit and a chunk, however long the line.
+ * common line costs one pass over its bytes, made 16 bytes at a time in WebAssembly (plain-line-index.ts) where it
+ * can be. A line that grows past MAX_RECORD_BYTES without ending is handed to the reader as it comes, so the
+ * scanner never holds much more than that limit and a chunk, however long the line.
  */
 export class SnapshotScanner {
   private line = 1;
@@ -70,6 +76,8 @@ export class SnapshotScanner {
   private carry: Uint8Array = new Uint8Array(0);
   private carried = 0;
   private atFileStart = true;
+  /** How many lines the next scan may record: fewer after a record that went on over several lines (see `indexed`). */
+  private budget: number;
 
   /**
    * `after`: start in the middle of a file, at the first byte of a line that begins a record (none still open
@@ -79,7 +87,14 @@ export class SnapshotScanner {
   constructor(
     private readonly visitor: SnapshotVisitor,
     after?: { width: number; line: number },
+    /**
+     * How the plain lines are found: by the WebAssembly scan in windows of this size (the default), or, with false,
+     * byte by byte in JavaScript (`lineByLine`, the reference the tests hold the scan to; also the fallback where
+     * WebAssembly is not available).
+     */
+    private readonly indexSize: LineIndexSize | false = DEFAULT_LINE_INDEX_SIZE,
   ) {
+    this.budget = indexSize === false ? 0 : indexSize.records;
     if (after) {
       this.width = after.width;
       this.line = after.line;
@@ -170,12 +185,84 @@ export class SnapshotScanner {
 
   /**
    * Visits the complete lines of `bytes` from `from` on; returns where the first incomplete one starts (the
-   * length when there is none). Each byte is looked at once: its class says whether the line stays plain.
+   * length when there is none). Lines are found by the WebAssembly scan a window at a time, and one by one
+   * (`lineByLine`) where it cannot go: before the header, inside a record over several lines, at a line longer
+   * than a window, and wherever WebAssembly is not available.
    */
   private lines(bytes: Uint8Array, from: number): number {
+    if (this.indexSize === false) return this.lineByLine(bytes, from, Number.POSITIVE_INFINITY);
+    const size = this.indexSize;
     const n = bytes.length;
     let start = from;
     while (start < n) {
+      const index = this.reader === undefined && this.width > 0 ? PlainLineIndex.acquire(this.width, size) : undefined;
+      if (index === undefined) {
+        const next = this.lineByLine(
+          bytes,
+          start,
+          this.width > 0 && this.reader === undefined ? Number.POSITIVE_INFINITY : 1,
+        );
+        if (next === start) return start;
+        start = next;
+        continue;
+      }
+      try {
+        const end = Math.min(n, start + size.window);
+        const count = index.scan(bytes, start, end, this.budget);
+        if (count > 0) {
+          start = this.indexed(index, bytes, count);
+          continue;
+        }
+        if (end === n) return start; // no line feed yet
+      } finally {
+        index.release();
+      }
+      const next = this.lineByLine(bytes, start, 1); // a line longer than a window: never plain
+      if (next === start) return start;
+      start = next;
+    }
+    return start;
+  }
+
+  /**
+   * Visits the `count` lines the scan recorded, as `lineByLine` would; returns where the next line starts. A line
+   * for the reader that starts a record going on over several lines ends the visit there: the scan took the lines
+   * after it for records of their own, so they are read again, through the reader. The next scans then record
+   * fewer lines (doubling back up), so that a file of many such records is not scanned over and over.
+   */
+  private indexed(index: PlainLineIndex, bytes: Uint8Array, count: number): number {
+    const cuts = this.cuts;
+    const window = index.window;
+    for (let r = 0; r < count; r++) {
+      const kind = index.kind(r);
+      if (kind === PLAIN) {
+        index.cutsInto(r, cuts);
+        this.visitor.plain(window, cuts, this.line++);
+      } else if (kind === EMPTY) {
+        this.line++; // an empty line: skipped, counted
+      } else {
+        const lineFeed = index.lineFeed(r);
+        this.feed(bytes.subarray(index.start(r), lineFeed + 1));
+        this.line++;
+        if (this.reader !== undefined) {
+          this.budget = Math.min(MIN_BUDGET, index.size.records);
+          return lineFeed + 1;
+        }
+      }
+    }
+    if (count === this.budget) this.budget = Math.min(this.budget * 2, index.size.records);
+    return index.next;
+  }
+
+  /**
+   * Visits at most `most` complete lines of `bytes` from `from` on, one byte at a time, and returns where it
+   * stopped (where the first incomplete line starts, or the length). Each byte is looked at once: its class says
+   * whether the line stays plain. The reference for the WebAssembly scan, and its fallback.
+   */
+  private lineByLine(bytes: Uint8Array, from: number, most: number): number {
+    const n = bytes.length;
+    let start = from;
+    for (let visited = 0; start < n && visited < most; visited++) {
       if (this.reader !== undefined || this.width === 0) {
         const nl = bytes.indexOf(LF, start);
         if (nl === -1) return start;

@@ -1,0 +1,158 @@
+import { MAX_RECORD_BYTES } from "./csv-record-reader";
+import { PLAIN_LINE_INDEX_WASM } from "./plain-line-index.wasm";
+
+/**
+ * What the scan in plain-line-index.wat makes of a line: plain (split in place), empty, or one for the CSV reader.
+ * The judgement is `SnapshotScanner`'s (see there); the WebAssembly only makes it 16 bytes at a time.
+ */
+export const PLAIN = 0;
+export const EMPTY = 1;
+export const OTHER = 2;
+
+/** How much one call scans: at most `window` bytes, and at most `records` lines. */
+export interface LineIndexSize {
+  window: number;
+  records: number;
+}
+
+/** One MiB a call (a plain line longer than that is a record too long anyway) and up to 4,096 lines. */
+export const DEFAULT_LINE_INDEX_SIZE: LineIndexSize = { window: 1 << 17, records: 4096 };
+
+/** The few parts of the WebAssembly API used here (the project's TypeScript libraries do not declare it). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => CompiledModule;
+  Instance: new (module: CompiledModule, imports: { env: { memory: WasmMemory } }) => { exports: unknown };
+  Memory: new (size: { initial: number; maximum: number }) => WasmMemory;
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+type CompiledModule = { readonly compiled: unique symbol };
+
+interface ScanExports {
+  next: { value: number };
+  scan(begin: number, len: number, width: number, out: number, max: number, maxBytes: number): number;
+}
+
+const PAGE = 65_536;
+/** The scan reads 16 bytes at a time, so up to 15 past the window's end: they must be memory. */
+const OVERREAD = 16;
+
+const keyOf = (width: number, size: LineIndexSize) => `${width}/${size.window}/${size.records}`;
+
+let compiled: CompiledModule | null | undefined;
+
+/** The module, compiled once per thread; null where WebAssembly with SIMD is not available (`--jitless`, say). */
+function compiledModule(): CompiledModule | null {
+  if (compiled === undefined) {
+    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+    try {
+      const bytes = Uint8Array.from(atob(PLAIN_LINE_INDEX_WASM), (c) => c.charCodeAt(0));
+      compiled = api === undefined ? null : new api.Module(bytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** Idle indexes of this thread, by width and size: a scanner borrows one for a scan and its records. */
+const idle = new Map<string, PlainLineIndex[]>();
+/** Idle indexes kept per width and size (a few MiB each at most): more are let go. */
+const IDLE_LIMIT = 4;
+
+/**
+ * The lines of a window of bytes, found by the WebAssembly scan: a window is copied into the instance's memory,
+ * scanned, and its records read back. Borrowed (`acquire`) for one scan and the visit of its records, then given
+ * back (`release`), so that the many scanners of a run (one per byte range on a thread) share a few instances and
+ * their memory, and a scanner that runs inside another's visit gets an instance of its own.
+ */
+export class PlainLineIndex {
+  /** Where the records start in memory: after the window and the bytes the scan may read past it. */
+  private readonly out: number;
+  private readonly stride: number;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly exports: ScanExports;
+  /** The byte of the caller's array at the window's start (memory address 0). */
+  private begin = 0;
+
+  /** An index for lines of `width` fields, or undefined where WebAssembly with SIMD is not available. */
+  static acquire(width: number, size: LineIndexSize): PlainLineIndex | undefined {
+    const reused = idle.get(keyOf(width, size))?.pop();
+    if (reused) return reused;
+    const module = compiledModule();
+    return module === null ? undefined : new PlainLineIndex(module, width, size);
+  }
+
+  /** Gives the index back: the caller reads nothing of it any more. */
+  release(): void {
+    const key = keyOf(this.width, this.size);
+    const list = idle.get(key) ?? [];
+    if (list.length < IDLE_LIMIT) list.push(this);
+    idle.set(key, list);
+  }
+
+  private constructor(
+    module: CompiledModule,
+    private readonly width: number,
+    readonly size: LineIndexSize,
+  ) {
+    this.out = Math.ceil((size.window + OVERREAD) / 16) * 16;
+    this.stride = width + 3;
+    const pages = Math.ceil((this.out + size.records * this.stride * 4) / PAGE);
+    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
+    // Made at its final size and never grown: growing detaches the old buffer, and the first detached buffer of a
+    // process makes V8 check for detachment at every typed-array access from then on (about 10% of a run).
+    const memory = new api.Memory({ initial: pages, maximum: pages });
+    this.exports = new api.Instance(module, { env: { memory } }).exports as ScanExports;
+    this.bytes = new Uint8Array(memory.buffer);
+    this.words = new Int32Array(memory.buffer);
+  }
+
+  /**
+   * Scans `bytes[begin … end)` (at most `size.window` bytes) and returns how many complete lines it recorded, at
+   * most `max` (and `size.records`). `next` is then where the caller goes on.
+   */
+  scan(bytes: Uint8Array, begin: number, end: number, max: number): number {
+    this.begin = begin;
+    this.bytes.set(bytes.subarray(begin, end), 0);
+    const limit = Math.min(max, this.size.records);
+    return this.exports.scan(0, end - begin, this.width, this.out, limit, MAX_RECORD_BYTES);
+  }
+
+  /** The caller's index of the first byte after the last recorded line (or of an incomplete line). */
+  get next(): number {
+    return this.begin + this.exports.next.value;
+  }
+
+  /** Record `r`'s kind: PLAIN, EMPTY or OTHER. */
+  kind(r: number): number {
+    return this.words[(this.out >> 2) + r * this.stride] as number;
+  }
+
+  /** The caller's index of record `r`'s line start. */
+  start(r: number): number {
+    return this.begin + (this.words[(this.out >> 2) + r * this.stride + 2] as number) + 1;
+  }
+
+  /** The caller's index of record `r`'s line feed. */
+  lineFeed(r: number): number {
+    return this.begin + (this.words[(this.out >> 2) + r * this.stride + 1] as number);
+  }
+
+  /**
+   * The window's bytes as scanned (a view of the instance's memory, overwritten by the next scan): a plain line's
+   * fields are read there, still in the cache, rather than in the caller's array.
+   */
+  get window(): Uint8Array {
+    return this.bytes;
+  }
+
+  /** Puts a plain record's cuts, as indexes of `window`, in `cuts[0 … width]` (see `SnapshotVisitor.plain`). */
+  cutsInto(r: number, cuts: Int32Array): void {
+    const words = this.words;
+    const at = (this.out >> 2) + r * this.stride + 2;
+    for (let k = 0; k <= this.width; k++) cuts[k] = words[at + k] as number;
+  }
+}
