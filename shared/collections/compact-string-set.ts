@@ -9,6 +9,11 @@ export const MAX_ARENA_BYTES = 2 ** 32 - 2 ** 16;
 /** The table's largest share of occupied slots: past it, it doubles (linear probing stays short up to about 70%). */
 const MAX_LOAD = 0.7;
 
+/** An arena page's size: 32-bit offsets address 4,096 of them (an offset + 1 must fit in a slot). */
+export const PAGE_BYTES = 1 << 20;
+/** A page's first size: it doubles up to its full size as entries come. */
+const FIRST_PAGE_BYTES = 4096;
+
 /**
  * Thrown by `CompactStringSet.add`/`addBytes` when a new entry would take the arena past its cap: the set is left
  * as it was (every entry already added is still found, exactly), it only cannot hold more.
@@ -44,6 +49,13 @@ export class CompactStringSetFullError extends PermanentError {
  * `MAX_ARENA_BYTES`, 4 GiB less 64 KiB): about 107 million UUID ids (36 bytes + 4 = 40 bytes each), 252 million
  * ids of 13 bytes. An add past the cap throws `CompactStringSetFullError` and changes nothing, so the set never
  * wraps an offset and never loses or confuses an entry (it used signed 32-bit slots, which wrapped past 2 GiB).
+ * The arena is a list of pages of 1 MiB (`PAGE_BYTES`), an entry's offset its page's number times 1 MiB plus its
+ * place in the page: a full page is never copied, so the arena takes what its entries take and one page more
+ * (one array that doubled took up to twice that, and three times while it was copied: measured, 9M subscribers
+ * credited peaked at 613 MB on one thread with it). A page starts at 4 KiB and doubles up to 1 MiB, so a small
+ * set stays small; an entry longer than a page takes a page of its own, and the entries after it a new page, so
+ * the pages hold the entries in the order they came. At most 4,096 pages (32-bit offsets): an add that would
+ * need one more throws `CompactStringSetFullError` too, which only entries of more than a page can cause.
  * The table of slots and hashes takes 8 bytes a slot, at least 1/MAX_LOAD slots an entry (it doubles past 70% full,
  * as `FingerprintTable` does: measured, 9M subscribers took 828 MB at the peak of a run when it doubled at half full):
  * near the cap, up to about 1.5 GiB more for UUID ids, 3 GiB for ids of a few bytes.
@@ -55,10 +67,17 @@ export class CompactStringSet {
    */
   private table: Uint32Array;
   private capacity: number;
-  private arena: Uint8Array;
+  /** The arena's pages; entry at offset `o` is at `pages[o >>> pageBits][o & (pageSize - 1)]`. */
+  private readonly pages: Uint8Array[] = [];
+  /** The bytes each page holds, entries end to end. */
+  private readonly filled: number[] = [];
+  /** Entry bytes held in all (4 a length, then the UTF-8), what the cap counts. */
   private used = 0;
   private count = 0;
   private readonly maxBytes: number;
+  private readonly pageBits: number;
+  private readonly pageSize: number;
+  private readonly maxPages: number;
   private readonly encoder = new TextEncoder();
   private scratch = new Uint8Array(1024);
 
@@ -66,17 +85,29 @@ export class CompactStringSet {
    * @param expected entries to make room for at once.
    * @param options.maxBytes the arena's cap (default and at most `MAX_ARENA_BYTES`); a smaller one makes the
    *   boundary testable.
+   * @param options.pageBytes the arena's page size, a power of two (default and at most `PAGE_BYTES`), and
+   * @param options.maxPages the most pages (default and at most what 32-bit offsets address: 2^32 over the page
+   *   size, 4,096 pages of 1 MiB): smaller ones make pages and their limit testable.
    */
-  constructor(expected = 1024, options: { maxBytes?: number } = {}) {
+  constructor(expected = 1024, options: { maxBytes?: number; pageBytes?: number; maxPages?: number } = {}) {
     const maxBytes = options.maxBytes ?? MAX_ARENA_BYTES;
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0 || maxBytes > MAX_ARENA_BYTES)
       throw new RangeError(`maxBytes must be a whole number from 0 to ${MAX_ARENA_BYTES} (got ${maxBytes})`);
+    const pageSize = options.pageBytes ?? PAGE_BYTES;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 8 || pageSize > PAGE_BYTES || (pageSize & (pageSize - 1)) !== 0)
+      throw new RangeError(`pageBytes must be a power of two from 8 to ${PAGE_BYTES} (got ${pageSize})`);
     this.maxBytes = maxBytes;
+    this.pageSize = pageSize;
+    this.pageBits = Math.log2(pageSize);
+    const addressable = 2 ** 32 / pageSize;
+    const maxPages = options.maxPages ?? addressable;
+    if (!Number.isSafeInteger(maxPages) || maxPages < 1 || maxPages > addressable)
+      throw new RangeError(`maxPages must be a whole number from 1 to ${addressable} (got ${maxPages})`);
+    this.maxPages = maxPages;
     let capacity = 16;
     while (capacity * MAX_LOAD < expected) capacity *= 2;
     this.capacity = capacity;
     this.table = new Uint32Array(capacity * 2);
-    this.arena = new Uint8Array(Math.min(maxBytes, Math.max(4096, expected * 16)));
   }
 
   get size(): number {
@@ -128,10 +159,14 @@ export class CompactStringSet {
   /** The values, in the order they were added. */
   *[Symbol.iterator](): IterableIterator<string> {
     const decoder = new TextDecoder();
-    for (let at = 0; at < this.used; ) {
-      const n = this.lengthAt(at);
-      yield decoder.decode(this.arena.subarray(at + 4, at + 4 + n));
-      at += 4 + n;
+    for (let p = 0; p < this.pages.length; p++) {
+      const page = this.pages[p] as Uint8Array;
+      const filled = this.filled[p] as number;
+      for (let at = 0; at < filled; ) {
+        const n = lengthIn(page, at);
+        yield decoder.decode(page.subarray(at + 4, at + 4 + n));
+        at += 4 + n;
+      }
     }
   }
 
@@ -141,46 +176,64 @@ export class CompactStringSet {
     return this.scratch.subarray(0, written);
   }
 
-  /** Entry layout: length as 4 bytes little-endian, then the bytes. Refuses (throws) before changing anything. */
+  /**
+   * Entry layout: length as 4 bytes little-endian, then the bytes; returns the entry's offset. Refuses (throws)
+   * before changing anything.
+   */
   private store(bytes: Uint8Array, start: number, end: number): number {
     const n = end - start;
-    const need = this.used + 4 + n;
-    if (need > this.maxBytes) throw new CompactStringSetFullError(this.count, this.used, this.maxBytes, 4 + n);
-    if (need > this.arena.length) {
-      let size = Math.max(4096, this.arena.length * 2);
-      while (size < need) size *= 2;
-      const next = new Uint8Array(Math.min(size, this.maxBytes)); // need <= maxBytes: it fits
-      next.set(this.arena.subarray(0, this.used));
-      this.arena = next;
+    const size = 4 + n;
+    if (this.used + size > this.maxBytes) throw this.full(size);
+    const p = this.pageFor(size);
+    const page = this.pages[p] as Uint8Array;
+    const at = this.filled[p] as number;
+    page[at] = n & 0xff;
+    page[at + 1] = (n >>> 8) & 0xff;
+    page[at + 2] = (n >>> 16) & 0xff;
+    page[at + 3] = (n >>> 24) & 0xff;
+    for (let k = 0; k < n; k++) page[at + 4 + k] = bytes[start + k] as number;
+    this.filled[p] = at + size;
+    this.used += size;
+    return p * this.pageSize + at;
+  }
+
+  /** The page an entry of `size` bytes goes to, with room for it made (a page doubled, or a new one). */
+  private pageFor(size: number): number {
+    const p = this.pages.length - 1; // new entries go to the last page
+    if (p >= 0) {
+      const page = this.pages[p] as Uint8Array;
+      const need = (this.filled[p] as number) + size;
+      if (need <= page.length) return p;
+      if (need <= this.pageSize) {
+        // Doubled in place of the old one: offsets within a page do not change.
+        let length = page.length * 2;
+        while (length < need) length *= 2;
+        const bigger = new Uint8Array(Math.min(length, this.pageSize));
+        bigger.set(page.subarray(0, this.filled[p]));
+        this.pages[p] = bigger;
+        return p;
+      }
     }
-    const at = this.used;
-    const a = this.arena;
-    a[at] = n & 0xff;
-    a[at + 1] = (n >>> 8) & 0xff;
-    a[at + 2] = (n >>> 16) & 0xff;
-    a[at + 3] = (n >>> 24) & 0xff;
-    for (let k = 0; k < n; k++) a[at + 4 + k] = bytes[start + k] as number;
-    this.used = need;
-    return at;
+    if (this.pages.length >= this.maxPages) throw this.full(size);
+    // A longer entry gets a page of its own, exactly its size (at its offset 0): full, so the next entry starts
+    // another page.
+    const length = size > this.pageSize ? size : Math.min(this.pageSize, Math.max(FIRST_PAGE_BYTES, size));
+    this.pages.push(new Uint8Array(length));
+    this.filled.push(0);
+    return p + 1;
   }
 
-  private lengthAt(at: number): number {
-    const a = this.arena;
-    return (
-      ((a[at] as number) |
-        ((a[at + 1] as number) << 8) |
-        ((a[at + 2] as number) << 16) |
-        ((a[at + 3] as number) << 24)) >>>
-      0
-    );
+  private full(size: number): CompactStringSetFullError {
+    return new CompactStringSetFullError(this.count, this.used, this.maxBytes, size);
   }
 
-  private equals(at: number, bytes: Uint8Array, start: number, end: number): boolean {
+  private equals(offset: number, bytes: Uint8Array, start: number, end: number): boolean {
     const n = end - start;
-    if (this.lengthAt(at) !== n) return false;
-    const a = this.arena;
+    const page = this.pages[offset >>> this.pageBits] as Uint8Array;
+    const at = offset & (this.pageSize - 1);
+    if (lengthIn(page, at) !== n) return false;
     const base = at + 4;
-    for (let k = 0; k < n; k++) if (a[base + k] !== bytes[start + k]) return false;
+    for (let k = 0; k < n; k++) if (page[base + k] !== bytes[start + k]) return false;
     return true;
   }
 
@@ -202,6 +255,17 @@ export class CompactStringSet {
     this.table = table;
     this.capacity = oldCapacity * 2;
   }
+}
+
+/** The length of the entry at `at` of `page` (4 bytes, little-endian). */
+function lengthIn(page: Uint8Array, at: number): number {
+  return (
+    ((page[at] as number) |
+      ((page[at + 1] as number) << 8) |
+      ((page[at + 2] as number) << 16) |
+      ((page[at + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 /** FNV-1a over the bytes, with a final avalanche so that the low bits (the table index) are well mixed. */

@@ -4,10 +4,14 @@ import {
   CompactStringSet,
   CompactStringSetFullError,
   MAX_ARENA_BYTES,
+  PAGE_BYTES,
 } from "../../../shared/collections/compact-string-set";
 
 /** Arena bytes an entry takes: a 4-byte length, then its UTF-8. */
 const entryBytes = (value: string) => 4 + new TextEncoder().encode(value).length;
+
+/** Arena page sizes: tiny ones, so that entries fill pages, cross to new ones and outgrow them; and the real one. */
+const pageBytes = fc.constantFrom(8, 16, 32, 256, PAGE_BYTES);
 
 /** Any strings: arbitrary UTF-16 (well-formed), graphemes beyond ASCII, and a few fixed ones. */
 const anyString = fc.oneof(
@@ -28,8 +32,8 @@ describe("CompactStringSet", () => {
 
   it("behaves as a Set<string> for any strings, non-ASCII and empty included (property)", () => {
     fc.assert(
-      fc.property(fc.array(anyString, { maxLength: 300 }), (values) => {
-        const ours = new CompactStringSet(1);
+      fc.property(fc.array(anyString, { maxLength: 300 }), pageBytes, (values, page) => {
+        const ours = new CompactStringSet(1, { pageBytes: page });
         const theirs = new Set<string>();
         for (const v of values) {
           expect(ours.add(v)).toBe(!theirs.has(v));
@@ -45,18 +49,22 @@ describe("CompactStringSet", () => {
   it("takes a value as a range of a buffer exactly as the same value added whole (property)", () => {
     const encoder = new TextEncoder();
     fc.assert(
-      fc.property(fc.array(fc.tuple(anyString, anyString, anyString), { maxLength: 100 }), (triples) => {
-        const ours = new CompactStringSet(1);
-        const theirs = new Set<string>();
-        for (const [before, value, after] of triples) {
-          const head = encoder.encode(before).length;
-          const bytes = encoder.encode(before + value + after);
-          expect(ours.addBytes(bytes, head, head + encoder.encode(value).length)).toBe(!theirs.has(value));
-          theirs.add(value);
-        }
-        for (const v of theirs) expect(ours.has(v)).toBe(true);
-        expect([...ours]).toEqual([...theirs]);
-      }),
+      fc.property(
+        fc.array(fc.tuple(anyString, anyString, anyString), { maxLength: 100 }),
+        pageBytes,
+        (triples, page) => {
+          const ours = new CompactStringSet(1, { pageBytes: page });
+          const theirs = new Set<string>();
+          for (const [before, value, after] of triples) {
+            const head = encoder.encode(before).length;
+            const bytes = encoder.encode(before + value + after);
+            expect(ours.addBytes(bytes, head, head + encoder.encode(value).length)).toBe(!theirs.has(value));
+            theirs.add(value);
+          }
+          for (const v of theirs) expect(ours.has(v)).toBe(true);
+          expect([...ours]).toEqual([...theirs]);
+        },
+      ),
     );
   });
 
@@ -126,33 +134,60 @@ describe("CompactStringSet", () => {
 
     it("keeps membership exact against a Set<string> for any strings and any cap, before and after it is full (property)", () => {
       fc.assert(
-        fc.property(fc.array(anyString, { maxLength: 200 }), fc.integer({ min: 0, max: 600 }), (values, maxBytes) => {
-          // Prepare
-          const ours = new CompactStringSet(1, { maxBytes });
-          const theirs = new Set<string>();
-          const refused = new Set<string>();
-          let used = 0;
+        fc.property(
+          fc.array(anyString, { maxLength: 200 }),
+          fc.integer({ min: 0, max: 600 }),
+          pageBytes,
+          (values, maxBytes, page) => {
+            // Prepare
+            const ours = new CompactStringSet(1, { maxBytes, pageBytes: page });
+            const theirs = new Set<string>();
+            const refused = new Set<string>();
+            let used = 0;
 
-          // Act: add everything; a value is refused exactly when it is new and would pass the cap.
-          for (const v of values) {
-            const isNew = !theirs.has(v);
-            if (isNew && used + entryBytes(v) > maxBytes) {
-              expect(() => ours.add(v)).toThrow(CompactStringSetFullError);
-              refused.add(v);
-              continue;
+            // Act: add everything; a value is refused exactly when it is new and would pass the cap.
+            for (const v of values) {
+              const isNew = !theirs.has(v);
+              if (isNew && used + entryBytes(v) > maxBytes) {
+                expect(() => ours.add(v)).toThrow(CompactStringSetFullError);
+                refused.add(v);
+                continue;
+              }
+              expect(ours.add(v)).toBe(isNew);
+              if (isNew) used += entryBytes(v);
+              theirs.add(v);
             }
-            expect(ours.add(v)).toBe(isNew);
-            if (isNew) used += entryBytes(v);
-            theirs.add(v);
-          }
 
-          // Assess
-          expect(ours.size).toBe(theirs.size);
-          for (const v of theirs) expect(ours.has(v)).toBe(true);
-          for (const v of refused) expect(ours.has(v)).toBe(false);
-          expect([...ours]).toEqual([...theirs]);
-        }),
+            // Assess
+            expect(ours.size).toBe(theirs.size);
+            for (const v of theirs) expect(ours.has(v)).toBe(true);
+            for (const v of refused) expect(ours.has(v)).toBe(false);
+            expect([...ours]).toEqual([...theirs]);
+          },
+        ),
       );
+    });
+
+    it("refuses the entry that needs a page past the last, and changes nothing", () => {
+      // Prepare: two pages of 16 bytes; "abcdefghijkl" (4 + 12 bytes) fills one.
+      const set = new CompactStringSet(1, { pageBytes: 16, maxPages: 2 });
+      expect(set.add("abcdefghijkl")).toBe(true);
+      expect(set.add("a")).toBe(true); // the second page
+      expect(set.add("bcd")).toBe(true); // 5 + 7 bytes of 16: still the second page
+
+      // Act, Assess: 4 + 4 bytes do not fit in what is left, and there is no third page.
+      expect(() => set.add("wxyz")).toThrow(CompactStringSetFullError);
+      expect(set.add("")).toBe(true); // 4 bytes still fit: the room left is not lost
+      expect([...set]).toEqual(["abcdefghijkl", "a", "bcd", ""]);
+      expect(set.has("wxyz")).toBe(false);
+    });
+
+    it("gives an entry longer than a page a page of its own, and keeps the order entries came in", () => {
+      const set = new CompactStringSet(1, { pageBytes: 8 });
+      const values = ["ab", "x".repeat(40), "c", "d", "y".repeat(9), "e", "x".repeat(40)];
+      expect(values.map((v) => set.add(v))).toEqual([true, true, true, true, true, true, false]);
+      expect([...set]).toEqual(values.slice(0, 6));
+      for (const v of values) expect(set.has(v)).toBe(true);
     });
 
     it("defaults to the largest arena 32-bit unsigned offsets address, and accepts no cap beyond it", () => {
@@ -161,6 +196,10 @@ describe("CompactStringSet", () => {
       expect(() => new CompactStringSet(1, { maxBytes: MAX_ARENA_BYTES + 1 })).toThrow(RangeError);
       expect(() => new CompactStringSet(1, { maxBytes: -1 })).toThrow(RangeError);
       expect(() => new CompactStringSet(1, { maxBytes: 1.5 })).toThrow(RangeError);
+      expect(() => new CompactStringSet(1, { pageBytes: 24 })).toThrow(RangeError); // not a power of two
+      expect(() => new CompactStringSet(1, { pageBytes: PAGE_BYTES * 2 })).toThrow(RangeError);
+      expect(() => new CompactStringSet(1, { maxPages: 4097 })).toThrow(RangeError); // 2^32 / PAGE_BYTES is 4,096
+      expect(() => new CompactStringSet(1, { pageBytes: 8, maxPages: 2 ** 29 })).not.toThrow();
     });
   });
 });
