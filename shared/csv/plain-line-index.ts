@@ -15,8 +15,14 @@ export interface LineIndexSize {
   records: number;
 }
 
-/** One MiB a call (a plain line longer than that is a record too long anyway) and up to 4,096 lines. */
+/**
+ * 128 KiB a window and up to 4,096 lines a scan (windows of 32 KiB to 1 MiB ran the 1M bench's case equally fast; a
+ * line longer than a window is judged byte by byte, whatever it is).
+ */
 export const DEFAULT_LINE_INDEX_SIZE: LineIndexSize = { window: 1 << 17, records: 4096 };
+
+/** The most bytes of records an instance's memory holds: a very wide header makes a scan record fewer lines. */
+const RECORDS_BYTES = 1 << 20;
 
 /** The few parts of the WebAssembly API used here (the project's TypeScript libraries do not declare it). */
 interface WebAssemblyApi {
@@ -62,10 +68,11 @@ const idle = new Map<string, PlainLineIndex[]>();
 const IDLE_LIMIT = 4;
 
 /**
- * The lines of a window of bytes, found by the WebAssembly scan: a window is copied into the instance's memory,
- * scanned, and its records read back. Borrowed (`acquire`) for one scan and the visit of its records, then given
- * back (`release`), so that the many scanners of a run (one per byte range on a thread) share a few instances and
- * their memory, and a scanner that runs inside another's visit gets an instance of its own.
+ * The lines of a window of bytes, found by the WebAssembly scan: a window is copied into the instance's memory
+ * (`load`), scanned from a line's start on (`scan`, as often as the caller needs), and its records read back.
+ * Borrowed (`acquire`) by a scanner for one chunk, then given back (`release`), so that the many scanners of a run
+ * (one per byte range on a thread) share a few instances and their memory, and a scanner that runs inside another's
+ * visit gets an instance of its own.
  */
 export class PlainLineIndex {
   /** Where the records start in memory: after the window and the bytes the scan may read past it. */
@@ -74,15 +81,35 @@ export class PlainLineIndex {
   private readonly bytes: Uint8Array;
   private readonly words: Int32Array;
   private readonly exports: ScanExports;
-  /** The byte of the caller's array at the window's start (memory address 0). */
+  /** The most lines one scan records: `size.records`, fewer for a very wide header. */
+  private readonly records: number;
+  /** The caller's indexes of the loaded window: `begin` is at memory address 0. */
   private begin = 0;
+  private end = 0;
 
-  /** An index for lines of `width` fields, or undefined where WebAssembly with SIMD is not available. */
+  /**
+   * An index for lines of `width` fields, or undefined where WebAssembly with SIMD is not available (or its memory
+   * cannot be had): the caller then reads byte by byte.
+   */
   static acquire(width: number, size: LineIndexSize): PlainLineIndex | undefined {
+    if (
+      !(
+        Number.isSafeInteger(size.window) &&
+        size.window >= 1 &&
+        Number.isSafeInteger(size.records) &&
+        size.records >= 1
+      )
+    )
+      throw new RangeError(`a line index needs a window and records of at least 1 (got ${JSON.stringify(size)})`);
     const reused = idle.get(keyOf(width, size))?.pop();
     if (reused) return reused;
     const module = compiledModule();
-    return module === null ? undefined : new PlainLineIndex(module, width, size);
+    if (module === null) return undefined;
+    try {
+      return new PlainLineIndex(module, width, size);
+    } catch {
+      return undefined; // memory refused
+    }
   }
 
   /** Gives the index back: the caller reads nothing of it any more. */
@@ -100,7 +127,8 @@ export class PlainLineIndex {
   ) {
     this.out = Math.ceil((size.window + OVERREAD) / 16) * 16;
     this.stride = width + 3;
-    const pages = Math.ceil((this.out + size.records * this.stride * 4) / PAGE);
+    this.records = Math.max(1, Math.min(size.records, Math.floor(RECORDS_BYTES / (this.stride * 4))));
+    const pages = Math.ceil((this.out + this.records * this.stride * 4) / PAGE);
     const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
     // Made at its final size and never grown: growing detaches the old buffer, and the first detached buffer of a
     // process makes V8 check for detachment at every typed-array access from then on (about 10% of a run).
@@ -110,15 +138,34 @@ export class PlainLineIndex {
     this.words = new Int32Array(memory.buffer);
   }
 
-  /**
-   * Scans `bytes[begin … end)` (at most `size.window` bytes) and returns how many complete lines it recorded, at
-   * most `max` (and `size.records`). `next` is then where the caller goes on.
-   */
-  scan(bytes: Uint8Array, begin: number, end: number, max: number): number {
-    this.begin = begin;
+  /** Copies `bytes[begin … end)` (at most `size.window` bytes) in, the window the next scans read. */
+  load(bytes: Uint8Array, begin: number, end: number): void {
+    if (end < begin || end - begin > this.size.window)
+      throw new RangeError(`a window of ${end - begin} bytes (at most ${this.size.window})`);
     this.bytes.set(bytes.subarray(begin, end), 0);
-    const limit = Math.min(max, this.size.records);
-    return this.exports.scan(0, end - begin, this.width, this.out, limit, MAX_RECORD_BYTES);
+    this.begin = begin;
+    this.end = end;
+  }
+
+  /** The caller's index where the loaded window begins. */
+  get loadedBegin(): number {
+    return this.begin;
+  }
+
+  /** The caller's index where the loaded window ends. */
+  get loadedEnd(): number {
+    return this.end;
+  }
+
+  /**
+   * Scans the loaded window from the caller's index `from` (a line's start, in the window) and returns how many
+   * complete lines it recorded, at least 1 and at most `max` of them (and the index's own limit) if there are.
+   * `next` is then where the caller goes on.
+   */
+  scan(from: number, max: number): number {
+    if (from < this.begin || from > this.end) throw new RangeError(`${from} is outside the loaded window`);
+    const limit = Math.max(1, Math.min(max, this.records));
+    return this.exports.scan(from - this.begin, this.end - this.begin, this.width, this.out, limit, MAX_RECORD_BYTES);
   }
 
   /** The caller's index of the first byte after the last recorded line (or of an incomplete line). */
@@ -142,7 +189,7 @@ export class PlainLineIndex {
   }
 
   /**
-   * The window's bytes as scanned (a view of the instance's memory, overwritten by the next scan): a plain line's
+   * The window's bytes as loaded (a view of the instance's memory, overwritten by the next load): a plain line's
    * fields are read there, still in the cache, rather than in the caller's array.
    */
   get window(): Uint8Array {

@@ -185,50 +185,59 @@ export class SnapshotScanner {
 
   /**
    * Visits the complete lines of `bytes` from `from` on; returns where the first incomplete one starts (the
-   * length when there is none). Lines are found by the WebAssembly scan a window at a time, and one by one
-   * (`lineByLine`) where it cannot go: before the header, inside a record over several lines, at a line longer
-   * than a window, and wherever WebAssembly is not available.
+   * length when there is none). Lines are found by the WebAssembly scan, a window of the bytes copied in at a time,
+   * and one by one (`lineByLine`) where it cannot go: before the header, inside a record over several lines, at a
+   * line longer than a window, and wherever WebAssembly is not available.
    */
   private lines(bytes: Uint8Array, from: number): number {
-    if (this.indexSize === false) return this.lineByLine(bytes, from, Number.POSITIVE_INFINITY);
     const size = this.indexSize;
+    if (size === false) return this.lineByLine(bytes, from, Number.POSITIVE_INFINITY);
     const n = bytes.length;
     let start = from;
-    while (start < n) {
-      const index = this.reader === undefined && this.width > 0 ? PlainLineIndex.acquire(this.width, size) : undefined;
-      if (index === undefined) {
-        const next = this.lineByLine(
-          bytes,
-          start,
-          this.width > 0 && this.reader === undefined ? Number.POSITIVE_INFINITY : 1,
-        );
-        if (next === start) return start;
-        start = next;
-        continue;
-      }
-      try {
-        const end = Math.min(n, start + size.window);
-        const count = index.scan(bytes, start, end, this.budget);
+    let index: PlainLineIndex | undefined;
+    /** Whether the index holds a window of these bytes (loaded in this call: the chunk's array is reused after). */
+    let loaded = false;
+    try {
+      while (start < n) {
+        if (this.reader !== undefined || this.width === 0) {
+          const next = this.lineByLine(bytes, start, 1);
+          if (next === start) return start;
+          start = next;
+          continue;
+        }
+        index ??= PlainLineIndex.acquire(this.width, size);
+        if (index === undefined) return this.lineByLine(bytes, start, Number.POSITIVE_INFINITY);
+        if (!loaded || start >= index.loadedEnd) {
+          index.load(bytes, start, Math.min(n, start + size.window));
+          loaded = true;
+        }
+        const count = index.scan(start, this.budget);
         if (count > 0) {
           start = this.indexed(index, bytes, count);
           continue;
         }
-        if (end === n) return start; // no line feed yet
-      } finally {
-        index.release();
+        // No complete line from `start` to the window's end.
+        if (index.loadedEnd === n) return start; // no line feed yet
+        if (index.loadedBegin < start) {
+          loaded = false; // the window began before this line: load one that begins with it
+          continue;
+        }
+        const next = this.lineByLine(bytes, start, 1); // a line longer than a window, judged byte by byte
+        if (next === start) return start;
+        start = next;
       }
-      const next = this.lineByLine(bytes, start, 1); // a line longer than a window: never plain
-      if (next === start) return start;
-      start = next;
+      return start;
+    } finally {
+      index?.release();
     }
-    return start;
   }
 
   /**
    * Visits the `count` lines the scan recorded, as `lineByLine` would; returns where the next line starts. A line
    * for the reader that starts a record going on over several lines ends the visit there: the scan took the lines
    * after it for records of their own, so they are read again, through the reader. The next scans then record
-   * fewer lines (doubling back up), so that a file of many such records is not scanned over and over.
+   * fewer lines (doubling back up), and start from the window already loaded, so that a file of many such records
+   * is neither scanned nor copied over and over.
    */
   private indexed(index: PlainLineIndex, bytes: Uint8Array, count: number): number {
     const cuts = this.cuts;

@@ -80,7 +80,8 @@ describe("PlainLineIndex", () => {
     const bytes = encode('x\na,b,c\r\nd,,f\n\n\r\na,"q",c\na,b\na,b,c,d\nab\rc,d,e\nlast,no,end');
     const index = PlainLineIndex.acquire(3, DEFAULT_LINE_INDEX_SIZE) as PlainLineIndex;
     try {
-      const count = index.scan(bytes, 2, bytes.length, 100); // from the second line on
+      index.load(bytes, 2, bytes.length); // from the second line on
+      const count = index.scan(2, 100);
       const lines = Array.from({ length: count }, (_, r) => {
         const kind = index.kind(r);
         const line = decode(bytes.subarray(index.start(r), index.lineFeed(r) + 1));
@@ -110,10 +111,12 @@ describe("PlainLineIndex", () => {
     const bytes = encode("a,b\nc,d\ne,f\n");
     const index = PlainLineIndex.acquire(2, { window: 64, records: 2 }) as PlainLineIndex;
     try {
-      expect(index.scan(bytes, 0, bytes.length, 100)).toBe(2);
+      index.load(bytes, 0, bytes.length);
+      expect(index.scan(0, 100)).toBe(2);
       expect(index.next).toBe(8);
-      expect(index.scan(bytes, 8, bytes.length, 1)).toBe(1);
+      expect(index.scan(8, 1)).toBe(1); // from the same window, not loaded again
       expect(index.next).toBe(bytes.length);
+      expect(index.scan(12, 0)).toBe(0); // at the end: nothing more (a budget below 1 counts as 1)
     } finally {
       index.release();
     }
@@ -127,7 +130,8 @@ describe("PlainLineIndex", () => {
         const plain = b >= 0x20 && b <= 0x7e && b !== 34 && b !== 92 && b !== 44;
         for (let lane = 2; lane < 18; lane++) {
           const bytes = new Uint8Array([...encode(`${"a".repeat(lane - 1)},`), b, ...encode("b\n")]);
-          const kind = index.scan(bytes, 0, bytes.length, 10) === 1 ? index.kind(0) : -1;
+          index.load(bytes, 0, bytes.length);
+          const kind = index.scan(0, 10) === 1 ? index.kind(0) : -1;
           expect([b, lane, kind]).toEqual([b, lane, plain ? PLAIN : OTHER]);
         }
       }
@@ -170,23 +174,61 @@ describe("SnapshotScanner with the WebAssembly scan", () => {
     );
   });
 
-  it("scans a file of many records over several lines a bounded number of times, not once per record", () => {
+  it("copies a file of many records over several lines into the scan's memory about once, not once per record", () => {
     const record = 'C-1,"two\nlines"\n';
     const plain = "C-2,plain\n".repeat(20);
     const bytes = encode(`id,text\n${(record + plain).repeat(2_000)}`);
+    let copied = 0;
     let scanned = 0;
-    const scan = PlainLineIndex.prototype.scan;
-    vi.spyOn(PlainLineIndex.prototype, "scan").mockImplementation(function (this: PlainLineIndex, b, begin, end, max) {
-      const count = scan.call(this, b, begin, end, max);
-      scanned += this.next - begin; // the bytes it recorded lines of
+    const { load, scan } = PlainLineIndex.prototype;
+    vi.spyOn(PlainLineIndex.prototype, "load").mockImplementation(function (this: PlainLineIndex, b, begin, end) {
+      copied += end - begin;
+      load.call(this, b, begin, end);
+    });
+    vi.spyOn(PlainLineIndex.prototype, "scan").mockImplementation(function (this: PlainLineIndex, from, max) {
+      const count = scan.call(this, from, max);
+      scanned += this.next - from; // the bytes it recorded lines of
       return count;
     });
     const seen = visits(bytes, 1 << 22, DEFAULT_LINE_INDEX_SIZE);
     expect(seen.filter(([kind]) => kind === "plain")).toHaveLength(40_000);
     expect(seen).toHaveLength(42_001);
     // Each record over two lines throws away what the scan recorded after it: a few lines (the scan's budget
-    // starts again at 16 after one, and doubles), not the rest of the window (a few hundred times the file here).
+    // starts again at 16 after one, and doubles), not the rest of the window; and the scan goes on in the window
+    // already copied. (Both were a few hundred times the file before.)
     expect(scanned).toBeLessThan(bytes.length * 3);
+    expect(copied).toBeLessThan(bytes.length * 1.5);
+  });
+
+  it("reads a very wide header's lines by the scan too (it records fewer lines a call), as byte by byte", () => {
+    const width = 100_000; // a header of 590 KB, rows of 200 KB: 100,003 words a record
+    const header = Array.from({ length: width }, (_, k) => `c${k}`).join(",");
+    const row = (v: string) => Array.from({ length: width }, () => v).join(",");
+    const bytes = encode(`${header}\n${row("a")}\n${row("b")}\n${row("c")}\n${row("d")},extra\n`);
+    const size = { window: 2 << 20, records: 4096 };
+    const counts: number[] = [];
+    const { scan } = PlainLineIndex.prototype;
+    vi.spyOn(PlainLineIndex.prototype, "scan").mockImplementation(function (this: PlainLineIndex, from, max) {
+      const count = scan.call(this, from, max);
+      counts.push(count);
+      return count;
+    });
+    const scanned = visits(bytes, 1 << 22, size);
+    // Two records a call (1 MiB of them), not 4,096 (1.5 GiB of memory).
+    expect(counts).toEqual([2, 2]);
+    expect(scanned).toEqual(visits(bytes, 1 << 22, false));
+    expect(scanned.map(([kind]) => kind)).toEqual(["record", "plain", "plain", "plain", "record"]);
+  });
+
+  it("refuses a window or a budget of no size", () => {
+    expect(() => PlainLineIndex.acquire(2, { window: 0, records: 8 })).toThrow(RangeError);
+    expect(() => PlainLineIndex.acquire(2, { window: 64, records: 0 })).toThrow(RangeError);
+    const index = PlainLineIndex.acquire(2, { window: 8, records: 2 }) as PlainLineIndex;
+    try {
+      expect(() => index.load(encode("a,b\nc,d\ne,f\n"), 0, 12)).toThrow(RangeError); // more than the window
+    } finally {
+      index.release();
+    }
   });
 
   it("reads the same without WebAssembly (node --jitless): the byte-by-byte scan is the fallback", () => {

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "../../../shared/csv/csv-record-reader";
-import { scanIdsLoosely, scanSnapshot } from "../../../shared/csv/snapshot-scanner";
+import type { LineIndexSize } from "../../../shared/csv/plain-line-index";
+import { SnapshotScanner, scanIdsLoosely, scanSnapshot } from "../../../shared/csv/snapshot-scanner";
 import { Utf8ChunkDecoder } from "../../../shared/csv/utf8-decoder";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -17,27 +18,37 @@ async function* chunked(bytes: Uint8Array, size: number): AsyncIterable<Uint8Arr
   for (let at = 0; at < bytes.length; at += size) yield bytes.slice(at, at + size);
 }
 
-/** What the scanner hands on, as records (a plain line's fields decoded), the header first. */
-async function scannedRecords(bytes: Uint8Array, chunkSize: number) {
+/**
+ * What the scanner hands on, as records (a plain line's fields decoded), the header first; `size` as the scanner
+ * takes it (the WebAssembly scan's window and records; false: byte by byte).
+ */
+async function scannedRecords(bytes: Uint8Array, chunkSize: number, size?: LineIndexSize | false) {
   const records: CsvRecord[] = [];
   let plain = 0;
   let width = 0;
-  const found = await scanSnapshot(chunked(bytes, chunkSize), {
-    header: (record) => {
-      records.push(record);
-      width = record.fields.length;
-      return width;
+  const scanner = new SnapshotScanner(
+    {
+      header: (record) => {
+        records.push(record);
+        width = record.fields.length;
+        return width;
+      },
+      plain: (line, cuts, at) => {
+        plain++;
+        const fields: string[] = [];
+        for (let k = 0; k < width; k++) {
+          fields.push(new TextDecoder().decode(line.subarray((cuts[k] as number) + 1, cuts[k + 1])));
+        }
+        records.push({ line: at, fields });
+      },
+      record: (record) => records.push(record),
     },
-    plain: (line, cuts, at) => {
-      plain++;
-      const fields: string[] = [];
-      for (let k = 0; k < width; k++) {
-        fields.push(new TextDecoder().decode(line.subarray((cuts[k] as number) + 1, cuts[k + 1])));
-      }
-      records.push({ line: at, fields });
-    },
-    record: (record) => records.push(record),
-  });
+    undefined,
+    size,
+  );
+  for await (const chunk of chunked(bytes, chunkSize)) scanner.push(chunk);
+  scanner.end();
+  const found = scanner.hasHeader;
   return { records, plain, found };
 }
 
@@ -88,11 +99,15 @@ describe("SnapshotScanner", () => {
     const exact = `C-3,${"y".repeat(MAX_RECORD_BYTES - 6)},3`; // the limit exactly: still plain
     for (const last of ["\n", ""]) {
       const bytes = encode(`id,name,fee\nC-1,a,1\n${exact}\n${long}${last === "" ? "" : `\nC-4,d,4${last}`}`);
-      for (const chunkSize of [1 << 22, 65_536, 999_999]) {
-        const { records, plain } = await scannedRecords(bytes, chunkSize);
-        expect(records).toEqual(readerRecords(bytes));
-        expect(records[3]?.error?.tooLong).toBe(true);
-        expect(plain).toBe(last === "" ? 2 : 3); // C-1, C-3 (and C-4)
+      // The default window (shorter than these lines: judged byte by byte), and one longer than the limit, so that
+      // the WebAssembly scan judges the limit itself; and byte by byte throughout.
+      for (const size of [undefined, { window: 3 << 20, records: 64 }, false as const]) {
+        for (const chunkSize of [1 << 22, 65_536, 999_999]) {
+          const { records, plain } = await scannedRecords(bytes, chunkSize, size);
+          expect(records).toEqual(readerRecords(bytes));
+          expect(records[3]?.error?.tooLong).toBe(true);
+          expect(plain).toBe(last === "" ? 2 : 3); // C-1, C-3 (and C-4)
+        }
       }
     }
   });
