@@ -122,7 +122,7 @@ export class PlainLineIndex {
 
   private constructor(
     module: CompiledModule,
-    private readonly width: number,
+    readonly width: number,
     readonly size: LineIndexSize,
   ) {
     this.out = Math.ceil((size.window + OVERREAD) / 16) * 16;
@@ -194,6 +194,11 @@ export class PlainLineIndex {
    */
   get window(): Uint8Array {
     return this.bytes;
+  }
+
+  /** A plain record's cut `k` (0 … width), as an index of `window`: field k is `(cut(r, k), cut(r, k + 1))`. */
+  cut(r: number, k: number): number {
+    return this.words[(this.out >> 2) + r * this.stride + 2 + k] as number;
   }
 
   /** Puts a plain record's cuts, as indexes of `window`, in `cuts[0 … width]` (see `SnapshotVisitor.plain`). */

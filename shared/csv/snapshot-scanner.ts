@@ -1,5 +1,5 @@
 import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "./csv-record-reader";
-import { DEFAULT_LINE_INDEX_SIZE, EMPTY, type LineIndexSize, PLAIN, PlainLineIndex } from "./plain-line-index";
+import { DEFAULT_LINE_INDEX_SIZE, EMPTY, type LineIndexSize, OTHER, PLAIN, PlainLineIndex } from "./plain-line-index";
 import { Utf8ChunkDecoder } from "./utf8-decoder";
 
 const LF = 10;
@@ -400,6 +400,31 @@ export async function scanIdsLoosely(
   column: number,
   each: (bytes: Uint8Array, start: number, end: number) => void,
   afterChunk?: (bytesRead: number) => void,
+  /**
+   * The header's width, when known: the plain lines (see `SnapshotVisitor.plain`) are then found by the
+   * WebAssembly scan, their id being their field `column`, and only the others are looked at byte by byte.
+   * `indexSize` as `SnapshotScanner` takes it.
+   */
+  plain?: { width: number; indexSize?: LineIndexSize | false },
+): Promise<boolean> {
+  const size = plain?.indexSize ?? DEFAULT_LINE_INDEX_SIZE;
+  const index =
+    plain !== undefined && size !== false && plain.width > column
+      ? PlainLineIndex.acquire(plain.width, size)
+      : undefined;
+  try {
+    return await idsLoosely(chunks, column, each, afterChunk, index);
+  } finally {
+    index?.release();
+  }
+}
+
+async function idsLoosely(
+  chunks: AsyncIterable<Uint8Array>,
+  column: number,
+  each: (bytes: Uint8Array, start: number, end: number) => void,
+  afterChunk: ((bytesRead: number) => void) | undefined,
+  index: PlainLineIndex | undefined,
 ): Promise<boolean> {
   let line = 0;
   /** One line `bytes[start … end)` without its line end; false when it is not safe to read loosely. */
@@ -423,6 +448,39 @@ export async function scanIdsLoosely(
     }
     if (k === column) each(bytes, from, end); // the id is the line's last field
     return true; // or the line has too few fields: no id
+  };
+  /**
+   * The lines of `chunk[from … end)` (complete: `end` is just after a line feed) through the WebAssembly scan: a
+   * plain line's id is its field `column`; any other line is visited as above (its bytes are not plain, or its
+   * commas too few or many), and so is a line longer than a window. False when one is not safe to read loosely.
+   */
+  const indexed = (index: PlainLineIndex, chunk: Uint8Array, from: number, end: number): boolean => {
+    let start = from;
+    while (start < end) {
+      index.load(chunk, start, Math.min(end, start + index.size.window));
+      let at = start;
+      for (;;) {
+        const count = index.scan(at, Number.POSITIVE_INFINITY);
+        for (let r = 0; r < count; r++) {
+          const kind = index.kind(r);
+          if (kind === PLAIN) {
+            each(index.window, index.cut(r, column) + 1, index.cut(r, column + 1));
+          } else if (kind === OTHER) {
+            const s = index.start(r);
+            if (!visit(chunk, s, lineEnd(chunk, s, index.lineFeed(r)))) return false;
+          } // EMPTY: no id
+        }
+        if (count === 0) break;
+        at = index.next;
+      }
+      if (at === start) {
+        const nl = chunk.indexOf(LF, start); // a line longer than a window
+        if (!visit(chunk, start, lineEnd(chunk, start, nl))) return false;
+        at = nl + 1;
+      }
+      start = at;
+    }
+    return true;
   };
   let carry = new Uint8Array(0);
   let carried = 0;
@@ -449,6 +507,16 @@ export async function scanIdsLoosely(
       carried = 0;
       from = nl + 1;
       nl = chunk.indexOf(LF, from);
+    }
+    if (index !== undefined && nl !== -1) {
+      if (line === 0) {
+        visit(chunk, from, lineEnd(chunk, from, nl)); // the header's line, skipped
+        from = nl + 1;
+      }
+      const end = chunk.lastIndexOf(LF) + 1;
+      if (from < end && !indexed(index, chunk, from, end)) return false;
+      if (from < end) from = end;
+      nl = -1;
     }
     for (; nl !== -1; nl = chunk.indexOf(LF, from)) {
       if (!visit(chunk, from, lineEnd(chunk, from, nl))) return false;

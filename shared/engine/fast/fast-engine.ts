@@ -272,10 +272,7 @@ export async function computeRefundsFast(
   const first = await headerOf(source);
   const split = parallel && source.size !== undefined ? await idsInParallel(source, first, parallel) : undefined;
   const duplicates =
-    known ??
-    (split
-      ? await confirmDuplicates(source, split.suspects)
-      : await findDuplicates(source, first.header.index.subscription_id));
+    known ?? (split ? await confirmDuplicates(source, split.suspects) : await findDuplicates(source, first.header));
   const ranges = split?.ranges ?? [];
   if (parallel && ranges.length > 1) {
     return computeInRanges(incident, source.name, sink, format, duplicates, first.record, ranges, parallel, options);
@@ -503,7 +500,8 @@ async function confirmDuplicates(source: ByteSource, suspects: FingerprintTable)
   return { suspects, ids: ids.duplicates };
 }
 
-async function findDuplicates(source: ByteSource, column: number): Promise<Duplicates> {
+async function findDuplicates(source: ByteSource, header: SubscriptionHeader): Promise<Duplicates> {
+  const column = header.index.subscription_id;
   // Candidates first: ids found twice among every line's loosely read id (a superset of the records' ids), or,
   // when a line is not simple enough to read loosely, among the records' ids read exactly.
   const fingerprint = new Fingerprint();
@@ -514,6 +512,7 @@ async function findDuplicates(source: ByteSource, column: number): Promise<Dupli
     column,
     (bytes, start, end) => note(fingerprint.ofBytes(bytes, start, end)),
     reservingFor(seen, source.size),
+    { width: header.width },
   );
   if (!loose) {
     seen = new FingerprintList();
@@ -566,6 +565,8 @@ export interface IdsJob {
   end: number;
   /** The id's column. */
   column: number;
+  /** The header's width: the plain lines' ids are found by the WebAssembly scan (see scanIdsLoosely). */
+  width: number;
   /** Where the second pass may be cut: after the first line feed at or after each multiple of this. */
   rangeBytes: number;
 }
@@ -626,8 +627,12 @@ export async function idsOfPart(
   }
   const list = new FingerprintList();
   const fingerprint = new Fingerprint();
-  const ok = await scanIdsLoosely(part(), job.column, (bytes, start, end) =>
-    list.add(fingerprint.ofBytes(bytes, start, end)),
+  const ok = await scanIdsLoosely(
+    part(),
+    job.column,
+    (bytes, start, end) => list.add(fingerprint.ofBytes(bytes, start, end)),
+    undefined,
+    { width: job.width },
   );
   return { fingerprints: list.sorted(), ok, firstQuote, cuts };
 }
@@ -653,6 +658,7 @@ async function idsInParallel(
         start: Math.floor((size * k) / runners.length),
         end: Math.floor((size * (k + 1)) / runners.length),
         column,
+        width: first.header.width,
         rangeBytes,
       }),
     ),

@@ -124,7 +124,7 @@ describe("hiwari compute on worker threads", () => {
       const worker = runner as NonNullable<typeof runner>;
 
       // Act
-      const ids = await worker.ids({ start: 0, end: 10, column: 0, rangeBytes: 10 }).catch((e) => e);
+      const ids = await worker.ids({ start: 0, end: 10, column: 0, width: 1, rangeBytes: 10 }).catch((e) => e);
       const lines: string[] = [];
       const first = await worker.run(SETUP, { start: 0, end: 10 }, (o) =>
         lines.push(new TextDecoder().decode(o.bytes)),

@@ -154,6 +154,29 @@ describe("scanIdsLoosely", () => {
     );
   });
 
+  it("hands on the same ids, and gives up at the same lines, when the plain lines are found by the scan (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        textArb,
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.record({ window: fc.integer({ min: 1, max: 96 }), records: fc.integer({ min: 1, max: 6 }) }),
+        async (b, column, width, size, indexSize) => {
+          const ids = async (plain?: { width: number; indexSize: LineIndexSize }) => {
+            const seen: string[] = [];
+            const each = (bytes: Uint8Array, start: number, end: number) =>
+              seen.push(new TextDecoder().decode(bytes.subarray(start, end)));
+            const loose = await scanIdsLoosely(chunked(b, size), column, each, undefined, plain);
+            return { loose, seen };
+          };
+          expect(await ids({ width, indexSize })).toEqual(await ids());
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it("reads plain lines after the header, and gives up at a quote before the id's end", async () => {
     const ids: string[] = [];
     const each = (bytes: Uint8Array, start: number, end: number) =>
