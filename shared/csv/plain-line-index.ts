@@ -21,6 +21,13 @@ export interface LineIndexSize {
  */
 export const DEFAULT_LINE_INDEX_SIZE: LineIndexSize = { window: 1 << 17, records: 4096 };
 
+/** Throws a RangeError unless both the window and the records a scan may hold are whole numbers of at least 1. */
+export function checkLineIndexSize(size: LineIndexSize): void {
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 1;
+  if (!whole(size.window) || !whole(size.records))
+    throw new RangeError(`a line index needs a window and records of at least 1 (got ${JSON.stringify(size)})`);
+}
+
 /** The most bytes of records an instance's memory holds: a very wide header makes a scan record fewer lines. */
 const RECORDS_BYTES = 1 << 20;
 
@@ -92,15 +99,7 @@ export class PlainLineIndex {
    * cannot be had): the caller then reads byte by byte.
    */
   static acquire(width: number, size: LineIndexSize): PlainLineIndex | undefined {
-    if (
-      !(
-        Number.isSafeInteger(size.window) &&
-        size.window >= 1 &&
-        Number.isSafeInteger(size.records) &&
-        size.records >= 1
-      )
-    )
-      throw new RangeError(`a line index needs a window and records of at least 1 (got ${JSON.stringify(size)})`);
+    checkLineIndexSize(size);
     const reused = idle.get(keyOf(width, size))?.pop();
     if (reused) return reused;
     const module = compiledModule();

@@ -1,5 +1,13 @@
 import { type CsvRecord, CsvRecordReader, MAX_RECORD_BYTES } from "./csv-record-reader";
-import { DEFAULT_LINE_INDEX_SIZE, EMPTY, type LineIndexSize, OTHER, PLAIN, PlainLineIndex } from "./plain-line-index";
+import {
+  checkLineIndexSize,
+  DEFAULT_LINE_INDEX_SIZE,
+  EMPTY,
+  type LineIndexSize,
+  OTHER,
+  PLAIN,
+  PlainLineIndex,
+} from "./plain-line-index";
 import { Utf8ChunkDecoder } from "./utf8-decoder";
 
 const LF = 10;
@@ -94,6 +102,7 @@ export class SnapshotScanner {
      */
     private readonly indexSize: LineIndexSize | false = DEFAULT_LINE_INDEX_SIZE,
   ) {
+    if (indexSize !== false) checkLineIndexSize(indexSize);
     this.budget = indexSize === false ? 0 : indexSize.records;
     if (after) {
       this.width = after.width;
@@ -393,7 +402,9 @@ export async function scanSnapshot(
  * misses a record's id: where a line holds a byte the CSV grammar or UTF-8 decoding treats specially (a quote,
  * a control byte, a lone CR, a non-ASCII byte) before the end of its id, the record's id could differ from the
  * bytes, so it stops and returns false, and the caller reads the snapshot exactly (scanSnapshot) instead. It
- * does the same at a line longer than MAX_RECORD_BYTES, rather than hold it: such a record has no id to count.
+ * does the same at a line longer than MAX_RECORD_BYTES that it would have to hold across chunks, rather than hold
+ * it (such a record has no id to count); one that long inside a chunk is read like any other line, its bytes at
+ * the column handed on (one candidate more: never a miss).
  */
 export async function scanIdsLoosely(
   chunks: AsyncIterable<Uint8Array>,
@@ -408,6 +419,7 @@ export async function scanIdsLoosely(
   plain?: { width: number; indexSize?: LineIndexSize | false },
 ): Promise<boolean> {
   const size = plain?.indexSize ?? DEFAULT_LINE_INDEX_SIZE;
+  if (size !== false) checkLineIndexSize(size);
   const index =
     plain !== undefined && size !== false && plain.width > column
       ? PlainLineIndex.acquire(plain.width, size)
