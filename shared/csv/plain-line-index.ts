@@ -51,8 +51,6 @@ const PAGE = 65_536;
 /** The scan reads 16 bytes at a time, so up to 15 past the window's end: they must be memory. */
 const OVERREAD = 16;
 
-const keyOf = (width: number, size: LineIndexSize) => `${width}/${size.window}/${size.records}`;
-
 let compiled: CompiledModule | null | undefined;
 
 /** The module, compiled once per thread; null where WebAssembly with SIMD is not available (`--jitless`, say). */
@@ -69,10 +67,13 @@ function compiledModule(): CompiledModule | null {
   return compiled;
 }
 
-/** Idle indexes of this thread, by width and size: a scanner borrows one for a scan and its records. */
-const idle = new Map<string, PlainLineIndex[]>();
-/** Idle indexes kept per width and size (a few MiB each at most): more are let go. */
-const IDLE_LIMIT = 4;
+/**
+ * Idle indexes of this thread, the most recently given back last: a scanner borrows one of its width and size for a
+ * chunk. At most IDLE_LIMIT in all (up to a few MiB each), so that a process that reads snapshots of many widths
+ * does not keep an index for each: the longest idle is let go.
+ */
+const idle: PlainLineIndex[] = [];
+const IDLE_LIMIT = 8;
 
 /**
  * The lines of a window of bytes, found by the WebAssembly scan: a window is copied into the instance's memory
@@ -100,8 +101,11 @@ export class PlainLineIndex {
    */
   static acquire(width: number, size: LineIndexSize): PlainLineIndex | undefined {
     checkLineIndexSize(size);
-    const reused = idle.get(keyOf(width, size))?.pop();
-    if (reused) return reused;
+    for (let k = idle.length - 1; k >= 0; k--) {
+      const index = idle[k] as PlainLineIndex;
+      if (index.width === width && index.size.window === size.window && index.size.records === size.records)
+        return idle.splice(k, 1)[0];
+    }
     const module = compiledModule();
     if (module === null) return undefined;
     try {
@@ -113,10 +117,13 @@ export class PlainLineIndex {
 
   /** Gives the index back: the caller reads nothing of it any more. */
   release(): void {
-    const key = keyOf(this.width, this.size);
-    const list = idle.get(key) ?? [];
-    if (list.length < IDLE_LIMIT) list.push(this);
-    idle.set(key, list);
+    idle.push(this);
+    if (idle.length > IDLE_LIMIT) idle.shift();
+  }
+
+  /** How many indexes this thread keeps idle (for tests). */
+  static get idleCount(): number {
+    return idle.length;
   }
 
   private constructor(

@@ -140,6 +140,16 @@ describe("PlainLineIndex", () => {
     }
   });
 
+  it("keeps a few idle instances in all, not one per width, and lends one back only for its width and size", () => {
+    const lent = Array.from({ length: 20 }, (_, k) => PlainLineIndex.acquire(k + 1, DEFAULT_LINE_INDEX_SIZE));
+    for (const index of lent) index?.release();
+    expect(PlainLineIndex.idleCount).toBe(8);
+    const again = PlainLineIndex.acquire(20, DEFAULT_LINE_INDEX_SIZE);
+    expect(again).toBe(lent[19]); // the most recent of its width
+    expect(PlainLineIndex.acquire(1, DEFAULT_LINE_INDEX_SIZE)).not.toBe(lent[0]); // let go long ago: a new one
+    expect(PlainLineIndex.acquire(20, { window: 64, records: 4 })).not.toBe(lent[19]);
+  });
+
   it("lends an instance to one scan at a time: a scanner inside another's visit gets its own", () => {
     const inner: string[] = [];
     const outer: string[] = [];
