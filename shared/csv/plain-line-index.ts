@@ -51,12 +51,14 @@ const PAGE = 65_536;
 /** The scan reads 16 bytes at a time, so up to 15 past the window's end: they must be memory. */
 const OVERREAD = 16;
 
+/** The runtime's WebAssembly, or undefined where there is none (`node --jitless`, say). */
+const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
 let compiled: CompiledModule | null | undefined;
 
-/** The module, compiled once per thread; null where WebAssembly with SIMD is not available (`--jitless`, say). */
+/** The module, compiled once per thread; null where WebAssembly with SIMD is not available. */
 function compiledModule(): CompiledModule | null {
   if (compiled === undefined) {
-    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
     try {
       const bytes = Uint8Array.from(atob(PLAIN_LINE_INDEX_WASM), (c) => c.charCodeAt(0));
       compiled = api === undefined ? null : new api.Module(bytes);
@@ -85,6 +87,8 @@ const IDLE_LIMIT = 8;
 export class PlainLineIndex {
   /** Where the records start in memory: after the window and the bytes the scan may read past it. */
   private readonly out: number;
+  /** The same, counted in 32-bit words: record `r` starts at word `outWord + r * stride`. */
+  private readonly outWord: number;
   private readonly stride: number;
   private readonly bytes: Uint8Array;
   private readonly words: Int32Array;
@@ -132,14 +136,15 @@ export class PlainLineIndex {
     readonly size: LineIndexSize,
   ) {
     this.out = Math.ceil((size.window + OVERREAD) / 16) * 16;
+    this.outWord = this.out >> 2;
     this.stride = width + 3;
     this.records = Math.max(1, Math.min(size.records, Math.floor(RECORDS_BYTES / (this.stride * 4))));
     const pages = Math.ceil((this.out + this.records * this.stride * 4) / PAGE);
-    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
+    const wasm = api as WebAssemblyApi; // there is a module, so there is WebAssembly
     // Made at its final size and never grown: growing detaches the old buffer, and the first detached buffer of a
     // process makes V8 check for detachment at every typed-array access from then on (about 10% of a run).
-    const memory = new api.Memory({ initial: pages, maximum: pages });
-    this.exports = new api.Instance(module, { env: { memory } }).exports as ScanExports;
+    const memory = new wasm.Memory({ initial: pages, maximum: pages });
+    this.exports = new wasm.Instance(module, { env: { memory } }).exports as ScanExports;
     this.bytes = new Uint8Array(memory.buffer);
     this.words = new Int32Array(memory.buffer);
   }
@@ -181,17 +186,17 @@ export class PlainLineIndex {
 
   /** Record `r`'s kind: PLAIN, EMPTY or OTHER. */
   kind(r: number): number {
-    return this.words[(this.out >> 2) + r * this.stride] as number;
+    return this.words[this.outWord + r * this.stride] as number;
   }
 
-  /** The caller's index of record `r`'s line start. */
+  /** The caller's index of record `r`'s line start (its cut 0 is the byte before it). */
   start(r: number): number {
-    return this.begin + (this.words[(this.out >> 2) + r * this.stride + 2] as number) + 1;
+    return this.begin + this.cut(r, 0) + 1;
   }
 
   /** The caller's index of record `r`'s line feed. */
   lineFeed(r: number): number {
-    return this.begin + (this.words[(this.out >> 2) + r * this.stride + 1] as number);
+    return this.begin + (this.words[this.outWord + r * this.stride + 1] as number);
   }
 
   /**
@@ -204,13 +209,13 @@ export class PlainLineIndex {
 
   /** A plain record's cut `k` (0 … width), as an index of `window`: field k is `(cut(r, k), cut(r, k + 1))`. */
   cut(r: number, k: number): number {
-    return this.words[(this.out >> 2) + r * this.stride + 2 + k] as number;
+    return this.words[this.outWord + r * this.stride + 2 + k] as number;
   }
 
   /** Puts a plain record's cuts, as indexes of `window`, in `cuts[0 … width]` (see `SnapshotVisitor.plain`). */
   cutsInto(r: number, cuts: Int32Array): void {
     const words = this.words;
-    const at = (this.out >> 2) + r * this.stride + 2;
+    const at = this.outWord + r * this.stride + 2;
     for (let k = 0; k <= this.width; k++) cuts[k] = words[at + k] as number;
   }
 }

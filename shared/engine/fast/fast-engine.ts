@@ -310,14 +310,14 @@ export const HELD_REJECT_BYTES = 16 << 20;
 
 /**
  * The lines and the duplicate check in one pass, for a sink that can forget its lines: every record's id is
- * fingerprinted as `visitIds` reads it (a plain line's id column; `recordIdOf`) while the lines are computed as if no id repeated, and the rejects are held
- * back. No fingerprint found twice (the common case), or none of the suspects' ids confirmed twice: the lines are
- * the two-pass run's, byte for byte, the held rejects are handed on, and the run is done in one pass over the file
- * (two with suspects) instead of two (three). An id found twice: its rows are rejected and their lines must not be
- * written, so the caller rewinds the sink and computes the lines again with the duplicates now known. The caller
- * does the same, with both passes, when the pass stops early: more rejects than it holds (a broken file), or a
- * write refused (the lines of rows still to be found duplicates may have taken the space: the rewind frees it, and
- * the two passes meet the sink's limit, if at all, with only the lines owed).
+ * fingerprinted as `visitIds` reads it (a plain line's id column; `recordIdOf`) while the lines are computed as if no
+ * id repeated, and the rejects are held back. No fingerprint found twice (the common case), or none of the suspects'
+ * ids confirmed twice: the lines are the two-pass run's, byte for byte, the held rejects are handed on, and the run is
+ * done in one pass over the file (two with suspects) instead of two (three). An id found twice: its rows are rejected
+ * and their lines must not be written, so the caller rewinds the sink and computes the lines again with the duplicates
+ * now known. The caller does the same, with both passes, when the pass stops early: more rejects than it holds (a
+ * broken file), or a write refused (the lines of rows still to be found duplicates may have taken the space: the rewind
+ * frees it, and the two passes meet the sink's limit, if at all, with only the lines owed).
  */
 async function inOnePass(
   incident: Incident,
